@@ -1,0 +1,100 @@
+"""Request dependencies: the runtime's parts, the caller's session, and media-type checks."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from sqlalchemy import Engine
+
+from ..domain.auth import Role, TokenVerdict, invalid_token_description
+from ..domain.clock import Clock
+from ..domain.errors import PermissionDenied, UnsupportedMediaType
+from ..domain.ports import FederationReader
+from ..services.auth import AuthService, Session
+from ..settings import Settings
+from .errors import OAuthError
+
+
+@dataclass
+class Runtime:
+    """Everything routes need, built once by the composition root."""
+
+    settings: Settings
+    engine: Engine
+    clock: Clock
+    reader: FederationReader
+    auth: AuthService
+
+
+def runtime(request: Request) -> Runtime:
+    rt: Runtime = request.app.state.runtime
+    return rt
+
+
+RuntimeDep = Annotated[Runtime, Depends(runtime)]
+
+
+def reader(rt: RuntimeDep) -> FederationReader:
+    return rt.reader
+
+
+ReaderDep = Annotated[FederationReader, Depends(reader)]
+
+_READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
+def bearer_token(request: Request) -> str:
+    header = request.headers.get("authorization", "")
+    scheme, _, value = header.partition(" ")
+    if scheme.lower() != "bearer" or not value.strip():
+        raise OAuthError(
+            401,
+            "unauthorized",
+            "Full authentication is required to access this resource",
+            {"WWW-Authenticate": 'Bearer realm="oauth", error="unauthorized"'},
+        )
+    return value.strip()
+
+
+def session(request: Request, rt: RuntimeDep) -> Session:
+    """The caller's session; 401 invalid_token for a bad token, 403 for a read-only user writing."""
+    token = bearer_token(request)
+    verdict, found = rt.auth.check(token)
+    if verdict is not TokenVerdict.VALID or found is None:
+        description = invalid_token_description(verdict, token)
+        raise OAuthError(
+            401,
+            "invalid_token",
+            description,
+            {"WWW-Authenticate": f'Bearer realm="oauth", error="invalid_token", error_description="{description}"'},
+        )
+    if request.method not in _READ_METHODS and found.role is Role.READ_ONLY:
+        raise PermissionDenied(f"User {found.token.username} has a read-only role and may not perform this operation")
+    request.state.session = found
+    return found
+
+
+SessionDep = Annotated[Session, Depends(session)]
+
+_MEDIA = re.compile(r"^application/vnd\.simplivity\.v1(?:\.(\d+))?\+json$")
+
+
+def media_type(minimum: int) -> object:
+    """A dependency accepting `application/vnd.simplivity.v1.N+json` with N >= minimum (v1 is N=0).
+
+    No Content-Type at all is accepted, since clients send body-less POSTs without one.
+    """
+
+    def check(request: Request) -> None:
+        raw = request.headers.get("content-type")
+        if raw is None:
+            return
+        mime = raw.split(";", 1)[0].strip().lower()
+        match = _MEDIA.match(mime)
+        if match is None or int(match.group(1) or 0) < minimum:
+            raise UnsupportedMediaType(f"Content type '{raw}' not supported")
+
+    return Depends(check)

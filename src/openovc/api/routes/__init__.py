@@ -1,0 +1,1 @@
+"""One router per collection, with functions named after the spec's operationIds."""

@@ -1,0 +1,74 @@
+"""OAuth 2 password grant and token revocation, as Spring Security OAuth2 answers them."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
+
+from ...domain.auth import CLIENT_ID, SCOPE, expires_in
+from ...services.auth import LoginRefused
+from ..deps import RuntimeDep, bearer_token
+from ..errors import OAuthError, error_body
+from ..responses import JSON
+
+router = APIRouter(prefix="/oauth", tags=["oauth"])
+
+
+def _client_ok(request: Request) -> bool:
+    scheme, _, value = request.headers.get("authorization", "").partition(" ")
+    if scheme.lower() != "basic":
+        return False
+    try:
+        client, _, secret = base64.b64decode(value.strip(), validate=True).decode().partition(":")
+    except (binascii.Error, UnicodeDecodeError):
+        return False
+    return client == CLIENT_ID and secret == ""
+
+
+async def _form_fields(request: Request) -> dict[str, str]:
+    """Token parameters may come in the query string, a urlencoded body or a multipart body."""
+    fields = dict(request.query_params)
+    ctype = request.headers.get("content-type", "").lower()
+    if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
+        form = await request.form()
+        fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    return fields
+
+
+@router.post("/token", operation_id="getToken")
+async def get_token(request: Request, rt: RuntimeDep) -> JSON:
+    if not _client_ok(request):
+        body = error_body(request, 401, "BadCredentialsException", "Bad Credentials")
+        return JSON(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="oauth2/client"'})
+    fields = await _form_fields(request)
+    grant = fields.get("grant_type", "")
+    if grant != "password":
+        raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
+    username, password = fields.get("username"), fields.get("password")
+    if not username or password is None:
+        raise OAuthError(400, "invalid_request", "Missing username or password")
+    try:
+        token = await run_in_threadpool(rt.auth.login, username, password)
+    except LoginRefused as refused:
+        headers = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s else None
+        raise OAuthError(400, "invalid_grant", refused.description, headers) from None
+    return JSON(
+        {
+            "access_token": token.access_token,
+            "token_type": "bearer",
+            "expires_in": expires_in(token, token.issued_at, rt.auth.policy),
+            "scope": SCOPE,
+            "updated_at": token.last_used_at,
+        }
+    )
+
+
+@router.api_route("/revoke", methods=["GET", "POST", "DELETE"], operation_id="revokeToken")
+def revoke_token(request: Request, rt: RuntimeDep) -> Response:
+    """Answers 200 with an empty body; the token stops working at once."""
+    rt.auth.revoke(bearer_token(request))
+    return Response(status_code=200)

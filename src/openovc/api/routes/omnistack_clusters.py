@@ -1,0 +1,40 @@
+"""GET routes of /omnistack_clusters."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+
+from ...domain.catalog import OMNISTACK_CLUSTERS
+from ...domain.timezones import time_zone_list
+from ...services import reads
+from ..collection import get_openapi, get_response, list_openapi, list_response
+from ..deps import ReaderDep
+from ..render import render_rows
+from ..responses import JSON
+
+router = APIRouter(prefix="/omnistack_clusters", tags=["omnistack_clusters"])
+
+
+@router.get("", operation_id="listClusters", openapi_extra=list_openapi(OMNISTACK_CLUSTERS))
+def list_clusters(request: Request, reader: ReaderDep) -> JSON:
+    return list_response(request, reader, OMNISTACK_CLUSTERS)
+
+
+@router.get("/time_zone_list", operation_id="getTimeZones")
+def get_time_zones() -> JSON:
+    return JSON(time_zone_list())
+
+
+@router.get("/{clusterId}", operation_id="getCluster", openapi_extra=get_openapi(OMNISTACK_CLUSTERS))
+def get_cluster(clusterId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+    return get_response(reader, OMNISTACK_CLUSTERS, clusterId)
+
+
+@router.get("/{clusterId}/connected_clusters", operation_id="getConnectedClusters")
+def get_connected_clusters(clusterId: str, request: Request, reader: ReaderDep) -> JSON:  # noqa: N803
+    """In a peer-managed federation every other cluster is directly connected."""
+    reads.get_object(reader, OMNISTACK_CLUSTERS, clusterId)
+    params = {**request.query_params, "show_optional_fields": "true", "limit": "5000"}
+    page, _ = reads.list_objects(reader, OMNISTACK_CLUSTERS, params)
+    others = [row for row in render_rows(OMNISTACK_CLUSTERS, page.columns, page.rows) if row["id"] != clusterId]
+    return JSON({"omnistack_clusters": others})

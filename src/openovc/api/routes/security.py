@@ -1,0 +1,102 @@
+"""/security: trusted certificates and RBAC role assignments (and the pre-1.12 /certificates paths)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request, UploadFile
+from pydantic import BaseModel, ConfigDict, Field
+
+from ...services import certificates
+from ...storage.security_store import SqlSecurityStore
+from ..deps import RuntimeDep, media_type
+from ..responses import JSON
+
+router = APIRouter(tags=["security"])
+
+
+def store(rt: RuntimeDep) -> SqlSecurityStore:
+    return SqlSecurityStore(rt.engine)
+
+
+StoreDep = Annotated[SqlSecurityStore, Depends(store)]
+
+
+class AddCertificate(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    certificate: str = Field(min_length=1)
+
+
+class RoleAssignment(BaseModel):
+    model_config = ConfigDict(extra="ignore")
+    role: str = Field(min_length=1)
+    groups: list[Annotated[str, Field(min_length=1)]]
+
+
+def _paths(suffix: str) -> list[str]:
+    return [f"/security/certificates{suffix}", f"/certificates{suffix}"]
+
+
+def _register_certificate_routes() -> None:
+    for legacy, prefix in ((False, "/security/certificates"), (True, "/certificates")):
+        tail = "Legacy" if legacy else ""
+        router.add_api_route(prefix, list_certificates, methods=["GET"], operation_id=f"getCertificates{tail}",
+                             include_in_schema=not legacy)  # fmt: skip
+        router.add_api_route(prefix, add_certificate, methods=["POST"], status_code=201,
+                             operation_id=f"addCertificate{tail}", include_in_schema=not legacy,
+                             dependencies=[media_type(8)])  # fmt: skip
+        router.add_api_route(f"{prefix}/upload_der_encoded_certificate", add_der_certificate, methods=["POST"],
+                             status_code=201, operation_id=f"addDEREncodedCertificate{tail}",
+                             include_in_schema=not legacy)  # fmt: skip
+        router.add_api_route(f"{prefix}/{{certId}}", get_certificate, methods=["GET"],
+                             operation_id=f"getCertificate{tail}", include_in_schema=not legacy)  # fmt: skip
+        router.add_api_route(f"{prefix}/{{certId}}", delete_certificate, methods=["DELETE"],
+                             operation_id=f"deleteCertificate{tail}", include_in_schema=not legacy)  # fmt: skip
+
+
+def list_certificates(st: StoreDep) -> JSON:
+    return JSON({"certificates": st.certificate_list()})
+
+
+def add_certificate(body: AddCertificate, st: StoreDep) -> JSON:
+    return JSON(certificates.add(st, certificates.parse_pem(body.certificate)), status_code=201)
+
+
+async def add_der_certificate(certificate: UploadFile, rt: RuntimeDep) -> JSON:
+    data = await certificate.read()
+    return JSON(certificates.add(SqlSecurityStore(rt.engine), certificates.parse_der(data)), status_code=201)
+
+
+def get_certificate(certId: str, st: StoreDep) -> JSON:  # noqa: N803 - the spec's parameter name
+    return JSON(certificates.find(st, certId))
+
+
+def delete_certificate(certId: str, st: StoreDep) -> JSON:  # noqa: N803
+    return JSON(certificates.delete(st, certId))
+
+
+_register_certificate_routes()
+
+_RBAC = "/security/rbac/policies/role_assignments"
+
+
+@router.get(_RBAC, operation_id="getRoleAssignments")
+def get_role_assignments(st: StoreDep) -> JSON:
+    return JSON({"role_assignments": st.role_assignments()})
+
+
+@router.post(_RBAC, operation_id="addRoleAssignments", status_code=201, dependencies=[media_type(16)])
+def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
+    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}  # type: ignore[call-overload]
+    groups = list(dict.fromkeys([*current.get(body.role, []), *body.groups]))
+    st.set_groups(body.role, groups)
+    return JSON({"role": body.role, "groups": groups}, status_code=201)
+
+
+@router.post(f"{_RBAC}/remove", operation_id="removeRoleAssignments", status_code=201, dependencies=[media_type(16)])
+def remove_role_assignments(body: RoleAssignment, request: Request, st: StoreDep) -> JSON:
+    del request
+    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}  # type: ignore[call-overload]
+    groups = [g for g in current.get(body.role, []) if g not in set(body.groups)]
+    st.set_groups(body.role, groups)
+    return JSON({"role": body.role, "groups": groups}, status_code=201)

@@ -1,0 +1,85 @@
+"""Composition root: builds storage, services and the FastAPI application."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Depends, FastAPI
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.responses import HTMLResponse
+
+from . import __version__
+from .api import errors
+from .api.deps import Runtime, session
+from .api.middleware import OmniStackMiddleware
+from .api.responses import JSON
+from .api.routes import (
+    backups,
+    cluster_groups,
+    datastores,
+    external_stores,
+    hosts,
+    oauth,
+    omnistack_clusters,
+    policies,
+    security,
+    tasks,
+    version,
+    virtual_machines,
+)
+from .domain.auth import TokenPolicy
+from .domain.clock import Clock, SystemClock
+from .services.auth import AuthService
+from .settings import Settings
+from .storage.auth_store import SqlAuthStore
+from .storage.engine import make_engine, migrate
+from .storage.repositories import SqlFederationReader
+
+_PROTECTED = (
+    virtual_machines.router, backups.router, datastores.router, hosts.router, omnistack_clusters.router,
+    policies.router, cluster_groups.router, external_stores.router, security.router, tasks.router,
+)  # fmt: skip
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """Open (and migrate) the store and wire the services."""
+    engine = make_engine(settings.effective_database_url)
+    migrate(engine)
+    clock = clock or SystemClock()
+    policy = TokenPolicy(
+        idle_ms=settings.token_idle_seconds * 1000, absolute_ms=settings.token_absolute_seconds * 1000
+    )
+    return Runtime(
+        settings=settings,
+        engine=engine,
+        clock=clock,
+        reader=SqlFederationReader(engine),
+        auth=AuthService(SqlAuthStore(engine), clock, policy),
+    )
+
+
+def create_app(rt: Runtime) -> FastAPI:
+    """The ASGI application serving the OmniStack REST API under /api."""
+    app = FastAPI(
+        title="HPE OmniStack REST API (OpenOVC)",
+        version=__version__,
+        openapi_url="/api/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+        default_response_class=JSON,
+    )
+    app.state.runtime = rt
+    app.state.clock = rt.clock
+    errors.install(app)
+    api = APIRouter(prefix="/api")
+    api.include_router(version.router)
+    api.include_router(oauth.router)
+    for router in _PROTECTED:
+        api.include_router(router, dependencies=[Depends(session)])
+    app.include_router(api)
+
+    @app.get("/api/index.html", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="OmniStack REST API")
+
+    app.add_middleware(OmniStackMiddleware)
+    return app

@@ -1,0 +1,1 @@
+"""Pure domain model: no web framework, database or validation library imports."""

@@ -1,0 +1,101 @@
+"""Users, roles and OAuth token lifetimes as the Virtual Controller enforces them."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import Enum
+
+CLIENT_ID = "simplivity"
+SCOPE = "read write"
+
+
+class Role(Enum):
+    """What a user may do: administrators change state, read-only users may only read."""
+
+    ADMINISTRATOR = "administrator"
+    READ_ONLY = "read_only"
+
+
+@dataclass(frozen=True)
+class TokenPolicy:
+    """Token lifetimes in milliseconds: idle (sliding) and absolute, plus login throttling."""
+
+    idle_ms: int = 10 * 60 * 1000
+    absolute_ms: int = 24 * 60 * 60 * 1000
+    # Last-use times are written at most this often: an idle expiry can come this much early.
+    touch_ms: int = 5000
+    # vCenter SSO's default lockout: 5 failures within 3 minutes lock the account for 5 minutes.
+    max_failures: int = 5
+    failure_window_ms: int = 3 * 60 * 1000
+    lockout_ms: int = 5 * 60 * 1000
+
+
+@dataclass(frozen=True)
+class Token:
+    access_token: str
+    username: str
+    grant_type: str
+    issued_at: int
+    last_used_at: int
+    revoked: bool
+
+
+class TokenVerdict(Enum):
+    VALID = "valid"
+    UNKNOWN = "unknown"
+    IDLE = "idle"
+    EXPIRED = "expired"
+
+
+def judge(token: Token | None, now_ms: int, policy: TokenPolicy) -> TokenVerdict:
+    """Whether a presented token still grants access."""
+    if token is None or token.revoked:
+        return TokenVerdict.UNKNOWN
+    if now_ms - token.issued_at >= policy.absolute_ms:
+        return TokenVerdict.EXPIRED
+    if now_ms - token.last_used_at >= policy.idle_ms:
+        return TokenVerdict.IDLE
+    return TokenVerdict.VALID
+
+
+def invalid_token_description(verdict: TokenVerdict, token: str) -> str:
+    """The error_description the real one sends for each kind of refused token."""
+    if verdict is TokenVerdict.IDLE:
+        return f"Access token expired due to inactivity: {token}"
+    if verdict is TokenVerdict.EXPIRED:
+        return f"Access token expired: {token}"
+    return f"Invalid access token: {token}"
+
+
+def expires_in(token: Token, now_ms: int, policy: TokenPolicy) -> int:
+    """Whole seconds left of the token's absolute life (a fresh token shows 86399)."""
+    return max(0, (token.issued_at + policy.absolute_ms - now_ms - 1) // 1000)
+
+
+def needs_touch(token: Token, now_ms: int, policy: TokenPolicy) -> bool:
+    return now_ms - token.last_used_at >= policy.touch_ms
+
+
+@dataclass(frozen=True)
+class Failures:
+    """Recent failed logins for one username."""
+
+    failures: int
+    first_failure_at: int
+    locked_until: int | None
+
+
+def locked_for(record: Failures | None, now_ms: int) -> int:
+    """Milliseconds the account stays locked (0 when it is not)."""
+    if record is None or record.locked_until is None:
+        return 0
+    return max(0, record.locked_until - now_ms)
+
+
+def after_failure(record: Failures | None, now_ms: int, policy: TokenPolicy) -> Failures:
+    """The failure record after one more bad password."""
+    if record is None or now_ms - record.first_failure_at > policy.failure_window_ms or record.locked_until:
+        record = Failures(0, now_ms, None)
+    failures = record.failures + 1
+    locked = now_ms + policy.lockout_ms if failures >= policy.max_failures else None
+    return Failures(failures, record.first_failure_at, locked)

@@ -1,0 +1,72 @@
+"""Ports the domain and services need; storage implements them."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Protocol
+
+from .auth import Failures, Token
+from .fields import Collection
+from .query import CollectionQuery
+
+Record = dict[str, object]
+
+
+@dataclass(frozen=True)
+class Page:
+    """One page of a collection: the total match count and the rows of the requested columns."""
+
+    count: int
+    columns: tuple[str, ...]
+    rows: Sequence[Sequence[object]]
+
+
+class FederationReader(Protocol):
+    """Reads managed objects. JSON-kind values come back as JSON text, times as API text or None."""
+
+    def page(self, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> Page: ...
+
+    def get(self, coll: Collection, key: str) -> Record | None: ...
+
+    def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]: ...
+
+    def hardware(self, host_id: str) -> str | None: ...
+
+    def standard_hosts(self, cluster_id: str) -> list[Record]: ...
+
+    def count_vms(self, datastore_id: str, host_names: Sequence[str]) -> dict[str, int]: ...
+
+    def task(self, task_id: str) -> Record | None: ...
+
+    def role_assignments(self) -> list[Record]: ...
+
+    def certificate_list(self) -> list[Record]: ...
+
+
+class AuthStore(Protocol):
+    """Users, tokens and failed-login records."""
+
+    def user(self, username: str) -> tuple[str, str] | None:
+        """(password_hash, role) of a user, or None."""
+        ...
+
+    def upsert_user(self, username: str, password_hash: str, role: str, now_ms: int) -> None: ...
+
+    def delete_user(self, username: str) -> bool: ...
+
+    def list_users(self) -> list[tuple[str, str]]: ...
+
+    def failures(self, username: str) -> Failures | None: ...
+
+    def record_failures(self, username: str, record: Failures | None) -> None: ...
+
+    def add_token(self, token: Token) -> None: ...
+
+    def token(self, access_token: str) -> Token | None: ...
+
+    def touch_token(self, access_token: str, now_ms: int) -> None: ...
+
+    def revoke_token(self, access_token: str) -> None: ...
+
+    def purge_tokens(self, older_than_ms: int) -> int: ...

@@ -1,0 +1,19 @@
+"""The time zone names a cluster accepts (IANA Region/City names, case-sensitive)."""
+
+from __future__ import annotations
+
+import zoneinfo
+from functools import cache
+
+_REGIONS = ("Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/", "Australia/", "Europe/",
+            "Indian/", "Pacific/")  # fmt: skip
+
+
+@cache
+def time_zone_list() -> list[str]:
+    names = {n for n in zoneinfo.available_timezones() if n.startswith(_REGIONS)}
+    return sorted(names | {"UTC"})
+
+
+def is_time_zone(name: str) -> bool:
+    return name in set(time_zone_list())

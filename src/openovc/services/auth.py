@@ -1,0 +1,110 @@
+"""Logging in, checking and revoking tokens, and managing users."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+
+from ..domain.auth import (
+    Role,
+    Token,
+    TokenPolicy,
+    TokenVerdict,
+    after_failure,
+    judge,
+    locked_for,
+    needs_touch,
+)
+from ..domain.clock import Clock
+from ..domain.ports import AuthStore
+
+_HASHER = PasswordHasher()
+
+
+class LoginRefused(Exception):
+    """Wrong username or password, or the account is locked."""
+
+    def __init__(self, description: str, retry_after_s: int = 0) -> None:
+        super().__init__(description)
+        self.description = description
+        self.retry_after_s = retry_after_s
+
+
+@dataclass(frozen=True)
+class Session:
+    """Who a valid token belongs to."""
+
+    token: Token
+    role: Role
+
+
+def hash_password(password: str) -> str:
+    return _HASHER.hash(password)
+
+
+class AuthService:
+    """Password grant, token checks with idle and absolute expiry, revocation, user admin."""
+
+    def __init__(self, store: AuthStore, clock: Clock, policy: TokenPolicy) -> None:
+        self.store = store
+        self.clock = clock
+        self.policy = policy
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def login(self, username: str, password: str) -> Token:
+        now = self.now_ms()
+        record = self.store.failures(username)
+        locked = locked_for(record, now)
+        if locked:
+            raise LoginRefused(
+                f"User account is locked after too many failed logins; try again in {-(-locked // 1000)} seconds",
+                retry_after_s=-(-locked // 1000),
+            )
+        user = self.store.user(username)
+        if user is None or not _verify(user[0], password):
+            self.store.record_failures(username, after_failure(record, now, self.policy))
+            raise LoginRefused("Invalid credentials")
+        if record is not None:
+            self.store.record_failures(username, None)
+        token = Token(str(uuid.uuid4()), username, "password", now, now, False)
+        self.store.add_token(token)
+        return token
+
+    def check(self, access_token: str) -> tuple[TokenVerdict, Session | None]:
+        """Judge a bearer token, and record its use when valid."""
+        now = self.now_ms()
+        token = self.store.token(access_token)
+        verdict = judge(token, now, self.policy)
+        if verdict is not TokenVerdict.VALID or token is None:
+            return verdict, None
+        user = self.store.user(token.username)
+        if user is None:
+            return TokenVerdict.UNKNOWN, None
+        if needs_touch(token, now, self.policy):
+            self.store.touch_token(access_token, now)
+        return verdict, Session(token, Role(user[1]))
+
+    def revoke(self, access_token: str) -> None:
+        self.store.revoke_token(access_token)
+
+    def set_user(self, username: str, password: str, role: Role) -> None:
+        self.store.upsert_user(username, hash_password(password), role.value, self.now_ms())
+
+    def ensure_user(self, username: str, password: str, role: Role) -> bool:
+        """Create the user unless it exists; True when created."""
+        if self.store.user(username) is not None:
+            return False
+        self.set_user(username, password, role)
+        return True
+
+
+def _verify(password_hash: str, password: str) -> bool:
+    try:
+        return _HASHER.verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False

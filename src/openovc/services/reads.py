@@ -1,0 +1,29 @@
+"""Reading managed objects: collection queries, single objects and sub-collections."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from ..domain.errors import ObjectNotFound
+from ..domain.fields import Collection
+from ..domain.ports import FederationReader, Page, Record
+from ..domain.query import CollectionQuery, parse_collection_query, visible_fields
+
+
+def list_objects(
+    reader: FederationReader, coll: Collection, params: Mapping[str, str], fixed: Mapping[str, str] | None = None
+) -> tuple[Page, CollectionQuery]:
+    """One page of a collection; `fixed` filters (a parent's id) override the client's."""
+    merged = dict(params)
+    if fixed:
+        merged.update(fixed)
+    query = parse_collection_query(coll, merged)
+    return reader.page(coll, query, visible_fields(coll, query)), query
+
+
+def get_object(reader: FederationReader, coll: Collection, key: str) -> Record:
+    """One object with every field, or ObjectNotFound with the real message."""
+    record = reader.get(coll, key)
+    if record is None:
+        raise ObjectNotFound(coll.singular, key)
+    return record

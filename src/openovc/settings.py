@@ -1,0 +1,34 @@
+"""Server settings: command-line options and OPENOVC_* environment variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class Settings(BaseSettings):
+    """Everything a server process needs to know at start."""
+
+    model_config = SettingsConfigDict(env_prefix="OPENOVC_", extra="ignore")
+
+    data_dir: Path = Path("openovc-data")
+    database_url: str | None = None  # default: SQLite in data_dir
+    host: str = "127.0.0.1"
+    port: int = 8443
+    tls: bool = True
+    cert: Path | None = None
+    key: Path | None = None
+    admin_username: str = "administrator@vsphere.local"
+    admin_password: str | None = None
+    token_idle_seconds: int = 600
+    token_absolute_seconds: int = 86400
+    seed: int = 1
+    generate_demo: bool = True
+    log_level: str = "warning"
+
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.data_dir / 'openovc.db').resolve()}"

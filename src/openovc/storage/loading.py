@@ -1,0 +1,59 @@
+"""Bulk-loads a generated federation into an empty store."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import orjson
+from sqlalchemy import Connection, Engine, Table, func, insert, select
+
+from ..domain.federation import Federation
+from ..domain.fields import Kind
+from . import tables
+
+_BATCH = 5000
+
+
+def _table(name: str) -> Table:
+    return tables.COLLECTION_TABLES.get(name) or tables.metadata.tables[name]
+
+
+def _json_columns(name: str) -> set[str]:
+    from ..domain.catalog import BY_PLURAL
+
+    coll = BY_PLURAL.get(name)
+    if coll is None:
+        return {"document"} if name == "host_hardware" else set()
+    return {f.name for f in coll.fields if f.kind is Kind.JSON}
+
+
+def _encoded(rows: Iterable[dict[str, object]], json_cols: set[str]) -> Iterable[dict[str, object]]:
+    for row in rows:
+        if json_cols:
+            row = {k: (orjson.dumps(v).decode() if k in json_cols else v) for k, v in row.items()}
+        yield row
+
+
+def _insert(conn: Connection, table: Table, rows: list[dict[str, object]], json_cols: set[str]) -> None:
+    batch: list[dict[str, object]] = []
+    for row in _encoded(rows, json_cols):
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            conn.execute(insert(table), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(table), batch)
+
+
+def is_empty(engine: Engine) -> bool:
+    """True when no federation has been stored yet."""
+    with engine.connect() as conn:
+        clusters = tables.COLLECTION_TABLES["omnistack_clusters"]
+        return conn.execute(select(func.count()).select_from(clusters)).scalar_one() == 0
+
+
+def load_federation(engine: Engine, federation: Federation) -> None:
+    """Insert every row in one transaction: a crash mid-load leaves the store empty."""
+    with engine.begin() as conn:
+        for name, rows in federation.rows.items():
+            _insert(conn, _table(name), rows, _json_columns(name))

@@ -1,0 +1,91 @@
+"""Turns a checked CollectionQuery into SQL: filters, sort with a stable tie-break, paging, count."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import orjson
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, or_, select
+from sqlalchemy.sql.elements import ColumnElement as Col
+
+from ..domain.fields import Collection, Kind, Op
+from ..domain.query import CollectionQuery, Condition
+from . import tables
+
+_LIKE_ESCAPE = "\\"
+
+
+def _like_pattern(value: str) -> str:
+    escaped = value.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return escaped.replace("*", "%")
+
+
+def _match_one(column: Col[object], value: str, kind: Kind, wildcard: bool, insensitive: bool) -> ColumnElement[bool]:
+    text_col: Col[object] = column
+    if insensitive and kind is Kind.STR:
+        text_col = func.lower(column)
+        value = value.lower()
+    if wildcard and "*" in value:
+        return text_col.like(_like_pattern(value), escape=_LIKE_ESCAPE)
+    return text_col == value
+
+
+def _cluster_ids_of_groups(conn: Connection, group_ids: Sequence[object]) -> list[str]:
+    groups = tables.COLLECTION_TABLES["cluster_groups"]
+    rows = conn.execute(select(groups.c.clusters).where(groups.c.id.in_(list(group_ids))))
+    found: list[str] = []
+    for (clusters,) in rows:
+        found.extend(orjson.loads(clusters))
+    return found
+
+
+def _clause(conn: Connection, coll: Collection, table: Table, cond: Condition, insensitive: bool) -> ColumnElement[bool]:
+    column = table.c[cond.field]
+    fld = coll.field(cond.field)
+    assert fld is not None
+    if cond.op is Op.MATCH:
+        return or_(*(_match_one(column, str(v), fld.kind, cond.wildcard, insensitive) for v in cond.values))
+    if cond.op in (Op.MIN, Op.AFTER):
+        return column >= cond.values[0]
+    if cond.op in (Op.MAX, Op.BEFORE):
+        return column <= cond.values[0]
+    if cond.op is Op.BOOL:
+        return column == cond.values[0]
+    cluster_ids = _cluster_ids_of_groups(conn, cond.values)
+    return column.in_(cluster_ids) if cluster_ids else false()
+
+
+def where_clause(conn: Connection, coll: Collection, query: CollectionQuery) -> ColumnElement[bool]:
+    table = tables.COLLECTION_TABLES[coll.plural]
+    return and_(*(_clause(conn, coll, table, c, query.case_insensitive) for c in query.conditions))
+
+
+def _order_by(coll: Collection, table: Table, query: CollectionQuery) -> list[ColumnElement[object]]:
+    fld = coll.field(query.sort)
+    assert fld is not None
+    column: Col[object] = table.c[query.sort]
+    if fld.kind is Kind.STR and (query.case_insensitive or query.sort in coll.insensitive_sort):
+        column = func.lower(column)
+    key = table.c[coll.key]
+    if query.descending:
+        return [column.desc(), key.desc()]
+    return [column.asc(), key.asc()]
+
+
+def page_select(conn: Connection, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> tuple[Select[tuple[object, ...]], ColumnElement[bool]]:
+    """The SELECT of one page of `columns`, and the WHERE clause for counting."""
+    table = tables.COLLECTION_TABLES[coll.plural]
+    where = where_clause(conn, coll, query)
+    stmt = (
+        select(*(table.c[name] for name in columns))
+        .where(where)
+        .order_by(*_order_by(coll, table, query))
+        .offset(query.offset)
+        .limit(query.limit)
+    )
+    return stmt, where
+
+
+def count_select(coll: Collection, where: ColumnElement[bool]) -> Select[tuple[int]]:
+    table = tables.COLLECTION_TABLES[coll.plural]
+    return select(func.count()).select_from(table).where(where)

@@ -1,0 +1,79 @@
+"""The read side of the federation store: implements domain.ports.FederationReader."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from sqlalchemy import Engine, func, select
+
+from ..domain.fields import Collection
+from ..domain.ports import Page, Record
+from ..domain.query import CollectionQuery
+from . import querying, tables
+
+
+class SqlFederationReader:
+    """Reads collections with filtering, sorting and paging done by the database."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def page(self, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> Page:
+        with self.engine.connect() as conn:
+            stmt, where = querying.page_select(conn, coll, query, columns)
+            rows = conn.execute(stmt).all()
+            if query.offset == 0 and len(rows) < query.limit:
+                count = len(rows)  # the page holds every match: no need to count again
+            else:
+                count = conn.execute(querying.count_select(coll, where)).scalar_one()
+        return Page(count=count, columns=tuple(columns), rows=rows)
+
+    def get(self, coll: Collection, key: str) -> Record | None:
+        found = self.get_many(coll, [key])
+        return found[0] if found else None
+
+    def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]:
+        table = tables.COLLECTION_TABLES[coll.plural]
+        key = table.c[coll.key]
+        with self.engine.connect() as conn:
+            if coll.key == "hash":
+                stmt = select(table).where(func.lower(key).in_([k.lower() for k in keys]))
+            else:
+                stmt = select(table).where(key.in_(list(keys)))
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def hardware(self, host_id: str) -> str | None:
+        hw = tables.host_hardware
+        with self.engine.connect() as conn:
+            return conn.execute(select(hw.c.document).where(hw.c.host_id == host_id)).scalar_one_or_none()
+
+    def standard_hosts(self, cluster_id: str) -> list[Record]:
+        sh = tables.standard_hosts
+        with self.engine.connect() as conn:
+            stmt = select(sh).where(sh.c.omnistack_cluster_id == cluster_id).order_by(sh.c.name)
+            return [dict(row._mapping) for row in conn.execute(stmt)]
+
+    def count_vms(self, datastore_id: str, host_names: Sequence[str]) -> dict[str, int]:
+        vms = tables.COLLECTION_TABLES["virtual_machines"]
+        stmt = (
+            select(vms.c.host_name, func.count())
+            .where(vms.c.datastore_id == datastore_id, vms.c.state == "ALIVE", vms.c.host_name.in_(list(host_names)))
+            .group_by(vms.c.host_name)
+        )
+        with self.engine.connect() as conn:
+            return {str(name): int(n) for name, n in conn.execute(stmt)}
+
+    def task(self, task_id: str) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(tables.tasks).where(tables.tasks.c.id == task_id)).first()
+        return dict(row._mapping) if row else None
+
+    def role_assignments(self) -> list[Record]:
+        ra = tables.role_assignments
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(select(ra).order_by(ra.c.role))]
+
+    def certificate_list(self) -> list[Record]:
+        certs = tables.COLLECTION_TABLES["certificates"]
+        with self.engine.connect() as conn:
+            return [dict(row._mapping) for row in conn.execute(select(certs).order_by(certs.c.hash))]

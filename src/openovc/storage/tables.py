@@ -1,0 +1,139 @@
+"""Table definitions: one table per collection, built from the domain catalog, plus the server's own."""
+
+from __future__ import annotations
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    func,
+)
+from sqlalchemy.types import TypeEngine
+
+from ..domain import catalog
+from ..domain.fields import Collection, Kind
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# Sorting must be byte-wise (digits < upper < lower) on both engines, as on the real one;
+# PostgreSQL's default collation would interleave cases.
+TEXT = String().with_variant(String(collation="C"), "postgresql")
+TIME = String(20).with_variant(String(20, collation="C"), "postgresql")
+
+_TYPES: dict[Kind, TypeEngine[object]] = {
+    Kind.STR: TEXT,
+    Kind.ENUM: TEXT,
+    Kind.TIME: TIME,
+    Kind.INT: BigInteger(),
+    Kind.BOOL: Boolean(),
+    Kind.RATIO: Float(),
+    Kind.JSON: Text(),
+}
+
+
+def _collection_table(coll: Collection) -> Table:
+    columns = [
+        Column(f.name, _TYPES[f.kind], primary_key=(f.name == coll.key), nullable=(f.name != coll.key))
+        for f in coll.fields
+    ]
+    table = Table(coll.plural, metadata, *columns)
+    key = table.c[coll.key]
+    for f in coll.fields:
+        if f.index:
+            # (field, key) so that a sort on the field with its tie-break walks the index.
+            Index(f"ix_{coll.plural}_{f.name}", table.c[f.name], key)
+    for name in coll.insensitive_sort:
+        Index(f"ix_{coll.plural}_lower_{name}", func.lower(table.c[name]), key)
+    return table
+
+
+COLLECTION_TABLES: dict[str, Table] = {c.plural: _collection_table(c) for c in catalog.ALL}
+COLLECTION_TABLES[catalog.CERTIFICATES.plural] = _collection_table(catalog.CERTIFICATES)
+
+backups = COLLECTION_TABLES["backups"]
+Index("ix_backups_vm_name_created", backups.c.virtual_machine_name, backups.c.created_at, backups.c.id)
+
+users = Table(
+    "users",
+    metadata,
+    Column("username", TEXT, primary_key=True),
+    Column("password_hash", Text, nullable=False),
+    Column("role", String(32), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+)
+
+login_failures = Table(
+    "login_failures",
+    metadata,
+    Column("username", TEXT, primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_failure_at", BigInteger, nullable=False),
+    Column("locked_until", BigInteger, nullable=True),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("access_token", String(36), primary_key=True),
+    Column("username", TEXT, nullable=False, index=True),
+    Column("grant_type", String(16), nullable=False),
+    Column("issued_at", BigInteger, nullable=False),
+    Column("last_used_at", BigInteger, nullable=False),
+    Column("revoked", Boolean, nullable=False, default=False),
+)
+
+tasks = Table(
+    "tasks",
+    metadata,
+    Column("id", String(120), primary_key=True),
+    Column("state", String(16), nullable=False),
+    Column("percent_complete", Integer, nullable=False, default=0),
+    Column("start_time", TIME, nullable=False),
+    Column("end_time", TIME, nullable=True),
+    Column("error_code", Integer, nullable=False, default=0),
+    Column("message", Text, nullable=True),
+    Column("affected_objects", Text, nullable=False, default="[]"),
+)
+
+host_hardware = Table(
+    "host_hardware",
+    metadata,
+    Column("host_id", TEXT, primary_key=True),
+    Column("document", Text, nullable=False),
+)
+
+standard_hosts = Table(
+    "standard_hosts",
+    metadata,
+    Column("name", TEXT, primary_key=True),
+    Column("ip_address", TEXT, nullable=False),
+    Column("hypervisor_object_id", TEXT, nullable=False),
+    Column("omnistack_cluster_id", TEXT, nullable=False, index=True),
+)
+
+role_assignments = Table(
+    "role_assignments",
+    metadata,
+    Column("role", TEXT, primary_key=True),
+    Column("groups", Text, nullable=False),
+)
+
+settings_kv = Table(
+    "server_state",
+    metadata,
+    Column("key", String(64), primary_key=True),
+    Column("value", Text, nullable=False),
+)

@@ -1,0 +1,58 @@
+"""An in-process server over a generated federation, with users and their tokens."""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from starlette.testclient import TestClient
+
+from openovc.api.deps import Runtime
+from openovc.app import build_runtime, create_app
+from openovc.domain.auth import Role
+from openovc.domain.clock import ManualClock
+from openovc.domain.federation import Federation, FederationSpec
+from openovc.drivers.simulated.generator import generate
+from openovc.settings import Settings
+from openovc.storage.loading import load_federation
+
+START = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
+BASIC = "Basic " + base64.b64encode(b"simplivity:").decode()
+ADMIN = ("administrator@vsphere.local", "Admin-Passw0rd!")
+READER = ("auditor@vsphere.local", "Read-0nly-pass")
+
+
+@dataclass
+class Env:
+    """An in-process server over a generated demo federation."""
+
+    runtime: Runtime
+    client: TestClient
+    clock: ManualClock
+    federation: Federation
+
+    def login(self, user: tuple[str, str] = ADMIN) -> str:
+        resp = self.client.post(
+            "/api/oauth/token",
+            headers={"Authorization": BASIC},
+            data={"grant_type": "password", "username": user[0], "password": user[1]},
+        )
+        assert resp.status_code == 200, resp.text
+        token: str = resp.json()["access_token"]
+        return token
+
+    def headers(self, user: tuple[str, str] = ADMIN) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.login(user)}", "Accept": "application/json"}
+
+
+def make_env(data_dir: Path, database_url: str | None = None, spec: FederationSpec | None = None) -> Env:
+    clock = ManualClock(START)
+    settings = Settings(data_dir=data_dir, database_url=database_url, generate_demo=False)
+    runtime = build_runtime(settings, clock)
+    federation = generate(spec or FederationSpec.demo(), clock.now())
+    load_federation(runtime.engine, federation)
+    runtime.auth.set_user(ADMIN[0], ADMIN[1], Role.ADMINISTRATOR)
+    runtime.auth.set_user(READER[0], READER[1], Role.READ_ONLY)
+    return Env(runtime, TestClient(create_app(runtime)), clock, federation)
