@@ -34,7 +34,9 @@ def test_optional_fields(env: Env, admin: dict[str, str], plural: str) -> None:
 def test_python_sdk_query_string(env: Env, admin: dict[str, str]) -> None:
     params = {"case": "sensitive", "limit": "500", "offset": "0", "order": "descending", "sort": "name"}
     for coll in ALL:
-        assert _get(env, admin, f"/api/{coll.plural}", params) == expected_page(env.federation, coll.plural, params)
+        assert _get(env, admin, f"/api/{coll.plural}", params) == expected_page(
+            env.federation, coll.plural, params
+        )
 
 
 def test_paging_walks_every_backup_once(env: Env, admin: dict[str, str]) -> None:
@@ -105,6 +107,8 @@ def _sample_params(data: st.DataObject, plural: str, env: Env) -> dict[str, str]
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(data=st.data(), plural=st.sampled_from([c.plural for c in ALL]))
-def test_random_queries_match_the_reference(env: Env, admin: dict[str, str], data: st.DataObject, plural: str) -> None:
+def test_random_queries_match_the_reference(
+    env: Env, admin: dict[str, str], data: st.DataObject, plural: str
+) -> None:
     params = _sample_params(data, plural, env)
     assert _get(env, admin, f"/api/{plural}", params) == expected_page(env.federation, plural, params)

@@ -41,7 +41,10 @@ def test_unknown_or_malformed_id_is_404(
     resp = env.client.get(url, headers=admin)
     assert resp.status_code == 404
     assert resp.json() == _error(
-        PKG + "ObjectNotFoundException", url, f"Object type: {singular} id: {object_id} could not be found", 404
+        PKG + "ObjectNotFoundException",
+        url,
+        f"Object type: {singular} id: {object_id} could not be found",
+        404,
     )
 
 
@@ -72,7 +75,9 @@ def test_unknown_rule_is_404(env: Env, admin: dict[str, str]) -> None:
          "Invalid value for parameter 'fields': nope is not a field of backups"),
     ],
 )  # fmt: skip
-def test_bad_query_parameters(env: Env, admin: dict[str, str], query: str, exception: str, message: str) -> None:
+def test_bad_query_parameters(
+    env: Env, admin: dict[str, str], query: str, exception: str, message: str
+) -> None:
     resp = env.client.get(f"/api/backups?{query}", headers=admin)
     assert resp.status_code == 400
     assert resp.json() == _error(PKG + exception, "/api/backups", message, 400)
@@ -105,10 +110,15 @@ def test_wrong_method_is_json_405(env: Env, admin: dict[str, str]) -> None:
 @pytest.mark.parametrize("ctype", ["application/vnd.simplivity.v1.15+json", "application/json", "text/plain"])
 def test_too_old_media_type_on_a_write_is_415(env: Env, admin: dict[str, str], ctype: str) -> None:
     path = "/api/security/rbac/policies/role_assignments"
-    resp = env.client.post(path, headers={**admin, "Content-Type": ctype}, content=b'{"role":"r","groups":["g"]}')
+    resp = env.client.post(
+        path, headers={**admin, "Content-Type": ctype}, content=b'{"role":"r","groups":["g"]}'
+    )
     assert resp.status_code == 415
     assert resp.json() == _error(
-        "org.springframework.web.HttpMediaTypeNotSupportedException", path, f"Content type '{ctype}' not supported", 415
+        "org.springframework.web.HttpMediaTypeNotSupportedException",
+        path,
+        f"Content type '{ctype}' not supported",
+        415,
     )
 
 
@@ -119,7 +129,7 @@ def test_too_old_media_type_on_a_write_is_415(env: Env, admin: dict[str, str], c
         (b"[]", "Invalid body: body: Input should be a valid dictionary or object to extract fields from"),
         (b'{"groups":["g"]}', "Invalid body: role: Field required"),
         (b'{"role":"r","groups":"g"}', "Invalid body: groups: Input should be a valid list"),
-        (b"{not json", "Invalid body: body: JSON decode error"),
+        (b"{not json", "Invalid body: malformed JSON at character 1: Expecting property name enclosed in double quotes"),
     ],
 )
 def test_malformed_bodies_are_400(env: Env, admin: dict[str, str], body: bytes, message: str) -> None:

@@ -14,7 +14,9 @@ from pathlib import Path
 import psycopg
 import pytest
 
-POSTGRES_ADMIN_URL = os.environ.get("OPENOVC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OPENOVC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 REQUIRE_POSTGRES = os.environ.get("OPENOVC_REQUIRE_POSTGRES") == "1"
 
 

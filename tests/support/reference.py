@@ -84,4 +84,9 @@ def expected_page(fed: Federation, plural: str, params: dict[str, str]) -> dict[
     rows.sort(key=_sort_key(coll, q), reverse=q.descending)
     page = rows[q.offset : q.offset + q.limit]
     names = visible_fields(coll, q)
-    return {"offset": q.offset, "limit": q.limit, "count": len(rows), plural: [wire(coll, r, names) for r in page]}
+    return {
+        "offset": q.offset,
+        "limit": q.limit,
+        "count": len(rows),
+        plural: [wire(coll, r, names) for r in page],
+    }

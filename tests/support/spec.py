@@ -11,7 +11,12 @@ from typing import Any
 import jsonschema
 import pytest
 
-SPEC_PATH = Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "hpe-omnistack-rest-1.25.swagger.json"
+SPEC_PATH = (
+    Path(__file__).resolve().parents[2].parent
+    / "shared"
+    / "reference"
+    / "hpe-omnistack-rest-1.25.swagger.json"
+)
 
 
 @cache

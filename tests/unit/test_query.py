@@ -31,12 +31,20 @@ def test_python_sdk_parameters() -> None:
         HOSTS, {"case": "insensitive", "limit": "5", "offset": "10", "order": "ascending", "sort": "name",
                 "show_optional_fields": "True", "fields": "id, name , state"},
     )  # fmt: skip
-    assert (q.limit, q.offset, q.descending, q.case_insensitive, q.show_optional_fields) == (5, 10, False, True, True)
+    assert (q.limit, q.offset, q.descending, q.case_insensitive, q.show_optional_fields) == (
+        5,
+        10,
+        False,
+        True,
+        True,
+    )
     assert q.fields == ("id", "name", "state")
 
 
 def test_comma_lists_wildcards_and_enums() -> None:
-    q = parse_collection_query(BACKUPS, {"name": "a*,b", "state": "protected,Failed", "virtual_machine_id": "x"})
+    q = parse_collection_query(
+        BACKUPS, {"name": "a*,b", "state": "protected,Failed", "virtual_machine_id": "x"}
+    )
     by_field = {c.field: c for c in q.conditions}
     assert by_field["name"] == Condition("name", Op.MATCH, ("a*", "b"), wildcard=True)
     assert by_field["state"].values == ("PROTECTED", "FAILED")
@@ -108,7 +116,11 @@ def test_bad_date_is_refused() -> None:
 def test_optional_fields_need_asking_for() -> None:
     plain = visible_fields(VIRTUAL_MACHINES, parse_collection_query(VIRTUAL_MACHINES, {}))
     assert "ha_status" not in plain and "name" in plain
-    full = visible_fields(VIRTUAL_MACHINES, parse_collection_query(VIRTUAL_MACHINES, {"show_optional_fields": "true"}))
+    full = visible_fields(
+        VIRTUAL_MACHINES, parse_collection_query(VIRTUAL_MACHINES, {"show_optional_fields": "true"})
+    )
     assert "ha_status" in full
-    picked = visible_fields(VIRTUAL_MACHINES, parse_collection_query(VIRTUAL_MACHINES, {"fields": "name,id,ha_status"}))
+    picked = visible_fields(
+        VIRTUAL_MACHINES, parse_collection_query(VIRTUAL_MACHINES, {"fields": "name,id,ha_status"})
+    )
     assert picked == ("id", "name")

@@ -52,7 +52,11 @@ def _filter_param(coll: Collection, param: str, op: Op, field_name: str) -> dict
     fld = coll.field(field_name)
     kind = fld.kind if fld else Kind.STR
     typ = {Op.MIN: "integer", Op.MAX: "integer", Op.BOOL: "boolean"}.get(op, "string")
-    notes = {Op.MATCH: "Single value or comma-separated list (OR)", Op.AFTER: "ISO-8601 UTC", Op.BEFORE: "ISO-8601 UTC"}
+    notes = {
+        Op.MATCH: "Single value or comma-separated list (OR)",
+        Op.AFTER: "ISO-8601 UTC",
+        Op.BEFORE: "ISO-8601 UTC",
+    }
     desc = notes.get(op, "")
     if kind is Kind.ENUM and fld is not None:
         desc += f"; one of {', '.join(fld.enum)}"
@@ -73,7 +77,8 @@ def list_openapi(coll: Collection) -> dict[str, Any]:
     """openapi_extra for a collection GET: every filter and paging parameter, and the envelope."""
     params = [_filter_param(coll, f.param, f.op, f.field) for f in coll.filters]
     params += [
-        {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d} for n, t, d in _PAGING
+        {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
+        for n, t, d in _PAGING
     ]
     if coll.has_optional_fields:
         params.append(

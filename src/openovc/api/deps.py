@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
@@ -69,10 +69,14 @@ def session(request: Request, rt: RuntimeDep) -> Session:
             401,
             "invalid_token",
             description,
-            {"WWW-Authenticate": f'Bearer realm="oauth", error="invalid_token", error_description="{description}"'},
+            {
+                "WWW-Authenticate": f'Bearer realm="oauth", error="invalid_token", error_description="{description}"'
+            },
         )
     if request.method not in _READ_METHODS and found.role is Role.READ_ONLY:
-        raise PermissionDenied(f"User {found.token.username} has a read-only role and may not perform this operation")
+        raise PermissionDenied(
+            f"User {found.token.username} has a read-only role and may not perform this operation"
+        )
     request.state.session = found
     return found
 
@@ -82,7 +86,7 @@ SessionDep = Annotated[Session, Depends(session)]
 _MEDIA = re.compile(r"^application/vnd\.simplivity\.v1(?:\.(\d+))?\+json$")
 
 
-def media_type(minimum: int) -> object:
+def media_type(minimum: int) -> Any:
     """A dependency accepting `application/vnd.simplivity.v1.N+json` with N >= minimum (v1 is N=0).
 
     No Content-Type at all is accepted, since clients send body-less POSTs without one.

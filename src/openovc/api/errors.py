@@ -16,7 +16,9 @@ from .responses import JSON
 class OAuthError(Exception):
     """An OAuth2-style error: `{"error": ..., "error_description": ...}`."""
 
-    def __init__(self, status: int, error: str, description: str, headers: dict[str, str] | None = None) -> None:
+    def __init__(
+        self, status: int, error: str, description: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(description)
         self.status = status
         self.error = error
@@ -24,7 +26,9 @@ class OAuthError(Exception):
         self.headers = headers or {}
 
 
-def error_body(request: Request, status: int, exception: str, message: str, error_code: str | None = None) -> dict[str, Any]:
+def error_body(
+    request: Request, status: int, exception: str, message: str, error_code: str | None = None
+) -> dict[str, Any]:
     clock = getattr(request.app.state, "clock", None)
     from datetime import UTC, datetime
 
@@ -42,12 +46,19 @@ def error_body(request: Request, status: int, exception: str, message: str, erro
 
 
 def omnistack_response(request: Request, exc: errors.OmniStackError) -> JSON:
-    return JSON(error_body(request, exc.status, exc.exception, exc.message, exc.error_code), status_code=exc.status)
+    return JSON(
+        error_body(request, exc.status, exc.exception, exc.message, exc.error_code), status_code=exc.status
+    )
 
 
 def _validation_message(exc: RequestValidationError) -> str:
     problems = []
     for err in exc.errors():
+        if err.get("type") == "json_invalid":
+            position = err.get("loc", ("body", 0))[-1]
+            detail = err.get("ctx", {}).get("error", "invalid JSON")
+            problems.append(f"malformed JSON at character {position}: {detail}")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     return "Invalid body: " + "; ".join(problems)
@@ -60,13 +71,19 @@ async def _on_omnistack(request: Request, exc: Exception) -> JSON:
 
 async def _on_oauth(_request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, OAuthError)
-    return JSON({"error": exc.error, "error_description": exc.description}, status_code=exc.status, headers=exc.headers)
+    return JSON(
+        {"error": exc.error, "error_description": exc.description},
+        status_code=exc.status,
+        headers=exc.headers,
+    )
 
 
 async def _on_http(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, StarletteHTTPException)
     if exc.status_code == 404:
-        err: errors.OmniStackError = errors.NoHandlerFound(f"No handler found for {request.method} {request.url.path}")
+        err: errors.OmniStackError = errors.NoHandlerFound(
+            f"No handler found for {request.method} {request.url.path}"
+        )
     elif exc.status_code == 405:
         err = errors.MethodNotAllowed(f"Request method '{request.method}' not supported")
     else:
@@ -82,7 +99,10 @@ async def _on_validation(request: Request, exc: Exception) -> JSON:
 
 async def _on_crash(request: Request, _exc: Exception) -> JSON:
     body = error_body(
-        request, 500, "com.simplivity.restapi.exceptions.InternalServerException", "An internal error occurred"
+        request,
+        500,
+        "com.simplivity.restapi.exceptions.InternalServerException",
+        "An internal error occurred",
     )
     return JSON(body, status_code=500)
 

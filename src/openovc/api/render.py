@@ -32,13 +32,17 @@ def _converters(coll: Collection, columns: Sequence[str]) -> list[Any]:
     return out
 
 
-def render_rows(coll: Collection, columns: Sequence[str], rows: Sequence[Sequence[object]]) -> list[dict[str, object]]:
+def render_rows(
+    coll: Collection, columns: Sequence[str], rows: Sequence[Sequence[object]]
+) -> list[dict[str, object]]:
     """Stored rows of `columns` as wire objects."""
     convs = _converters(coll, columns)
     if not any(convs):
         return [dict(zip(columns, row, strict=True)) for row in rows]
     pairs = list(zip(columns, convs, strict=True))
-    return [{name: (conv(v) if conv else v) for (name, conv), v in zip(pairs, row, strict=True)} for row in rows]
+    return [
+        {name: (conv(v) if conv else v) for (name, conv), v in zip(pairs, row, strict=True)} for row in rows
+    ]
 
 
 def render_record(coll: Collection, record: Record) -> dict[str, object]:

@@ -116,7 +116,9 @@ def _order(params: Mapping[str, str]) -> bool:
         return True
     value = raw.strip().lower()
     if value not in ("ascending", "descending"):
-        raise InvalidParameter(f"Invalid value '{raw}' for parameter 'order': expected ascending or descending")
+        raise InvalidParameter(
+            f"Invalid value '{raw}' for parameter 'order': expected ascending or descending"
+        )
     return value == "descending"
 
 
@@ -126,7 +128,9 @@ def _case(params: Mapping[str, str]) -> bool:
         return False
     value = raw.strip().lower()
     if value not in ("sensitive", "insensitive"):
-        raise InvalidParameter(f"Invalid value '{raw}' for parameter 'case': expected sensitive or insensitive")
+        raise InvalidParameter(
+            f"Invalid value '{raw}' for parameter 'case': expected sensitive or insensitive"
+        )
     return value == "insensitive"
 
 

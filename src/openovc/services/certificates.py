@@ -28,7 +28,7 @@ def describe(cert: x509.Certificate) -> Record:
     der = cert.public_bytes(Encoding.DER)
     return {
         "certificate": cert.public_bytes(Encoding.PEM).decode().strip(),
-        "hash": hashlib.sha1(der).hexdigest(),  # noqa: S324 - the API's thumbprint is SHA-1
+        "hash": hashlib.sha1(der).hexdigest(),
         "subject": cert.subject.rfc4514_string(_NAMES),
         "issuer": cert.issuer.rfc4514_string(_NAMES),
         "serialno": format(cert.serial_number, "x"),
@@ -43,14 +43,18 @@ def parse_pem(text: str) -> x509.Certificate:
     try:
         return x509.load_pem_x509_certificate(body.encode())
     except ValueError:
-        raise InvalidBody("Invalid body: the certificate is not a valid PEM-encoded X.509 certificate") from None
+        raise InvalidBody(
+            "Invalid body: the certificate is not a valid PEM-encoded X.509 certificate"
+        ) from None
 
 
 def parse_der(data: bytes) -> x509.Certificate:
     try:
         return x509.load_der_x509_certificate(data)
     except ValueError:
-        raise InvalidBody("Invalid body: the certificate is not a valid DER-encoded X.509 certificate") from None
+        raise InvalidBody(
+            "Invalid body: the certificate is not a valid DER-encoded X.509 certificate"
+        ) from None
 
 
 def add(store: CertificateStore, cert: x509.Certificate) -> Record:

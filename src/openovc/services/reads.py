@@ -11,7 +11,10 @@ from ..domain.query import CollectionQuery, parse_collection_query, visible_fiel
 
 
 def list_objects(
-    reader: FederationReader, coll: Collection, params: Mapping[str, str], fixed: Mapping[str, str] | None = None
+    reader: FederationReader,
+    coll: Collection,
+    params: Mapping[str, str],
+    fixed: Mapping[str, str] | None = None,
 ) -> tuple[Page, CollectionQuery]:
     """One page of a collection; `fixed` filters (a parent's id) override the client's."""
     merged = dict(params)

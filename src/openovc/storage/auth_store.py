@@ -28,7 +28,9 @@ class SqlAuthStore:
             ).rowcount
             if not changed:
                 conn.execute(
-                    insert(_U).values(username=username, password_hash=password_hash, role=role, created_at=now_ms)
+                    insert(_U).values(
+                        username=username, password_hash=password_hash, role=role, created_at=now_ms
+                    )
                 )
 
     def delete_user(self, username: str) -> bool:
@@ -38,7 +40,9 @@ class SqlAuthStore:
 
     def list_users(self) -> list[tuple[str, str]]:
         with self.engine.connect() as conn:
-            return [(r[0], r[1]) for r in conn.execute(select(_U.c.username, _U.c.role).order_by(_U.c.username))]
+            return [
+                (r[0], r[1]) for r in conn.execute(select(_U.c.username, _U.c.role).order_by(_U.c.username))
+            ]
 
     def failures(self, username: str) -> Failures | None:
         with self.engine.connect() as conn:
@@ -76,7 +80,9 @@ class SqlAuthStore:
             row = conn.execute(select(_T).where(_T.c.access_token == access_token)).first()
         if row is None:
             return None
-        return Token(row.access_token, row.username, row.grant_type, row.issued_at, row.last_used_at, row.revoked)
+        return Token(
+            row.access_token, row.username, row.grant_type, row.issued_at, row.last_used_at, row.revoked
+        )
 
     def touch_token(self, access_token: str, now_ms: int) -> None:
         with self.engine.begin() as conn:

@@ -15,7 +15,9 @@ _BATCH = 5000
 
 
 def _table(name: str) -> Table:
-    return tables.COLLECTION_TABLES.get(name) or tables.metadata.tables[name]
+    # Not `or`: a Table's truth value is undefined in SQLAlchemy and raises TypeError.
+    table = tables.COLLECTION_TABLES.get(name)
+    return table if table is not None else tables.metadata.tables[name]
 
 
 def _json_columns(name: str) -> set[str]:

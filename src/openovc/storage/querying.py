@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, or_, select
+from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement as Col
 
 from ..domain.fields import Collection, Kind, Op
@@ -20,7 +20,9 @@ def _like_pattern(value: str) -> str:
     return escaped.replace("*", "%")
 
 
-def _match_one(column: Col[object], value: str, kind: Kind, wildcard: bool, insensitive: bool) -> ColumnElement[bool]:
+def _match_one(
+    column: Col[object], value: str, kind: Kind, wildcard: bool, insensitive: bool
+) -> ColumnElement[bool]:
     text_col: Col[object] = column
     if insensitive and kind is Kind.STR:
         text_col = func.lower(column)
@@ -39,7 +41,9 @@ def _cluster_ids_of_groups(conn: Connection, group_ids: Sequence[object]) -> lis
     return found
 
 
-def _clause(conn: Connection, coll: Collection, table: Table, cond: Condition, insensitive: bool) -> ColumnElement[bool]:
+def _clause(
+    conn: Connection, coll: Collection, table: Table, cond: Condition, insensitive: bool
+) -> ColumnElement[bool]:
     column = table.c[cond.field]
     fld = coll.field(cond.field)
     assert fld is not None
@@ -57,7 +61,7 @@ def _clause(conn: Connection, coll: Collection, table: Table, cond: Condition, i
 
 def where_clause(conn: Connection, coll: Collection, query: CollectionQuery) -> ColumnElement[bool]:
     table = tables.COLLECTION_TABLES[coll.plural]
-    return and_(*(_clause(conn, coll, table, c, query.case_insensitive) for c in query.conditions))
+    return and_(true(), *(_clause(conn, coll, table, c, query.case_insensitive) for c in query.conditions))
 
 
 def _order_by(coll: Collection, table: Table, query: CollectionQuery) -> list[ColumnElement[object]]:
@@ -72,7 +76,9 @@ def _order_by(coll: Collection, table: Table, query: CollectionQuery) -> list[Co
     return [column.asc(), key.asc()]
 
 
-def page_select(conn: Connection, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> tuple[Select[tuple[object, ...]], ColumnElement[bool]]:
+def page_select(
+    conn: Connection, coll: Collection, query: CollectionQuery, columns: Sequence[str]
+) -> tuple[Select[tuple[object, ...]], ColumnElement[bool]]:
     """The SELECT of one page of `columns`, and the WHERE clause for counting."""
     table = tables.COLLECTION_TABLES[coll.plural]
     where = where_clause(conn, coll, query)
@@ -86,6 +92,6 @@ def page_select(conn: Connection, coll: Collection, query: CollectionQuery, colu
     return stmt, where
 
 
-def count_select(coll: Collection, where: ColumnElement[bool]) -> Select[tuple[int]]:
+def count_select(coll: Collection, where: ColumnElement[bool]) -> Select[int]:
     table = tables.COLLECTION_TABLES[coll.plural]
     return select(func.count()).select_from(table).where(where)

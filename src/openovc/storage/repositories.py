@@ -57,7 +57,11 @@ class SqlFederationReader:
         vms = tables.COLLECTION_TABLES["virtual_machines"]
         stmt = (
             select(vms.c.host_name, func.count())
-            .where(vms.c.datastore_id == datastore_id, vms.c.state == "ALIVE", vms.c.host_name.in_(list(host_names)))
+            .where(
+                vms.c.datastore_id == datastore_id,
+                vms.c.state == "ALIVE",
+                vms.c.host_name.in_(list(host_names)),
+            )
             .group_by(vms.c.host_name)
         )
         with self.engine.connect() as conn:

@@ -32,7 +32,8 @@ class SqlSecurityStore:
     def role_assignments(self) -> list[Record]:
         with self.engine.connect() as conn:
             return [
-                {"role": r.role, "groups": orjson.loads(r.groups)} for r in conn.execute(select(_R).order_by(_R.c.role))
+                {"role": r.role, "groups": orjson.loads(r.groups)}
+                for r in conn.execute(select(_R).order_by(_R.c.role))
             ]
 
     def set_groups(self, role: str, groups: list[str]) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import (
     BigInteger,
     Boolean,
@@ -33,7 +35,7 @@ metadata = MetaData(
 TEXT = String().with_variant(String(collation="C"), "postgresql")
 TIME = String(20).with_variant(String(20, collation="C"), "postgresql")
 
-_TYPES: dict[Kind, TypeEngine[object]] = {
+_TYPES: dict[Kind, TypeEngine[Any]] = {
     Kind.STR: TEXT,
     Kind.ENUM: TEXT,
     Kind.TIME: TIME,

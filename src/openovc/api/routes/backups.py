@@ -18,5 +18,5 @@ def list_backups(request: Request, reader: ReaderDep) -> JSON:
 
 
 @router.get("/{bkpId}", operation_id="getBackup", openapi_extra=get_openapi(BACKUPS))
-def get_backup(bkpId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_backup(bkpId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, BACKUPS, bkpId)

@@ -20,12 +20,12 @@ def list_datastores(request: Request, reader: ReaderDep) -> JSON:
 
 
 @router.get("/{datastoreId}", operation_id="getDatastore", openapi_extra=get_openapi(DATASTORES))
-def get_datastore(datastoreId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_datastore(datastoreId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, DATASTORES, datastoreId)
 
 
 @router.get("/{datastoreId}/standard_hosts", operation_id="getStandardHosts")
-def get_standard_hosts(datastoreId: str, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_standard_hosts(datastoreId: str, reader: ReaderDep) -> JSON:
     """Standard (non-OmniStack) hosts of the datastore's cluster, and whether it is shared with each."""
     datastore = reads.get_object(reader, DATASTORES, datastoreId)
     shares = orjson.loads(str(datastore["shares"] or "[]"))

@@ -21,20 +21,22 @@ def list_hosts(request: Request, reader: ReaderDep) -> JSON:
 
 
 @router.get("/{hostId}", operation_id="getHost", openapi_extra=get_openapi(HOSTS))
-def get_host(hostId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_host(hostId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, HOSTS, hostId)
 
 
 @router.get("/{hostId}/hardware", operation_id="getHostHardware")
-def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:
     document = reader.hardware(hostId)
     if document is None:
         raise ObjectNotFound("host", hostId)
     return JSON({"host": orjson.Fragment(document)})
 
 
-@router.get("/{hostId}/virtual_controller_shutdown_status", operation_id="getVirtualControllerShutdownStatusUsingGET")
-def get_shutdown_status(hostId: str, reader: ReaderDep) -> JSON:  # noqa: N803
+@router.get(
+    "/{hostId}/virtual_controller_shutdown_status", operation_id="getVirtualControllerShutdownStatusUsingGET"
+)
+def get_shutdown_status(hostId: str, reader: ReaderDep) -> JSON:
     host = reads.get_object(reader, HOSTS, hostId)
     # A Virtual Controller that is shut down no longer answers; one that is up reports no shutdown.
     status = "NONE" if host["state"] != "FAULTY" else "IN_PROGRESS"

@@ -26,15 +26,17 @@ def get_time_zones() -> JSON:
 
 
 @router.get("/{clusterId}", operation_id="getCluster", openapi_extra=get_openapi(OMNISTACK_CLUSTERS))
-def get_cluster(clusterId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_cluster(clusterId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, OMNISTACK_CLUSTERS, clusterId)
 
 
 @router.get("/{clusterId}/connected_clusters", operation_id="getConnectedClusters")
-def get_connected_clusters(clusterId: str, request: Request, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_connected_clusters(clusterId: str, request: Request, reader: ReaderDep) -> JSON:
     """In a peer-managed federation every other cluster is directly connected."""
     reads.get_object(reader, OMNISTACK_CLUSTERS, clusterId)
     params = {**request.query_params, "show_optional_fields": "true", "limit": "5000"}
     page, _ = reads.list_objects(reader, OMNISTACK_CLUSTERS, params)
-    others = [row for row in render_rows(OMNISTACK_CLUSTERS, page.columns, page.rows) if row["id"] != clusterId]
+    others = [
+        row for row in render_rows(OMNISTACK_CLUSTERS, page.columns, page.rows) if row["id"] != clusterId
+    ]
     return JSON({"omnistack_clusters": others})

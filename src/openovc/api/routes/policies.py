@@ -21,12 +21,12 @@ def list_policies(request: Request, reader: ReaderDep) -> JSON:
 
 
 @router.get("/{policyId}", operation_id="getPolicy", openapi_extra=get_openapi(POLICIES))
-def get_policy(policyId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_policy(policyId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, POLICIES, policyId)
 
 
 @router.get("/{policyId}/rules/{ruleId}", operation_id="getRule")
-def get_rule(policyId: str, ruleId: str, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_rule(policyId: str, ruleId: str, reader: ReaderDep) -> JSON:
     policy = reads.get_object(reader, POLICIES, policyId)
     for rule in orjson.loads(str(policy["rules"] or "[]")):
         if rule.get("id") == ruleId:
@@ -35,12 +35,12 @@ def get_rule(policyId: str, ruleId: str, reader: ReaderDep) -> JSON:  # noqa: N8
 
 
 @router.get("/{policyId}/virtual_machines", operation_id="getPolicyVirtualMachines", deprecated=True)
-def get_policy_vms(policyId: str, request: Request, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_policy_vms(policyId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, POLICIES, policyId)
     return list_response(request, reader, VIRTUAL_MACHINES, fixed={"policy_id": policyId})
 
 
 @router.get("/{policyId}/datastores", operation_id="getPolicyDatastores", deprecated=True)
-def get_policy_datastores(policyId: str, request: Request, reader: ReaderDep) -> JSON:  # noqa: N803
+def get_policy_datastores(policyId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, POLICIES, policyId)
     return list_response(request, reader, DATASTORES, fixed={"policy_id": policyId})

@@ -67,11 +67,11 @@ async def add_der_certificate(certificate: UploadFile, rt: RuntimeDep) -> JSON:
     return JSON(certificates.add(SqlSecurityStore(rt.engine), certificates.parse_der(data)), status_code=201)
 
 
-def get_certificate(certId: str, st: StoreDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_certificate(certId: str, st: StoreDep) -> JSON:
     return JSON(certificates.find(st, certId))
 
 
-def delete_certificate(certId: str, st: StoreDep) -> JSON:  # noqa: N803
+def delete_certificate(certId: str, st: StoreDep) -> JSON:
     return JSON(certificates.delete(st, certId))
 
 
@@ -93,7 +93,9 @@ def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
     return JSON({"role": body.role, "groups": groups}, status_code=201)
 
 
-@router.post(f"{_RBAC}/remove", operation_id="removeRoleAssignments", status_code=201, dependencies=[media_type(16)])
+@router.post(
+    f"{_RBAC}/remove", operation_id="removeRoleAssignments", status_code=201, dependencies=[media_type(16)]
+)
 def remove_role_assignments(body: RoleAssignment, request: Request, st: StoreDep) -> JSON:
     del request
     current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}  # type: ignore[call-overload]

@@ -14,7 +14,7 @@ router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
 @router.get("/{taskId}", operation_id="getTask")
-def get_task(taskId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_task(taskId: str, reader: ReaderDep) -> JSON:
     task = reader.task(taskId)
     if task is None:
         raise ObjectNotFound("task", taskId)

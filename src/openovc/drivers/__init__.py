@@ -1,0 +1,1 @@
+"""Drivers: where the federation's data comes from (today only a simulated one)."""

@@ -1,0 +1,389 @@
+"""Loads a declarative inventory file (YAML or JSON) as a federation; what it leaves out is generated."""
+
+from __future__ import annotations
+
+import random
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import TypeVar
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import yaml
+
+from ...domain.federation import Federation
+from . import schedule
+from .builder import build
+from .plan import (
+    IMAGES,
+    MAX_HOSTS_PER_CLUSTER,
+    POWER_STATES,
+    RULE_CONSISTENCY,
+    SITES,
+    ClusterGroupPlan,
+    ClusterPlan,
+    DatastorePlan,
+    ExternalStorePlan,
+    FederationPlan,
+    PolicyPlan,
+    RulePlan,
+    VmPlan,
+    default_cluster_groups,
+    default_datastores,
+    default_external_stores,
+    default_policies,
+    host_names,
+    site,
+)
+
+DEFAULT_HOSTS = 3
+DEFAULT_POLICIES = 4
+DEFAULT_DATASTORES_PER_CLUSTER = 2
+_TOP_KEYS = (
+    "seed", "backups_per_vm", "clusters", "policies", "datastores", "virtual_machines",
+    "cluster_groups", "external_stores",
+)  # fmt: skip
+_UNITS = {
+    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
+    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
+}  # fmt: skip
+_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
+_T = TypeVar("_T")
+
+
+def _kind(value: object) -> str:
+    if value is None:
+        return "nothing"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, int):
+        return "an integer"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a mapping"
+    return type(value).__name__
+
+
+class _Entry:
+    """One mapping of the file, with where it is, for messages that say exactly what is wrong."""
+
+    def __init__(self, data: object, where: str, keys: tuple[str, ...]) -> None:
+        if not isinstance(data, dict):
+            raise ValueError(f"{where}: expected a mapping, got {_kind(data)}")
+        for key in data:
+            if key not in keys:
+                raise ValueError(f"{where}: unknown key {key!r} (expected one of {', '.join(keys)})")
+        self.data: dict[object, object] = data
+        self.where = where
+        name = data.get("name")
+        if isinstance(name, str):
+            self.where = f"{where} ({name})"
+
+    def has(self, key: str) -> bool:
+        return key in self.data
+
+    def raw(self, key: str) -> object:
+        if key not in self.data:
+            raise ValueError(f"{self.where}: missing key {key!r}")
+        return self.data[key]
+
+    def fail(self, key: str, problem: str) -> ValueError:
+        return ValueError(f"{self.where}.{key}: {problem}")
+
+    def _typed(self, key: str, check: Callable[[object], bool], what: str, default: _T | None) -> object:
+        if key not in self.data and default is not None:
+            return default
+        value = self.raw(key)
+        if not check(value):
+            raise self.fail(key, f"expected {what}, got {_kind(value)}")
+        return value
+
+    def text(self, key: str, default: str | None = None) -> str:
+        value = self._typed(key, lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default)
+        assert isinstance(value, str)
+        return value.strip()
+
+    def integer(self, key: str, default: int | None = None, low: int = 0, high: int | None = None) -> int:
+        value = self._typed(key, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", default)
+        assert isinstance(value, int)
+        if value < low or (high is not None and value > high):
+            upper = f" and at most {high}" if high is not None else ""
+            raise self.fail(key, f"must be at least {low}{upper}, got {value}")
+        return value
+
+    def flag(self, key: str, default: bool) -> bool:
+        value = self._typed(key, lambda v: isinstance(v, bool), "true or false", default)
+        assert isinstance(value, bool)
+        return value
+
+    def items(self, key: str) -> list[object]:
+        value = self.raw(key)
+        if not isinstance(value, list):
+            raise self.fail(key, f"expected a list, got {_kind(value)}")
+        return value
+
+    def choice(self, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
+        value = self.text(key, default).upper()
+        if value not in allowed:
+            raise self.fail(key, f"expected one of {', '.join(allowed)}, got {self.data[key]!r}")
+        return value
+
+    def size(self, key: str) -> int | None:
+        if key not in self.data:
+            return None
+        value = self.data[key]
+        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
+            return value
+        if isinstance(value, str):
+            match = _SIZE.match(value)
+            if match and match.group(2).lower() in _UNITS:
+                size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
+                if size > 0:
+                    return size
+        raise self.fail(key, f"expected a size in bytes or like '100GiB' or '2TB', got {value!r}")
+
+
+def _unique(names: list[str], what: str, where: list[str]) -> None:
+    seen: set[str] = set()
+    for name, at in zip(names, where, strict=True):
+        if name in seen:
+            raise ValueError(f"{at}: duplicate {what} name {name!r}")
+        seen.add(name)
+
+
+def _entries(top: _Entry, key: str, keys: tuple[str, ...]) -> list[_Entry]:
+    return [_Entry(item, f"{key}[{i}]", keys) for i, item in enumerate(top.items(key))]
+
+
+def _clusters(top: _Entry) -> list[ClusterPlan]:
+    entries = _entries(top, "clusters", ("name", "hosts", "time_zone"))
+    if not entries:
+        raise ValueError("clusters: at least one cluster is needed")
+    plans: list[ClusterPlan] = []
+    known_zones = dict(SITES)
+    for index, entry in enumerate(entries):
+        name = entry.text("name")
+        hosts: list[str]
+        raw = entry.data.get("hosts", DEFAULT_HOSTS)
+        if isinstance(raw, int) and not isinstance(raw, bool):
+            count = entry.integer("hosts", DEFAULT_HOSTS, low=1, high=MAX_HOSTS_PER_CLUSTER)
+            hosts = host_names(name, count)
+        elif isinstance(raw, list):
+            hosts = []
+            for i, host in enumerate(raw):
+                if not isinstance(host, str) or not host.strip():
+                    raise entry.fail(f"hosts[{i}]", f"expected a host name, got {_kind(host)}")
+                hosts.append(host.strip())
+            if not 1 <= len(hosts) <= MAX_HOSTS_PER_CLUSTER:
+                raise entry.fail("hosts", f"a cluster has 1 to {MAX_HOSTS_PER_CLUSTER} hosts, got {len(hosts)}")
+        else:
+            raise entry.fail("hosts", f"expected a list of host names or a count, got {_kind(raw)}")
+        zone = entry.text("time_zone", known_zones.get(name) or site(index)[1])
+        try:
+            ZoneInfo(zone)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise entry.fail("time_zone", f"unknown time zone {zone!r} (use an IANA name like Europe/London)") from None
+        plans.append(ClusterPlan(name, hosts, zone))
+    _unique([c.name for c in plans], "cluster", [e.where for e in entries])
+    all_hosts = [h for c in plans for h in c.hosts]
+    _unique(all_hosts, "host", [e.where for e, c in zip(entries, plans, strict=True) for _ in c.hosts])
+    return plans
+
+
+def _external_stores(top: _Entry, clusters: list[str]) -> list[ExternalStorePlan]:
+    if not top.has("external_stores"):
+        return default_external_stores(clusters, 1)
+    plans: list[ExternalStorePlan] = []
+    entries = _entries(top, "external_stores", ("name", "cluster", "management_ip"))
+    for entry in entries:
+        cluster = entry.text("cluster")
+        if cluster not in clusters:
+            raise entry.fail("cluster", f"unknown cluster {cluster!r}")
+        ip = entry.text("management_ip") if entry.has("management_ip") else None
+        plans.append(ExternalStorePlan(entry.text("name"), cluster, ip))
+    _unique([s.name for s in plans], "external store", [e.where for e in entries])
+    return plans
+
+
+def _rule(entry: _Entry, clusters: list[str], stores: list[str]) -> RulePlan:
+    rule = RulePlan(
+        frequency=entry.integer("frequency", low=1, high=schedule.DAY_MINUTES),
+        retention=entry.integer("retention", low=1),
+        days=entry.text("days", "All"),
+        start_time=entry.text("start_time", "00:00"),
+        end_time=entry.text("end_time", "00:00"),
+        consistency_type=entry.choice("consistency_type", RULE_CONSISTENCY, "NONE"),
+    )
+    for key, check in (("days", schedule.parse_days), ("start_time", schedule.parse_clock), ("end_time", schedule.parse_clock)):
+        try:
+            check(str(getattr(rule, key)))
+        except ValueError as exc:
+            raise entry.fail(key, str(exc)) from None
+    if entry.has("destination"):
+        rule.destination = entry.text("destination")
+        if rule.destination not in clusters:
+            raise entry.fail("destination", f"unknown cluster {rule.destination!r}")
+    if entry.has("external_store"):
+        if rule.destination is not None:
+            raise ValueError(f"{entry.where}: a rule has a destination cluster or an external store, not both")
+        rule.external_store = entry.text("external_store")
+        if rule.external_store not in stores:
+            raise entry.fail("external_store", f"unknown external store {rule.external_store!r}")
+    return rule
+
+
+def _policies(top: _Entry, clusters: list[str], stores: list[ExternalStorePlan]) -> list[PolicyPlan]:
+    if not top.has("policies"):
+        return default_policies(clusters, stores, DEFAULT_POLICIES)
+    entries = _entries(top, "policies", ("name", "rules", "owner_cluster"))
+    plans: list[PolicyPlan] = []
+    store_names = [s.name for s in stores]
+    for entry in entries:
+        name = entry.text("name")
+        owner = entry.text("owner_cluster", clusters[0])
+        if owner not in clusters:
+            raise entry.fail("owner_cluster", f"unknown cluster {owner!r}")
+        rules: list[RulePlan] = []
+        if entry.has("rules"):
+            keys = ("frequency", "retention", "days", "start_time", "end_time", "destination", "external_store", "consistency_type")
+            for i, item in enumerate(entry.items("rules")):
+                rules.append(_rule(_Entry(item, f"{entry.where}.rules[{i}]", keys), clusters, store_names))
+        plans.append(PolicyPlan(name, rules, owner))
+    _unique([p.name for p in plans], "policy", [e.where for e in entries])
+    return plans
+
+
+def _datastores(top: _Entry, clusters: list[str], policies: list[PolicyPlan]) -> list[DatastorePlan]:
+    if not top.has("datastores"):
+        return default_datastores(DEFAULT_DATASTORES_PER_CLUSTER * len(clusters), clusters, policies)
+    entries = _entries(top, "datastores", ("name", "cluster", "policy", "size", "single_replica", "shared"))
+    plans: list[DatastorePlan] = []
+    policy_names = [p.name for p in policies]
+    for entry in entries:
+        name = entry.text("name")
+        cluster = entry.text("cluster")
+        if cluster not in clusters:
+            raise entry.fail("cluster", f"unknown cluster {cluster!r}")
+        if entry.has("policy"):
+            policy = entry.text("policy")
+            if policy not in policy_names:
+                raise entry.fail("policy", f"unknown policy {policy!r}")
+        elif policy_names:
+            policy = policy_names[0]
+        else:
+            raise ValueError(f"{entry.where}: a datastore needs a policy, and the file defines none")
+        shared = entry.flag("shared", False) if entry.has("shared") else None
+        plans.append(DatastorePlan(name, cluster, policy, entry.size("size"), entry.flag("single_replica", False), shared))
+    _unique([d.name for d in plans], "datastore", [e.where for e in entries])
+    return plans
+
+
+def _vms(top: _Entry, clusters: list[ClusterPlan], policies: list[PolicyPlan], datastores: list[DatastorePlan]) -> list[VmPlan]:
+    if not top.has("virtual_machines"):
+        return []
+    per_vm = top.integer("backups_per_vm", 0) if top.has("backups_per_vm") else 0
+    keys = ("name", "datastore", "host", "power_state", "size", "template", "deleted", "policy", "image", "backups")
+    entries = _entries(top, "virtual_machines", keys)
+    by_ds = {d.name: d for d in datastores}
+    hosts_of = {c.name: c.hosts for c in clusters}
+    policy_names = {p.name for p in policies}
+    plans: list[VmPlan] = []
+    for entry in entries:
+        name = entry.text("name")
+        ds_name = entry.text("datastore")
+        ds = by_ds.get(ds_name)
+        if ds is None:
+            raise entry.fail("datastore", f"unknown datastore {ds_name!r}")
+        vm = VmPlan(name, ds_name, size=entry.size("size"))
+        vm.template = entry.flag("template", False)
+        vm.deleted = entry.flag("deleted", False)
+        if entry.has("host"):
+            vm.host = entry.text("host")
+            if vm.host not in hosts_of[ds.cluster]:
+                raise entry.fail("host", f"host {vm.host!r} is not in cluster {ds.cluster!r} of datastore {ds_name!r}")
+        if entry.has("power_state"):
+            vm.power_state = entry.choice("power_state", POWER_STATES)
+            if vm.template and vm.power_state != "OFF":
+                raise entry.fail("power_state", "a template is always powered OFF")
+        if entry.has("policy"):
+            vm.policy = entry.text("policy")
+            if vm.policy not in policy_names:
+                raise entry.fail("policy", f"unknown policy {vm.policy!r}")
+        if entry.has("image"):
+            vm.image = entry.text("image")
+            if vm.image not in IMAGES:
+                raise entry.fail("image", f"unknown image {vm.image!r} (expected one of {', '.join(IMAGES)})")
+        vm.backups = entry.integer("backups", per_vm) if entry.has("backups") else per_vm
+        plans.append(vm)
+    alive = [(vm.name, e.where) for vm, e in zip(plans, entries, strict=True) if not vm.deleted]
+    _unique([n for n, _ in alive], "virtual machine", [w for _, w in alive])
+    return plans
+
+
+def _cluster_groups(top: _Entry, clusters: list[str]) -> list[ClusterGroupPlan]:
+    if not top.has("cluster_groups"):
+        return default_cluster_groups(clusters, 1)
+    entries = _entries(top, "cluster_groups", ("name", "clusters"))
+    plans: list[ClusterGroupPlan] = []
+    grouped: dict[str, str] = {}
+    for entry in entries:
+        members: list[str] = []
+        for i, member in enumerate(entry.items("clusters")):
+            if not isinstance(member, str):
+                raise entry.fail(f"clusters[{i}]", f"expected a cluster name, got {_kind(member)}")
+            if member not in clusters:
+                raise entry.fail(f"clusters[{i}]", f"unknown cluster {member!r}")
+            if member in grouped:
+                raise entry.fail(f"clusters[{i}]", f"cluster {member!r} is already in cluster group {grouped[member]!r}")
+            grouped[member] = entry.text("name")
+            members.append(member)
+        plans.append(ClusterGroupPlan(entry.text("name"), members))
+    _unique([g.name for g in plans], "cluster group", [e.where for e in entries])
+    return plans
+
+
+def parse_inventory(data: object) -> tuple[FederationPlan, int]:
+    """The plan an inventory document describes, and its seed; raises ValueError naming the problem."""
+    top = _Entry(data, "inventory", _TOP_KEYS)
+    seed = top.integer("seed", 1) if top.has("seed") else 1
+    clusters = _clusters(top)
+    names = [c.name for c in clusters]
+    stores = _external_stores(top, names)
+    policies = _policies(top, names, stores)
+    datastores = _datastores(top, names, policies)
+    vms = _vms(top, clusters, policies, datastores)
+    if top.has("backups_per_vm") and not top.has("virtual_machines"):
+        top.integer("backups_per_vm", 0)
+    plan = FederationPlan(
+        clusters=clusters,
+        policies=policies,
+        datastores=datastores,
+        vms=vms,
+        cluster_groups=_cluster_groups(top, names),
+        external_stores=stores,
+        backups_total=None,
+    )
+    return plan, seed
+
+
+def load_inventory(path: Path, now: datetime) -> Federation:
+    """The federation a YAML or JSON inventory file describes, as seen at `now`."""
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ValueError(f"{path}: cannot read the inventory: {exc}") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise ValueError(f"{path}: not valid YAML or JSON: {exc}") from None
+    try:
+        plan, seed = parse_inventory(data)
+        return build(plan, now, random.Random(seed))
+    except ValueError as exc:
+        raise ValueError(f"{path}: {exc}") from None

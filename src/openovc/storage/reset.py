@@ -1,0 +1,22 @@
+"""Empties the stored federation (for `openovc init --force`), keeping users, tokens and role assignments."""
+
+from __future__ import annotations
+
+from sqlalchemy import Engine, Table, delete
+
+from . import tables
+
+FEDERATION_STATE_KEY = "federation"
+
+
+def federation_tables() -> list[Table]:
+    """Every table a generated or loaded federation writes to."""
+    return [*tables.COLLECTION_TABLES.values(), tables.host_hardware, tables.standard_hosts, tables.tasks]
+
+
+def clear_federation(engine: Engine) -> None:
+    """Delete every federation row in one transaction: a failure leaves the old federation intact."""
+    with engine.begin() as conn:
+        for table in federation_tables():
+            conn.execute(delete(table))
+        conn.execute(delete(tables.settings_kv).where(tables.settings_kv.c.key == FEDERATION_STATE_KEY))
