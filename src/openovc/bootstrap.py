@@ -58,7 +58,7 @@ def first_start_lock(engine: Engine) -> Iterator[None]:
     administrator password. A session lock, since loading runs in transactions of its own. SQLite stores
     are one per data directory, so they need none.
     """
-    if True:
+    if engine.dialect.name != "postgresql":
         yield
         return
     with engine.connect() as conn:
@@ -89,11 +89,13 @@ def install_federation(
     source: str,
     generated_at: datetime,
     spec: FederationSpec | None = None,
+    inventory: Path | None = None,
 ) -> None:
     """Load a federation into the (empty) store and record where it came from."""
     load_federation(rt.engine, federation)
     record: dict[str, object] = {
         "source": source,
+        "inventory": str(inventory.resolve()) if inventory is not None else None,
         "seed": spec.seed if spec is not None else None,
         "spec": asdict(spec) if spec is not None else None,
         "generated_at": to_text(generated_at),

@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 
 from . import __version__
 from .domain.auth import Role
@@ -301,8 +302,8 @@ def _init(args: argparse.Namespace) -> int:
 
             try:
                 federation = load_inventory(args.inventory, now)
-            except (ValueError, OSError) as exc:
-                raise CommandError(f"cannot load inventory {args.inventory}: {exc}") from None
+            except ValueError as exc:  # its message starts with the file's path
+                raise CommandError(f"invalid inventory: {exc}") from None
             source = "inventory"
         else:
             from .drivers.simulated.generator import generate
@@ -311,7 +312,9 @@ def _init(args: argparse.Namespace) -> int:
             source = "generated"
         if exists:
             clear_federation(rt.engine)
-        install_federation(rt, federation, source=source, generated_at=now, spec=spec)
+        install_federation(
+            rt, federation, source=source, generated_at=now, spec=spec, inventory=args.inventory
+        )
         elapsed = time.perf_counter() - started
     finally:
         rt.engine.dispose()
@@ -412,5 +415,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CommandError as exc:
         print(f"openovc: {exc.message}", file=sys.stderr, flush=True)
         return exc.code
+    except OperationalError as exc:
+        # An unreachable or unopenable database is the operator's to fix: say so without a traceback.
+        print(f"openovc: cannot use the database: {exc.orig}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
     except KeyboardInterrupt:
         return 130

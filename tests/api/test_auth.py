@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 from datetime import timedelta
 
+from openovc.domain.auth import Role
 from tests.support.inprocess import ADMIN, BASIC, READER, Env
 
 
@@ -157,3 +158,51 @@ def test_read_only_user_reads_but_may_not_write(env: Env, reader: dict[str, str]
         "timestamp": "2026-11-20T12:00:00Z",
         "status": "403",
     }
+
+
+def _emergency_token(env: Env) -> str:
+    env.runtime.auth.set_user("svtcli", "Emerg-pass1", Role.EMERGENCY)
+    resp = env.client.post(
+        "/api/oauth/token",
+        headers={"Authorization": BASIC},
+        data={"grant_type": "emergency", "username": "svtcli", "password": "Emerg-pass1"},
+    )
+    assert resp.status_code == 200, resp.text
+    token: str = resp.json()["access_token"]
+    return token
+
+
+def test_emergency_grant_reaches_only_its_operations(own_env: Env) -> None:
+    headers = {"Authorization": f"Bearer {_emergency_token(own_env)}"}
+    assert own_env.client.get("/api/hosts", headers=headers).status_code == 200
+    host = own_env.federation.rows["hosts"][0]["id"]
+    resp = own_env.client.get(f"/api/hosts/{host}", headers=headers)
+    assert resp.status_code == 403
+    assert resp.json()["message"] == f"GET /api/hosts/{host} is not available with an emergency grant"
+    assert resp.json()["exception"] == "com.simplivity.restapi.exceptions.PermissionDeniedException"
+    assert own_env.client.get("/api/policies", headers=headers).status_code == 403
+
+
+def test_emergency_grant_ignores_sorting_filtering_and_optional_fields(own_env: Env) -> None:
+    headers = {"Authorization": f"Bearer {_emergency_token(own_env)}"}
+    admin = own_env.headers()
+    plain = own_env.client.get("/api/virtual_machines", headers=admin).json()
+    asked = own_env.client.get(
+        "/api/virtual_machines?sort=created_at&order=ascending&name=x*&show_optional_fields=true", headers=headers
+    ).json()
+    assert asked == plain
+
+
+def test_grants_do_not_cross(own_env: Env) -> None:
+    _emergency_token(own_env)
+    assert _token_request(own_env, "svtcli", "Emerg-pass1") == (
+        400, {"error": "invalid_grant", "error_description": "Invalid credentials"},
+    )  # fmt: skip
+    resp = own_env.client.post(
+        "/api/oauth/token",
+        headers={"Authorization": BASIC},
+        data={"grant_type": "emergency", "username": ADMIN[0], "password": ADMIN[1]},
+    )
+    assert (resp.status_code, resp.json()) == (
+        400, {"error": "invalid_grant", "error_description": "Invalid credentials"},
+    )  # fmt: skip

@@ -139,6 +139,34 @@ def test_init_rejects_a_missing_inventory(tmp_path: Path) -> None:
     assert (result.returncode, result.stderr) == (2, f"openovc: inventory file not found: {missing}\n")
 
 
+def test_init_loads_an_inventory_and_keeps_the_old_federation_when_a_new_one_is_invalid(
+    tmp_path: Path,
+) -> None:
+    inventory = tmp_path / "lab.yaml"
+    inventory.write_text("seed: 3\nclusters:\n  - name: Lab\n    hosts: 2\n")
+    loaded = run_cli("init", "--inventory", str(inventory), data_dir=tmp_path / "data")
+    assert loaded.returncode == 0, loaded.stderr
+    assert loaded.stdout.startswith(f"Loaded a federation from {inventory} into ")
+    assert _count(tmp_path / "data", "hosts") == 2
+    record = _federation_record(tmp_path / "data")
+    assert (record["source"], record["inventory"]) == ("inventory", str(inventory.resolve()))
+
+    bad = tmp_path / "bad.yaml"
+    bad.write_text("clusterz: []\n")
+    refused = run_cli("init", "--inventory", str(bad), "--force", data_dir=tmp_path / "data")
+    assert refused.returncode == 1
+    assert refused.stderr.startswith(f"openovc: invalid inventory: {bad}: inventory: unknown key 'clusterz'")
+    assert _count(tmp_path / "data", "hosts") == 2
+
+
+def test_init_inventory_excludes_generator_options(tmp_path: Path) -> None:
+    result = run_cli("init", "--inventory", "x.yaml", "--seed", "2", data_dir=tmp_path)
+    assert (result.returncode, result.stderr) == (
+        2,
+        "openovc: --inventory cannot be combined with --seed, --largest or counts\n",
+    )
+
+
 # ---------------------------------------------------------------------------------------------- users
 
 

@@ -10,6 +10,7 @@ from fastapi import Request
 from ..domain.fields import Collection, Field, Kind, Op
 from ..domain.ports import FederationReader
 from ..services import reads
+from .deps import emergency
 from .render import envelope, render_record
 from .responses import JSON
 
@@ -17,7 +18,10 @@ from .responses import JSON
 def list_response(
     request: Request, reader: FederationReader, coll: Collection, fixed: Mapping[str, str] | None = None
 ) -> JSON:
-    page, query = reads.list_objects(reader, coll, request.query_params, fixed)
+    params: Mapping[str, str] = request.query_params
+    if emergency(request):
+        params = {k: v for k, v in params.items() if k in ("offset", "limit")}
+    page, query = reads.list_objects(reader, coll, params, fixed)
     return JSON(envelope(coll, page, query.offset, query.limit))
 
 

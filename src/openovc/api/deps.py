@@ -9,7 +9,7 @@ from typing import Annotated, Any
 from fastapi import Depends, Request
 from sqlalchemy import Engine
 
-from ..domain.auth import Role, TokenVerdict, invalid_token_description
+from ..domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, invalid_token_description
 from ..domain.clock import Clock
 from ..domain.errors import PermissionDenied, UnsupportedMediaType
 from ..domain.ports import FederationReader
@@ -73,6 +73,12 @@ def session(request: Request, rt: RuntimeDep) -> Session:
                 "WWW-Authenticate": f'Bearer realm="oauth", error="invalid_token", error_description="{description}"'
             },
         )
+    if found.token.grant_type == EMERGENCY_GRANT and not emergency_may(
+        request.method, _route_template(request)
+    ):
+        raise PermissionDenied(
+            f"{request.method} {request.url.path} is not available with an emergency grant"
+        )
     if request.method not in _READ_METHODS and found.role is Role.READ_ONLY:
         raise PermissionDenied(
             f"User {found.token.username} has a read-only role and may not perform this operation"
@@ -82,6 +88,18 @@ def session(request: Request, rt: RuntimeDep) -> Session:
 
 
 SessionDep = Annotated[Session, Depends(session)]
+
+def _route_template(request: Request) -> str:
+    """The request path with its path parameters written as {id}."""
+    values = {str(v) for v in request.path_params.values()}
+    return "/".join("{id}" if part in values else part for part in request.url.path.split("/"))
+
+
+def emergency(request: Request) -> bool:
+    """True when the caller holds an emergency-grant token: no sorting, filtering or optional fields."""
+    found: Session | None = getattr(request.state, "session", None)
+    return found is not None and found.token.grant_type == EMERGENCY_GRANT
+
 
 _MEDIA = re.compile(r"^application/vnd\.simplivity\.v1(?:\.(\d+))?\+json$")
 

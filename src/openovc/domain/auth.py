@@ -10,10 +10,48 @@ SCOPE = "read write"
 
 
 class Role(Enum):
-    """What a user may do: administrators change state, read-only users may only read."""
+    """What a user may do: administrators change state, read-only users may only read.
+
+    EMERGENCY is the local `svtcli` account: it logs in only with the emergency grant, for when the
+    hypervisor manager is unreachable, and its tokens reach only a handful of operations.
+    """
 
     ADMINISTRATOR = "administrator"
     READ_ONLY = "read_only"
+    EMERGENCY = "emergency"
+
+
+PASSWORD_GRANT = "password"
+EMERGENCY_GRANT = "emergency"
+
+# What an emergency-grant token may call (method, path pattern with {id}); documented by HPE.
+EMERGENCY_OPERATIONS = frozenset(
+    {
+        ("GET", "/api/hosts"),
+        ("GET", "/api/omnistack_clusters"),
+        ("GET", "/api/backups"),
+        ("GET", "/api/datastores"),
+        ("GET", "/api/virtual_machines"),
+        ("POST", "/api/backups/{id}/restore"),
+        # The trust store can be repaired with the emergency account (HPE's certificate cmdlets).
+        ("GET", "/api/security/certificates"),
+        ("POST", "/api/security/certificates"),
+        ("DELETE", "/api/security/certificates/{id}"),
+        ("GET", "/api/certificates"),
+        ("POST", "/api/certificates"),
+        ("DELETE", "/api/certificates/{id}"),
+    }
+)
+
+
+def grant_allowed(role: Role, grant_type: str) -> bool:
+    """The emergency account logs in only with the emergency grant, everyone else only with a password."""
+    return (role is Role.EMERGENCY) == (grant_type == EMERGENCY_GRANT)
+
+
+def emergency_may(method: str, route_path: str) -> bool:
+    """Whether an emergency token may call a route (its path template, ids as {id})."""
+    return (method, route_path) in EMERGENCY_OPERATIONS
 
 
 @dataclass(frozen=True)

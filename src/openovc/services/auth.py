@@ -9,11 +9,13 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from ..domain.auth import (
+    PASSWORD_GRANT,
     Role,
     Token,
     TokenPolicy,
     TokenVerdict,
     after_failure,
+    grant_allowed,
     judge,
     locked_for,
     needs_touch,
@@ -56,7 +58,7 @@ class AuthService:
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
 
-    def login(self, username: str, password: str) -> Token:
+    def login(self, username: str, password: str, grant_type: str = PASSWORD_GRANT) -> Token:
         now = self.now_ms()
         record = self.store.failures(username)
         locked = locked_for(record, now)
@@ -66,12 +68,12 @@ class AuthService:
                 retry_after_s=-(-locked // 1000),
             )
         user = self.store.user(username)
-        if user is None or not _verify(user[0], password):
+        if user is None or not grant_allowed(Role(user[1]), grant_type) or not _verify(user[0], password):
             self.store.record_failures(username, after_failure(record, now, self.policy))
             raise LoginRefused("Invalid credentials")
         if record is not None:
             self.store.record_failures(username, None)
-        token = Token(str(uuid.uuid4()), username, "password", now, now, False)
+        token = Token(str(uuid.uuid4()), username, grant_type, now, now, False)
         self.store.add_token(token)
         return token
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...domain.auth import CLIENT_ID, SCOPE, expires_in
+from ...domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
 from ...services.auth import LoginRefused
 from ..deps import RuntimeDep, bearer_token
 from ..errors import OAuthError, error_body
@@ -46,13 +46,13 @@ async def get_token(request: Request, rt: RuntimeDep) -> JSON:
         return JSON(body, status_code=401, headers={"WWW-Authenticate": 'Basic realm="oauth2/client"'})
     fields = await _form_fields(request)
     grant = fields.get("grant_type", "")
-    if grant != "password":
+    if grant not in (PASSWORD_GRANT, EMERGENCY_GRANT):
         raise OAuthError(400, "unsupported_grant_type", f"Unsupported grant type: {grant}")
     username, password = fields.get("username"), fields.get("password")
     if not username or password is None:
         raise OAuthError(400, "invalid_request", "Missing username or password")
     try:
-        token = await run_in_threadpool(rt.auth.login, username, password)
+        token = await run_in_threadpool(rt.auth.login, username, password, grant)
     except LoginRefused as refused:
         headers = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s else None
         raise OAuthError(400, "invalid_grant", refused.description, headers) from None

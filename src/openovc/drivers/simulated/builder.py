@@ -15,16 +15,16 @@ from . import hardware, schedule
 from .capacity import CapacityModel, VmData, cluster_fields
 from .plan import (
     DOMAIN,
-    GiB,
     IMAGES,
-    TiB,
     ClusterPlan,
     DatastorePlan,
     ExternalStorePlan,
     FederationPlan,
+    GiB,
     Image,
     PolicyPlan,
     RulePlan,
+    TiB,
     VmPlan,
     image_for,
     power_state,
@@ -176,7 +176,6 @@ class _Vm:
         return [hosts[self.primary]] + ([hosts[self.secondary]] if self.secondary is not None else [])
 
 
-
 @dataclass
 class _Rule:
     """A policy rule as it applies to the VMs of one cluster."""
@@ -280,7 +279,9 @@ class Builder:
             members = [self.clusters[name] for name in gp.clusters]
             for cluster in members:
                 cluster.group_ids.append(gid)
-            self.fed.rows["cluster_groups"].append({"id": gid, "name": gp.name, "clusters": [c.id for c in members]})
+            self.fed.rows["cluster_groups"].append(
+                {"id": gid, "name": gp.name, "clusters": [c.id for c in members]}
+            )
 
     def _external_stores(self) -> None:
         per_cluster: dict[str, int] = {}
@@ -305,7 +306,9 @@ class Builder:
         for pp in self.plan.policies:
             owner = self.clusters[pp.owner_cluster] if pp.owner_cluster else first
             rule_ids = [self.ids.uuid4() for _ in pp.rules]
-            self.policies[pp.name] = _Policy(pp, self.ids.uuid4(), owner, rule_ids, [r.retention for r in pp.rules])
+            self.policies[pp.name] = _Policy(
+                pp, self.ids.uuid4(), owner, rule_ids, [r.retention for r in pp.rules]
+            )
 
     def _standard_hosts(self) -> None:
         for cluster in self.clusters.values():
@@ -430,13 +433,21 @@ class Builder:
             )
         return rules
 
-    def _instants(self, rule: _Rule, cluster: _Cluster, cache: dict[tuple[object, ...], list[int]]) -> list[int]:
+    def _instants(
+        self, rule: _Rule, cluster: _Cluster, cache: dict[tuple[object, ...], list[int]]
+    ) -> list[int]:
         """When the rule fired over the whole history, whatever its retention."""
         key = (rule.frequency, rule.days, rule.start, rule.end, cluster.plan.time_zone)
         found = cache.get(key)
         if found is None:
             found = cache[key] = schedule.instants(
-                rule.frequency // 60, rule.days, rule.start, rule.end, cluster.tz, self.now_ts - HISTORY, self.now_ts
+                rule.frequency // 60,
+                rule.days,
+                rule.start,
+                rule.end,
+                cluster.tz,
+                self.now_ts - HISTORY,
+                self.now_ts,
             )
         return found
 
@@ -460,14 +471,18 @@ class Builder:
         for policy, cluster, members in pairs.values():
             groups = [(lo, hi, n) for (lo, hi), n in members.items()]
             for rule in self._rules_for(policy, cluster):
-                terms.append((self._instants(rule, cluster, cache), policy.plan.rules[rule.position].retention, groups))
+                terms.append(
+                    (self._instants(rule, cluster, cache), policy.plan.rules[rule.position].retention, groups)
+                )
 
         def count(scale: float) -> int:
             total = 0
             for times, retention, groups in terms:
                 after = self.now_ts - _scaled(retention, scale) * 60 + 1
                 for lo, hi, n in groups:
-                    total += n * max(0, bisect.bisect_left(times, hi) - bisect.bisect_left(times, max(lo, after)))
+                    total += n * max(
+                        0, bisect.bisect_left(times, hi) - bisect.bisect_left(times, max(lo, after))
+                    )
             return total
 
         shortest = min((r.retention for p in self.policies.values() for r in p.plan.rules), default=1)
@@ -484,7 +499,9 @@ class Builder:
         for policy in self.policies.values():
             policy.retentions = [_scaled(r.retention, low) for r in policy.plan.rules]
 
-    def _schedule(self, policy: _Policy, cluster: _Cluster, cache: dict[tuple[object, ...], list[int]]) -> _Schedule:
+    def _schedule(
+        self, policy: _Policy, cluster: _Cluster, cache: dict[tuple[object, ...], list[int]]
+    ) -> _Schedule:
         rules = self._rules_for(policy, cluster)
         merged = sorted(
             (ts, i)
@@ -548,7 +565,9 @@ class Builder:
         eligible = [vm for vm in self.vms if not vm.plan.template] or list(self.vms)
         if not eligible:
             raise ValueError(f"cannot keep {count} backups in a federation without VMs")
-        chosen: list[tuple[_Vm, str | None, bool]] = [(vm, "local", False) for vm in eligible if vm.deleted][:count]
+        chosen: list[tuple[_Vm, str | None, bool]] = []
+        chosen.extend((vm, "local", False) for vm in eligible if vm.deleted is not None)
+        del chosen[count:]
         # One of each kind first, so even a small history shows locked, remote and StoreOnce copies.
         alive = [vm for vm in eligible if vm.deleted is None] or eligible
         wanted_kinds: list[tuple[str, bool]] = [("local", True)]
@@ -564,7 +583,9 @@ class Builder:
             chosen.append((self.rng.choice(eligible), None, False))
         return chosen
 
-    def _base(self, vm: _Vm, target: _Cluster | _Store | None, kind: str, consistency: str) -> dict[str, object]:
+    def _base(
+        self, vm: _Vm, target: _Cluster | _Store | None, kind: str, consistency: str
+    ) -> dict[str, object]:
         """Everything a backup of this VM kept at `target` shares with its siblings, in field order."""
         cluster = vm.cluster
         if isinstance(target, _Store):
@@ -622,7 +643,7 @@ class Builder:
         return [hosts[first]] + ([hosts[(first + 1) % len(hosts)]] if len(hosts) > 1 else [])
 
     def _policy_backups(self, vm: _Vm, sched: _Schedule, count: int, rows: list[dict[str, object]]) -> None:
-        lo, hi = self._bounds(vm)
+        _, hi = self._bounds(vm)
         end = bisect.bisect_left(sched.times, hi)
         start = end - count
         bases = [self._base(vm, r.target, "POLICY", r.consistency) for r in sched.rules]
@@ -666,7 +687,9 @@ class Builder:
             changed_sum[r] += changed
         for r, rule in enumerate(sched.rules):
             if logical[r]:
-                self.model.add_backups(self._holders(vm, rule.target), vm.data, logical[r], changed_sum[r], remote[r])
+                self.model.add_backups(
+                    self._holders(vm, rule.target), vm.data, logical[r], changed_sum[r], remote[r]
+                )
 
     def _manual_target(self, vm: _Vm, kind: str | None) -> _Cluster | _Store | None:
         rng = self.rng
@@ -778,7 +801,9 @@ class Builder:
             if shared:
                 shared_done.add(cluster.name)
             std = cluster.standard[0] if cluster.standard else None
-            shares = [{"address": std["ip_address"], "host": std["name"], "rw": True}] if shared and std else []
+            shares = (
+                [{"address": std["ip_address"], "host": std["name"], "rw": True}] if shared and std else []
+            )
             self.fed.rows["datastores"].append(
                 {
                     "id": ds.id,
@@ -841,7 +866,9 @@ class Builder:
                 "ipv4_addresses": addresses,
                 "mac_address": self.ids.mac(),
                 "mac_generation": "ASSIGNED",
-                "network_label": "VM Network" if vp.template else f"VLAN-{100 + cluster.index * 10 + vm.index % 4}",
+                "network_label": "VM Network"
+                if vp.template
+                else f"VLAN-{100 + cluster.index * 10 + vm.index % 4}",
             }
             self.fed.rows["virtual_machines"].append(
                 {
@@ -875,7 +902,9 @@ class Builder:
                     "hypervisor_free_space": vm.allocated - vm.written,
                     "hypervisor_cpu_count": cpus,
                     "hypervisor_total_memory": memory,
-                    "hypervisor_virtual_disk_count": 1 + int(vm.allocated > 100 * GiB) + int(vm.allocated > 150 * GiB),
+                    "hypervisor_virtual_disk_count": 1
+                    + int(vm.allocated > 100 * GiB)
+                    + int(vm.allocated > 150 * GiB),
                     "hypervisor_allocated_cpu": cpus * 2600,
                     "hypervisor_consumed_cpu": int(cpus * 2600 * rng.uniform(0.02, 0.35)) if on else 0,
                     "hypervisor_consumed_memory": int(memory * rng.uniform(0.1, 0.6)) if on else 0,

@@ -134,7 +134,9 @@ def _ratio(numerator: int, denominator: int) -> float:
     return numerator / denominator if denominator > 0 and numerator > 0 else 1.0
 
 
-def _fields(allocated: int, vm_logical: int, local: int, remote: int, uncompressed: int, compressed: int) -> dict[str, object]:
+def _fields(
+    allocated: int, vm_logical: int, local: int, remote: int, uncompressed: int, compressed: int
+) -> dict[str, object]:
     logical = vm_logical + local + remote
     dedup = _ratio(logical, uncompressed)
     compression = _ratio(uncompressed, compressed)

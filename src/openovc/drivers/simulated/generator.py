@@ -25,7 +25,9 @@ _PURPOSE_WEIGHT = {"Prod": 4, "Dev": 2, "Test": 1, "SQL": 2, "VDI": 3, "Infra": 
 _ROLE_WEIGHTS = (6, 5, 2, 1, 1, 3, 3, 4, 1, 1, 1, 1, 1, 1)  # per plan.ROLES: web and app servers dominate
 
 
-def _vms(spec: FederationSpec, rng: random.Random, datastores: list[DatastorePlan], policies: list[PolicyPlan]) -> list[VmPlan]:
+def _vms(
+    spec: FederationSpec, rng: random.Random, datastores: list[DatastorePlan], policies: list[PolicyPlan]
+) -> list[VmPlan]:
     if spec.vms == 0:
         return []
     width = 2 if spec.vms < 100 else 3 if spec.vms < 1000 else 4

@@ -105,12 +105,16 @@ class _Entry:
         return value
 
     def text(self, key: str, default: str | None = None) -> str:
-        value = self._typed(key, lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default)
+        value = self._typed(
+            key, lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default
+        )
         assert isinstance(value, str)
         return value.strip()
 
     def integer(self, key: str, default: int | None = None, low: int = 0, high: int | None = None) -> int:
-        value = self._typed(key, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", default)
+        value = self._typed(
+            key, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", default
+        )
         assert isinstance(value, int)
         if value < low or (high is not None and value > high):
             upper = f" and at most {high}" if high is not None else ""
@@ -181,14 +185,18 @@ def _clusters(top: _Entry) -> list[ClusterPlan]:
                     raise entry.fail(f"hosts[{i}]", f"expected a host name, got {_kind(host)}")
                 hosts.append(host.strip())
             if not 1 <= len(hosts) <= MAX_HOSTS_PER_CLUSTER:
-                raise entry.fail("hosts", f"a cluster has 1 to {MAX_HOSTS_PER_CLUSTER} hosts, got {len(hosts)}")
+                raise entry.fail(
+                    "hosts", f"a cluster has 1 to {MAX_HOSTS_PER_CLUSTER} hosts, got {len(hosts)}"
+                )
         else:
             raise entry.fail("hosts", f"expected a list of host names or a count, got {_kind(raw)}")
         zone = entry.text("time_zone", known_zones.get(name) or site(index)[1])
         try:
             ZoneInfo(zone)
         except (ZoneInfoNotFoundError, ValueError):
-            raise entry.fail("time_zone", f"unknown time zone {zone!r} (use an IANA name like Europe/London)") from None
+            raise entry.fail(
+                "time_zone", f"unknown time zone {zone!r} (use an IANA name like Europe/London)"
+            ) from None
         plans.append(ClusterPlan(name, hosts, zone))
     _unique([c.name for c in plans], "cluster", [e.where for e in entries])
     all_hosts = [h for c in plans for h in c.hosts]
@@ -211,27 +219,48 @@ def _external_stores(top: _Entry, clusters: list[str]) -> list[ExternalStorePlan
     return plans
 
 
+def _days(entry: _Entry) -> str:
+    raw = entry.data.get("days", "All")
+    # YAML reads `days: 1` as a number.
+    text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else entry.text("days", "All")
+    try:
+        schedule.parse_days(text)
+    except ValueError as exc:
+        raise entry.fail("days", str(exc)) from None
+    return text
+
+
+def _clock(entry: _Entry, key: str) -> str:
+    raw = entry.data.get(key, "00:00")
+    if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < schedule.DAY_MINUTES:
+        # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320.
+        return f"{raw // 60:02d}:{raw % 60:02d}"
+    text = entry.text(key, "00:00")
+    try:
+        schedule.parse_clock(text)
+    except ValueError as exc:
+        raise entry.fail(key, str(exc)) from None
+    return text
+
+
 def _rule(entry: _Entry, clusters: list[str], stores: list[str]) -> RulePlan:
     rule = RulePlan(
         frequency=entry.integer("frequency", low=1, high=schedule.DAY_MINUTES),
         retention=entry.integer("retention", low=1),
-        days=entry.text("days", "All"),
-        start_time=entry.text("start_time", "00:00"),
-        end_time=entry.text("end_time", "00:00"),
+        days=_days(entry),
+        start_time=_clock(entry, "start_time"),
+        end_time=_clock(entry, "end_time"),
         consistency_type=entry.choice("consistency_type", RULE_CONSISTENCY, "NONE"),
     )
-    for key, check in (("days", schedule.parse_days), ("start_time", schedule.parse_clock), ("end_time", schedule.parse_clock)):
-        try:
-            check(str(getattr(rule, key)))
-        except ValueError as exc:
-            raise entry.fail(key, str(exc)) from None
     if entry.has("destination"):
         rule.destination = entry.text("destination")
         if rule.destination not in clusters:
             raise entry.fail("destination", f"unknown cluster {rule.destination!r}")
     if entry.has("external_store"):
         if rule.destination is not None:
-            raise ValueError(f"{entry.where}: a rule has a destination cluster or an external store, not both")
+            raise ValueError(
+                f"{entry.where}: a rule has a destination cluster or an external store, not both"
+            )
         rule.external_store = entry.text("external_store")
         if rule.external_store not in stores:
             raise entry.fail("external_store", f"unknown external store {rule.external_store!r}")
@@ -251,7 +280,16 @@ def _policies(top: _Entry, clusters: list[str], stores: list[ExternalStorePlan])
             raise entry.fail("owner_cluster", f"unknown cluster {owner!r}")
         rules: list[RulePlan] = []
         if entry.has("rules"):
-            keys = ("frequency", "retention", "days", "start_time", "end_time", "destination", "external_store", "consistency_type")
+            keys = (
+                "frequency",
+                "retention",
+                "days",
+                "start_time",
+                "end_time",
+                "destination",
+                "external_store",
+                "consistency_type",
+            )
             for i, item in enumerate(entry.items("rules")):
                 rules.append(_rule(_Entry(item, f"{entry.where}.rules[{i}]", keys), clusters, store_names))
         plans.append(PolicyPlan(name, rules, owner))
@@ -279,16 +317,36 @@ def _datastores(top: _Entry, clusters: list[str], policies: list[PolicyPlan]) ->
         else:
             raise ValueError(f"{entry.where}: a datastore needs a policy, and the file defines none")
         shared = entry.flag("shared", False) if entry.has("shared") else None
-        plans.append(DatastorePlan(name, cluster, policy, entry.size("size"), entry.flag("single_replica", False), shared))
+        plans.append(
+            DatastorePlan(
+                name, cluster, policy, entry.size("size"), entry.flag("single_replica", False), shared
+            )
+        )
     _unique([d.name for d in plans], "datastore", [e.where for e in entries])
     return plans
 
 
-def _vms(top: _Entry, clusters: list[ClusterPlan], policies: list[PolicyPlan], datastores: list[DatastorePlan]) -> list[VmPlan]:
+def _vms(
+    top: _Entry,
+    clusters: list[ClusterPlan],
+    policies: list[PolicyPlan],
+    datastores: list[DatastorePlan],
+    per_vm: int,
+) -> list[VmPlan]:
     if not top.has("virtual_machines"):
         return []
-    per_vm = top.integer("backups_per_vm", 0) if top.has("backups_per_vm") else 0
-    keys = ("name", "datastore", "host", "power_state", "size", "template", "deleted", "policy", "image", "backups")
+    keys = (
+        "name",
+        "datastore",
+        "host",
+        "power_state",
+        "size",
+        "template",
+        "deleted",
+        "policy",
+        "image",
+        "backups",
+    )
     entries = _entries(top, "virtual_machines", keys)
     by_ds = {d.name: d for d in datastores}
     hosts_of = {c.name: c.hosts for c in clusters}
@@ -306,11 +364,16 @@ def _vms(top: _Entry, clusters: list[ClusterPlan], policies: list[PolicyPlan], d
         if entry.has("host"):
             vm.host = entry.text("host")
             if vm.host not in hosts_of[ds.cluster]:
-                raise entry.fail("host", f"host {vm.host!r} is not in cluster {ds.cluster!r} of datastore {ds_name!r}")
-        if entry.has("power_state"):
+                raise entry.fail(
+                    "host", f"host {vm.host!r} is not in cluster {ds.cluster!r} of datastore {ds_name!r}"
+                )
+        if isinstance(entry.data.get("power_state"), bool):
+            # YAML 1.1 reads an unquoted ON / OFF as true / false.
+            vm.power_state = "ON" if entry.data["power_state"] else "OFF"
+        elif entry.has("power_state"):
             vm.power_state = entry.choice("power_state", POWER_STATES)
-            if vm.template and vm.power_state != "OFF":
-                raise entry.fail("power_state", "a template is always powered OFF")
+        if vm.template and vm.power_state not in (None, "OFF"):
+            raise entry.fail("power_state", "a template is always powered OFF")
         if entry.has("policy"):
             vm.policy = entry.text("policy")
             if vm.policy not in policy_names:
@@ -340,7 +403,9 @@ def _cluster_groups(top: _Entry, clusters: list[str]) -> list[ClusterGroupPlan]:
             if member not in clusters:
                 raise entry.fail(f"clusters[{i}]", f"unknown cluster {member!r}")
             if member in grouped:
-                raise entry.fail(f"clusters[{i}]", f"cluster {member!r} is already in cluster group {grouped[member]!r}")
+                raise entry.fail(
+                    f"clusters[{i}]", f"cluster {member!r} is already in cluster group {grouped[member]!r}"
+                )
             grouped[member] = entry.text("name")
             members.append(member)
         plans.append(ClusterGroupPlan(entry.text("name"), members))
@@ -357,9 +422,8 @@ def parse_inventory(data: object) -> tuple[FederationPlan, int]:
     stores = _external_stores(top, names)
     policies = _policies(top, names, stores)
     datastores = _datastores(top, names, policies)
-    vms = _vms(top, clusters, policies, datastores)
-    if top.has("backups_per_vm") and not top.has("virtual_machines"):
-        top.integer("backups_per_vm", 0)
+    per_vm = top.integer("backups_per_vm", 0) if top.has("backups_per_vm") else 0
+    vms = _vms(top, clusters, policies, datastores, per_vm)
     plan = FederationPlan(
         clusters=clusters,
         policies=policies,

@@ -58,7 +58,9 @@ def parse_clock(text: str) -> int:
     raise ValueError(f"expected a time HH:MM, got {text!r}")
 
 
-def instants(frequency: int, days: Days, start: int, end: int, tz: ZoneInfo, after: int, before: int) -> list[int]:
+def instants(
+    frequency: int, days: Days, start: int, end: int, tz: ZoneInfo, after: int, before: int
+) -> list[int]:
     """Ascending epoch seconds in (after, before) when the rule fires.
 
     From `start` every `frequency` minutes up to `end` inclusive; an `end` not after `start`
