@@ -8,27 +8,27 @@ import secrets
 import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from argon2 import PasswordHasher
-from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Engine, delete, insert, select, text
 
 from .api.deps import Runtime
 from .app import build_runtime
-from .domain.auth import Role
+from .domain.auth import EMERGENCY_USERNAME, Role
 from .domain.clock import Clock
 from .domain.federation import Federation, FederationSpec
 from .domain.timefmt import to_text
 from .drivers.simulated.generator import generate
+from .services.auth import verify_password
 from .settings import Settings
 from .storage import tables
 from .storage.loading import is_empty, load_federation
 from .storage.reset import FEDERATION_STATE_KEY
 
 ADMIN_PASSWORD_FILE = "admin-password"
+EMERGENCY_PASSWORD_FILE = "emergency-password"
 # Any constant works: it only has to be the same in every controller sharing one PostgreSQL database.
 _FIRST_START_LOCK = 7243002
 
@@ -125,46 +125,67 @@ def _write_password(path: Path, password: str) -> None:
     os.replace(tmp, path)
 
 
-def _matches(password_hash: str, password: str) -> bool:
-    try:
-        return PasswordHasher().verify(password_hash, password)
-    except (VerificationError, InvalidHashError):
-        return False
-
-
-def forget_generated_password(settings: Settings) -> bool:
-    """Remove the kept generated password once it no longer works; True when a file was removed."""
-    path = admin_password_path(settings)
+def forget_generated_password(path: Path) -> bool:
+    """Remove a kept generated password once it no longer works; True when a file was removed."""
     if path.exists():
         path.unlink()
         return True
     return False
 
 
-def ensure_admin(rt: Runtime, announce: Announce = _stdout) -> None:
-    """Make sure the administrator can log in, announcing a generated password only when it is new."""
-    settings = rt.settings
-    username = settings.admin_username
-    path = admin_password_path(settings)
-    current = rt.auth.store.user(username)
-    if settings.admin_password:
-        if current is None or not _matches(current[0], settings.admin_password):
-            rt.auth.set_user(username, settings.admin_password, Role.ADMINISTRATOR)
-        kept = _read_password(path)
+@dataclass(frozen=True)
+class Account:
+    """A built-in account: who, with what role, whose password comes from a setting or is generated once."""
+
+    label: str
+    username: str
+    role: Role
+    password: str | None
+    path: Path
+    variable: str
+
+
+def accounts(settings: Settings) -> tuple[Account, Account]:
+    """The administrator, and the local `svtcli` account of the emergency grant."""
+    return (
+        Account("Administrator", settings.admin_username, Role.ADMINISTRATOR, settings.admin_password,
+                admin_password_path(settings), "OPENOVC_ADMIN_PASSWORD"),
+        Account("Emergency account", EMERGENCY_USERNAME, Role.EMERGENCY, settings.emergency_password,
+                settings.data_dir / EMERGENCY_PASSWORD_FILE, "OPENOVC_EMERGENCY_PASSWORD"),
+    )  # fmt: skip
+
+
+def ensure_account(rt: Runtime, account: Account, announce: Announce = _stdout) -> None:
+    """Make sure the account can log in, announcing a generated password only when it is new."""
+    current = rt.auth.store.user(account.username)
+    if account.password:
+        if current is None or not verify_password(current[0], account.password):
+            rt.auth.set_user(account.username, account.password, account.role)
+        kept = _read_password(account.path)
         # A kept generated password that no longer works would mislead whoever reads it.
-        if kept is not None and kept != settings.admin_password and forget_generated_password(settings):
-            announce(f"Administrator {username}: password set from OPENOVC_ADMIN_PASSWORD; removed {path}")
+        if kept is not None and kept != account.password and forget_generated_password(account.path):
+            announce(
+                f"{account.label} {account.username}: password set from {account.variable}; removed {account.path}"
+            )
         return
     if current is not None:
         return
     # The user can be missing while the file is kept, e.g. a new database for an old data directory:
     # reuse the kept password rather than invalidate what the operator wrote down.
-    password = _read_password(path)
+    password = _read_password(account.path)
     if password is None:
         password = secrets.token_urlsafe(18)
-        _write_password(path, password)
-        announce(f"Administrator {username}, password: {password} (kept in {path.resolve()})")
-    rt.auth.set_user(username, password, Role.ADMINISTRATOR)
+        _write_password(account.path, password)
+        announce(
+            f"{account.label} {account.username}, password: {password} (kept in {account.path.resolve()})"
+        )
+    rt.auth.set_user(account.username, password, account.role)
+
+
+def ensure_admin(rt: Runtime, announce: Announce = _stdout) -> None:
+    """Make sure the administrator and the emergency account can log in."""
+    for account in accounts(rt.settings):
+        ensure_account(rt, account, announce)
 
 
 def prepare(settings: Settings, clock: Clock | None = None, *, announce: Announce = _stdout) -> Runtime:

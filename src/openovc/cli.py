@@ -232,7 +232,7 @@ def _serve(args: argparse.Namespace) -> int:
     url = _url("https" if settings.tls else "http", sock)
     where = f"data in {settings.data_dir.resolve()}"
     if settings.database_url:
-        where = f"database {_database_label(settings)}"
+        where += f", database {_database_label(settings)}"
     rt = None
     try:
         rt = prepare(settings, announce=_say)
@@ -389,7 +389,7 @@ def _users_remove(args: argparse.Namespace) -> int:
 
 def _users_passwd(args: argparse.Namespace) -> int:
     def run(rt: Runtime, settings: Settings) -> int:
-        from .bootstrap import admin_password_path, forget_generated_password
+        from .bootstrap import accounts, forget_generated_password
 
         current = rt.auth.store.user(args.name)
         if current is None:
@@ -397,8 +397,9 @@ def _users_passwd(args: argparse.Namespace) -> int:
         password = _password(args, "passwd")
         rt.auth.set_user(args.name, password, Role(current[1]))
         _say(f"Changed the password of {args.name}")
-        if args.name == settings.admin_username and forget_generated_password(settings):
-            _say(f"Removed {admin_password_path(settings)}, which held the old password")
+        for account in accounts(settings):
+            if args.name == account.username and forget_generated_password(account.path):
+                _say(f"Removed {account.path}, which held the old password")
         return EXIT_OK
 
     return _with_runtime(args, run)

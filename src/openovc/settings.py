@@ -21,6 +21,7 @@ class Settings(BaseSettings):
     key: Path | None = None
     admin_username: str = "administrator@vsphere.local"
     admin_password: str | None = None
+    emergency_password: str | None = None  # the local svtcli account of the emergency grant
     token_idle_seconds: int = 600
     token_absolute_seconds: int = 86400
     seed: int = 1

@@ -188,7 +188,8 @@ def test_emergency_grant_ignores_sorting_filtering_and_optional_fields(own_env: 
     admin = own_env.headers()
     plain = own_env.client.get("/api/virtual_machines", headers=admin).json()
     asked = own_env.client.get(
-        "/api/virtual_machines?sort=created_at&order=ascending&name=x*&show_optional_fields=true", headers=headers
+        "/api/virtual_machines?sort=created_at&order=ascending&name=x*&show_optional_fields=true",
+        headers=headers,
     ).json()
     assert asked == plain
 

@@ -17,12 +17,15 @@ from typing import Any
 
 import httpx
 import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
 from simplivity.exceptions import (
     HPESimpliVityAuthenticationError,
     HPESimpliVityException,
     HPESimpliVityMethodNotSupportedError,
     HPESimpliVityResourceNotFound,
 )
+from simplivity.ovc_client import OVC
 
 from openovc.tls import generate_self_signed
 from tests.contract.conftest import (
@@ -32,6 +35,7 @@ from tests.contract.conftest import (
     SDK_DEFAULTS,
     Api,
     Contract,
+    sdk_config,
     served,
 )
 from tests.support.server import start_server
@@ -524,7 +528,7 @@ _SCHEDULE_KEYS = {"daily_backup_rate", "daily_backup_rate_limit", "backup_rate_l
 
 def test_policy_schedule_report(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     policy = ovc.policies.get_by_id(everything["policies"][0]["id"])
-    report = served(lambda: policy.policy_schedule_report())
+    report = served(lambda: policy.policy_schedule_report(), literal="policy_schedule_report")
     assert isinstance(report, dict)
     assert _SCHEDULE_KEYS <= set(report), report
     assert all(isinstance(report[k], int) and report[k] >= 0 for k in _SCHEDULE_KEYS)
@@ -674,22 +678,6 @@ def test_backup_virtual_disk_partitions(
     assert isinstance(files["virtual_disk_partition_files"], list)
 
 
-def test_certificates_get_all(ovc: Any, api: Api) -> None:
-    pem = generate_self_signed("contract-test.example.local")[0].decode()
-    added = ovc.certificates.add_certificate(pem)
-    assert set(added) >= {"certificate", "hash", "subject", "issuer", "serialno"}
-    assert "contract-test.example.local" in added["subject"]
-    got = datas(ovc.certificates.get_all())
-    assert got == api.members("security/certificates", key="certificates")
-    assert got == api.members("security/certificates", SDK_DEFAULTS, key="certificates")
-    assert added["hash"] in {c["hash"] for c in got}
-    assert next(c for c in got if c["hash"] == added["hash"]) == added
-    with pytest.raises(HPESimpliVityMethodNotSupportedError):
-        ovc.certificates.get_by_id(added["hash"])
-    with pytest.raises(HPESimpliVityMethodNotSupportedError):
-        ovc.certificates.get_by_name(added["subject"])
-
-
 # ---------------------------------------------------------------------------------------------- relations
 
 
@@ -765,11 +753,28 @@ def test_cluster_group_relations(ovc: Any) -> None:
 
 
 def test_backup_relations(ovc: Any) -> None:
+    """A backup's VM exists (in any state); it is held by a cluster, or by an external store."""
     clusters = _by_id(ovc.omnistack_clusters.get_all())
+    datastores = _by_id(ovc.datastores.get_all())
+    stores = {s.data["name"]: s.data for s in ovc.external_stores.get_all()}
     vms = _by_id(ovc.virtual_machines.get_all(filters={"state": "ALIVE,DELETED,REMOVED"}))
+    kinds: Counter[str] = Counter()
     for backup in datas(ovc.backups.get_all()):
-        assert vms[backup["virtual_machine_id"]]["name"] == backup["virtual_machine_name"]
-        assert clusters[backup["omnistack_cluster_id"]]["name"] == backup["omnistack_cluster_name"]
+        vm = vms[backup["virtual_machine_id"]]
+        assert vm["name"] == backup["virtual_machine_name"]
+        assert vm["state"] == backup["virtual_machine_state"]
+        assert datastores[backup["datastore_id"]]["name"] == backup["datastore_name"]
+        if backup["external_store_name"]:
+            kinds["external"] += 1
+            store = stores[backup["external_store_name"]]
+            assert backup["backup_store_type"] == store["type"]
+            assert backup["associated_cluster"] == store["omnistack_cluster_id"]
+            assert backup["omnistack_cluster_id"] == backup["omnistack_cluster_name"] == ""
+        else:
+            kinds["cluster"] += 1
+            assert backup["backup_store_type"] == "SimplivityStore"
+            assert clusters[backup["omnistack_cluster_id"]]["name"] == backup["omnistack_cluster_name"]
+    assert kinds["cluster"], kinds
 
 
 # ---------------------------------------------------------------------------------------------- auth
@@ -817,18 +822,17 @@ def quick_expiry(contract: Contract) -> Iterator[str]:
         server.stop()
 
 
-def test_expired_token_is_transparently_renewed(contract: Contract, quick_expiry: str, api: Api) -> None:
-    sdk = contract.sdk()
-    sdk.connection._ovc_ip = quick_expiry
-    sdk.connection._base_url = f"https://{quick_expiry}/api"
+def test_expired_token_is_transparently_renewed(quick_expiry: str, api: Api) -> None:
+    sdk = OVC(sdk_config(quick_expiry, ADMIN_USER, ADMIN_PASSWORD))
+    token = sdk.connection._access_token
     with httpx.Client(base_url=f"https://{quick_expiry}", verify=False) as raw:
-        token = sdk.connection._access_token
         assert raw.get("/api/hosts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
         time.sleep(3)
         refused = raw.get("/api/hosts", headers={"Authorization": f"Bearer {token}"})
-        assert refused.status_code == 401
-        assert refused.json()["error"] == "invalid_token"
-        assert "inactivity" in refused.json()["error_description"]
+    assert refused.status_code == 401
+    assert refused.json()["error"] == "invalid_token"
+    assert "inactivity" in refused.json()["error_description"]
+    # The SDK sees the same answer, logs in again and repeats the request once.
     assert datas(sdk.hosts.get_all()) == api.members("hosts", SDK_DEFAULTS)
     assert sdk.connection._access_token != token
 
@@ -840,15 +844,39 @@ def test_read_only_user_reads(ro_ovc: Any, ovc: Any, everything: dict[str, list[
     vm = ro_ovc.virtual_machines.get_by_id(chosen["id"])
     vm.reload_data()
     assert vm.data["id"] == chosen["id"]
-    assert datas(ro_ovc.certificates.get_all()) == datas(ovc.certificates.get_all())
 
 
 def test_read_only_user_cannot_write(ro_ovc: Any, api: Api) -> None:
-    before = api.members("security/certificates", key="certificates")
-    pem = generate_self_signed("read-only-attempt.example.local")[0].decode()
+    pem = generate_self_signed("read-only-attempt.example.local")[0]
+    thumbprint = x509.load_pem_x509_certificate(pem).fingerprint(hashes.SHA1()).hex()
     with pytest.raises(HPESimpliVityException) as info:
-        ro_ovc.certificates.add_certificate(pem)
+        ro_ovc.certificates.add_certificate(pem.decode())
     assert status_of(info.value) == "403"
     assert info.value.response["exception"].endswith("PermissionDeniedException")
     assert READER_USER in info.value.msg
-    assert api.members("security/certificates", key="certificates") == before
+    # Nothing was added.
+    assert api.get(f"/api/security/certificates/{thumbprint}").status_code == 404
+
+
+# ---------------------------------------------------------------------------------------------- certificates
+
+
+def test_certificates_get_all(ovc: Any, api: Api) -> None:
+    assert datas(ovc.certificates.get_all()) == api.members("security/certificates", key="certificates")
+    pem = generate_self_signed("contract-test.example.local")[0].decode()
+    added = ovc.certificates.add_certificate(pem)
+    assert set(added) >= {"certificate", "hash", "subject", "issuer", "serialno"}
+    assert "contract-test.example.local" in added["subject"]
+    got = datas(ovc.certificates.get_all())
+    assert got == api.members("security/certificates", key="certificates")
+    assert got == api.members("security/certificates", SDK_DEFAULTS, key="certificates")
+    assert added["hash"] in {c["hash"] for c in got}
+    assert next(c for c in got if c["hash"] == added["hash"]) == added
+    with pytest.raises(HPESimpliVityMethodNotSupportedError):
+        ovc.certificates.get_by_id(added["hash"])
+    with pytest.raises(HPESimpliVityMethodNotSupportedError):
+        ovc.certificates.get_by_name(added["subject"])
+
+
+def test_read_only_user_lists_certificates(ro_ovc: Any, ovc: Any) -> None:
+    assert datas(ro_ovc.certificates.get_all()) == datas(ovc.certificates.get_all())

@@ -17,6 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from openovc.app import build_runtime
+from openovc.bootstrap import federation_record
 from openovc.settings import Settings
 from openovc.storage import tables
 from tests.support.server import RunningServer, clean_environment, start_server
@@ -68,13 +69,11 @@ def _count(data_dir: Path, table: str) -> int:
 
 def _federation_record(data_dir: Path) -> dict[str, object]:
     rt = build_runtime(Settings(data_dir=data_dir, generate_demo=False))
-    kv = tables.settings_kv
     try:
-        with rt.engine.connect() as conn:
-            value = conn.execute(select(kv.c.value).where(kv.c.key == "federation")).scalar_one()
+        record = federation_record(rt.engine)
     finally:
         rt.engine.dispose()
-    record: dict[str, object] = json.loads(value)
+    assert record is not None
     return record
 
 
@@ -345,5 +344,5 @@ def test_two_controllers_first_start_on_one_postgresql_database(tmp_path: Path) 
             hosts = _host_ids(b, token)
             assert len(hosts) == 6  # the demo federation's hosts, loaded once
             assert "listening on https://127.0.0.1:" in b.output()
-            assert "database postgresql" in b.output()
+            assert f"(data in {(tmp_path / 'b').resolve()}, database postgresql://" in b.output()
             assert a.stop() == b.stop() == 0

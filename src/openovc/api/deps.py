@@ -89,6 +89,7 @@ def session(request: Request, rt: RuntimeDep) -> Session:
 
 SessionDep = Annotated[Session, Depends(session)]
 
+
 def _route_template(request: Request) -> str:
     """The request path with its path parameters written as {id}."""
     values = {str(v) for v in request.path_params.values()}

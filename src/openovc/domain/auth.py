@@ -22,6 +22,7 @@ class Role(Enum):
 
 
 PASSWORD_GRANT = "password"
+EMERGENCY_USERNAME = "svtcli"
 EMERGENCY_GRANT = "emergency"
 
 # What an emergency-grant token may call (method, path pattern with {id}); documented by HPE.

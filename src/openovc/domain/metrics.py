@@ -34,10 +34,13 @@ from __future__ import annotations
 import hashlib
 import math
 import re
+from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from enum import Enum
+from functools import lru_cache
+from operator import add
 
 from . import timefmt
 from .errors import InvalidParameter
@@ -172,10 +175,10 @@ _BLOCKS = (4_096, 8_192, 16_384, 32_768, 65_536)
 _MAX_SIZE_GIB = 2_048
 _WEEKEND = 0.6
 _M64 = (1 << 64) - 1
-_GOLDEN = 0x9E3779B97F4A7C15
-_MIX1 = 0xBF58476D1CE4E5B9
-_MIX2 = 0x94D049BB133111EB
-_HALF32 = 1 / (1 << 31)
+_TABLE_BITS = 16  # longer than any window's point count (at most 10080), so no window repeats itself
+_TABLE_MASK = (1 << _TABLE_BITS) - 1
+_FIXED_BITS = 16
+_FIXED_ONE = 1 << _FIXED_BITS
 
 
 @dataclass(frozen=True)
@@ -189,7 +192,8 @@ class Profile:
     read_latency: float  # microseconds at the base load
     write_latency: float
     day_share: float  # how much of its load follows the working day
-    seed: int
+    read_key: int  # where its reads' variation starts in the hashed table
+    write_key: int
 
 
 def _unit(word: int) -> float:
@@ -197,8 +201,8 @@ def _unit(word: int) -> float:
 
 
 def profile(vm: VmWorkload) -> Profile:
-    digest = hashlib.blake2b(vm.id.encode(), digest_size=40).digest()
-    words = [int.from_bytes(digest[i : i + 4], "big") for i in range(0, 32, 4)]
+    digest = hashlib.blake2b(vm.id.encode(), digest_size=36).digest()
+    words = [int.from_bytes(digest[i : i + 4], "big") for i in range(0, 36, 4)]
     size_gib = min(max(vm.size, 0) / GiB, _MAX_SIZE_GIB)
     iops = (8 + 0.4 * size_gib) * (0.5 + 1.5 * _unit(words[0]))
     read_share = 0.45 + 0.4 * _unit(words[1])
@@ -210,15 +214,27 @@ def profile(vm: VmWorkload) -> Profile:
         read_latency=250 + 550 * _unit(words[4]),
         write_latency=400 + 900 * _unit(words[5]),
         day_share=0.3 + 0.6 * _unit(words[6]),
-        seed=int.from_bytes(digest[32:40], "big"),
+        read_key=words[7] & _TABLE_MASK,
+        write_key=words[8] & _TABLE_MASK,
     )
 
 
 def _mix(x: int) -> int:
     """SplitMix64's finaliser: a cheap, well-spread 64-bit hash."""
-    x = ((x ^ (x >> 30)) * _MIX1) & _M64
-    x = ((x ^ (x >> 27)) * _MIX2) & _M64
+    x = ((x ^ (x >> 30)) * 0xBF58476D1CE4E5B9) & _M64
+    x = ((x ^ (x >> 27)) * 0x94D049BB133111EB) & _M64
     return x ^ (x >> 31)
+
+
+@lru_cache(maxsize=len(Resolution))
+def _variation(amplitude: float) -> tuple[float, ...]:
+    """1 + amplitude x noise(i), noise a hash of i in [-1, 1); doubled, so any run is one slice.
+
+    A VM's variation in interval k is entry (k + its key): a hash of (VM id, interval) that costs
+    one slice per VM instead of one hash per VM and point.
+    """
+    once = [1 + amplitude * ((_mix(i) >> 11) * 2.0**-52 - 1) for i in range(1 << _TABLE_BITS)]
+    return tuple(once + once)
 
 
 def cycle(ts: int, step: int, tz: tzinfo) -> float:
@@ -246,80 +262,106 @@ class Performance:
     write_latency: list[int] = field(default_factory=list)
 
 
-@dataclass(frozen=True)
-class _Point:
-    ts: int
-    key: int  # hash of (step, interval number), shared by every VM
-    cycle: float
-
-
-class _Totals:
-    """Sums over VMs; latency is kept as latency x IOPS so that the mean can be taken at the end."""
+class _Direction:
+    """Sums over VMs of one direction (reads or writes): IOPS per block size, and latency x IOPS."""
 
     def __init__(self, n: int) -> None:
-        self.reads = [0] * n
-        self.writes = [0] * n
-        self.read_bytes = [0] * n
-        self.write_bytes = [0] * n
-        self.read_lat = [0] * n
-        self.write_lat = [0] * n
+        self.n = n
+        self.by_block: dict[int, list[int]] = {}
+        self.weighted_latency = [0] * n
+
+    def add(self, j0: int, ops: list[int], block: int, weighted_latency: list[int]) -> None:
+        _accumulate(self.by_block.setdefault(block, [0] * self.n), j0, ops)
+        _accumulate(self.weighted_latency, j0, weighted_latency)
+
+    def ops(self) -> list[int]:
+        return self._total(in_bytes=False)
+
+    def throughput(self) -> list[int]:
+        return self._total(in_bytes=True)
+
+    def _total(self, in_bytes: bool) -> list[int]:
+        out = [0] * self.n
+        for block, ops in self.by_block.items():
+            w = block if in_bytes else 1
+            out = [t + w * o for t, o in zip(out, ops, strict=True)]
+        return out
+
+    def latency(self, ops: list[int]) -> list[int]:
+        """IOPS-weighted means, rounded half up: exactly the VM's own latency for a single VM."""
+        return [(2 * w + n) // (2 * n) if n else 0 for w, n in zip(self.weighted_latency, ops, strict=True)]
 
 
-def _points(dates: Sequence[int], resolution: Resolution, tz: tzinfo) -> list[_Point]:
-    step = resolution.step
-    return [_Point(ts, _mix((ts // step * _GOLDEN + step) & _M64), cycle(ts, step, tz)) for ts in dates]
+def _accumulate(total: list[int], j0: int, part: list[int]) -> None:
+    j1 = j0 + len(part)
+    total[j0:j1] = map(add, total[j0:j1], part)
 
 
-def _add_vm(totals: _Totals, vm: VmWorkload, points: Sequence[_Point], amplitude: float) -> None:
-    p = profile(vm)
-    born = vm.created if vm.created is not None else -1
-    gone = vm.deleted if vm.deleted is not None else 1 << 62
-    floor, share, seed = 1 - p.day_share, p.day_share, p.seed
-    for j, point in enumerate(points):
-        if not born <= point.ts < gone:
-            continue
-        # _mix inlined: this loop runs once per VM and point.
-        x = seed ^ point.key
-        x = ((x ^ (x >> 30)) * _MIX1) & _M64
-        x = ((x ^ (x >> 27)) * _MIX2) & _M64
-        x ^= x >> 31
-        activity = floor + share * point.cycle
-        load_r = activity * (1 + amplitude * ((x & 0xFFFFFFFF) * _HALF32 - 1))
-        load_w = activity * (1 + amplitude * ((x >> 32) * _HALF32 - 1))
-        reads = int(p.read_iops * load_r + 0.5)
-        writes = int(p.write_iops * load_w + 0.5)
-        if reads:
-            totals.reads[j] += reads
-            totals.read_bytes[j] += reads * p.read_block
-            totals.read_lat[j] += int(p.read_latency * (0.6 + 0.8 * load_r) + 0.5) * reads
-        if writes:
-            totals.writes[j] += writes
-            totals.write_bytes[j] += writes * p.write_block
-            totals.write_lat[j] += int(p.write_latency * (0.6 + 0.8 * load_w) + 0.5) * writes
+@dataclass(frozen=True)
+class _Frame:
+    """What every VM of one request shares: the dates, their cycle values and interval numbers."""
+
+    dates: list[int]
+    cycles: list[float]
+    first_interval: int
+    variation: tuple[float, ...]
 
 
-def _mean(weighted: list[int], counts: list[int]) -> list[int]:
-    """Rounded weighted means, exact for a single VM."""
-    return [(2 * w + n) // (2 * n) if n else 0 for w, n in zip(weighted, counts, strict=True)]
+def _frame(window: Window, tz: tzinfo) -> _Frame:
+    step = window.resolution.step
+    dates = window.dates()
+    return _Frame(
+        dates=dates,
+        cycles=[cycle(ts, step, tz) for ts in dates],
+        first_interval=dates[0] // step,
+        variation=_variation(AMPLITUDE[window.resolution]),
+    )
+
+
+def _span(vm: VmWorkload, dates: list[int]) -> tuple[int, int]:
+    """The points at which the VM exists: created_at <= date < deleted_at."""
+    j0 = bisect_left(dates, vm.created) if vm.created is not None else 0
+    j1 = bisect_left(dates, vm.deleted) if vm.deleted is not None else len(dates)
+    return j0, j1
+
+
+def _series(
+    frame: _Frame, j0: int, j1: int, iops: float, latency: float, key: int, day_share: float
+) -> tuple[list[int], list[int]]:
+    """One direction of one VM at points j0..j1: IOPS, and latency x IOPS."""
+    start = (frame.first_interval + j0 + key) & _TABLE_MASK
+    variation = frame.variation[start : start + j1 - j0]
+    base, daily = iops * (1 - day_share), iops * day_share
+    ops = [int(v * (base + daily * c) + 0.5) for v, c in zip(variation, frame.cycles[j0:j1], strict=True)]
+    # Latency rises with the load (the share of its full-load IOPS the VM does): in fixed point,
+    # since integer arithmetic is what keeps this loop cheap.
+    fixed, rising = round(0.6 * latency), round(0.8 * latency / iops * _FIXED_ONE)
+    return ops, [(fixed + (rising * n >> _FIXED_BITS)) * n for n in ops]
 
 
 def performance(vms: Iterable[VmWorkload], window: Window, tz: tzinfo = UTC) -> Performance:
     """The summed performance of these VMs over the window."""
-    dates = window.dates()
-    points = _points(dates, window.resolution, tz)
-    totals = _Totals(len(points))
-    amplitude = AMPLITUDE[window.resolution]
+    frame = _frame(window, tz)
+    n = len(frame.dates)
+    reads, writes = _Direction(n), _Direction(n)
     for vm in vms:
-        if vm.powered_on:
-            _add_vm(totals, vm, points, amplitude)
+        j0, j1 = _span(vm, frame.dates)
+        if not vm.powered_on or j0 >= j1:
+            continue
+        p = profile(vm)
+        ops, lat = _series(frame, j0, j1, p.read_iops, p.read_latency, p.read_key, p.day_share)
+        reads.add(j0, ops, p.read_block, lat)
+        ops, lat = _series(frame, j0, j1, p.write_iops, p.write_latency, p.write_key, p.day_share)
+        writes.add(j0, ops, p.write_block, lat)
+    read_ops, write_ops = reads.ops(), writes.ops()
     return Performance(
-        dates=dates,
-        reads=totals.reads,
-        writes=totals.writes,
-        read_bytes=totals.read_bytes,
-        write_bytes=totals.write_bytes,
-        read_latency=_mean(totals.read_lat, totals.reads),
-        write_latency=_mean(totals.write_lat, totals.writes),
+        dates=frame.dates,
+        reads=read_ops,
+        writes=write_ops,
+        read_bytes=reads.throughput(),
+        write_bytes=writes.throughput(),
+        read_latency=reads.latency(read_ops),
+        write_latency=writes.latency(write_ops),
     )
 
 
@@ -377,7 +419,9 @@ def _capacity_value(name: str, current: Mapping[str, object]) -> int | float:
     return int(raw) if isinstance(raw, int | float) else 0
 
 
-def capacity_document(current: Mapping[str, object], names: Sequence[str], dates: Sequence[int]) -> dict[str, object]:
+def capacity_document(
+    current: Mapping[str, object], names: Sequence[str], dates: Sequence[int]
+) -> dict[str, object]:
     """Capacity series of a host. The store keeps only today's values, so every point carries them:
     a history made up of other values would be invented, not derived."""
     texts = _texts(dates)
@@ -445,7 +489,11 @@ def average(values: Sequence[int]) -> int:
 
 
 def throughput_entry(
-    source: ClusterLabel, destination: ClusterLabel, window: Window, dates: Sequence[int], values: Sequence[int]
+    source: ClusterLabel,
+    destination: ClusterLabel,
+    window: Window,
+    dates: Sequence[int],
+    values: Sequence[int],
 ) -> dict[str, object]:
     """One `omnistack_cluster_throughput` object (the first minimum and maximum win ties)."""
     texts = _texts(dates)

@@ -39,10 +39,6 @@ class FederationReader(Protocol):
 
     def task(self, task_id: str) -> Record | None: ...
 
-    def role_assignments(self) -> list[Record]: ...
-
-    def certificate_list(self) -> list[Record]: ...
-
 
 class AuthStore(Protocol):
     """Users, tokens and failed-login records."""

@@ -68,7 +68,11 @@ class AuthService:
                 retry_after_s=-(-locked // 1000),
             )
         user = self.store.user(username)
-        if user is None or not grant_allowed(Role(user[1]), grant_type) or not _verify(user[0], password):
+        if (
+            user is None
+            or not grant_allowed(Role(user[1]), grant_type)
+            or not verify_password(user[0], password)
+        ):
             self.store.record_failures(username, after_failure(record, now, self.policy))
             raise LoginRefused("Invalid credentials")
         if record is not None:
@@ -105,7 +109,7 @@ class AuthService:
         return True
 
 
-def _verify(password_hash: str, password: str) -> bool:
+def verify_password(password_hash: str, password: str) -> bool:
     try:
         return _HASHER.verify(password_hash, password)
     except (VerificationError, InvalidHashError):

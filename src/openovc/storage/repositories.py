@@ -10,6 +10,7 @@ from ..domain.fields import Collection
 from ..domain.ports import Page, Record
 from ..domain.query import CollectionQuery
 from . import querying, tables
+from .rows import as_record
 
 
 class SqlFederationReader:
@@ -40,7 +41,7 @@ class SqlFederationReader:
                 stmt = select(table).where(func.lower(key).in_([k.lower() for k in keys]))
             else:
                 stmt = select(table).where(key.in_(list(keys)))
-            return [dict(row._mapping) for row in conn.execute(stmt)]
+            return [as_record(row) for row in conn.execute(stmt)]
 
     def hardware(self, host_id: str) -> str | None:
         hw = tables.host_hardware
@@ -51,7 +52,7 @@ class SqlFederationReader:
         sh = tables.standard_hosts
         with self.engine.connect() as conn:
             stmt = select(sh).where(sh.c.omnistack_cluster_id == cluster_id).order_by(sh.c.name)
-            return [dict(row._mapping) for row in conn.execute(stmt)]
+            return [as_record(row) for row in conn.execute(stmt)]
 
     def count_vms(self, datastore_id: str, host_names: Sequence[str]) -> dict[str, int]:
         vms = tables.COLLECTION_TABLES["virtual_machines"]
@@ -70,14 +71,4 @@ class SqlFederationReader:
     def task(self, task_id: str) -> Record | None:
         with self.engine.connect() as conn:
             row = conn.execute(select(tables.tasks).where(tables.tasks.c.id == task_id)).first()
-        return dict(row._mapping) if row else None
-
-    def role_assignments(self) -> list[Record]:
-        ra = tables.role_assignments
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(select(ra).order_by(ra.c.role))]
-
-    def certificate_list(self) -> list[Record]:
-        certs = tables.COLLECTION_TABLES["certificates"]
-        with self.engine.connect() as conn:
-            return [dict(row._mapping) for row in conn.execute(select(certs).order_by(certs.c.hash))]
+        return as_record(row) if row else None

@@ -11,7 +11,9 @@ FEDERATION_STATE_KEY = "federation"
 
 def federation_tables() -> list[Table]:
     """Every table a generated or loaded federation writes to."""
-    return [*tables.COLLECTION_TABLES.values(), tables.host_hardware, tables.standard_hosts, tables.tasks]
+    # Trusted certificates are the controller's configuration, not federation state: they stay.
+    collections = [t for name, t in tables.COLLECTION_TABLES.items() if name != "certificates"]
+    return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks]
 
 
 def clear_federation(engine: Engine) -> None:

@@ -7,6 +7,7 @@ from sqlalchemy import Engine, delete, insert, select
 
 from ..domain.ports import Record
 from . import tables
+from .rows import as_record
 
 _C = tables.COLLECTION_TABLES["certificates"]
 _R = tables.role_assignments
@@ -18,7 +19,7 @@ class SqlSecurityStore:
 
     def certificate_list(self) -> list[Record]:
         with self.engine.connect() as conn:
-            return [dict(r._mapping) for r in conn.execute(select(_C).order_by(_C.c.hash))]
+            return [as_record(r) for r in conn.execute(select(_C).order_by(_C.c.hash))]
 
     def put_certificate(self, record: Record) -> None:
         with self.engine.begin() as conn:

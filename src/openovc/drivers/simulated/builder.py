@@ -50,6 +50,22 @@ def _scaled(minutes: int, scale: float) -> int:
     return max(60, round(minutes * scale / 60) * 60)
 
 
+_UUID_CLEAR = ~((0xF << 76) | (0x3 << 62))  # version nibble and variant bits
+_UUID_SET = (0x4 << 76) | (0x2 << 62)  # version 4, RFC 4122 variant
+
+
+def _trim(counts: list[int], excess: int) -> None:
+    """Take `excess` backups off the VMs that keep the most (their oldest go first)."""
+    order = sorted(range(len(counts)), key=lambda i: -counts[i])
+    while excess > 0:
+        for i in order:
+            if excess == 0:
+                return
+            if counts[i]:
+                counts[i] -= 1
+                excess -= 1
+
+
 class _Ids:
     """Identifiers drawn from the one seeded generator, so a seed always gives the same ids."""
 
@@ -57,8 +73,9 @@ class _Ids:
         self._bits = rng.getrandbits
 
     def uuid4(self) -> str:
-        h = f"{self._bits(128):032x}"
-        return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[int(h[16], 16) & 3]}{h[17:20]}-{h[20:]}"
+        n = (self._bits(128) & _UUID_CLEAR) | _UUID_SET
+        h = f"{n:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def vmware(self, prefix: str = "42") -> str:
         """A VMware-style (BIOS or instance) UUID: no version bits, a vendor prefix."""
@@ -210,6 +227,7 @@ class Builder:
         self.fed = Federation()
         self.model = CapacityModel()
         self._text_cache: dict[int, str] = {}
+        self._day_cache: dict[int, str] = {}
         self.clusters: dict[str, _Cluster] = {}
         self.stores: dict[str, _Store] = {}
         self.policies: dict[str, _Policy] = {}
@@ -220,9 +238,15 @@ class Builder:
     # ---- helpers -------------------------------------------------------------------------------
 
     def text(self, ts: int) -> str:
+        """to_text of an epoch second; the day's prefix is formatted once, the rest is arithmetic."""
         cached = self._text_cache.get(ts)
         if cached is None:
-            cached = self._text_cache[ts] = to_text(datetime.fromtimestamp(ts, UTC))
+            day, second = divmod(ts, DAY)
+            prefix = self._day_cache.get(day)
+            if prefix is None:
+                prefix = self._day_cache[day] = to_text(datetime.fromtimestamp(day * DAY, UTC))[:11]
+            hours, rest = divmod(second, 3600)
+            cached = self._text_cache[ts] = f"{prefix}{hours:02d}:{rest // 60:02d}:{rest % 60:02d}Z"
         return cached
 
     def ago(self, low_days: float, high_days: float) -> int:
@@ -525,7 +549,7 @@ class Builder:
         """Policy history from the rules' schedules, hand-made backups, and their capacity."""
         total = self.plan.backups_total
         cache: dict[tuple[object, ...], list[int]] = {}
-        if total is not None and self.vms:
+        if total and self.vms:
             self._fit_retentions(total - round(total * MANUAL_SHARE), cache)
         schedules: dict[tuple[str, int], _Schedule] = {}
         for vm in self.vms:
@@ -545,6 +569,7 @@ class Builder:
             else:
                 counts.append(available)
         if total is not None:
+            _trim(counts, sum(counts) - total)
             manual = self._manual_choices(total - sum(counts))
         rows = self.fed.rows["backups"]
         for vm, count in zip(self.vms, counts, strict=True):

@@ -76,14 +76,12 @@ class _Entry:
     def __init__(self, data: object, where: str, keys: tuple[str, ...]) -> None:
         if not isinstance(data, dict):
             raise ValueError(f"{where}: expected a mapping, got {_kind(data)}")
+        self.data: dict[object, object] = data
+        name = data.get("name")
+        self.where = f"{where} ({name})" if isinstance(name, str) else where
         for key in data:
             if key not in keys:
-                raise ValueError(f"{where}: unknown key {key!r} (expected one of {', '.join(keys)})")
-        self.data: dict[object, object] = data
-        self.where = where
-        name = data.get("name")
-        if isinstance(name, str):
-            self.where = f"{where} ({name})"
+                raise ValueError(f"{self.where}: unknown key {key!r} (expected one of {', '.join(keys)})")
 
     def has(self, key: str) -> bool:
         return key in self.data
