@@ -41,7 +41,7 @@ def test_add_list_get_delete_pem(own_env: Env) -> None:
     headers = own_env.headers()
     cert = _certificate("vcenter.example.com")
     pem = cert.public_bytes(Encoding.PEM).decode()
-    thumbprint = hashlib.sha1(cert.public_bytes(Encoding.DER)).hexdigest()  # noqa: S324
+    thumbprint = hashlib.sha1(cert.public_bytes(Encoding.DER)).hexdigest()
     resp = own_env.client.post(
         "/api/security/certificates", headers={**headers, **V18}, json={"certificate": pem}
     )
@@ -77,7 +77,7 @@ def test_der_upload(own_env: Env) -> None:
         files={"certificate": ("cert.der", der, "application/octet-stream")},
     )
     assert resp.status_code == 201
-    assert resp.json()["hash"] == hashlib.sha1(der).hexdigest()  # noqa: S324
+    assert resp.json()["hash"] == hashlib.sha1(der).hexdigest()
 
 
 def test_malformed_certificates_change_nothing(own_env: Env) -> None:

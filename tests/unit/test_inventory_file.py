@@ -318,6 +318,17 @@ def test_clusters_are_required(tmp_path: Path) -> None:
     assert _error(path) == f"{path}: clusters: at least one cluster is needed"
 
 
+def test_datastores_need_a_policy(tmp_path: Path) -> None:
+    path = _write(tmp_path, "clusters: [{name: Paris}]\npolicies: []\n")
+    assert _error(path) == (
+        f"{path}: datastores: the generated datastores need a policy, and the file defines none"
+    )
+    path = _write(
+        tmp_path, "clusters: [{name: Paris}]\npolicies: []\ndatastores: [{name: D, cluster: Paris}]\n"
+    )
+    assert _error(path) == f"{path}: datastores[0] (D): a datastore needs a policy, and the file defines none"
+
+
 def test_unparsable_file(tmp_path: Path) -> None:
     path = _write(tmp_path, "clusters: [\n")
     assert _error(path).startswith(f"{path}: not valid YAML or JSON: ")

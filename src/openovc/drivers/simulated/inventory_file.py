@@ -297,6 +297,8 @@ def _policies(top: _Entry, clusters: list[str], stores: list[ExternalStorePlan])
 
 def _datastores(top: _Entry, clusters: list[str], policies: list[PolicyPlan]) -> list[DatastorePlan]:
     if not top.has("datastores"):
+        if not policies:
+            raise ValueError("datastores: the generated datastores need a policy, and the file defines none")
         return default_datastores(DEFAULT_DATASTORES_PER_CLUSTER * len(clusters), clusters, policies)
     entries = _entries(top, "datastores", ("name", "cluster", "policy", "size", "single_replica", "shared"))
     plans: list[DatastorePlan] = []
