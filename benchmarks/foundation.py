@@ -345,37 +345,34 @@ def latency(
     return Result(backend, name, statistics.median(ms), "ms", p95(ms), target_ms, len(ms), detail)
 
 
-def backups_query(http: httpx.Client, vm_name: str) -> Callable[[int], object]:
+def backups_query(http: httpx.Client, vm_name: str) -> Callable[[int], dict[str, Any]]:
     params: dict[str, str | int] = {"virtual_machine_name": vm_name, "sort": "created_at", "limit": 500}
 
-    def action(_i: int) -> object:
+    def action(_i: int) -> dict[str, Any]:
         return _get(http, "/api/backups", params)
 
     return action
 
 
-def measure_large(backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int) -> list[Result]:
-    out: list[Result] = []
-
+def measure_large(
+    backend: str, http: httpx.Client, built: Built, repeat: int
+) -> tuple[Result, Result, Result]:
+    """A host by id, a default page of VMs, and every VM's id and name in pages of 5000."""
     hosts = built.host_ids
     found = _get(http, f"/api/hosts/{hosts[0]}")
     if found["host"]["id"] != hosts[0]:
         raise RuntimeError(f"GET /api/hosts/{hosts[0]} returned another host")
     times = timed(repeat, lambda i: _get(http, f"/api/hosts/{hosts[i % len(hosts)]}"))
-    out.append(
-        latency(backend, "GET /api/hosts/{id}", times, TARGET_HOST_MS, f"cycling over {len(hosts)} hosts")
-    )
+    host = latency(backend, "GET /api/hosts/{id}", times, TARGET_HOST_MS, f"cycling over {len(hosts)} hosts")
 
     first = _get(http, "/api/virtual_machines", {"limit": 500})
     times = timed(repeat, lambda _i: _get(http, "/api/virtual_machines", {"limit": 500}))
-    out.append(
-        latency(
-            backend,
-            "GET /api/virtual_machines?limit=500",
-            times,
-            None,
-            f"{len(first['virtual_machines'])} of {first['count']} VMs, every field",
-        )
+    page = latency(
+        backend,
+        "GET /api/virtual_machines?limit=500",
+        times,
+        None,
+        f"{len(first['virtual_machines'])} of {first['count']} VMs, every field",
     )
 
     def all_vms(_i: int) -> int:
@@ -390,36 +387,30 @@ def measure_large(backend: str, http: httpx.Client, built: Built, vm_name: str, 
         return count
 
     listed = all_vms(0)
-    pages = max(1, math.ceil(listed / PAGE))
     times = timed(repeat, all_vms)
-    out.append(
-        latency(
-            backend,
-            "all VMs, fields=id,name, pages of 5000",
-            times,
-            TARGET_ALL_VMS_MS,
-            f"{listed} VMs in {pages} page(s), summed; vcsim: 640 ms for 8,800",
-        )
+    everything = latency(
+        backend,
+        f"all VMs, fields=id,name, pages of {PAGE}",
+        times,
+        TARGET_ALL_VMS_MS,
+        f"{listed} VMs in {max(1, math.ceil(listed / PAGE))} page(s), summed; vcsim: 640 ms for 8,800",
     )
-
-    out.append(measure_backups(backend, http, built, vm_name, repeat, "large"))
-    return out
+    return host, page, everything
 
 
 def measure_backups(
-    backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int, label: str
+    backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int, target: float | None, note: str
 ) -> Result:
-    total = built.rows["backups"]
-    body = backups_query(http, vm_name)(0)
-    assert isinstance(body, dict)
-    returned = len(body["backups"])
-    times = timed(repeat, backups_query(http, vm_name))
+    """A VM's backups by name, newest first (the index on name, created_at, id)."""
+    action = backups_query(http, vm_name)
+    body = action(0)
+    times = timed(repeat, action)
     return latency(
         backend,
-        f"GET /api/backups?virtual_machine_name=…&sort=created_at&limit=500 @ {total:,} backups",
+        f"GET /api/backups?virtual_machine_name=…&sort=created_at&limit=500 @ {built.rows['backups']:,} backups",
         times,
-        TARGET_BACKUPS_MS,
-        f"{returned} backups returned (VM {vm_name!r}); {label}",
+        target,
+        f"VM {vm_name!r}: {len(body['backups'])} backups returned{note}",
     )
 
 
@@ -434,6 +425,16 @@ def pick_vm_name(small: Counter[str], large: Counter[str]) -> str:
     return min(candidates, key=lambda n: (-candidates[n], n))
 
 
+def pick_size_matched(large: Counter[str], wanted: int, avoid: str) -> str | None:
+    """A VM of the large federation with as many backups as `wanted` (the small run's answer size)."""
+    names = [n for n in large if n != avoid and large[n] > 0]
+    return min(names, key=lambda n: (abs(large[n] - wanted), n)) if names else None
+
+
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
 def run_backend(
     backend: str,
     large_spec: FederationSpec,
@@ -442,14 +443,13 @@ def run_backend(
     root: Path,
     admin_url: str,
 ) -> tuple[list[Result], dict[str, Any]]:
-    results: list[Result] = []
-    info: dict[str, Any] = {}
+    info: dict[str, Any] = {"loadavg_start": _loadavg()}
     password = secrets.token_urlsafe(18)
 
     # The small federation first, in memory only: its backups decide which VM name both runs query.
     started = time.perf_counter()
     small_federation: Federation | None = generate(small_spec, datetime.now(UTC))
-    small_generate_s = time.perf_counter() - started
+    info["small_generate_s"] = round(time.perf_counter() - started, 3)
     assert small_federation is not None
     small_names = Counter(str(b["virtual_machine_name"]) for b in small_federation.rows["backups"])
 
@@ -457,35 +457,38 @@ def run_backend(
     with scratch_store(backend, root, "large", admin_url) as store:
         built = build(store, large_spec, password)
         gc.collect()
-        total = built.generate_s + built.load_s
         rows = ", ".join(f"{n} {c:,}" for n, c in built.rows.items() if c)
-        results += [
+        generation = [
             Result(backend, "generate()", built.generate_s, "s", detail=rows),
             Result(backend, "load_federation()", built.load_s, "s"),
-            Result(backend, "generate + load", total, "s", target=TARGET_GENERATION_S),
+            Result(
+                backend, "generate + load", built.generate_s + built.load_s, "s", target=TARGET_GENERATION_S
+            ),
         ]
         info["large_rows"] = built.rows
         log(f"[{backend}] generate {built.generate_s:.1f} s, load {built.load_s:.1f} s; starting the server")
         vm_name = pick_vm_name(small_names, built.backups_per_vm_name)
-        info["vm_name"] = vm_name
+        matched = pick_size_matched(built.backups_per_vm_name, small_names[vm_name], vm_name)
+        info["vm_name"], info["size_matched_vm_name"] = vm_name, matched
         started = time.perf_counter()
         with running_server(store, password) as server:
             info["server_start_s"] = round(time.perf_counter() - started, 3)
             with client(server, password) as http:
-                results += measure_large(backend, http, built, vm_name, repeat)
-            rss_mb = server.sampler.peak_bytes / 2**20
-            samples = server.sampler.samples
-        results.append(
-            Result(
+                lists = measure_large(backend, http, built, repeat)
+                large_backups = measure_backups(backend, http, built, vm_name, repeat, TARGET_BACKUPS_MS, "")
+                matched_backups = None
+                if matched is not None:
+                    matched_backups = measure_backups(
+                        backend, http, built, matched, repeat, None, " (size-matched to the small run)"
+                    )
+            rss = Result(
                 backend,
                 "server peak RSS (with children)",
-                rss_mb,
+                server.sampler.peak_bytes / 2**20,
                 "MB",
                 target=TARGET_RSS_MB,
-                detail=f"{samples} samples over the server's life",
+                detail=f"{server.sampler.samples} samples over the server's life",
             )
-        )
-        large_backups = results[-2]
         del built
 
     log(f"[{backend}] loading {small_spec.backups:,} backups for the comparison")
@@ -493,23 +496,37 @@ def run_backend(
         small_built = build(store, small_spec, password, federation=small_federation)
         small_federation = None
         gc.collect()
-        info["small_generate_s"] = round(small_generate_s, 3)
         info["small_load_s"] = round(small_built.load_s, 3)
         with running_server(store, password) as server, client(server, password) as http:
-            small_backups = measure_backups(backend, http, small_built, vm_name, repeat, "small")
-    results.insert(len(results) - 2, small_backups)
-    ratio = large_backups.median / small_backups.median
-    results.insert(
-        len(results) - 1,
+            small_backups = measure_backups(
+                backend, http, small_built, vm_name, repeat, TARGET_BACKUPS_MS, ""
+            )
+
+    ratio_name = f"backups query ratio {large_spec.backups:,} / {small_spec.backups:,}"
+    results = [*generation, *lists, small_backups, large_backups]
+    results.append(
         Result(
             backend,
-            f"backups query ratio {large_spec.backups:,} / {small_spec.backups:,}",
-            ratio,
+            ratio_name,
+            large_backups.median / small_backups.median,
             "x",
             target=TARGET_BACKUPS_RATIO,
-            detail="ratio of medians",
-        ),
+            detail="ratio of medians, same VM",
+        )
     )
+    if matched_backups is not None:
+        results += [
+            matched_backups,
+            Result(
+                backend,
+                f"{ratio_name}, size-matched",
+                matched_backups.median / small_backups.median,
+                "x",
+                detail="ratio of medians, answers of about the same size: the table size alone",
+            ),
+        ]
+    results.append(rss)
+    info["loadavg_end"] = _loadavg()
     return results, info
 
 
@@ -676,6 +693,11 @@ def main(argv: list[str] | None = None) -> int:
         f"{large.backups:,} backups (comparison: {small.backups:,}); {repeat} timed requests per latency "
         f"after one warm-up, HTTPS HTTP/1.1 keep-alive over loopback; targets apply to the median"
     )
+    for backend, info in report["backends"].items():
+        print(
+            f"Load average (1, 5, 15 min) during {backend}: {info['loadavg_start']} at start, "
+            f"{info['loadavg_end']} at end (the machine may be shared)"
+        )
     print(f"Benchmark process peak RSS (generation in-process): {report['benchmark_process_peak_rss_mb']} MB")
     print(f"Command: {report['command']}")
     if failed:

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import swagger_ui_bundle
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
+from starlette.staticfiles import StaticFiles
 
 from . import __version__
 from .api import errors
@@ -77,9 +79,18 @@ def create_app(rt: Runtime) -> FastAPI:
         api.include_router(router, dependencies=[Depends(session)])
     app.include_router(api)
 
+    # Swagger UI is served from the installed package, so the docs work without internet access.
+    app.mount("/api/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+
     @app.get("/api/index.html", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(openapi_url="/api/openapi.json", title="OmniStack REST API")
+        return get_swagger_ui_html(
+            openapi_url="/api/openapi.json",
+            title="OmniStack REST API",
+            swagger_js_url="/api/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/api/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/api/swagger-ui/favicon-32x32.png",
+        )
 
     app.add_middleware(OmniStackMiddleware)
     return app

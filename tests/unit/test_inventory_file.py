@@ -315,7 +315,7 @@ def test_clusters_are_required(tmp_path: Path) -> None:
     path = _write(tmp_path, "seed: 3\n")
     assert _error(path) == f"{path}: inventory: missing key 'clusters'"
     path = _write(tmp_path, "clusters: []\n")
-    assert _error(path) == f"{path}: clusters: at least one cluster is needed"
+    assert _error(path) == f"{path}: clusters: a federation has 1 to 250 clusters, got 0"
 
 
 def test_datastores_need_a_policy(tmp_path: Path) -> None:

@@ -67,8 +67,12 @@ async def get_token(request: Request, rt: RuntimeDep) -> JSON:
     )
 
 
-@router.api_route("/revoke", methods=["GET", "POST", "DELETE"], operation_id="revokeToken")
+@router.get("/revoke", operation_id="revokeToken")
 def revoke_token(request: Request, rt: RuntimeDep) -> Response:
     """Answers 200 with an empty body; the token stops working at once."""
     rt.auth.revoke(bearer_token(request))
     return Response(status_code=200)
+
+
+# Only GET is documented; other methods are harmless and some clients use them.
+router.add_api_route("/revoke", revoke_token, methods=["POST", "DELETE"], include_in_schema=False)

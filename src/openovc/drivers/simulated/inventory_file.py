@@ -17,6 +17,7 @@ from . import schedule
 from .builder import build
 from .plan import (
     IMAGES,
+    MAX_CLUSTERS,
     MAX_HOSTS_PER_CLUSTER,
     POWER_STATES,
     RULE_CONSISTENCY,
@@ -165,8 +166,8 @@ def _entries(top: _Entry, key: str, keys: tuple[str, ...]) -> list[_Entry]:
 
 def _clusters(top: _Entry) -> list[ClusterPlan]:
     entries = _entries(top, "clusters", ("name", "hosts", "time_zone"))
-    if not entries:
-        raise ValueError("clusters: at least one cluster is needed")
+    if not 1 <= len(entries) <= MAX_CLUSTERS:
+        raise ValueError(f"clusters: a federation has 1 to {MAX_CLUSTERS} clusters, got {len(entries)}")
     plans: list[ClusterPlan] = []
     known_zones = dict(SITES)
     for index, entry in enumerate(entries):

@@ -54,7 +54,6 @@ ROLES: tuple[tuple[str, str], ...] = (
     ("db", "rhel9"), ("k8s-node", "ubuntu22"), ("vdi", "win11"), ("mon", "ubuntu22"), ("exch", "win2019"),
     ("jump", "win2022"), ("ci-runner", "ubuntu22"), ("log", "rhel9"), ("proxy", "rhel9"),
 )  # fmt: skip
-_ROLE_IMAGE = dict(ROLES)
 
 
 @dataclass
@@ -288,10 +287,6 @@ def image_for(vm_name: str, rng: random.Random) -> str:
     if "win" in lowered:
         return "win2022"
     return rng.choice(tuple(IMAGES))
-
-
-def role_image(role: str) -> str:
-    return _ROLE_IMAGE[role]
 
 
 def typical_size(image: str, rng: random.Random) -> int:
