@@ -19,9 +19,11 @@ from .api.routes import (
     datastores,
     external_stores,
     hosts,
+    metrics,
     oauth,
     omnistack_clusters,
     policies,
+    reports,
     security,
     tasks,
     version,
@@ -35,8 +37,10 @@ from .storage.auth_store import SqlAuthStore
 from .storage.engine import make_engine, migrate
 from .storage.repositories import SqlFederationReader
 
+# Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come first,
+# so that they win over /{id}.
 _PROTECTED = (
-    virtual_machines.router, backups.router, datastores.router, hosts.router, omnistack_clusters.router,
+    metrics.router, reports.router, virtual_machines.router, backups.router, datastores.router, hosts.router, omnistack_clusters.router,
     policies.router, cluster_groups.router, external_stores.router, security.router, tasks.router,
 )  # fmt: skip
 

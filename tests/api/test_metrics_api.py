@@ -11,8 +11,6 @@ from typing import Any
 import jsonschema
 import pytest
 
-import openovc.app as app_module
-from openovc.api.routes import metrics, reports
 from openovc.domain.schedules import PolicyLoad, schedule_report
 from tests.support.inprocess import READER, Env, make_env
 from tests.support.spec import SPEC_PATH, validate
@@ -20,12 +18,7 @@ from tests.support.spec import SPEC_PATH, validate
 
 @pytest.fixture(scope="module")
 def menv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    """The demo federation, served with these routers ahead of the collections' `/{id}` routes
-    (as app.py wires them once they are added there)."""
-    with pytest.MonkeyPatch.context() as mp:
-        if metrics.router not in app_module._PROTECTED:
-            mp.setattr(app_module, "_PROTECTED", (metrics.router, reports.router, *app_module._PROTECTED))
-        built = make_env(tmp_path_factory.mktemp("metrics"))
+    built = make_env(tmp_path_factory.mktemp("metrics"))
     yield built
     built.runtime.engine.dispose()
 
@@ -250,8 +243,6 @@ def test_legacy_throughput_by_cluster_group(menv: Env, auth: dict[str, str]) -> 
     assert len(body) == 2
 
 
-# oauth.py registers one handler under several methods with one operationId (not this module's routes).
-@pytest.mark.filterwarnings("ignore:Duplicate Operation ID revokeToken:UserWarning")
 def test_legacy_throughput_is_not_in_the_schema(menv: Env) -> None:
     paths = menv.client.get("/api/openapi.json").json()["paths"]
     assert "/api/omnistack_clusters/throughput" not in paths

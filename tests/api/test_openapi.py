@@ -13,7 +13,14 @@ def test_openapi_lists_every_collection_with_its_filters(env: Env) -> None:
     for coll in ALL:
         listing = spec["paths"][f"/api/{coll.plural}"]["get"]
         names = {p["name"] for p in listing["parameters"]}
-        assert {f.param for f in coll.filters} | {"limit", "offset", "sort", "order", "case", "fields"} <= names
+        assert {f.param for f in coll.filters} | {
+            "limit",
+            "offset",
+            "sort",
+            "order",
+            "case",
+            "fields",
+        } <= names
     assert spec["paths"]["/api/virtual_machines"]["get"]["operationId"] == "listVms"
 
 

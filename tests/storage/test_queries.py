@@ -32,9 +32,10 @@ def _params(data: st.DataObject, store: Store, plural: str) -> dict[str, str]:
     rows = store.federation.rows[plural]
     params: dict[str, str] = {}
     names = [str(r["name"]) for r in rows]
-    if names and data.draw(st.booleans()):
+    if data.draw(st.booleans()) and names:
         picked = data.draw(st.lists(st.sampled_from(names), min_size=1, max_size=3))
-        if coll.filter("name") and coll.filter("name").wildcard and data.draw(st.booleans()):  # type: ignore[union-attr]
+        name_filter = coll.filter("name")
+        if name_filter is not None and name_filter.wildcard and data.draw(st.booleans()):
             picked = [p[:2] + "*" + p[-1:] for p in picked]
         params["name"] = ",".join(picked)
     sortable = [f.name for f in coll.fields if f.sortable and all(r[f.name] is not None for r in rows)]

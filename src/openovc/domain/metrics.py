@@ -11,8 +11,9 @@ the step [t, t + step).
 Workload model
 --------------
 Nothing is random: each VM's profile comes from a hash of its id and from its size, each
-interval's variation from a hash of (id, step, interval number), so asking twice, or for an
-overlapping window, gives the same numbers.
+interval's variation from a table of 65,536 hashed values read at (interval number + a key
+hashed from the id): a hash of (id, interval) that costs one slice per VM, and longer than any
+window. Asking twice, or for an overlapping window, gives the same numbers.
 
     full-load IOPS   = (8 + 0.4 x size in GiB, at most 2 TiB) x (0.5 .. 2.0)
     read share       = 45 .. 85 % of the IOPS; block sizes 4 .. 64 KiB, reads and writes apart
@@ -21,7 +22,8 @@ overlapping window, gives the same numbers.
                        1.0 at 13:00, 0.1 at 01:00 in the cluster's time zone; x 0.6 on weekends
     load             = activity x (1 + AMPLITUDE[resolution] x noise),  noise in [-1, 1)
     iops             = full-load IOPS x share x load (rounded);  throughput = iops x block size
-    latency (us)     = base (reads 250..800, writes 400..1300) x (0.6 + 0.8 x load); 0 with no IO
+    latency (us)     = base (reads 250..800, writes 400..1300) x (0.6 + 0.8 x iops / full-load IOPS
+                       x share); 0 with no IO
 
 The variation shrinks at coarser resolutions, as averaging would shrink it. A VM does IO only
 while it exists (created_at .. deleted_at) and only if powered on; power-state history is not
