@@ -11,14 +11,13 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
 
 import httpx
 import pytest
-from simplivity.exceptions import HPESimpliVityException
 from simplivity.ovc_client import OVC
 
 from tests.support.server import RunningServer, start_server
@@ -166,37 +165,3 @@ def ovc(contract: Contract) -> Any:
 def ro_ovc(contract: Contract) -> Any:
     """The read-only user's SDK client."""
     return contract.sdk(READER_USER, READER_PASSWORD)
-
-
-def is_no_handler(exc: HPESimpliVityException) -> bool:
-    """The SDK surfaced the server's 404 for a path it has no route for."""
-    body = exc.response
-    return (
-        isinstance(body, dict)
-        and body.get("status") == "404"
-        and str(body.get("exception", "")).endswith("NoHandlerFoundException")
-    )
-
-
-def is_literal_fall_through(exc: HPESimpliVityException, literal: str) -> bool:
-    """A literal sub-path the server has no route for was taken for an id by its `/{id}` route."""
-    body = exc.response
-    return (
-        isinstance(body, dict)
-        and body.get("status") == "404"
-        and str(body.get("message", "")).endswith(f" id: {literal} could not be found")
-    )
-
-
-def served(call: Callable[[], T], *, literal: str | None = None) -> T:
-    """Run an SDK read; a route the server does not have yet makes the test xfail (not strict).
-
-    `literal`: the read's path ends in this fixed segment beside an `/{id}` route (e.g.
-    /policies/policy_schedule_report), so a missing route shows as "id: <literal> could not be found".
-    """
-    try:
-        return call()
-    except HPESimpliVityException as exc:
-        if is_no_handler(exc) or (literal is not None and is_literal_fall_through(exc, literal)):
-            pytest.xfail(f"route not served yet: {exc.response.get('message')}")
-        raise

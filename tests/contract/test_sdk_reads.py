@@ -36,7 +36,6 @@ from tests.contract.conftest import (
     Api,
     Contract,
     sdk_config,
-    served,
 )
 from tests.support.server import start_server
 
@@ -463,7 +462,7 @@ def test_backups_filtered_by_vm(ovc: Any, api: Api, everything: dict[str, list[d
 
 def test_vm_get_metrics(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     vm = ovc.virtual_machines.get_by_id(everything["virtual_machines"][0]["id"])
-    metrics = served(lambda: vm.get_metrics(range=3600, resolution="MINUTE"))
+    metrics = vm.get_metrics(range=3600, resolution="MINUTE")
     _check_performance(metrics)
     params = {"range": "3600", "resolution": "MINUTE", "time_offset": "0"}
     assert metrics == api.json(f"/api/virtual_machines/{vm.data['id']}/metrics", params)
@@ -528,7 +527,7 @@ _SCHEDULE_KEYS = {"daily_backup_rate", "daily_backup_rate_limit", "backup_rate_l
 
 def test_policy_schedule_report(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     policy = ovc.policies.get_by_id(everything["policies"][0]["id"])
-    report = served(lambda: policy.policy_schedule_report(), literal="policy_schedule_report")
+    report = policy.policy_schedule_report()
     assert isinstance(report, dict)
     assert _SCHEDULE_KEYS <= set(report), report
     assert all(isinstance(report[k], int) and report[k] >= 0 for k in _SCHEDULE_KEYS)
@@ -589,7 +588,7 @@ def test_host_virtual_controller_shutdown_status(
 
 def test_host_get_capacity(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     host = ovc.hosts.get_by_id(everything["hosts"][0]["id"])
-    body = served(lambda: host.get_capacity(range=3600))
+    body = host.get_capacity(range=3600)
     names = [m["name"] for m in body["metrics"]]
     assert set(names) >= {"allocated_capacity", "free_space", "used_capacity"}
     for metric in body["metrics"]:
@@ -604,7 +603,7 @@ def test_host_get_capacity(ovc: Any, api: Api, everything: dict[str, list[dict[s
 
 def test_host_get_metrics(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     host = ovc.hosts.get_by_id(everything["hosts"][0]["id"])
-    metrics = served(lambda: host.get_metrics(range=3600))
+    metrics = host.get_metrics(range=3600)
     _check_performance(metrics)
     params = {"range": "3600", "resolution": "MINUTE", "time_offset": "0"}
     assert metrics == api.json(f"/api/hosts/{host.data['id']}/metrics", params)
@@ -633,7 +632,7 @@ def test_cluster_connected_clusters(ovc: Any, api: Api, everything: dict[str, li
 def test_cluster_get_throughput(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     clusters = everything["omnistack_clusters"]
     cluster = ovc.omnistack_clusters.get_by_id(clusters[0]["id"])
-    body = served(lambda: cluster.get_throughput(range=3600))
+    body = cluster.get_throughput(range=3600)
     assert set(body) >= {"start_time", "end_time", "cluster_throughput"}
     assert body["start_time"] < body["end_time"]
     others = {c["id"] for c in clusters[1:]}
@@ -652,27 +651,28 @@ def test_cluster_get_throughput(ovc: Any, api: Api, everything: dict[str, list[d
 
 def test_cluster_get_metrics(ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]) -> None:
     cluster = ovc.omnistack_clusters.get_by_id(everything["omnistack_clusters"][0]["id"])
-    metrics = served(lambda: cluster.get_metrics(range=3600, resolution="MINUTE"))
+    metrics = cluster.get_metrics(range=3600, resolution="MINUTE")
     _check_performance(metrics)
     params = {"range": "3600", "resolution": "MINUTE", "time_offset": "0"}
     assert metrics == api.json(f"/api/omnistack_clusters/{cluster.data['id']}/metrics", params)
 
 
+@pytest.mark.xfail(reason="browsing a backup's disks arrives with the backups issue (#4)", strict=True)
 def test_backup_virtual_disk_partitions(
     ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]
 ) -> None:
     backup = ovc.backups.get_by_id(everything["backups"][0]["id"])
-    disks = served(lambda: ovc.connection.get(f"/backups/{backup.data['id']}/virtual_disks"))
+    disks = ovc.connection.get(f"/backups/{backup.data['id']}/virtual_disks")
     assert disks == api.json(f"/api/backups/{backup.data['id']}/virtual_disks")
     assert disks["virtual_disks"] and all(isinstance(d, str) for d in disks["virtual_disks"])
     disk = disks["virtual_disks"][0]
-    partitions = served(lambda: backup.get_virtual_disk_partitions(disk))
+    partitions = backup.get_virtual_disk_partitions(disk)
     assert partitions == api.json(
         f"/api/backups/{backup.data['id']}/virtual_disk_partitions", {"virtual_disk": disk}
     )
     assert partitions["partitions"], partitions
     number = partitions["partitions"][0]["partition_number"]
-    files = served(lambda: backup.get_virtual_disk_partition_files(disk, number, "/"))
+    files = backup.get_virtual_disk_partition_files(disk, number, "/")
     params = {"virtual_disk": disk, "partition_number": str(number), "file_path": "/"}
     assert files == api.json(f"/api/backups/{backup.data['id']}/virtual_disk_partition_files", params)
     assert isinstance(files["virtual_disk_partition_files"], list)
