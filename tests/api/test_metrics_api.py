@@ -2,31 +2,13 @@
 
 from __future__ import annotations
 
-import copy
-import json
-from collections.abc import Iterator
-from functools import cache
 from typing import Any
 
-import jsonschema
 import pytest
 
 from openovc.domain.schedules import PolicyLoad, schedule_report
-from tests.support.inprocess import READER, Env, make_env
-from tests.support.spec import SPEC_PATH, validate
-
-
-@pytest.fixture(scope="module")
-def menv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
-    built = make_env(tmp_path_factory.mktemp("metrics"))
-    yield built
-    built.runtime.engine.dispose()
-
-
-@pytest.fixture(scope="module")
-def auth(menv: Env) -> dict[str, str]:
-    return menv.headers()
-
+from tests.support.inprocess import READER, Env
+from tests.support.spec import validate
 
 Rows = list[dict[str, Any]]
 
@@ -35,25 +17,10 @@ def rows(env: Env, table: str) -> Rows:
     return env.federation.rows[table]
 
 
-def get(env: Env, auth: dict[str, str], url: str, **params: str) -> Any:
-    resp = env.client.get(url, headers=auth, params=params)
+def get(env: Env, admin: dict[str, str], url: str, **params: str) -> Any:
+    resp = env.client.get(url, headers=admin, params=params)
     assert resp.status_code == 200, resp.text
     return resp.json()
-
-
-@cache
-def _relaxed_definitions() -> dict[str, Any]:
-    if not SPEC_PATH.exists():
-        pytest.skip(f"HPE's spec is not at {SPEC_PATH}")
-    definitions: dict[str, Any] = copy.deepcopy(json.loads(SPEC_PATH.read_text())["definitions"])
-    # The spec types MetricsRawDataMO.value as "object"; real systems send numbers (reference 8.2).
-    definitions["MetricsRawDataMO"]["properties"]["value"] = {"type": "number"}
-    return definitions
-
-
-def validate_raw(definition: str, instance: Any) -> None:
-    schema = dict(_relaxed_definitions()[definition], definitions=_relaxed_definitions())
-    jsonschema.Draft4Validator(schema).validate(instance)
 
 
 def series(body: Any, name: str, side: str) -> list[int]:
@@ -64,9 +31,9 @@ def series(body: Any, name: str, side: str) -> list[int]:
 # ---- performance ------------------------------------------------------------------------------
 
 
-def test_host_metrics_default_window(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
-    body = get(menv, auth, f"/api/hosts/{host['id']}/metrics")
+def test_host_metrics_default_window(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
+    body = get(env, admin, f"/api/hosts/{host['id']}/metrics")
     assert [m["name"] for m in body["metrics"]] == ["iops", "throughput", "latency"]
     for metric in body["metrics"]:
         validate("analytics_info", metric)
@@ -75,70 +42,68 @@ def test_host_metrics_default_window(menv: Env, auth: dict[str, str]) -> None:
     assert sum(series(body, "iops", "reads")) > 0
 
 
-def test_host_is_the_sum_of_its_vms(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
+def test_host_is_the_sum_of_its_vms(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
     params = {"range": "600", "resolution": "minute"}
-    body = get(menv, auth, f"/api/hosts/{host['id']}/metrics", **params)
-    vms = [vm for vm in rows(menv, "virtual_machines") if vm["host_id"] == host["id"]]
+    body = get(env, admin, f"/api/hosts/{host['id']}/metrics", **params)
+    vms = [vm for vm in rows(env, "virtual_machines") if vm["host_id"] == host["id"]]
     assert any(vm["hypervisor_virtual_machine_power_state"] == "ON" for vm in vms)
-    each = [get(menv, auth, f"/api/virtual_machines/{vm['id']}/metrics", **params) for vm in vms]
+    each = [get(env, admin, f"/api/virtual_machines/{vm['id']}/metrics", **params) for vm in vms]
     for name in ("iops", "throughput"):
         for side in ("reads", "writes"):
             sums = [sum(col) for col in zip(*(series(b, name, side) for b in each), strict=True)]
             assert series(body, name, side) == sums
 
 
-def test_cluster_is_the_sum_of_its_hosts(menv: Env, auth: dict[str, str]) -> None:
-    cluster = rows(menv, "omnistack_clusters")[0]
+def test_cluster_is_the_sum_of_its_hosts(env: Env, admin: dict[str, str]) -> None:
+    cluster = rows(env, "omnistack_clusters")[0]
     params = {"range": "7200", "resolution": "HOUR"}
-    body = get(menv, auth, f"/api/omnistack_clusters/{cluster['id']}/metrics", **params)
-    hosts = [h for h in rows(menv, "hosts") if h["omnistack_cluster_id"] == cluster["id"]]
-    each = [get(menv, auth, f"/api/hosts/{h['id']}/metrics", **params) for h in hosts]
+    body = get(env, admin, f"/api/omnistack_clusters/{cluster['id']}/metrics", **params)
+    hosts = [h for h in rows(env, "hosts") if h["omnistack_cluster_id"] == cluster["id"]]
+    each = [get(env, admin, f"/api/hosts/{h['id']}/metrics", **params) for h in hosts]
     for side in ("reads", "writes"):
         assert series(body, "iops", side) == [
             sum(c) for c in zip(*(series(b, "iops", side) for b in each), strict=True)
         ]
 
 
-def test_powered_off_vm_reports_zeros(menv: Env, auth: dict[str, str]) -> None:
+def test_powered_off_vm_reports_zeros(env: Env, admin: dict[str, str]) -> None:
     vm = next(
-        v for v in rows(menv, "virtual_machines") if v["hypervisor_virtual_machine_power_state"] == "OFF"
+        v for v in rows(env, "virtual_machines") if v["hypervisor_virtual_machine_power_state"] == "OFF"
     )
-    body = get(menv, auth, f"/api/virtual_machines/{vm['id']}/metrics", range="60", resolution="SECOND")
+    body = get(env, admin, f"/api/virtual_machines/{vm['id']}/metrics", range="60", resolution="SECOND")
     assert len(body["metrics"][0]["data_points"]) == 12
     for name in ("iops", "throughput", "latency"):
         assert set(series(body, name, "reads")) | set(series(body, name, "writes")) == {0}
 
 
-def test_metrics_are_stable_across_calls(menv: Env, auth: dict[str, str]) -> None:
-    vm = next(
-        v for v in rows(menv, "virtual_machines") if v["hypervisor_virtual_machine_power_state"] == "ON"
-    )
+def test_metrics_are_stable_across_calls(env: Env, admin: dict[str, str]) -> None:
+    vm = next(v for v in rows(env, "virtual_machines") if v["hypervisor_virtual_machine_power_state"] == "ON")
     url = f"/api/virtual_machines/{vm['id']}/metrics"
-    assert get(menv, auth, url, range="3600") == get(menv, auth, url, range="3600")
+    assert get(env, admin, url, range="3600") == get(env, admin, url, range="3600")
 
 
-def test_time_offset_moves_the_window(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
+def test_time_offset_moves_the_window(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
     url = f"/api/hosts/{host['id']}/metrics"
-    by_seconds = get(menv, auth, url, time_offset="3600", range="600")
-    by_date = get(menv, auth, url, time_offset="2026-11-20T11:00:00Z", range="600")
+    by_seconds = get(env, admin, url, time_offset="3600", range="600")
+    by_date = get(env, admin, url, time_offset="2026-11-20T11:00:00Z", range="600")
     assert by_seconds == by_date
     assert by_seconds["metrics"][0]["data_points"][-1]["date"] == "2026-11-20T11:00:00Z"
 
 
-def test_read_only_users_may_read_metrics(menv: Env) -> None:
-    host = rows(menv, "hosts")[0]
-    resp = menv.client.get(
-        f"/api/hosts/{host['id']}/metrics", headers=menv.headers(READER), params={"range": "60"}
+def test_read_only_users_may_read_metrics(env: Env) -> None:
+    host = rows(env, "hosts")[0]
+    resp = env.client.get(
+        f"/api/hosts/{host['id']}/metrics", headers=env.headers(READER), params={"range": "60"}
     )
     assert resp.status_code == 200
 
 
-def test_vendor_media_type_is_echoed(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
-    headers = {**auth, "Accept": "application/vnd.simplivity.v1.14+json"}
-    resp = menv.client.get(f"/api/hosts/{host['id']}/metrics", headers=headers, params={"range": "60"})
+def test_vendor_media_type_is_echoed(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
+    headers = {**admin, "Accept": "application/vnd.simplivity.v1.14+json"}
+    resp = env.client.get(f"/api/hosts/{host['id']}/metrics", headers=headers, params={"range": "60"})
     assert resp.status_code == 200
     assert resp.headers["content-type"].startswith("application/vnd.simplivity.v1.14+json")
 
@@ -146,21 +111,21 @@ def test_vendor_media_type_is_echoed(menv: Env, auth: dict[str, str]) -> None:
 # ---- capacity ---------------------------------------------------------------------------------
 
 
-def test_host_capacity_is_the_current_value_at_every_point(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[1]
-    body = get(menv, auth, f"/api/hosts/{host['id']}/capacity", range="300")
+def test_host_capacity_is_the_current_value_at_every_point(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[1]
+    body = get(env, admin, f"/api/hosts/{host['id']}/capacity", range="300")
     assert len(body["metrics"]) == 13
     for metric in body["metrics"]:
-        validate_raw("capacity_info", metric)
+        validate("capacity_info", metric)
         values = {p["value"] for p in metric["data_points"]}
         assert values == {host[metric["name"]]}
         assert len(metric["data_points"]) == 5
 
 
-def test_host_capacity_fields(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
+def test_host_capacity_fields(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
     body = get(
-        menv, auth, f"/api/hosts/{host['id']}/capacity", fields="free_space,deduplication_ratio", range="60"
+        env, admin, f"/api/hosts/{host['id']}/capacity", fields="free_space,deduplication_ratio", range="60"
     )
     assert [m["name"] for m in body["metrics"]] == ["deduplication_ratio", "free_space"]
     assert isinstance(body["metrics"][0]["data_points"][0]["value"], float)
@@ -188,10 +153,10 @@ def _sent_between(env: Env, source: str, destination: str, start: str, end: str)
     )
 
 
-def test_cluster_throughput(menv: Env, auth: dict[str, str]) -> None:
-    source, destination = _clusters(menv)
-    body = get(menv, auth, f"/api/omnistack_clusters/{source['id']}/throughput", range="604800")
-    validate_raw("omnistack_cluster_to_cluster_throughput", body)
+def test_cluster_throughput(env: Env, admin: dict[str, str]) -> None:
+    source, destination = _clusters(env)
+    body = get(env, admin, f"/api/omnistack_clusters/{source['id']}/throughput", range="604800")
+    validate("omnistack_cluster_to_cluster_throughput", body)
     assert (body["start_time"], body["end_time"]) == ("2026-11-13T12:00:00Z", "2026-11-20T12:00:00Z")
     (entry,) = body["cluster_throughput"]  # every other cluster of the demo: there is one
     assert entry["source_omnistack_cluster_id"] == source["id"]
@@ -204,30 +169,28 @@ def test_cluster_throughput(menv: Env, auth: dict[str, str]) -> None:
     assert entry["data"]["minimum_throughput"] == min(values)
     assert entry["average_throughput"] == round(sum(values) / len(values))
     # Every byte sent in the week shows up, within the rounding of each minute to whole bytes/s.
-    sent = _sent_between(
-        menv, source["id"], destination["id"], "2026-11-13T12:00:00Z", "2026-11-20T12:00:00Z"
-    )
+    sent = _sent_between(env, source["id"], destination["id"], "2026-11-13T12:00:00Z", "2026-11-20T12:00:00Z")
     assert sent > 0
     assert abs(sum(values) * 60 - sent) <= 30 * sum(1 for v in values if v) + 60
 
 
-def test_cluster_throughput_destination_list(menv: Env, auth: dict[str, str]) -> None:
-    source, destination = _clusters(menv)
+def test_cluster_throughput_destination_list(env: Env, admin: dict[str, str]) -> None:
+    source, destination = _clusters(env)
     url = f"/api/omnistack_clusters/{source['id']}/throughput"
-    body = get(menv, auth, url, destination_id=f"{destination['id']},{source['id']}", range="600")
+    body = get(env, admin, url, destination_id=f"{destination['id']},{source['id']}", range="600")
     assert [e["destination_omnistack_cluster_id"] for e in body["cluster_throughput"]] == [
         destination["id"],
         source["id"],
     ]
 
 
-def test_legacy_throughput_is_a_bare_array(menv: Env, auth: dict[str, str]) -> None:
-    source, destination = _clusters(menv)
-    body = get(menv, auth, "/api/omnistack_clusters/throughput")
+def test_legacy_throughput_is_a_bare_array(env: Env, admin: dict[str, str]) -> None:
+    source, destination = _clusters(env)
+    body = get(env, admin, "/api/omnistack_clusters/throughput")
     assert isinstance(body, list) and len(body) == 2
     pairs = {(e["source_omnistack_cluster_id"], e["destination_omnistack_cluster_id"]) for e in body}
     assert pairs == {(source["id"], destination["id"]), (destination["id"], source["id"])}
-    current = get(menv, auth, f"/api/omnistack_clusters/{source['id']}/throughput")
+    current = get(env, admin, f"/api/omnistack_clusters/{source['id']}/throughput")
     (entry,) = [e for e in body if e["source_omnistack_cluster_id"] == source["id"]]
     assert entry["throughput"] == current["cluster_throughput"][0]["average_throughput"]
     assert set(entry) == {
@@ -237,14 +200,14 @@ def test_legacy_throughput_is_a_bare_array(menv: Env, auth: dict[str, str]) -> N
     }  # fmt: skip
 
 
-def test_legacy_throughput_by_cluster_group(menv: Env, auth: dict[str, str]) -> None:
-    group = rows(menv, "cluster_groups")[0]
-    body = get(menv, auth, "/api/omnistack_clusters/throughput", cluster_group_id=group["id"])
+def test_legacy_throughput_by_cluster_group(env: Env, admin: dict[str, str]) -> None:
+    group = rows(env, "cluster_groups")[0]
+    body = get(env, admin, "/api/omnistack_clusters/throughput", cluster_group_id=group["id"])
     assert len(body) == 2
 
 
-def test_legacy_throughput_is_not_in_the_schema(menv: Env) -> None:
-    paths = menv.client.get("/api/openapi.json").json()["paths"]
+def test_legacy_throughput_is_not_in_the_schema(env: Env) -> None:
+    paths = env.client.get("/api/openapi.json").json()["paths"]
     assert "/api/omnistack_clusters/throughput" not in paths
     ours = {
         "/api/hosts/{hostId}/metrics": "getHostMetrics",
@@ -270,17 +233,17 @@ def _expected_report(env: Env) -> dict[str, int]:
     return schedule_report(loads, hosts).as_dict()
 
 
-def test_policy_schedule_report(menv: Env, auth: dict[str, str]) -> None:
-    body = get(menv, auth, "/api/policies/policy_schedule_report")
+def test_policy_schedule_report(env: Env, admin: dict[str, str]) -> None:
+    body = get(env, admin, "/api/policies/policy_schedule_report")
     validate("policy_schedule_report", body)
-    assert body == _expected_report(menv)
+    assert body == _expected_report(env)
     assert body["daily_backup_rate"] > 0 and body["projected_retained_backups"] > 0
 
 
-def test_policy_schedule_report_by_cluster_group(menv: Env, auth: dict[str, str]) -> None:
-    group = rows(menv, "cluster_groups")[0]  # the demo's one group holds every cluster
-    body = get(menv, auth, "/api/policies/policy_schedule_report", cluster_group_id=group["id"])
-    assert body == _expected_report(menv)
+def test_policy_schedule_report_by_cluster_group(env: Env, admin: dict[str, str]) -> None:
+    group = rows(env, "cluster_groups")[0]  # the demo's one group holds every cluster
+    body = get(env, admin, "/api/policies/policy_schedule_report", cluster_group_id=group["id"])
+    assert body == _expected_report(env)
 
 
 # ---- errors -----------------------------------------------------------------------------------
@@ -297,19 +260,19 @@ _NOT_FOUND = [
 
 
 @pytest.mark.parametrize(("url", "kind"), _NOT_FOUND)
-def test_unknown_ids_are_404(menv: Env, auth: dict[str, str], url: str, kind: str) -> None:
-    resp = menv.client.get(url, headers=auth)
+def test_unknown_ids_are_404(env: Env, admin: dict[str, str], url: str, kind: str) -> None:
+    resp = env.client.get(url, headers=admin)
     assert resp.status_code == 404, resp.text
     body = resp.json()
     assert body["exception"] == "com.simplivity.restapi.exceptions.ObjectNotFoundException"
     assert body["message"] == f"Object type: {kind} id: nope could not be found"
 
 
-def test_unknown_destination_is_404(menv: Env, auth: dict[str, str]) -> None:
-    source, destination = _clusters(menv)
-    resp = menv.client.get(
+def test_unknown_destination_is_404(env: Env, admin: dict[str, str]) -> None:
+    source, destination = _clusters(env)
+    resp = env.client.get(
         f"/api/omnistack_clusters/{source['id']}/throughput",
-        headers=auth,
+        headers=admin,
         params={"destination_id": f"{destination['id']},ghost"},
     )
     assert resp.status_code == 404
@@ -329,23 +292,23 @@ def test_unknown_destination_is_404(menv: Env, auth: dict[str, str]) -> None:
     ],
 )  # fmt: skip
 def test_bad_parameters_are_400(
-    menv: Env, auth: dict[str, str], params: dict[str, str], exception: str, message: str
+    env: Env, admin: dict[str, str], params: dict[str, str], exception: str, message: str
 ) -> None:
-    host = rows(menv, "hosts")[0]
-    resp = menv.client.get(f"/api/hosts/{host['id']}/metrics", headers=auth, params=params)
+    host = rows(env, "hosts")[0]
+    resp = env.client.get(f"/api/hosts/{host['id']}/metrics", headers=admin, params=params)
     assert resp.status_code == 400
     body = resp.json()
     assert body["exception"] == f"com.simplivity.restapi.exceptions.{exception}"
     assert body["message"] == message
 
 
-def test_unknown_capacity_field_is_400(menv: Env, auth: dict[str, str]) -> None:
-    host = rows(menv, "hosts")[0]
-    resp = menv.client.get(f"/api/hosts/{host['id']}/capacity", headers=auth, params={"fields": "iops"})
+def test_unknown_capacity_field_is_400(env: Env, admin: dict[str, str]) -> None:
+    host = rows(env, "hosts")[0]
+    resp = env.client.get(f"/api/hosts/{host['id']}/capacity", headers=admin, params={"fields": "iops"})
     assert resp.status_code == 400
     assert resp.json()["message"] == "Invalid value for parameter 'fields': iops is not a capacity metric"
 
 
-def test_metrics_need_a_token(menv: Env) -> None:
-    host = rows(menv, "hosts")[0]
-    assert menv.client.get(f"/api/hosts/{host['id']}/metrics").status_code == 401
+def test_metrics_need_a_token(env: Env) -> None:
+    host = rows(env, "hosts")[0]
+    assert env.client.get(f"/api/hosts/{host['id']}/metrics").status_code == 401

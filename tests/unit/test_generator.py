@@ -13,9 +13,9 @@ from openovc import SVTFS_VERSION
 from openovc.domain import catalog
 from openovc.domain.federation import Federation, FederationSpec
 from openovc.domain.fields import Kind
+from openovc.domain.schedules import parse_clock, parse_days
 from openovc.domain.timefmt import parse, to_text
 from openovc.drivers.simulated.generator import generate
-from openovc.drivers.simulated.schedule import parse_clock, parse_days
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 Row = dict[str, object]

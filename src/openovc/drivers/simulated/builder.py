@@ -9,9 +9,10 @@ from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from ... import SVTFS_VERSION
+from ...domain import schedules as schedule
 from ...domain.federation import Federation
 from ...domain.timefmt import to_text
-from . import hardware, schedule
+from . import hardware
 from .capacity import CapacityModel, VmData, cluster_fields
 from .plan import (
     DOMAIN,
@@ -464,15 +465,10 @@ class Builder:
         key = (rule.frequency, rule.days, rule.start, rule.end, cluster.plan.time_zone)
         found = cache.get(key)
         if found is None:
-            found = cache[key] = schedule.instants(
-                rule.frequency // 60,
-                rule.days,
-                rule.start,
-                rule.end,
-                cluster.tz,
-                self.now_ts - HISTORY,
-                self.now_ts,
+            timing = schedule.Rule(
+                rule.frequency // 60, rule.retention // 60, rule.days, rule.start, rule.end
             )
+            found = cache[key] = schedule.fire_times(timing, cluster.tz, self.now_ts - HISTORY, self.now_ts)
         return found
 
     def _bounds(self, vm: _Vm) -> tuple[int, int]:

@@ -12,8 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
+from ...domain import schedules as schedule
 from ...domain.federation import Federation
-from . import schedule
 from .builder import build
 from .plan import (
     IMAGES,
