@@ -61,6 +61,8 @@ from openovc.settings import Settings
 from openovc.storage.loading import load_federation
 
 ADMIN = "administrator@vsphere.local"
+# One generation time for the whole run: the same spec then gives the same rows on every backend.
+NOW = datetime.now(UTC).replace(second=0, microsecond=0)
 SMALL_BACKUPS = 3000
 PAGE = 5000
 POSTGRES_ADMIN_URL = os.environ.get(
@@ -149,7 +151,7 @@ def build(store: Store, spec: FederationSpec, password: str, federation: Federat
         generate_s = 0.0
         if federation is None:
             started = time.perf_counter()
-            federation = generate(spec, datetime.now(UTC))
+            federation = generate(spec, NOW)
             generate_s = time.perf_counter() - started
         started = time.perf_counter()
         load_federation(rt.engine, federation)
@@ -448,7 +450,7 @@ def run_backend(
 
     # The small federation first, in memory only: its backups decide which VM name both runs query.
     started = time.perf_counter()
-    small_federation: Federation | None = generate(small_spec, datetime.now(UTC))
+    small_federation: Federation | None = generate(small_spec, NOW)
     info["small_generate_s"] = round(time.perf_counter() - started, 3)
     assert small_federation is not None
     small_names = Counter(str(b["virtual_machine_name"]) for b in small_federation.rows["backups"])
@@ -502,16 +504,18 @@ def run_backend(
                 backend, http, small_built, vm_name, repeat, TARGET_BACKUPS_MS, ""
             )
 
+    # The same VM has ~100x more backups in the large federation, so its answer is much bigger; the
+    # size-matched VM isolates what the target is about: the indexed query must not grow with the table.
     ratio_name = f"backups query ratio {large_spec.backups:,} / {small_spec.backups:,}"
     results = [*generation, *lists, small_backups, large_backups]
     results.append(
         Result(
             backend,
-            ratio_name,
+            f"{ratio_name}, same VM",
             large_backups.median / small_backups.median,
             "x",
-            target=TARGET_BACKUPS_RATIO,
-            detail="ratio of medians, same VM",
+            target=None if matched_backups is not None else TARGET_BACKUPS_RATIO,
+            detail="ratio of medians; the answers differ in size (see the rows above)",
         )
     )
     if matched_backups is not None:
@@ -522,6 +526,7 @@ def run_backend(
                 f"{ratio_name}, size-matched",
                 matched_backups.median / small_backups.median,
                 "x",
+                target=TARGET_BACKUPS_RATIO,
                 detail="ratio of medians, answers of about the same size: the table size alone",
             ),
         ]

@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+
 import swagger_ui_bundle
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
@@ -31,11 +35,16 @@ from .api.routes import (
 )
 from .domain.auth import TokenPolicy
 from .domain.clock import Clock, SystemClock
+from .domain.tasks import parse_pacing_table
+from .operations.engine import TaskEngine
+from .operations.worker import Worker
 from .services.auth import AuthService
+from .services.operations import register_operations
 from .settings import Settings
 from .storage.auth_store import SqlAuthStore
 from .storage.engine import make_engine, migrate
 from .storage.repositories import SqlFederationReader
+from .storage.task_store import SqlTaskStore
 
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come first,
 # so that they win over /{id}.
@@ -53,13 +62,49 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     policy = TokenPolicy(
         idle_ms=settings.token_idle_seconds * 1000, absolute_ms=settings.token_absolute_seconds * 1000
     )
-    return Runtime(
+    reader = SqlFederationReader(engine)
+    tasks = TaskEngine(
+        SqlTaskStore(engine), clock, parse_pacing_table(settings.task_pacing), _controller_id(reader)
+    )
+    rt = Runtime(
         settings=settings,
         engine=engine,
         clock=clock,
-        reader=SqlFederationReader(engine),
+        reader=reader,
         auth=AuthService(SqlAuthStore(engine), clock, policy),
+        tasks=tasks,
     )
+    register_operations(tasks)
+    return rt
+
+
+def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
+    """Task ids begin with the serving controller's host id; found once the federation exists."""
+    found: list[str] = []
+
+    def controller_id() -> str:
+        if not found:
+            host = reader.controller_host_id()
+            if host is None:
+                return str(uuid.UUID(int=0))
+            found.append(host)
+        return found[0]
+
+    return controller_id
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    rt: Runtime = app.state.runtime
+    worker = None
+    if rt.settings.task_worker:
+        worker = Worker(rt.tasks, alone=rt.engine.dialect.name == "sqlite")
+        worker.start()
+    try:
+        yield
+    finally:
+        if worker is not None:
+            worker.stop()
 
 
 def create_app(rt: Runtime) -> FastAPI:
@@ -72,6 +117,7 @@ def create_app(rt: Runtime) -> FastAPI:
         redoc_url=None,
         redirect_slashes=False,
         default_response_class=JSON,
+        lifespan=_lifespan,
     )
     app.state.runtime = rt
     app.state.clock = rt.clock

@@ -25,6 +25,10 @@ class Settings(BaseSettings):
     token_idle_seconds: int = 600
     token_absolute_seconds: int = 86400
     seed: int = 1
+    # How long tasks take: one pacing for all (`immediate`, `duration:SECONDS[:JITTER]`, `polls:N`),
+    # then optional per-operation overrides, e.g. `immediate,virtual_machine.clone=duration:20:0.3`.
+    task_pacing: str = "immediate"
+    task_worker: bool = True
     generate_demo: bool = True
     log_level: str = "warning"
 

@@ -13,6 +13,7 @@ from ..domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, in
 from ..domain.clock import Clock
 from ..domain.errors import PermissionDenied, UnsupportedMediaType
 from ..domain.ports import FederationReader
+from ..operations.engine import TaskEngine
 from ..services.auth import AuthService, Session
 from ..settings import Settings
 from .errors import OAuthError
@@ -27,6 +28,7 @@ class Runtime:
     clock: Clock
     reader: FederationReader
     auth: AuthService
+    tasks: TaskEngine
 
 
 def runtime(request: Request) -> Runtime:

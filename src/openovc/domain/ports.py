@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from .auth import Failures, Token
 from .fields import Collection
 from .query import CollectionQuery
 
-Record = dict[str, object]
+Record = dict[str, Any]  # stored values by property name (Any: each kind has its own type)
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,12 @@ class Page:
     rows: Sequence[Sequence[object]]
 
 
+class Finder(Protocol):
+    """Finds objects by equal values: both the reader and a transaction can."""
+
+    def find(self, coll: Collection, **equals: object) -> list[Record]: ...
+
+
 class FederationReader(Protocol):
     """Reads managed objects. JSON-kind values come back as JSON text, times as API text or None."""
 
@@ -31,13 +37,15 @@ class FederationReader(Protocol):
 
     def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]: ...
 
+    def find(self, coll: Collection, **equals: object) -> list[Record]: ...
+
     def hardware(self, host_id: str) -> str | None: ...
 
     def standard_hosts(self, cluster_id: str) -> list[Record]: ...
 
     def count_vms(self, datastore_id: str, host_names: Sequence[str]) -> dict[str, int]: ...
 
-    def task(self, task_id: str) -> Record | None: ...
+    def controller_host_id(self) -> str | None: ...
 
 
 class AuthStore(Protocol):
@@ -66,3 +74,21 @@ class AuthStore(Protocol):
     def revoke_token(self, access_token: str) -> None: ...
 
     def purge_tokens(self, older_than_ms: int) -> int: ...
+
+
+class Txn(Protocol):
+    """One atomic change to the federation. JSON-kind values are Python lists and dicts here."""
+
+    def get(self, coll: Collection, key: str) -> Record | None: ...
+
+    def find(self, coll: Collection, **equals: object) -> list[Record]: ...
+
+    def count(self, coll: Collection, **equals: object) -> int: ...
+
+    def insert(self, coll: Collection, record: Record) -> None: ...
+
+    def update(self, coll: Collection, key: str, values: Record) -> None: ...
+
+    def update_where(self, coll: Collection, equals: Record, values: Record) -> int: ...
+
+    def delete(self, coll: Collection, key: str) -> bool: ...

@@ -43,6 +43,12 @@ class SqlFederationReader:
                 stmt = select(table).where(key.in_(list(keys)))
             return [as_record(row) for row in conn.execute(stmt)]
 
+    def find(self, coll: Collection, **equals: object) -> list[Record]:
+        table = tables.COLLECTION_TABLES[coll.plural]
+        stmt = select(table).where(*(table.c[k] == v for k, v in equals.items())).order_by(table.c[coll.key])
+        with self.engine.connect() as conn:
+            return [as_record(row) for row in conn.execute(stmt)]
+
     def hardware(self, host_id: str) -> str | None:
         hw = tables.host_hardware
         with self.engine.connect() as conn:
@@ -68,7 +74,9 @@ class SqlFederationReader:
         with self.engine.connect() as conn:
             return {str(name): int(n) for name, n in conn.execute(stmt)}
 
-    def task(self, task_id: str) -> Record | None:
+    def controller_host_id(self) -> str | None:
+        """The host whose Virtual Controller this server plays: the first host, by id."""
+        hosts = tables.COLLECTION_TABLES["hosts"]
         with self.engine.connect() as conn:
-            row = conn.execute(select(tables.tasks).where(tables.tasks.c.id == task_id)).first()
-        return as_record(row) if row else None
+            found = conn.execute(select(func.min(hosts.c.id))).scalar_one_or_none()
+        return str(found) if found is not None else None

@@ -108,6 +108,34 @@ tasks = Table(
     Column("error_code", Integer, nullable=False, default=0),
     Column("message", Text, nullable=True),
     Column("affected_objects", Text, nullable=False, default="[]"),
+    # The engine's own columns: what to run, in which order, when, and who runs it.
+    Column("operation", String(64), nullable=False, server_default=""),
+    Column("payload", Text, nullable=False, server_default="{}"),
+    Column("seq", BigInteger, nullable=False, server_default="0"),
+    Column("owner", String(64), nullable=True),
+    Column("created_ms", BigInteger, nullable=False, server_default="0"),
+    Column("not_before_ms", BigInteger, nullable=False, server_default="0"),
+    Column("duration_ms", BigInteger, nullable=False, server_default="0"),
+    Column("polls_left", Integer, nullable=False, server_default="0"),
+)
+Index("ix_tasks_state_seq", tasks.c.state, tasks.c.seq)
+
+# Objects a task works on: a task waits while an earlier unfinished task holds one of them.
+task_locks = Table(
+    "task_locks",
+    metadata,
+    Column("task_id", String(120), primary_key=True),
+    Column("object_id", TEXT, primary_key=True),
+)
+Index("ix_task_locks_object_id", task_locks.c.object_id)
+
+# Live server processes: a RUNNING task whose owner stopped beating is failed by the others.
+server_instances = Table(
+    "server_instances",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("started_ms", BigInteger, nullable=False),
+    Column("heartbeat_ms", BigInteger, nullable=False),
 )
 
 host_hardware = Table(

@@ -87,7 +87,7 @@ def get_role_assignments(st: StoreDep) -> JSON:
 
 @router.post(_RBAC, operation_id="addRoleAssignments", status_code=201, dependencies=[media_type(16)])
 def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
-    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}  # type: ignore[call-overload]
+    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}
     groups = list(dict.fromkeys([*current.get(body.role, []), *body.groups]))
     st.set_groups(body.role, groups)
     return JSON({"role": body.role, "groups": groups}, status_code=201)
@@ -98,7 +98,7 @@ def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
 )
 def remove_role_assignments(body: RoleAssignment, request: Request, st: StoreDep) -> JSON:
     del request
-    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}  # type: ignore[call-overload]
+    current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}
     groups = [g for g in current.get(body.role, []) if g not in set(body.groups)]
     st.set_groups(body.role, groups)
     return JSON({"role": body.role, "groups": groups}, status_code=201)

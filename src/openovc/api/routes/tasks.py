@@ -1,4 +1,4 @@
-"""GET /tasks/{taskId}: tasks stay readable after they end."""
+"""GET /tasks/{taskId}: polling runs a due task first; tasks stay readable after they end."""
 
 from __future__ import annotations
 
@@ -6,27 +6,36 @@ import orjson
 from fastapi import APIRouter
 
 from ...domain.errors import ObjectNotFound
+from ...domain.ports import Record
+from ...domain.tasks import TaskState
 from ...domain.timefmt import EPOCH_TEXT
-from ..deps import ReaderDep
+from ...operations.engine import TaskEngine
+from ..deps import RuntimeDep
 from ..responses import JSON
 
 router = APIRouter(prefix="/tasks", tags=["tasks"])
 
 
-@router.get("/{taskId}", operation_id="getTask")
-def get_task(taskId: str, reader: ReaderDep) -> JSON:
-    task = reader.task(taskId)
-    if task is None:
-        raise ObjectNotFound("task", taskId)
+def task_body(engine: TaskEngine, task: Record) -> dict[str, object]:
+    """The TaskMO as every client reads it: a failed task carries both message and error_message."""
+    state = TaskState(task["state"])
     body: dict[str, object] = {
         "id": task["id"],
-        "state": task["state"],
+        "state": state.wire,
         "affected_objects": orjson.Fragment(str(task["affected_objects"])),
         "error_code": task["error_code"],
         "start_time": task["start_time"],
         "end_time": task["end_time"] or EPOCH_TEXT,
-        "percent_complete": task["percent_complete"],
+        "percent_complete": engine.percent_complete(task),
     }
-    if task["state"] == "FAILED":
+    if state is TaskState.FAILED:
         body["message"] = body["error_message"] = task["message"] or ""
-    return JSON({"task": body})
+    return body
+
+
+@router.get("/{taskId}", operation_id="getTask")
+def get_task(taskId: str, rt: RuntimeDep) -> JSON:
+    task = rt.tasks.poll(taskId)
+    if task is None:
+        raise ObjectNotFound("task", taskId)
+    return JSON({"task": task_body(rt.tasks, task)})

@@ -6,9 +6,12 @@ from fastapi import APIRouter, Request
 
 from ...domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from ...services import reads
+from ...services import virtual_machines as vms
+from ..bodies import CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep
+from ..deps import ReaderDep, RuntimeDep, media_type
 from ..responses import JSON
+from ..tasking import accepted
 
 router = APIRouter(prefix="/virtual_machines", tags=["virtual_machines"])
 
@@ -16,6 +19,13 @@ router = APIRouter(prefix="/virtual_machines", tags=["virtual_machines"])
 @router.get("", operation_id="listVms", openapi_extra=list_openapi(VIRTUAL_MACHINES))
 def list_vms(request: Request, reader: ReaderDep) -> JSON:
     return list_response(request, reader, VIRTUAL_MACHINES)
+
+
+@router.post("/set_policy", operation_id="setPolicyForVms", status_code=202, dependencies=[media_type(0)])
+def set_policy_for_vms(body: SetPolicyVMs, rt: RuntimeDep) -> JSON:
+    return accepted(
+        rt.tasks, vms.set_policy(rt.reader, rt.tasks, body.virtual_machine_id or [], body.policy_id)
+    )
 
 
 @router.get("/{vmId}", operation_id="getVm", openapi_extra=get_openapi(VIRTUAL_MACHINES))
@@ -27,3 +37,37 @@ def get_vm(vmId: str, reader: ReaderDep) -> JSON:
 def list_vm_backups(vmId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, VIRTUAL_MACHINES, vmId)
     return list_response(request, reader, BACKUPS, fixed={"virtual_machine_id": vmId})
+
+
+@router.post(
+    "/{vmId}/set_policy", operation_id="setPolicyForVm", status_code=202, dependencies=[media_type(0)]
+)
+def set_policy_for_vm(vmId: str, body: SetPolicy, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, vms.set_policy(rt.reader, rt.tasks, [vmId], body.policy_id))
+
+
+@router.post("/{vmId}/clone", operation_id="cloneVm", status_code=202, dependencies=[media_type(0)])
+def clone_vm(vmId: str, body: CloneVM, rt: RuntimeDep) -> JSON:
+    return accepted(
+        rt.tasks, vms.clone(rt.reader, rt.tasks, vmId, body.virtual_machine_name, body.consistency())
+    )
+
+
+@router.post("/{vmId}/move", operation_id="moveVm", status_code=202, dependencies=[media_type(0)])
+def move_vm(vmId: str, body: MoveVM, rt: RuntimeDep) -> JSON:
+    task = vms.move(rt.reader, rt.tasks, vmId, body.destination_datastore_id, body.virtual_machine_name)
+    return accepted(rt.tasks, task)
+
+
+@router.post(
+    "/{vmId}/power_on", operation_id="powerOnVMUsingPOST", status_code=202, dependencies=[media_type(9)]
+)
+def power_on(vmId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, vms.power(rt.reader, rt.tasks, vmId, "ON"))
+
+
+@router.post(
+    "/{vmId}/power_off", operation_id="powerOffVMUsingPOST", status_code=202, dependencies=[media_type(9)]
+)
+def power_off(vmId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, vms.power(rt.reader, rt.tasks, vmId, "OFF"))

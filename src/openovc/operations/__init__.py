@@ -1,0 +1,1 @@
+"""The task engine: every state change is a task that is queued, run once, and ends COMPLETED or FAILED."""

@@ -1,0 +1,176 @@
+"""Submits operations as tasks, runs them when due (on a poll or from the worker), and recovers orphans."""
+
+from __future__ import annotations
+
+import logging
+import random
+import threading
+import time
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from datetime import datetime
+from typing import Any, Protocol
+
+import orjson
+
+from ..domain.clock import Clock
+from ..domain.ports import Record, Txn
+from ..domain.tasks import AffectedObject, Codes, PacingMode, PacingTable, TaskFailure, TaskState
+from ..domain.timefmt import to_text
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[Txn, Mapping[str, Any], datetime], list[AffectedObject]]
+
+# A server that has not beaten for this long is taken for dead, and the tasks it accepted fail.
+HEARTBEAT_MS = 2_000
+DEAD_AFTER_MS = 15_000
+ORPHAN_MESSAGE = (
+    "The Virtual Controller that accepted this task stopped before the task finished; nothing was changed."
+)
+
+
+class TaskStore(Protocol):
+    def insert(self, task: Record, locks: Sequence[str]) -> None: ...
+
+    def get(self, task_id: str) -> Record | None: ...
+
+    def note_poll(self, task_id: str) -> None: ...
+
+    def due(self, now_ms: int, limit: int) -> list[str]: ...
+
+    def run(
+        self,
+        task_id: str,
+        now_ms: int,
+        end_time: str,
+        work: Callable[[str, Txn, Record], list[AffectedObject]],
+    ) -> bool: ...
+
+    def fail(self, task_id: str, error_code: int, message: str, end_time: str) -> bool: ...
+
+    def beat(self, instance_id: str, now_ms: int) -> None: ...
+
+    def leave(self, instance_id: str) -> None: ...
+
+    def orphans(self, live_since_ms: int) -> list[str]: ...
+
+    def forget_dead_servers(self, live_since_ms: int) -> None: ...
+
+
+class TaskEngine:
+    """The one way state changes: submit() queues a task, run() performs it atomically."""
+
+    def __init__(
+        self, store: TaskStore, clock: Clock, pacing: PacingTable, controller_id: Callable[[], str]
+    ) -> None:
+        self.store = store
+        self.clock = clock
+        self.pacing = pacing
+        self.instance_id = str(uuid.uuid4())
+        self._controller_id = controller_id
+        self._handlers: dict[str, Handler] = {}
+        self._rng = random.Random()
+        self._seq_lock = threading.Lock()
+        self._last_seq = 0
+        self.wake = threading.Event()
+
+    def register(self, operation: str, handler: Handler) -> None:
+        self._handlers[operation] = handler
+
+    def now_ms(self) -> int:
+        return int(self.clock.now().timestamp() * 1000)
+
+    def _next_seq(self) -> int:
+        # Wall-clock nanoseconds order tasks across controllers; the lock keeps them unique here.
+        with self._seq_lock:
+            self._last_seq = max(self._last_seq + 1, time.time_ns())
+            return self._last_seq
+
+    def submit(self, operation: str, payload: Mapping[str, Any], locks: Sequence[str]) -> Record:
+        """Queue an operation (its quick checks already passed) and return the new task."""
+        assert operation in self._handlers, f"no handler for {operation}"
+        pacing = self.pacing.for_operation(operation)
+        now = self.now_ms()
+        delay_ms = int(pacing.delay(self._rng) * 1000)
+        vc = self._controller_id()
+        task: Record = {
+            "id": f"{vc}:{vc}:{uuid.uuid4()}",
+            "state": TaskState.QUEUED.value,
+            "percent_complete": 0,
+            "start_time": to_text(self.clock.now()),
+            "end_time": None,
+            "error_code": 0,
+            "message": None,
+            "affected_objects": "[]",
+            "operation": operation,
+            "payload": orjson.dumps(payload).decode(),
+            "seq": self._next_seq(),
+            "owner": self.instance_id,
+            "created_ms": now,
+            "not_before_ms": now + delay_ms,
+            "duration_ms": delay_ms,
+            "polls_left": pacing.polls if pacing.mode is PacingMode.POLLS else 0,
+        }
+        self.store.insert(task, locks)
+        self.wake.set()
+        return task
+
+    def poll(self, task_id: str) -> Record | None:
+        """A client reads a task: count the poll, run it first if it is due, then answer."""
+        task = self.store.get(task_id)
+        if task is None or task["state"] != TaskState.QUEUED.value:
+            return task
+        self.store.note_poll(task_id)
+        self.run(task_id)
+        return self.store.get(task_id)
+
+    def run(self, task_id: str) -> bool:
+        """Run one task if it is due and its objects are free; True when it ended."""
+        now = self.now_ms()
+        end = to_text(self.clock.now())
+        try:
+            return self.store.run(task_id, now, end, self._work)
+        except TaskFailure as failure:
+            return self.store.fail(task_id, failure.error_code, failure.message, end)
+        except Exception:
+            log.exception("task %s crashed", task_id)
+            return self.store.fail(
+                task_id, Codes.SERVER_DIED, "An internal error occurred while running the task.", end
+            )
+
+    def _work(self, operation: str, txn: Txn, payload: Record) -> list[AffectedObject]:
+        handler = self._handlers.get(operation)
+        if handler is None:
+            raise TaskFailure(Codes.INVALID_ARGUMENT, f"This server cannot run {operation} tasks.")
+        return handler(txn, payload, self.clock.now())
+
+    def run_due(self, limit: int = 50) -> int:
+        """Run every task that is due now (the worker's loop body); returns how many ended."""
+        return sum(self.run(task_id) for task_id in self.store.due(self.now_ms(), limit))
+
+    def beat(self) -> None:
+        self.store.beat(self.instance_id, self.now_ms())
+
+    def recover(self, *, alone: bool = False) -> int:
+        """Fail the queued tasks of servers that stopped; they had changed nothing.
+
+        `alone`: no other server shares this store (SQLite), so every other server is dead now.
+        """
+        live_since = self.now_ms() if alone else self.now_ms() - DEAD_AFTER_MS
+        end = to_text(self.clock.now())
+        failed = sum(
+            self.store.fail(t, Codes.SERVER_DIED, ORPHAN_MESSAGE, end) for t in self.store.orphans(live_since)
+        )
+        self.store.forget_dead_servers(live_since)
+        return failed
+
+    def percent_complete(self, task: Record) -> int:
+        """Progress of a queued task from its pacing: elapsed share of its duration."""
+        if task["state"] != TaskState.QUEUED.value:
+            return int(task["percent_complete"])
+        duration = int(task["duration_ms"])
+        if duration <= 0:
+            return 0
+        elapsed = self.now_ms() - int(task["created_ms"])
+        return max(0, min(99, elapsed * 100 // duration))

@@ -1,0 +1,52 @@
+"""The background worker: runs due tasks nobody polls, beats, and fails the tasks of dead servers."""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+from .engine import HEARTBEAT_MS, TaskEngine
+
+log = logging.getLogger(__name__)
+
+
+class Worker:
+    """One thread per server process."""
+
+    def __init__(self, engine: TaskEngine, *, alone: bool, idle_seconds: float = 0.25) -> None:
+        self.engine = engine
+        self.alone = alone
+        self.idle_seconds = idle_seconds
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        # Before serving: the tasks a previous run of this server accepted and never finished fail now.
+        self.engine.beat()
+        self.engine.recover(alone=self.alone)
+        self._thread = threading.Thread(target=self._loop, name="openovc-tasks", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        self.engine.wake.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        self.engine.store.leave(self.engine.instance_id)
+
+    def _loop(self) -> None:
+        last_beat = 0
+        while not self._stop.is_set():
+            try:
+                now = self.engine.now_ms()
+                if now - last_beat >= HEARTBEAT_MS:
+                    self.engine.beat()
+                    self.engine.recover()
+                    last_beat = now
+                ran = self.engine.run_due()
+            except Exception:
+                log.exception("task worker iteration failed")
+                ran = 0
+            if not ran:
+                self.engine.wake.wait(self.idle_seconds)
+                self.engine.wake.clear()

@@ -1,0 +1,70 @@
+"""Shared pieces of the operations: quick checks before a task exists, and checks again when it runs."""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from typing import Any
+
+from ..domain.catalog import VIRTUAL_MACHINES
+from ..domain.errors import InvalidBody, ObjectNotFound, TaskError
+from ..domain.fields import Collection
+from ..domain.names import name_problem
+from ..domain.ports import FederationReader, Finder, Record, Txn
+from ..domain.tasks import Codes, TaskFailure
+from ..domain.timefmt import to_text
+
+DUPLICATE_NAME = "Duplicate name exists."
+
+
+def existing(reader: FederationReader, coll: Collection, key: str) -> Record:
+    """Quick check: the object exists (404 with the real message otherwise)."""
+    record = reader.get(coll, key)
+    if record is None:
+        raise ObjectNotFound(coll.singular, key)
+    return record
+
+
+def still_there(txn: Txn, coll: Collection, key: str) -> Record:
+    """Run-time check: the object still exists (it may have gone since the task was accepted)."""
+    record = txn.get(coll, key)
+    if record is None:
+        raise TaskFailure(Codes.NOT_FOUND, f"Object type: {coll.singular} id: {key} could not be found")
+    return record
+
+
+def valid_name(kind: str, name: str) -> str:
+    """Quick check of a new name's form (400 InvalidBody naming the rule)."""
+    problem = name_problem(kind, name)
+    if problem is not None:
+        raise InvalidBody(f"Invalid body: {problem}")
+    return name
+
+
+def alive_vm_named(finder: Finder, name: str, except_id: str | None = None) -> bool:
+    """Whether an ALIVE VM already has this name (VM names are unique among live VMs)."""
+    return any(vm["id"] != except_id for vm in finder.find(VIRTUAL_MACHINES, name=name, state="ALIVE"))
+
+
+def refuse_duplicate_now(taken: bool) -> None:
+    if taken:
+        raise TaskError(Codes.DUPLICATE_NAME, DUPLICATE_NAME)
+
+
+def fail_duplicate(taken: bool) -> None:
+    if taken:
+        raise TaskFailure(Codes.DUPLICATE_NAME, DUPLICATE_NAME)
+
+
+def new_id() -> str:
+    return str(uuid.uuid4())
+
+
+def vmware_uuid(seed: str) -> str:
+    """A vCenter-style UUID (`42xxxxxx-...`) derived from a seed."""
+    digest = hashlib.sha1(seed.encode()).hexdigest()
+    return f"42{digest[2:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def stamp(now: Any) -> str:
+    return to_text(now)

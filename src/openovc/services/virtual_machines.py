@@ -1,0 +1,249 @@
+"""Virtual machine operations: power, policy, clone and move, as tasks."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from datetime import datetime
+from typing import Any
+
+from ..domain.catalog import DATASTORES, HOSTS, POLICIES, VIRTUAL_MACHINES
+from ..domain.errors import InvalidBody, TaskError
+from ..domain.ports import FederationReader, Record, Txn
+from ..domain.tasks import AffectedObject, Codes, TaskFailure
+from ..operations.engine import Handler, TaskEngine
+from .common import (
+    alive_vm_named,
+    existing,
+    fail_duplicate,
+    new_id,
+    refuse_duplicate_now,
+    stamp,
+    still_there,
+    valid_name,
+    vmware_uuid,
+)
+
+VM = "virtual_machine"
+POWER_STATE_MESSAGE = "The VM power state is not acceptable."
+
+
+def _vm(vm_id: str) -> list[AffectedObject]:
+    return [AffectedObject(vm_id, VM)]
+
+
+def _alive(txn: Txn, vm_id: str) -> Record:
+    vm = still_there(txn, VIRTUAL_MACHINES, vm_id)
+    if vm["state"] != "ALIVE":
+        raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
+    return vm
+
+
+def _used(vm: Record) -> int:
+    """Bytes the VM's data takes on its datastore."""
+    return max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
+
+
+def _take_space(txn: Txn, datastore: Record, amount: int) -> None:
+    free = int(datastore["hypervisor_free_space"] or 0)
+    if amount > free:
+        raise TaskFailure(
+            Codes.INSUFFICIENT_CAPACITY,
+            f"Datastore {datastore['name']} has {free} bytes free; {amount} bytes are needed.",
+        )
+    txn.update(DATASTORES, str(datastore["id"]), {"hypervisor_free_space": free - amount})
+
+
+def _give_space(txn: Txn, datastore_id: str, amount: int) -> None:
+    datastore = txn.get(DATASTORES, datastore_id)
+    if datastore is not None:
+        free = int(datastore["hypervisor_free_space"] or 0) + amount
+        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"]))})
+
+
+# ------------------------------------------------------------------------------------------- power
+
+
+def power(reader: FederationReader, tasks: TaskEngine, vm_id: str, state: str) -> Record:
+    existing(reader, VIRTUAL_MACHINES, vm_id)
+    return tasks.submit(f"virtual_machine.power_{state.lower()}", {"vm": vm_id}, [vm_id])
+
+
+def _power_to(state: str) -> Handler:
+    def run(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+        vm = _alive(txn, payload["vm"])
+        if vm["hypervisor_virtual_machine_power_state"] == state or (
+            state == "ON" and vm["hypervisor_is_template"]
+        ):
+            raise TaskFailure(Codes.POWER_STATE, POWER_STATE_MESSAGE)
+        cpus, memory = int(vm["hypervisor_cpu_count"] or 1), int(vm["hypervisor_total_memory"] or 0)
+        on = state == "ON"
+        txn.update(
+            VIRTUAL_MACHINES,
+            str(vm["id"]),
+            {
+                "hypervisor_virtual_machine_power_state": state,
+                # A running guest uses a steady share of what it was given; a stopped one nothing.
+                "hypervisor_consumed_cpu": cpus * 260 if on else 0,
+                "hypervisor_consumed_memory": memory // 4 if on else 0,
+                "app_aware_vm_status": _app_aware_after_power(vm, on),
+            },
+        )
+        return _vm(str(vm["id"]))
+
+    return run
+
+
+def _app_aware_after_power(vm: Record, on: bool) -> str:
+    if not on:
+        return "VMWARE_TOOLS_UNAVAILABLE"
+    return (
+        "UNKNOWN"
+        if vm["app_aware_vm_status"] == "VMWARE_TOOLS_UNAVAILABLE"
+        else str(vm["app_aware_vm_status"])
+    )
+
+
+# ------------------------------------------------------------------------------------------ policy
+
+
+def set_policy(reader: FederationReader, tasks: TaskEngine, vm_ids: Sequence[str], policy_id: str) -> Record:
+    """One task for one or many VMs; its affected objects name each VM."""
+    if not vm_ids:
+        raise InvalidBody(
+            "Invalid body: Specify a virtual_machine_id key/value to set a policy for virtual_machine instances."
+        )
+    for vm_id in vm_ids:
+        existing(reader, VIRTUAL_MACHINES, vm_id)
+    existing(reader, POLICIES, policy_id)
+    ids = list(dict.fromkeys(vm_ids))
+    return tasks.submit("virtual_machine.set_policy", {"vms": ids, "policy": policy_id}, [*ids, policy_id])
+
+
+def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+    policy = still_there(txn, POLICIES, payload["policy"])
+    vms = [_alive(txn, vm_id) for vm_id in payload["vms"]]
+    for vm in vms:
+        txn.update(
+            VIRTUAL_MACHINES, str(vm["id"]), {"policy_id": policy["id"], "policy_name": policy["name"]}
+        )
+    return [AffectedObject(str(vm["id"]), VM) for vm in vms]
+
+
+# ------------------------------------------------------------------------------------------- clone
+
+
+def clone(reader: FederationReader, tasks: TaskEngine, vm_id: str, name: str, consistency: str) -> Record:
+    vm = existing(reader, VIRTUAL_MACHINES, vm_id)
+    valid_name(VM, name)
+    if vm["state"] != "ALIVE":
+        raise TaskError(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
+    refuse_duplicate_now(alive_vm_named(reader, name))
+    return tasks.submit(
+        "virtual_machine.clone", {"vm": vm_id, "name": name, "consistency": consistency}, [vm_id]
+    )
+
+
+def _fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
+    """What a new VM does not share with its source: ids, name, times, MAC addresses, power."""
+    nics = [
+        {**nic, "mac_address": "00:50:56:" + ":".join(vmware_uuid(new + str(i))[j : j + 2] for j in (2, 4, 6)),
+         "ipv4_addresses": []}
+        for i, nic in enumerate(vm["network_interfaces"] or [])
+    ]  # fmt: skip
+    return {
+        "id": new,
+        "name": name,
+        "created_at": stamp(now),
+        "deleted_at": None,
+        "hypervisor_object_id": f"vm-{int(vmware_uuid(new)[2:8], 16) % 900000 + 1000}",
+        "hypervisor_instance_id": vmware_uuid("instance" + new).replace("42", "50", 1),
+        "hypervisor_uuid": vmware_uuid(new),
+        "network_interfaces": nics,
+        "hypervisor_virtual_machine_power_state": "OFF",
+        "hypervisor_consumed_cpu": 0,
+        "hypervisor_consumed_memory": 0,
+        "app_aware_vm_status": "VMWARE_TOOLS_UNAVAILABLE",
+    }
+
+
+def _run_clone(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
+    vm = _alive(txn, payload["vm"])
+    fail_duplicate(alive_vm_named(txn, payload["name"]))
+    datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
+    # A clone shares its source's data when created; it is counted once more on the datastore's
+    # logical capacity, which is what vSphere reports as used.
+    _take_space(txn, datastore, _used(vm))
+    new = new_id()
+    txn.insert(VIRTUAL_MACHINES, {**vm, **_fresh_identity(vm, new, payload["name"], now)})
+    return _vm(new)
+
+
+# -------------------------------------------------------------------------------------------- move
+
+
+def move(
+    reader: FederationReader, tasks: TaskEngine, vm_id: str, datastore_id: str, name: str | None
+) -> Record:
+    vm = existing(reader, VIRTUAL_MACHINES, vm_id)
+    existing(reader, DATASTORES, datastore_id)
+    if name is not None:
+        valid_name(VM, name)
+        refuse_duplicate_now(alive_vm_named(reader, name, except_id=vm_id))
+    payload = {"vm": vm_id, "datastore": datastore_id, "name": name or vm["name"]}
+    return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id])
+
+
+def _placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, list[dict[str, str]]]:
+    """The host a moved VM runs on in another cluster, and its replicas: the least loaded hosts."""
+    hosts = [h for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"]
+    if not hosts:
+        raise TaskFailure(Codes.INVALID_DESTINATION, "Invalid or unexpected destination specified.")
+    hosts.sort(key=lambda h: (txn.count(VIRTUAL_MACHINES, host_id=h["id"], state="ALIVE"), str(h["id"])))
+    replicas = [{"id": str(hosts[0]["id"]), "role": "PRIMARY"}]
+    if not single_replica and len(hosts) > 1:
+        replicas.append({"id": str(hosts[1]["id"]), "role": "SECONDARY"})
+    return hosts[0], replicas
+
+
+def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
+    vm = _alive(txn, payload["vm"])
+    if vm["hypervisor_virtual_machine_power_state"] != "OFF":
+        raise TaskFailure(Codes.POWER_STATE, POWER_STATE_MESSAGE)
+    target = still_there(txn, DATASTORES, payload["datastore"])
+    if target["id"] == vm["datastore_id"]:
+        raise TaskFailure(
+            Codes.INVALID_DESTINATION, f"The virtual machine is already on datastore {target['name']}."
+        )
+    fail_duplicate(alive_vm_named(txn, payload["name"], except_id=str(vm["id"])))
+    used = _used(vm)
+    _take_space(txn, target, used)
+    _give_space(txn, str(vm["datastore_id"]), used)
+    moved: Record = {**vm, **_fresh_identity(vm, new_id(), payload["name"], now)}
+    moved.update(
+        datastore_id=target["id"], datastore_name=target["name"],
+        hypervisor_virtual_machine_power_state="OFF", created_at=vm["created_at"],
+    )  # fmt: skip
+    if target["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
+        host, replicas = _placement(txn, str(target["omnistack_cluster_id"]), bool(target["single_replica"]))
+        moved.update(
+            omnistack_cluster_id=target["omnistack_cluster_id"], omnistack_cluster_name=target["omnistack_cluster_name"],
+            host_id=host["id"], host_name=host["name"], replica_set=replicas,
+            cluster_group_ids=target["cluster_group_ids"],
+            compute_cluster_parent_hypervisor_object_id=target["compute_cluster_parent_hypervisor_object_id"],
+            compute_cluster_parent_name=target["compute_cluster_parent_name"],
+            hypervisor_management_system=target["hypervisor_management_system"],
+            hypervisor_management_system_name=target["hypervisor_management_system_name"],
+        )  # fmt: skip
+    # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
+    txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
+    txn.insert(VIRTUAL_MACHINES, moved)
+    return _vm(str(moved["id"]))
+
+
+HANDLERS: dict[str, Handler] = {
+    "virtual_machine.power_on": _power_to("ON"),
+    "virtual_machine.power_off": _power_to("OFF"),
+    "virtual_machine.set_policy": _run_set_policy,
+    "virtual_machine.clone": _run_clone,
+    "virtual_machine.move": _run_move,
+}

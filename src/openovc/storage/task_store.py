@@ -1,0 +1,137 @@
+"""Tasks in the database: queueing, claiming with object locks, atomic completion, recovery."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+import orjson
+from sqlalchemy import Engine, and_, delete, exists, insert, select, update
+from sqlalchemy.orm import aliased
+
+from ..domain.ports import Record, Txn
+from ..domain.tasks import AffectedObject, TaskState
+from . import tables
+from .rows import as_record
+from .transaction import SqlTxn, write_transaction
+
+_T = tables.tasks
+_L = tables.task_locks
+_S = tables.server_instances
+
+Work = Callable[[Txn, Record], list[AffectedObject]]
+
+
+class SqlTaskStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def insert(self, task: Record, locks: Sequence[str]) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(insert(_T).values(**task))
+            if locks:
+                conn.execute(
+                    insert(_L), [{"task_id": task["id"], "object_id": o} for o in dict.fromkeys(locks)]
+                )
+
+    def get(self, task_id: str) -> Record | None:
+        with self.engine.connect() as conn:
+            row = conn.execute(select(_T).where(_T.c.id == task_id)).first()
+        return as_record(row) if row else None
+
+    def note_poll(self, task_id: str) -> None:
+        """A client polled: tasks paced by polls come one poll closer to running."""
+        with self.engine.begin() as conn:
+            conn.execute(
+                update(_T)
+                .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value, _T.c.polls_left > 0)
+                .values(polls_left=_T.c.polls_left - 1)
+            )
+
+    def _eligible(self, now_ms: int) -> object:
+        """Queued, due, and no earlier unfinished task holds one of its objects."""
+        mine, theirs, other = aliased(_L), aliased(_L), aliased(_T)
+        blocked = exists(
+            select(1)
+            .select_from(
+                mine.join(theirs, theirs.c.object_id == mine.c.object_id).join(
+                    other, other.c.id == theirs.c.task_id
+                )
+            )
+            .where(
+                mine.c.task_id == _T.c.id,
+                other.c.id != _T.c.id,
+                other.c.state == TaskState.QUEUED.value,
+                other.c.seq < _T.c.seq,
+            )
+        )
+        return and_(
+            _T.c.state == TaskState.QUEUED.value, _T.c.not_before_ms <= now_ms, _T.c.polls_left <= 0, ~blocked
+        )
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        with self.engine.connect() as conn:
+            stmt = select(_T.c.id).where(self._eligible(now_ms)).order_by(_T.c.seq).limit(limit)  # type: ignore[arg-type]
+            return [str(r[0]) for r in conn.execute(stmt)]
+
+    def run(
+        self,
+        task_id: str,
+        now_ms: int,
+        end_time: str,
+        work: Callable[[str, Txn, Record], list[AffectedObject]],
+    ) -> bool:
+        """Run a due task and complete it in one transaction; False when it was not runnable."""
+        with write_transaction(self.engine) as conn:
+            row = conn.execute(select(_T).where(_T.c.id == task_id, self._eligible(now_ms))).first()  # type: ignore[arg-type]
+            if row is None:
+                return False
+            affected = work(str(row.operation), SqlTxn(conn), orjson.loads(row.payload))
+            done = conn.execute(
+                update(_T)
+                .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value)
+                .values(
+                    state=TaskState.COMPLETED.value,
+                    percent_complete=100,
+                    end_time=end_time,
+                    affected_objects=orjson.dumps([a.as_dict() for a in affected]).decode(),
+                )
+            ).rowcount
+            if done != 1:
+                raise RuntimeError(f"task {task_id} changed state while it ran")
+            conn.execute(delete(_L).where(_L.c.task_id == task_id))
+        return True
+
+    def fail(self, task_id: str, error_code: int, message: str, end_time: str) -> bool:
+        """End a queued task FAILED (compare-and-set: a final state is never overwritten)."""
+        with self.engine.begin() as conn:
+            changed = conn.execute(
+                update(_T)
+                .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value)
+                .values(
+                    state=TaskState.FAILED.value, error_code=error_code, message=message, end_time=end_time
+                )
+            ).rowcount
+            conn.execute(delete(_L).where(_L.c.task_id == task_id))
+        return bool(changed)
+
+    def beat(self, instance_id: str, now_ms: int) -> None:
+        with self.engine.begin() as conn:
+            if not conn.execute(
+                update(_S).where(_S.c.id == instance_id).values(heartbeat_ms=now_ms)
+            ).rowcount:
+                conn.execute(insert(_S).values(id=instance_id, started_ms=now_ms, heartbeat_ms=now_ms))
+
+    def leave(self, instance_id: str) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_S).where(_S.c.id == instance_id))
+
+    def orphans(self, live_since_ms: int) -> list[str]:
+        """Queued tasks whose accepting server has stopped beating (or is gone)."""
+        alive = select(_S.c.id).where(_S.c.heartbeat_ms >= live_since_ms)
+        with self.engine.connect() as conn:
+            stmt = select(_T.c.id).where(_T.c.state == TaskState.QUEUED.value, _T.c.owner.not_in(alive))
+            return [str(r[0]) for r in conn.execute(stmt)]
+
+    def forget_dead_servers(self, live_since_ms: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(delete(_S).where(_S.c.heartbeat_ms < live_since_ms))
