@@ -84,7 +84,7 @@ def _sample_params(data: st.DataObject, plural: str, env: Env) -> dict[str, str]
         assert fld is not None
         values = [r[flt.field] for r in rows if r[flt.field] is not None]
         if flt.op is Op.CLUSTER_GROUP:
-            params[flt.param] = ",".join(g["id"] for g in env.federation.rows["cluster_groups"])  # type: ignore[misc]
+            params[flt.param] = ",".join(g["id"] for g in env.federation.rows["cluster_groups"])
         elif flt.op is Op.BOOL:
             params[flt.param] = data.draw(st.sampled_from(["true", "False", "TRUE"]))
         elif not values:

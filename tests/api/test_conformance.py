@@ -42,7 +42,7 @@ def test_single_objects_conform(env: Env, admin: dict[str, str], plural: str) ->
 def test_rules_conform(env: Env, admin: dict[str, str]) -> None:
     checked = 0
     for policy in env.federation.rows["policies"]:
-        for rule in policy["rules"]:  # type: ignore[attr-defined]
+        for rule in policy["rules"]:
             body = env.client.get(f"/api/policies/{policy['id']}/rules/{rule['id']}", headers=admin).json()
             assert body == {"rule": rule}
             validate("rule", body["rule"])

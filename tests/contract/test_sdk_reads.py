@@ -657,7 +657,6 @@ def test_cluster_get_metrics(ovc: Any, api: Api, everything: dict[str, list[dict
     assert metrics == api.json(f"/api/omnistack_clusters/{cluster.data['id']}/metrics", params)
 
 
-@pytest.mark.xfail(reason="browsing a backup's disks arrives with the backups issue (#4)", strict=True)
 def test_backup_virtual_disk_partitions(
     ovc: Any, api: Api, everything: dict[str, list[dict[str, Any]]]
 ) -> None:
@@ -671,11 +670,12 @@ def test_backup_virtual_disk_partitions(
         f"/api/backups/{backup.data['id']}/virtual_disk_partitions", {"virtual_disk": disk}
     )
     assert partitions["partitions"], partitions
-    number = partitions["partitions"][0]["partition_number"]
+    # A Windows system disk starts with a partition that cannot be mounted: browse the first that can.
+    number = next(p["partition_number"] for p in partitions["partitions"] if p["mountable"])
     files = backup.get_virtual_disk_partition_files(disk, number, "/")
     params = {"virtual_disk": disk, "partition_number": str(number), "file_path": "/"}
     assert files == api.json(f"/api/backups/{backup.data['id']}/virtual_disk_partition_files", params)
-    assert isinstance(files["virtual_disk_partition_files"], list)
+    assert files["virtual_disk_partition_files"], files
 
 
 # ---------------------------------------------------------------------------------------------- relations

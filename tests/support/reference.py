@@ -35,7 +35,7 @@ def _matches_one(value: Any, wanted: str, wildcard: bool, insensitive: bool) -> 
 
 
 def _groups_clusters(fed: Federation, group_ids: tuple[object, ...]) -> set[str]:
-    return {c for g in fed.rows["cluster_groups"] if g["id"] in group_ids for c in g["clusters"]}  # type: ignore[attr-defined]
+    return {c for g in fed.rows["cluster_groups"] if g["id"] in group_ids for c in g["clusters"]}
 
 
 def _keep(fed: Federation, coll: Collection, q: CollectionQuery, row: dict[str, Any]) -> bool:

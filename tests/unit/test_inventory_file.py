@@ -82,10 +82,10 @@ def _assert_consistent(fed: Federation) -> None:
         assert backup["omnistack_cluster_id"] in clusters or backup["external_store_name"]
     for cluster in clusters.values():
         mine = [h for h in hosts.values() if h["omnistack_cluster_id"] == cluster["id"]]
-        assert sorted(str(h["id"]) for h in mine) == sorted(cluster["members"])  # type: ignore[call-overload]
+        assert sorted(str(h["id"]) for h in mine) == sorted(cluster["members"])
         for name in ("allocated_capacity", "used_capacity", "free_space", "used_logical_capacity"):
-            assert cluster[name] == sum(h[name] for h in mine)  # type: ignore[misc]
-        assert cluster["free_space"] == cluster["allocated_capacity"] - cluster["used_capacity"]  # type: ignore[operator]
+            assert cluster[name] == sum(h[name] for h in mine)
+        assert cluster["free_space"] == cluster["allocated_capacity"] - cluster["used_capacity"]
 
 
 # ---- the shipped example ------------------------------------------------------------------------
@@ -166,7 +166,7 @@ def test_yaml_reads_of_unquoted_on_and_times_are_understood(tmp_path: Path) -> N
         "datastore: DS-A", "datastore: DS-A\n    power_state: OFF"
     )
     fed = load_inventory(_write(tmp_path, text), NOW)
-    rule = fed.rows["policies"][0]["rules"][0]  # type: ignore[index]
+    rule = fed.rows["policies"][0]["rules"][0]
     assert rule["start_time"] == "22:00"
     assert fed.rows["virtual_machines"][0]["hypervisor_virtual_machine_power_state"] == "OFF"
 

@@ -59,6 +59,9 @@ def _validation_message(exc: RequestValidationError) -> str:
             detail = err.get("ctx", {}).get("error", "invalid JSON")
             problems.append(f"malformed JSON at character {position}: {detail}")
             continue
+        if err.get("type") == "missing" and tuple(err.get("loc", ())) == ("body",):
+            problems.append("a JSON request body is required")
+            continue
         where = ".".join(str(p) for p in err.get("loc", ()) if p != "body") or "body"
         problems.append(f"{where}: {err.get('msg', 'invalid')}")
     return "Invalid body: " + "; ".join(problems)

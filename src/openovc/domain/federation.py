@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 # The tables a federation fills, in load order: each collection plural, then the two extra tables.
 COLLECTION_TABLES = (
@@ -21,7 +22,7 @@ class Federation:
     lists/dicts for JSON fields, which storage serialises.
     """
 
-    rows: dict[str, list[dict[str, object]]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in TABLES})
 
     def count(self, table: str) -> int:
         return len(self.rows.get(table, ()))

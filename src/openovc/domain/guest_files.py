@@ -1,21 +1,21 @@
-"""What a VM's virtual disks held when a backup was taken: disks, partitions and a small file tree.
+"""What a VM's virtual disks held when a backup was taken: disks, partitions and a small file tree."""
 
-Nothing here is stored: everything is derived from a few facts about the VM and the backup's time,
-so the same backup always shows the same disks and files, and two backups of one VM differ only in
-the files that changed between them (logs, registry hives, documents being edited).
-
-- Disks: `<vm>.vmdk`, `<vm>_1.vmdk`, ... one per virtual disk; the system disk takes two shares of
-  the allocated capacity and each data disk one (whole MiB; the last disk takes the remainder).
-- Partitions: a Windows system disk is GPT with a 500 MiB "System Reserved" partition that cannot be
-  mounted, then the NTFS system volume; a Linux system disk is MBR ("BIOS") with a 1 GiB /boot, then
-  the root file system; a data disk holds one partition (GPT on Windows, MBR on Linux).
-- Files: a few dozen per mountable partition. Each is either shipped in the golden image (the same
-  time and size on every clone), written when the VM was deployed (per VM), or changed periodically
-  (per VM, disk and path: its last change is the latest tick of its period before the backup, and its
-  size is drawn afresh at each tick). No time is ever after the backup.
-- Directories have size 0 and can be restored (the real system answers so for a directory); symbolic
-  links and the few files Windows keeps locked (page file, VSS store) cannot.
-"""
+# Nothing here is stored: everything derives from a few facts about the VM and the backup's time, so
+# the same backup always shows the same disks and files, and two backups of one VM differ only in the
+# files that changed between them (logs, registry hives, documents being edited).
+#
+# - Disks: `<vm>.vmdk`, `<vm>_1.vmdk`, ... one per virtual disk; the system disk takes two shares of
+#   the allocated capacity and each data disk one (whole MiB; the last disk takes the remainder).
+# - Partitions: a Windows system disk is GPT with a 500 MiB "System Reserved" partition that cannot be
+#   mounted, then the NTFS system volume; a Linux system disk is MBR ("BIOS") with a 1 GiB /boot, then
+#   the root file system; a data disk holds one partition (GPT on Windows, MBR on Linux).
+# - Files: a few dozen per mountable partition. Each is shipped in the golden image (the same time and
+#   size on every clone), written when the VM was deployed (per VM), or rewritten periodically (per VM,
+#   disk and path: its last change is the latest tick of its period before the backup, and its size is
+#   drawn afresh at each tick). No time is ever after the backup.
+# - Directories have size 0 and can be restored (what the real system answers for a directory, e.g.
+#   the SDK's own test data); symbolic links and the files Windows keeps locked (page file, VSS store)
+#   cannot.
 
 from __future__ import annotations
 

@@ -146,8 +146,14 @@ class TaskEngine:
         return handler(txn, payload, self.clock.now())
 
     def run_due(self, limit: int = 50) -> int:
-        """Run every task that is due now (the worker's loop body); returns how many ended."""
-        return sum(self.run(task_id) for task_id in self.store.due(self.now_ms(), limit))
+        """Run the tasks that are due now, and those they unblock (the worker's loop body); returns how many ended."""
+        ended = 0
+        while ended < limit:
+            ran = sum(self.run(task_id) for task_id in self.store.due(self.now_ms(), limit - ended))
+            if not ran:
+                break
+            ended += ran
+        return ended
 
     def beat(self) -> None:
         self.store.beat(self.instance_id, self.now_ms())

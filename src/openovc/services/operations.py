@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from ..operations.engine import TaskEngine
-from . import virtual_machines
+from . import (
+    virtual_machines,
+)
+
+MODULES = (
+    virtual_machines,
+)  # fmt: skip
 
 
 def register_operations(engine: TaskEngine) -> None:
-    for module in (virtual_machines,):
+    for module in MODULES:
         for name, handler in module.HANDLERS.items():
             engine.register(name, handler)

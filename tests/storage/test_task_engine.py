@@ -1,0 +1,163 @@
+"""The task engine on both databases: pacing, object locks, atomic failure, compare-and-set, recovery."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator, Mapping
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openovc.domain.catalog import CLUSTER_GROUPS
+from openovc.domain.clock import ManualClock
+from openovc.domain.ports import Txn
+from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskFailure, parse_pacing
+from openovc.operations.engine import ORPHAN_MESSAGE, TaskEngine
+from openovc.storage.engine import make_engine, migrate
+from openovc.storage.task_store import SqlTaskStore
+from openovc.storage.transaction import SqlTxn, write_transaction
+from tests.support.databases import BACKENDS, database_url
+from tests.support.inprocess import START
+
+
+def _rename(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+    group = txn.get(CLUSTER_GROUPS, payload["id"])
+    assert group is not None
+    txn.update(CLUSTER_GROUPS, payload["id"], {"name": group["name"] + payload["suffix"]})
+    if payload.get("fail"):
+        raise TaskFailure(77, "refused after writing")
+    if payload.get("crash"):
+        raise RuntimeError("bug")
+    return [AffectedObject(payload["id"], "cluster_group")]
+
+
+class Harness:
+    def __init__(self, url: str) -> None:
+        self.db = make_engine(url)
+        migrate(self.db)
+        with write_transaction(self.db) as conn:
+            SqlTxn(conn).insert(CLUSTER_GROUPS, {"id": "g1", "name": "G", "clusters": []})
+        self.clock = ManualClock(START)
+        self.pacing = PacingTable()
+        self.engine = self.make_engine()
+
+    def make_engine(self) -> TaskEngine:
+        engine = TaskEngine(SqlTaskStore(self.db), self.clock, self.pacing, lambda: "vc")
+        engine.register("rename", _rename)
+        return engine
+
+    def name(self) -> str:
+        with write_transaction(self.db) as conn:
+            group = SqlTxn(conn).get(CLUSTER_GROUPS, "g1")
+        assert group is not None
+        return str(group["name"])
+
+
+@pytest.fixture(params=BACKENDS)
+def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]:
+    with database_url(request.param, tmp_path) as url:
+        built = Harness(url)
+        yield built
+        built.db.dispose()
+
+
+def test_immediate_task_completes_on_first_poll(harness: Harness) -> None:
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-a"}, ["g1"])
+    assert task["id"].startswith("vc:vc:") and harness.name() == "G"
+    polled = harness.engine.poll(task["id"])
+    assert polled is not None and polled["state"] == "COMPLETED"
+    assert polled["affected_objects"] == '[{"object_id":"g1","object_type":"cluster_group"}]'
+    assert harness.name() == "G-a"
+
+
+def test_duration_pacing_and_progress(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=10)
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-d"}, ["g1"])
+    harness.clock.advance(timedelta(seconds=4))
+    polled = harness.engine.poll(task["id"])
+    assert polled is not None and polled["state"] == "QUEUED"
+    assert harness.engine.percent_complete(polled) == 40
+    harness.clock.advance(timedelta(seconds=6))
+    polled = harness.engine.poll(task["id"])
+    assert polled is not None and polled["state"] == "COMPLETED" and harness.name() == "G-d"
+
+
+def test_poll_pacing(harness: Harness) -> None:
+    harness.pacing.by_operation["rename"] = parse_pacing("polls:2")
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-p"}, ["g1"])
+    assert harness.engine.poll(task["id"])["state"] == "QUEUED"  # type: ignore[index]
+    assert harness.engine.poll(task["id"])["state"] == "COMPLETED"  # type: ignore[index]
+
+
+def test_operations_on_one_object_run_in_order(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=5)
+    harness.engine.submit("rename", {"id": "g1", "suffix": "-1"}, ["g1"])
+    harness.pacing.default = Pacing()
+    second = harness.engine.submit("rename", {"id": "g1", "suffix": "-2"}, ["g1"])
+    other = harness.engine.submit("rename", {"id": "g1", "suffix": "-x"}, ["another-object"])
+    # The second waits for the first although it is due; an unrelated object's task does not wait.
+    assert harness.engine.poll(second["id"])["state"] == "QUEUED"  # type: ignore[index]
+    assert harness.engine.poll(other["id"])["state"] == "COMPLETED"  # type: ignore[index]
+    harness.clock.advance(timedelta(seconds=5))
+    assert harness.engine.run_due() == 2
+    assert harness.name() == "G-x-1-2"
+
+
+def test_a_failure_changes_nothing(harness: Harness) -> None:
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-f", "fail": True}, ["g1"])
+    polled = harness.engine.poll(task["id"])
+    assert polled is not None
+    assert (polled["state"], polled["error_code"], polled["message"]) == (
+        "FAILED",
+        77,
+        "refused after writing",
+    )
+    assert harness.name() == "G"
+    crash = harness.engine.submit("rename", {"id": "g1", "suffix": "-c", "crash": True}, ["g1"])
+    polled = harness.engine.poll(crash["id"])
+    assert polled is not None and polled["state"] == "FAILED" and polled["error_code"] == 500
+    assert harness.name() == "G"
+
+
+def test_a_final_state_is_never_overwritten(harness: Harness) -> None:
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-z"}, ["g1"])
+    harness.engine.poll(task["id"])
+    store = harness.engine.store
+    assert store.fail(task["id"], 1, "late", "2026-11-20T12:00:00Z") is False
+    assert harness.engine.run(task["id"]) is False
+    assert store.get(task["id"])["state"] == "COMPLETED"  # type: ignore[index]
+
+
+def test_tasks_of_a_dead_server_fail_and_change_nothing(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=60)
+    dead = harness.engine
+    dead.beat()
+    orphan = dead.submit("rename", {"id": "g1", "suffix": "-o"}, ["g1"])
+    survivor = harness.make_engine()
+    survivor.beat()
+    assert survivor.recover() == 0  # the first server is still beating
+    harness.clock.advance(timedelta(seconds=30))
+    survivor.beat()
+    assert survivor.recover() == 1
+    task = survivor.store.get(orphan["id"])
+    assert task is not None and (task["state"], task["error_code"], task["message"]) == (
+        "FAILED",
+        500,
+        ORPHAN_MESSAGE,
+    )
+    assert harness.name() == "G"
+
+
+def test_concurrent_runs_never_run_a_task_twice(harness: Harness) -> None:
+    tasks = [harness.engine.submit("rename", {"id": "g1", "suffix": "."}, ["g1"]) for _ in range(20)]
+    workers = [harness.make_engine() for _ in range(4)]
+    threads = [threading.Thread(target=lambda e=e: [e.run_due() for _ in range(10)]) for e in workers]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    harness.engine.run_due()
+    assert all(harness.engine.store.get(t["id"])["state"] == "COMPLETED" for t in tasks)  # type: ignore[index]
+    assert harness.name() == "G" + "." * 20
