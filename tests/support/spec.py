@@ -32,6 +32,8 @@ def _definitions() -> dict[str, Any]:
         prop = definitions[parent]["properties"][child]
         definitions[parent]["properties"][child] = {"type": "array", "items": prop}
     definitions["logical_drive"]["properties"]["name"] = {"type": "string"}
+    # A backup's virtual disks are names, not objects (reference 3.1).
+    definitions["BackupVirtualDiskMO"]["properties"]["virtual_disks"]["items"] = {"type": "string"}
     # The spec types a capacity sample's value as "object"; real systems send numbers (reference 8.2).
     definitions["MetricsRawDataMO"]["properties"]["value"] = {"type": "number"}
     return definitions

@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from ..operations.engine import TaskEngine
 from . import (
+    datastores,
     virtual_machines,
 )
 
 MODULES = (
+    datastores,
     virtual_machines,
 )  # fmt: skip
 

@@ -1,17 +1,52 @@
-"""GET routes of /datastores."""
+"""Routes of /datastores: the reads, and create, resize, delete, set_policy, share and unshare as tasks."""
 
 from __future__ import annotations
 
+from typing import Annotated, Any
+
 import orjson
 from fastapi import APIRouter, Request
+from pydantic import BeforeValidator, Field
+from pydantic_core import PydanticCustomError
 
 from ...domain.catalog import DATASTORES
+from ...services import datastores as ds
 from ...services import reads
+from ..bodies import Body, Id, SetPolicy
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep
+from ..deps import ReaderDep, RuntimeDep, media_type
 from ..responses import JSON
+from ..tasking import accepted
 
 router = APIRouter(prefix="/datastores", tags=["datastores"])
+
+MAX_INT64 = 2**63 - 1
+
+
+def _not_a_boolean(value: Any) -> Any:
+    # The real one reads sizes as Java longs: a JSON boolean is not a number there (a string of digits is).
+    if isinstance(value, bool):
+        raise PydanticCustomError("int_type", "Input should be a valid integer")
+    return value
+
+
+Size = Annotated[int, BeforeValidator(_not_a_boolean), Field(gt=0, le=MAX_INT64)]
+
+
+class CreateDatastore(Body):
+    name: str
+    omnistack_cluster_id: Id
+    policy_id: Id
+    size: Size
+    single_replica: bool | None = None
+
+
+class ResizeDatastore(Body):
+    size: Size
+
+
+class StandardHost(Body):
+    host_name: str
 
 
 @router.get("", operation_id="listDatastores", openapi_extra=list_openapi(DATASTORES))
@@ -19,9 +54,40 @@ def list_datastores(request: Request, reader: ReaderDep) -> JSON:
     return list_response(request, reader, DATASTORES)
 
 
+@router.post("", operation_id="createDatastore", status_code=202, dependencies=[media_type(0)])
+def create_datastore(body: CreateDatastore, rt: RuntimeDep) -> JSON:
+    task = ds.create(
+        rt.reader, rt.tasks, body.name, body.omnistack_cluster_id, body.policy_id, body.size,
+        bool(body.single_replica),
+    )  # fmt: skip
+    return accepted(rt.tasks, task)
+
+
 @router.get("/{datastoreId}", operation_id="getDatastore", openapi_extra=get_openapi(DATASTORES))
 def get_datastore(datastoreId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, DATASTORES, datastoreId)
+
+
+@router.delete("/{datastoreId}", operation_id="deleteDatastore", status_code=202)
+def delete_datastore(datastoreId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ds.delete(rt.reader, rt.tasks, datastoreId))
+
+
+@router.post(
+    "/{datastoreId}/resize", operation_id="resizeDatastore", status_code=202, dependencies=[media_type(0)]
+)
+def resize_datastore(datastoreId: str, body: ResizeDatastore, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ds.resize(rt.reader, rt.tasks, datastoreId, body.size))
+
+
+@router.post(
+    "/{datastoreId}/set_policy",
+    operation_id="setDatastorePolicy",
+    status_code=202,
+    dependencies=[media_type(0)],
+)
+def set_datastore_policy(datastoreId: str, body: SetPolicy, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ds.set_policy(rt.reader, rt.tasks, datastoreId, body.policy_id))
 
 
 @router.get("/{datastoreId}/standard_hosts", operation_id="getStandardHosts")
@@ -46,3 +112,17 @@ def get_standard_hosts(datastoreId: str, reader: ReaderDep) -> JSON:
             ]
         }
     )
+
+
+@router.post(
+    "/{datastoreId}/share", operation_id="shareDatastore", status_code=202, dependencies=[media_type(8)]
+)
+def share_datastore(datastoreId: str, body: StandardHost, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ds.share(rt.reader, rt.tasks, datastoreId, body.host_name))
+
+
+@router.post(
+    "/{datastoreId}/unshare", operation_id="unShareDatastore", status_code=202, dependencies=[media_type(8)]
+)
+def unshare_datastore(datastoreId: str, body: StandardHost, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ds.unshare(rt.reader, rt.tasks, datastoreId, body.host_name))
