@@ -51,6 +51,12 @@ class InvalidBody(OmniStackError):
     exception = _PKG + "InvalidBodyException"
 
 
+class ObjectInUse(OmniStackError):
+    """The object is in use and cannot be removed."""
+
+    exception = _PKG + "ObjectInUseException"
+
+
 class PermissionDenied(OmniStackError):
     """Permission denied: this user may not perform the operation."""
 

@@ -88,7 +88,7 @@ def _below_used(datastore: Record, size: int, used: int) -> str | None:
 
 
 def _in_use(datastore: Record, n: int) -> str:
-    return f"Datastore {datastore['name']} cannot be deleted: {_vms(n)} are stored on it."
+    return f"Datastore {datastore['name']} cannot be deleted: it stores {_vms(n)}."
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -116,7 +116,7 @@ def create(
 
 
 def _next_moref(txn: Txn, vcenter: object) -> str:
-    """The next `datastore-N` of this vCenter: one above its highest datastore number, as vCenter counts up."""
+    """The next `datastore-N` of this vCenter: one above its highest datastore's, as vCenter counts up."""
     numbers = [
         int(m.group(1))
         for ds in txn.find(DATASTORES, hypervisor_management_system=vcenter)
@@ -264,7 +264,7 @@ def _not_shared(datastore: Record, host_name: str) -> str:
 def _host_uses(datastore: Record, host_name: str, n: int) -> str:
     return (
         f"Datastore {datastore['name']} cannot be unshared from host {host_name}: "
-        f"{_vms(n)} on that host use it."
+        f"it stores {_vms(n)} running on that host."
     )
 
 

@@ -4,12 +4,22 @@ from __future__ import annotations
 
 from ..operations.engine import TaskEngine
 from . import (
+    clusters,
     datastores,
+    external_stores,
+    guest_credentials,
+    hosts,
+    policies,
     virtual_machines,
 )
 
 MODULES = (
+    clusters,
     datastores,
+    external_stores,
+    guest_credentials,
+    hosts,
+    policies,
     virtual_machines,
 )  # fmt: skip
 

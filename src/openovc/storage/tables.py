@@ -167,3 +167,37 @@ settings_kv = Table(
     Column("key", String(64), primary_key=True),
     Column("value", Text, nullable=False),
 )
+
+# ---- state some operations keep beyond the catalog's columns (see domain/operations_ports.py) ----
+
+# A Virtual Controller shutdown accepted and not cancelled: the host shows FAULTY while it lasts.
+host_shutdowns = Table(
+    "host_shutdowns",
+    metadata,
+    Column("host_id", TEXT, primary_key=True),
+    Column("status", String(32), nullable=False),
+    Column("ha_wait", Boolean, nullable=False),
+    Column("requested_ms", BigInteger, nullable=False),
+)
+
+# The client account used to reach an external store; the password only as a hash.
+external_store_credentials = Table(
+    "external_store_credentials",
+    metadata,
+    Column("name", TEXT, primary_key=True),
+    Column("username", TEXT, nullable=False),
+    Column("password_hash", Text, nullable=False),
+)
+
+# A VM's backup parameters, and the guest account the guest accepted last; passwords only as hashes.
+vm_guest_credentials = Table(
+    "vm_guest_credentials",
+    metadata,
+    Column("vm_id", TEXT, primary_key=True),
+    Column("username", TEXT, nullable=False),
+    Column("password_hash", Text, nullable=False),
+    Column("app_aware_type", String(32), nullable=True),
+    Column("override_validation", Boolean, nullable=False),
+    Column("account_username", TEXT, nullable=True),
+    Column("account_password_hash", Text, nullable=True),
+)

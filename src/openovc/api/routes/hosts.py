@@ -1,18 +1,31 @@
-"""GET routes of /hosts."""
+"""Routes of /hosts: reads, Virtual Controller shutdown (direct answers) and removal (a task)."""
 
 from __future__ import annotations
 
+from typing import Annotated
+
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Body, Request
 
 from ...domain.catalog import HOSTS
 from ...domain.errors import ObjectNotFound
-from ...services import reads
+from ...services import hosts
+from ...storage.operations_state import SqlOperationsStore
+from ..bodies import Body as BodyModel
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep
+from ..deps import ReaderDep, RuntimeDep, media_type
 from ..responses import JSON
+from ..tasking import accepted
 
 router = APIRouter(prefix="/hosts", tags=["hosts"])
+
+
+class ShutdownVirtualController(BodyModel):
+    ha_wait: bool = True
+
+
+class RemoveFromFederation(BodyModel):
+    force: bool = False
 
 
 @router.get("", operation_id="listHosts", openapi_extra=list_openapi(HOSTS))
@@ -36,8 +49,38 @@ def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:
 @router.get(
     "/{hostId}/virtual_controller_shutdown_status", operation_id="getVirtualControllerShutdownStatusUsingGET"
 )
-def get_shutdown_status(hostId: str, reader: ReaderDep) -> JSON:
-    host = reads.get_object(reader, HOSTS, hostId)
-    # A Virtual Controller that is shut down no longer answers; one that is up reports no shutdown.
-    status = "NONE" if host["state"] != "FAULTY" else "IN_PROGRESS"
+def get_shutdown_status(hostId: str, rt: RuntimeDep) -> JSON:
+    status = hosts.shutdown_status(SqlOperationsStore(rt.engine), rt.reader, hostId)
     return JSON({"shutdown_status": {"status": status}})
+
+
+# The two shutdown POSTs consume plain application/json in the spec: no vendor media type is checked,
+# and the body may be absent (ha_wait then defaults to true).
+@router.post("/{hostId}/shutdown_virtual_controller", operation_id="shutdownVirtualControllerUsingPOST")
+def shutdown_virtual_controller(
+    hostId: str, rt: RuntimeDep, body: Annotated[ShutdownVirtualController | None, Body()] = None
+) -> JSON:
+    ha_wait = body.ha_wait if body is not None else True
+    status = hosts.shutdown(SqlOperationsStore(rt.engine), rt.reader, hostId, ha_wait, rt.tasks.now_ms())
+    return JSON({"shutdown_status": {"status": status}})
+
+
+@router.post(
+    "/{hostId}/cancel_virtual_controller_shutdown", operation_id="cancelShutdownVirtualControllerUsingPOST"
+)
+def cancel_virtual_controller_shutdown(hostId: str, rt: RuntimeDep) -> JSON:
+    status = hosts.cancel_shutdown(SqlOperationsStore(rt.engine), rt.reader, hostId)
+    return JSON({"cancellation_status": {"status": status}})
+
+
+@router.post(
+    "/{hostId}/remove_from_federation",
+    operation_id="removeHostFromFederation",
+    status_code=202,
+    dependencies=[media_type(9)],
+)
+def remove_from_federation(
+    hostId: str, rt: RuntimeDep, body: Annotated[RemoveFromFederation | None, Body()] = None
+) -> JSON:
+    force = body.force if body is not None else False
+    return accepted(rt.tasks, hosts.remove_from_federation(rt.reader, rt.tasks, hostId, force))

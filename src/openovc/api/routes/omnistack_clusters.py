@@ -1,4 +1,4 @@
-"""GET routes of /omnistack_clusters."""
+"""Routes of /omnistack_clusters: reads, and the time zone and IWO settings (tasks)."""
 
 from __future__ import annotations
 
@@ -6,13 +6,23 @@ from fastapi import APIRouter, Request
 
 from ...domain.catalog import OMNISTACK_CLUSTERS
 from ...domain.timezones import time_zone_list
-from ...services import reads
+from ...services import clusters, reads
+from ..bodies import Body
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep
+from ..deps import ReaderDep, RuntimeDep, media_type
 from ..render import render_rows
 from ..responses import JSON
+from ..tasking import accepted
 
 router = APIRouter(prefix="/omnistack_clusters", tags=["omnistack_clusters"])
+
+
+class SetTimeZone(Body):
+    time_zone: str
+
+
+class SetIwo(Body):
+    enabled: bool
 
 
 @router.get("", operation_id="listClusters", openapi_extra=list_openapi(OMNISTACK_CLUSTERS))
@@ -40,3 +50,20 @@ def get_connected_clusters(clusterId: str, request: Request, reader: ReaderDep) 
         row for row in render_rows(OMNISTACK_CLUSTERS, page.columns, page.rows) if row["id"] != clusterId
     ]
     return JSON({"omnistack_clusters": others})
+
+
+@router.post(
+    "/{clusterId}/set_time_zone",
+    operation_id="setClusterTimeZone",
+    status_code=202,
+    dependencies=[media_type(0)],
+)
+def set_time_zone(clusterId: str, body: SetTimeZone, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, clusters.set_time_zone(rt.reader, rt.tasks, clusterId, body.time_zone))
+
+
+@router.post(
+    "/{clusterId}/set_iwo", operation_id="enableClusterIWO", status_code=202, dependencies=[media_type(16)]
+)
+def set_iwo(clusterId: str, body: SetIwo, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, clusters.set_iwo(rt.reader, rt.tasks, clusterId, body.enabled))

@@ -1,14 +1,20 @@
-"""GET /policies/policy_schedule_report: what the backup policies take and keep, against the budgets."""
+"""Backup schedule reports: what the policies take and keep now, and what a proposed change would do.
+
+This router comes before the collection routers, so its literal paths win over `/{id}` ones.
+"""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
-from ...domain.schedules import PolicyLoad, schedule_report
+from ...services import policies
+from ..bodies import SetPolicyVMs
+from ..deps import RuntimeDep, media_type
 from ..responses import JSON
 from .metrics import MetricsDep, scope_clusters
+from .policies import REPLACE_ALL_RULES, AnyBody, replace_all_rules
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = APIRouter()
 
 _REPORT = {
     "parameters": [
@@ -21,15 +27,66 @@ _REPORT = {
         }
     ]
 }
+_IMPACT = media_type(9)  # the impact reports came with REST 1.9
 
 
-@router.get("/policy_schedule_report", operation_id="getPolicyScheduleReport", openapi_extra=_REPORT)
+@router.get(
+    "/policies/policy_schedule_report",
+    operation_id="getPolicyScheduleReport",
+    tags=["policies"],
+    openapi_extra=_REPORT,
+)
 def get_policy_schedule_report(request: Request, store: MetricsDep) -> JSON:
     """A flat object (clients read its keys at the top level)."""
     clusters = scope_clusters(store, request.query_params)
-    loads = [
-        PolicyLoad.from_records(usage.rules, usage.vm_count)
-        for usage in store.policy_usage(clusters)
-        if usage.vm_count  # a policy no VM uses takes nothing, whatever its rules say
-    ]
-    return JSON(schedule_report(loads, store.host_count(clusters)).as_dict())
+    return JSON(policies.schedule(store.policy_usage(clusters), store.host_count(clusters)))
+
+
+@router.post(
+    "/policies/{policyId}/impact_report/create_rules",
+    operation_id="reportOnProposedRulesCreation",
+    tags=["policies"],
+    dependencies=[_IMPACT],
+    openapi_extra=REPLACE_ALL_RULES,
+)
+def report_on_rules_creation(
+    policyId: str, body: AnyBody, request: Request, rt: RuntimeDep, store: MetricsDep
+) -> JSON:
+    replace = replace_all_rules(request)
+    return JSON(policies.impact_of_creation(rt.reader, store, policyId, body, replace))
+
+
+@router.post(
+    "/policies/{policyId}/impact_report/edit_rules",
+    operation_id="reportOnProposedRulesEdits",
+    tags=["policies"],
+    dependencies=[_IMPACT],
+    openapi_extra=REPLACE_ALL_RULES,
+)
+def report_on_rules_edits(
+    policyId: str, body: AnyBody, request: Request, rt: RuntimeDep, store: MetricsDep
+) -> JSON:
+    replace = replace_all_rules(request)
+    return JSON(policies.impact_of_edits(rt.reader, store, policyId, body, replace))
+
+
+@router.post(
+    "/policies/{policyId}/rules/{ruleId}/impact_report/delete_rule",
+    operation_id="reportOnProposedRuleDeletion",
+    tags=["policies"],
+    dependencies=[_IMPACT],
+)
+def report_on_rule_deletion(policyId: str, ruleId: str, rt: RuntimeDep, store: MetricsDep) -> JSON:
+    """The SDK sends the body `null`; any body is ignored."""
+    return JSON(policies.impact_of_deletion(rt.reader, store, policyId, ruleId))
+
+
+@router.post(
+    "/virtual_machines/policy_impact_report/apply_policy",
+    operation_id="reportOnProposedVMPolicySetting",
+    tags=["virtual_machines"],
+    dependencies=[_IMPACT],
+)
+def report_on_vm_policy_setting(body: SetPolicyVMs, rt: RuntimeDep, store: MetricsDep) -> JSON:
+    vm_ids = body.virtual_machine_id or []
+    return JSON(policies.impact_of_applying(rt.reader, store, vm_ids, body.policy_id))

@@ -2,11 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Literal
+
 from fastapi import APIRouter, Request
 
 from ...domain.catalog import BACKUPS, VIRTUAL_MACHINES
+from ...services import guest_credentials as guests
 from ...services import reads
 from ...services import virtual_machines as vms
+from ...storage.operations_state import SqlOperationsStore
+from ..bodies import Body as BodyModel
 from ..bodies import CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from ..collection import get_openapi, get_response, list_openapi, list_response
 from ..deps import ReaderDep, RuntimeDep, media_type
@@ -71,3 +76,44 @@ def power_on(vmId: str, rt: RuntimeDep) -> JSON:
 )
 def power_off(vmId: str, rt: RuntimeDep) -> JSON:
     return accepted(rt.tasks, vms.power(rt.reader, rt.tasks, vmId, "OFF"))
+
+
+# ---- guest credentials for application-aware backups ----
+
+
+class BackupParameters(BodyModel):
+    guest_username: str
+    guest_password: str
+    override_guest_validation: bool | None = None
+    override_validation: bool | None = None  # what the Go SDK sends instead
+    app_aware_type: Literal["NONE", "DEFAULT", "VSS"] | None = None
+
+    def override(self) -> bool:
+        chosen = self.override_guest_validation
+        return bool(chosen if chosen is not None else self.override_validation)
+
+
+class GuestLogin(BodyModel):
+    guest_username: str
+    guest_password: str
+
+
+@router.post(
+    "/{vmId}/backup_parameters", operation_id="setBackupParams", status_code=202, dependencies=[media_type(8)]
+)
+def set_backup_parameters(vmId: str, body: BackupParameters, rt: RuntimeDep) -> JSON:
+    task = guests.set_backup_parameters(
+        SqlOperationsStore(rt.engine), rt.reader, rt.tasks, vmId, username=body.guest_username,
+        password=body.guest_password, override=body.override(), app_aware_type=body.app_aware_type,
+    )  # fmt: skip
+    return accepted(rt.tasks, task)
+
+
+@router.post(
+    "/{vmId}/validate_backup_credentials", operation_id="validateBackupCred", dependencies=[media_type(8)]
+)
+def validate_backup_credentials(vmId: str, body: GuestLogin, rt: RuntimeDep) -> JSON:
+    status = guests.validate(
+        SqlOperationsStore(rt.engine), rt.reader, vmId, body.guest_username, body.guest_password
+    )
+    return JSON({"credentials_validation": {"status": status}})

@@ -1,0 +1,92 @@
+"""State some operations keep beyond the catalog's columns (shutdowns, credentials); storage implements it.
+
+Task handlers get it for their own transaction through `state_in(txn)`, so that it changes together
+with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`.
+Passwords only ever arrive here as hashes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from contextlib import AbstractContextManager
+from dataclasses import dataclass
+from typing import Protocol
+
+from .ports import Txn
+
+
+@dataclass(frozen=True)
+class Shutdown:
+    """A Virtual Controller shutdown that was accepted and not cancelled."""
+
+    host_id: str
+    status: str  # IN_PROGRESS, or FORCE_IN_PROGRESS when it did not wait for HA
+    ha_wait: bool
+    requested_ms: int
+
+
+@dataclass(frozen=True)
+class StoreCredentials:
+    """The client account SimpliVity uses to reach an external store."""
+
+    name: str
+    username: str
+    password_hash: str
+
+
+@dataclass(frozen=True)
+class GuestCredentials:
+    """A VM's backup parameters, and the guest account the guest is known to accept."""
+
+    vm_id: str
+    username: str
+    password_hash: str
+    app_aware_type: str | None
+    override_validation: bool
+    # The last credentials set here that the guest accepted (None until there are some).
+    account_username: str | None
+    account_password_hash: str | None
+
+
+class OperationsState(Protocol):
+    def shutdown(self, host_id: str) -> Shutdown | None: ...
+
+    def put_shutdown(self, shutdown: Shutdown) -> None: ...
+
+    def drop_shutdown(self, host_id: str) -> bool: ...
+
+    def drop_host_hardware(self, host_id: str) -> bool: ...
+
+    def store_credentials(self, name: str) -> StoreCredentials | None: ...
+
+    def put_store_credentials(self, credentials: StoreCredentials) -> None: ...
+
+    def drop_store_credentials(self, name: str) -> bool: ...
+
+    def guest_credentials(self, vm_id: str) -> GuestCredentials | None: ...
+
+    def put_guest_credentials(self, credentials: GuestCredentials) -> None: ...
+
+
+class OperationsStore(Protocol):
+    """Opens the operations state: read-only, or with the federation in one write transaction."""
+
+    def reading(self) -> AbstractContextManager[OperationsState]: ...
+
+    def changing(self) -> AbstractContextManager[tuple[Txn, OperationsState]]: ...
+
+
+StateFactory = Callable[[Txn], OperationsState]
+_factory: list[StateFactory] = []
+
+
+def bind_state(factory: StateFactory) -> None:
+    """Storage names how a transaction reaches the operations state (done when storage is imported)."""
+    _factory[:] = [factory]
+
+
+def state_in(txn: Txn) -> OperationsState:
+    """The operations state inside a task's transaction."""
+    if not _factory:
+        raise RuntimeError("no operations state store is bound; import openovc.storage.operations_state")
+    return _factory[0](txn)

@@ -1,0 +1,98 @@
+"""The operations state in the database: implements domain.operations_ports on one connection."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
+
+from ..domain.operations_ports import (
+    GuestCredentials,
+    OperationsState,
+    Shutdown,
+    StoreCredentials,
+    bind_state,
+)
+from ..domain.ports import Record, Txn
+from . import tables
+from .transaction import SqlTxn, write_transaction
+
+
+class SqlOperationsState:
+    """OperationsState over an open connection (inside the caller's transaction)."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _one(self, table: Table, key: str) -> Record | None:
+        column = next(iter(table.primary_key.columns))
+        row = self.conn.execute(select(table).where(column == key)).first()
+        return dict(row._mapping) if row is not None else None
+
+    def _put(self, table: Table, values: Record) -> None:
+        column = next(iter(table.primary_key.columns))
+        key = values[column.name]
+        if not self.conn.execute(update(table).where(column == key).values(**values)).rowcount:
+            self.conn.execute(insert(table).values(**values))
+
+    def _drop(self, table: Table, key: str) -> bool:
+        column = next(iter(table.primary_key.columns))
+        return bool(self.conn.execute(delete(table).where(column == key)).rowcount)
+
+    def shutdown(self, host_id: str) -> Shutdown | None:
+        row = self._one(tables.host_shutdowns, host_id)
+        return Shutdown(**row) if row is not None else None
+
+    def put_shutdown(self, shutdown: Shutdown) -> None:
+        self._put(tables.host_shutdowns, vars(shutdown))
+
+    def drop_shutdown(self, host_id: str) -> bool:
+        return self._drop(tables.host_shutdowns, host_id)
+
+    def drop_host_hardware(self, host_id: str) -> bool:
+        return self._drop(tables.host_hardware, host_id)
+
+    def store_credentials(self, name: str) -> StoreCredentials | None:
+        row = self._one(tables.external_store_credentials, name)
+        return StoreCredentials(**row) if row is not None else None
+
+    def put_store_credentials(self, credentials: StoreCredentials) -> None:
+        self._put(tables.external_store_credentials, vars(credentials))
+
+    def drop_store_credentials(self, name: str) -> bool:
+        return self._drop(tables.external_store_credentials, name)
+
+    def guest_credentials(self, vm_id: str) -> GuestCredentials | None:
+        row = self._one(tables.vm_guest_credentials, vm_id)
+        return GuestCredentials(**row) if row is not None else None
+
+    def put_guest_credentials(self, credentials: GuestCredentials) -> None:
+        self._put(tables.vm_guest_credentials, vars(credentials))
+
+
+class SqlOperationsStore:
+    """OperationsStore over an engine."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    @contextmanager
+    def reading(self) -> Iterator[OperationsState]:
+        with self.engine.connect() as conn:
+            yield SqlOperationsState(conn)
+
+    @contextmanager
+    def changing(self) -> Iterator[tuple[Txn, OperationsState]]:
+        with write_transaction(self.engine) as conn:
+            yield SqlTxn(conn), SqlOperationsState(conn)
+
+
+def in_txn(txn: Txn) -> OperationsState:
+    """The operations state on a task's own connection, so both commit or neither does."""
+    if not isinstance(txn, SqlTxn):
+        raise TypeError(f"the operations state needs a SQL transaction, not {type(txn).__name__}")
+    return SqlOperationsState(txn.conn)
+
+
+bind_state(in_txn)

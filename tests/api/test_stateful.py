@@ -1,0 +1,123 @@
+"""Random sequences of operations and bad requests; after every step the federation stays consistent,
+every task has ended, and a refused request changed nothing."""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from hypothesis import HealthCheck, Phase, settings
+from hypothesis import strategies as st
+from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
+
+from tests.support.inprocess import Env, make_env
+from tests.support.invariants import problems, snapshot
+from tests.support.tasks import media
+
+NAMES = st.sampled_from(["alpha", "beta", "gamma", "web-01", "db 2", "x" * 80])
+BAD_BODIES = st.sampled_from([None, [], {}, {"virtual_machine_name": 7}, {"destination_datastore_id": None},
+                              {"policy_id": ""}, "not json"])  # fmt: skip
+
+
+class Federation(RuleBasedStateMachine):
+    def __init__(self) -> None:
+        super().__init__()
+        self.tmp = tempfile.TemporaryDirectory()
+        self.env: Env = make_env(Path(self.tmp.name))
+        self.h = self.env.headers()
+        self.state = self._snapshot()
+
+    def teardown(self) -> None:
+        self.env.runtime.engine.dispose()
+        self.tmp.cleanup()
+
+    def _get(self, path: str, params: dict[str, str] | None = None) -> Any:
+        resp = self.env.client.get(path, headers=self.h, params=params)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    def _snapshot(self) -> dict[str, list[dict[str, Any]]]:
+        return snapshot(self._get)
+
+    def _alive(self) -> list[dict[str, Any]]:
+        return [v for v in self.state["virtual_machines"] if v["state"] == "ALIVE"]
+
+    def _post(self, path: str, body: Any, version: str = "1.8") -> None:
+        """Submit; a 202 task must end at the first poll; a refusal must be a 4xx that changed nothing."""
+        headers = {**self.h, **media(version)}
+        if isinstance(body, str):
+            resp = self.env.client.post(path, headers=headers, content=body.encode())
+        else:
+            resp = self.env.client.post(path, headers=headers, json=body)
+        before = self.state
+        task = (
+            self._get(f"/api/tasks/{resp.json()['task']['id']}")["task"] if resp.status_code == 202 else None
+        )
+        self.state = self._snapshot()
+        if task is not None:
+            assert task["state"] in ("COMPLETED", "FAILED"), task
+            if task["state"] == "FAILED":
+                assert self.state == before, f"a failed task changed state: {task}"
+        else:
+            assert resp.status_code in (400, 404), resp.text
+            assert set(resp.json()) >= {"exception", "path", "message", "timestamp", "status"}
+            assert self.state == before, f"a refused request changed state: {resp.text}"
+
+    @precondition(lambda self: bool(self._alive()))
+    @rule(data=st.data(), name=NAMES)
+    def clone(self, data: st.DataObject, name: str) -> None:
+        vm = data.draw(st.sampled_from(self._alive()))
+        self._post(f"/api/virtual_machines/{vm['id']}/clone", {"virtual_machine_name": name})
+
+    @precondition(lambda self: bool(self._alive()))
+    @rule(data=st.data())
+    def move(self, data: st.DataObject) -> None:
+        vm = data.draw(st.sampled_from(self._alive()))
+        ds = data.draw(st.sampled_from(self.state["datastores"]))
+        self._post(f"/api/virtual_machines/{vm['id']}/move", {"destination_datastore_id": ds["id"]})
+
+    @precondition(lambda self: bool(self._alive()))
+    @rule(data=st.data(), on=st.booleans())
+    def power(self, data: st.DataObject, on: bool) -> None:
+        vm = data.draw(st.sampled_from(self._alive()))
+        self._post(f"/api/virtual_machines/{vm['id']}/power_{'on' if on else 'off'}", None, version="1.14")
+
+    @precondition(lambda self: bool(self._alive()))
+    @rule(data=st.data())
+    def set_policy(self, data: st.DataObject) -> None:
+        vms = data.draw(st.lists(st.sampled_from(self._alive()), min_size=1, max_size=4))
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        self._post("/api/virtual_machines/set_policy", {"virtual_machine_id": [v["id"] for v in vms],
+                                                          "policy_id": policy["id"]})  # fmt: skip
+
+    @rule(data=st.data(), body=BAD_BODIES, unknown=st.booleans())
+    def bad_request(self, data: st.DataObject, body: Any, unknown: bool) -> None:
+        vm_id = (
+            "no-such-vm" if unknown or not self._alive() else data.draw(st.sampled_from(self._alive()))["id"]
+        )
+        action = data.draw(st.sampled_from(["clone", "move", "set_policy"]))
+        before = self.state
+        headers = {**self.h, **media()}
+        path = f"/api/virtual_machines/{vm_id}/{action}"
+        if isinstance(body, str):
+            resp = self.env.client.post(path, headers=headers, content=body.encode())
+        else:
+            resp = self.env.client.post(path, headers=headers, json=body)
+        assert resp.status_code in (400, 404), resp.text
+        assert self._snapshot() == before
+
+    @invariant()
+    def consistent(self) -> None:
+        assert problems(self.state) == []
+
+
+# Each example builds a federation, so shrinking is left out: a failure prints its whole sequence.
+Federation.TestCase.settings = settings(
+    max_examples=12,
+    stateful_step_count=20,
+    deadline=None,
+    suppress_health_check=list(HealthCheck),
+    phases=[Phase.explicit, Phase.reuse, Phase.generate],
+)
+TestFederation = Federation.TestCase
