@@ -16,7 +16,7 @@ from tests.support.invariants import problems, snapshot
 from tests.support.tasks import media
 
 NAMES = st.sampled_from(["alpha", "beta", "gamma", "web-01", "db 2", "x" * 80])
-BAD_BODIES = st.sampled_from([None, [], {}, {"virtual_machine_name": 7}, {"destination_datastore_id": None},
+BAD_BODIES: st.SearchStrategy[Any] = st.sampled_from([None, [], {}, {"virtual_machine_name": 7}, {"destination_datastore_id": None},
                               {"policy_id": ""}, "not json"])  # fmt: skip
 
 

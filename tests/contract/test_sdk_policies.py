@@ -117,7 +117,7 @@ def test_rename(fresh: Any, ovc: Any, api: Api) -> None:
 
 
 def test_refusals_reach_the_sdk_as_errors(fresh: Any, ovc: Any, api: Api) -> None:
-    taken = api.everything("policies")[0]["name"]
+    taken = next(p["name"] for p in api.everything("policies") if p["id"] != fresh.data["id"])
     with pytest.raises(HPESimpliVityException) as info:
         ovc.policies.create(taken)
     body = _response(info.value)

@@ -51,6 +51,7 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
     for host in hosts.values():
         if host["omnistack_cluster_id"] not in clusters:
             found.append(f"host {host['name']} names a missing cluster")
+    ds: dict[str, Any] | None
     for ds in datastores.values():
         if clusters.get(ds["omnistack_cluster_id"], {}).get("name") != ds["omnistack_cluster_name"]:
             found.append(f"datastore {ds['name']} names its cluster wrongly")
@@ -74,8 +75,8 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
             found.append(f"VM {vm['name']} names its cluster wrongly")
         if policies.get(vm["policy_id"], {}).get("name") != vm["policy_name"]:
             found.append(f"VM {vm['name']} names its policy wrongly")
-        host = hosts.get(vm["host_id"])
-        if host is not None and host["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
+        vm_host = hosts.get(vm["host_id"])
+        if vm_host is not None and vm_host["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
             found.append(f"VM {vm['name']} runs on a host of another cluster")
         for replica in vm["replica_set"]:
             if replica["id"] not in hosts:

@@ -151,7 +151,7 @@ def test_consistency_type_wins_over_the_flag(given: dict[str, Any], expected: tu
 
 def test_bodies_must_be_an_array_of_objects() -> None:
     assert rules.rule_bodies([{"frequency": 1}]) == [{"frequency": 1}]
-    for body, message in [
+    cases: list[tuple[object, str]] = [
         ({"frequency": 1}, "the body must be a JSON array of rules, not an object"),
         (None, "the body must be a JSON array of rules, not null"),
         ("x", "the body must be a JSON array of rules, not a string"),
@@ -159,7 +159,9 @@ def test_bodies_must_be_an_array_of_objects() -> None:
         ([], "the body must name at least one rule"),
         ([{}, 5], "rule 1: must be a JSON object, not a number"),
         ([[]], "rule 0: must be a JSON object, not an array"),
-    ]:
+        ([True], "rule 0: must be a JSON object, not a boolean"),
+    ]
+    for body, message in cases:
         with pytest.raises(RuleError) as info:
             rules.rule_bodies(body)
         assert str(info.value) == message
@@ -209,6 +211,11 @@ def test_edits_are_partial_and_keep_the_destination() -> None:
         )
     with pytest.raises(RuleError, match=r"^retention: must be at least the frequency"):
         rules.edited_rule(current, {"retention": 30})
+    with pytest.raises(RuleError, match=r"^retention: must be at least the frequency"):
+        rules.edited_rule(current, {"frequency": 120, "retention": 60})
+    # A stored rule that keeps backups less long than its frequency can still have its times edited.
+    short = {**current, "frequency": 1440, "retention": 480, "max_backups": 1}
+    assert rules.edited_rule(short, {"days": "Sun"}) == {**short, "days": "Sun"}
 
 
 def test_edits_by_rule_id_and_deletion_renumber() -> None:

@@ -31,7 +31,8 @@ class Runtime:
     tasks: TaskEngine
 
 
-def runtime(request: Request) -> Runtime:
+async def runtime(request: Request) -> Runtime:
+    # async: no I/O here, so no trip through the thread pool.
     rt: Runtime = request.app.state.runtime
     return rt
 
@@ -39,7 +40,7 @@ def runtime(request: Request) -> Runtime:
 RuntimeDep = Annotated[Runtime, Depends(runtime)]
 
 
-def reader(rt: RuntimeDep) -> FederationReader:
+async def reader(rt: RuntimeDep) -> FederationReader:
     return rt.reader
 
 

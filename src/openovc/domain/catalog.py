@@ -92,7 +92,7 @@ VIRTUAL_MACHINES = Collection(
     fields=(
         _s("id"),
         _s("name", index=True),
-        _e("state", VM_STATES, index=True),
+        _e("state", VM_STATES),
         _t("created_at"),
         _t("deleted_at"),
         _s("omnistack_cluster_id", index=True),

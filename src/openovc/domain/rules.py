@@ -4,6 +4,8 @@ A rule body carries `frequency` and `retention` (minutes; numbers may arrive as 
 optionally `days`, `start_time`, `end_time`, `destination_id` or `external_store_name`,
 `consistency_type` and `application_consistent`. Server-side fields (`id`, `number`,
 `destination_name`, `max_backups`) are ignored when sent, as are keys this module does not know.
+`frequency` is 1-1440 minutes, and `retention` at least `frequency` (a backup that expires before
+the next is taken protects nothing); a policy holds at most 16 rules.
 
     max_backups = max(1, retention // frequency)
 
@@ -22,7 +24,7 @@ from .catalog import CONSISTENCY_TYPES
 from .schedules import WEEKDAYS, parse_clock, parse_days
 
 LOCAL = "<local>"
-MAX_RULES = 16  # per policy (HPE's published limit)
+MAX_RULES = 16  # per policy: SimpliVity's limit as published (vhersey.com, 2016)
 MAX_FREQUENCY = 1440  # a day: what the HPE PowerShell module accepts, and the schedule's longest step
 MAX_MINUTES = 2**31 - 1  # the spec's int32
 APP_CONSISTENT = frozenset({"DEFAULT", "VSS", "FAILEDVSS"})
@@ -209,7 +211,10 @@ def _rule(
             raise RuleError("Field required", field=name, index=index)
     frequency = _minutes(pick("frequency", None), "frequency", index, 1, MAX_FREQUENCY)
     retention = _minutes(pick("retention", None), "retention", index, 1, MAX_MINUTES)
-    if retention < frequency:
+    # Checked when the request sets either: a stored rule may predate the check (the generator can
+    # shrink retentions), and an edit of its times alone should not fail for it.
+    timing_set = current is None or _given(body, "frequency") or _given(body, "retention")
+    if retention < frequency and timing_set:
         raise RuleError(
             f"must be at least the frequency ({frequency} minutes): each backup would expire before the "
             f"next is taken, got {retention}",

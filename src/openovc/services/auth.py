@@ -84,16 +84,14 @@ class AuthService:
     def check(self, access_token: str) -> tuple[TokenVerdict, Session | None]:
         """Judge a bearer token, and record its use when valid."""
         now = self.now_ms()
-        token = self.store.token(access_token)
+        found = self.store.session_for(access_token)
+        token = found[0] if found else None
         verdict = judge(token, now, self.policy)
-        if verdict is not TokenVerdict.VALID or token is None:
+        if verdict is not TokenVerdict.VALID or found is None:
             return verdict, None
-        user = self.store.user(token.username)
-        if user is None:
-            return TokenVerdict.UNKNOWN, None
-        if needs_touch(token, now, self.policy):
+        if needs_touch(found[0], now, self.policy):
             self.store.touch_token(access_token, now)
-        return verdict, Session(token, Role(user[1]))
+        return verdict, Session(found[0], Role(found[1]))
 
     def revoke(self, access_token: str) -> None:
         self.store.revoke_token(access_token)

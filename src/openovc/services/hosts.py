@@ -33,28 +33,43 @@ def _replica_hosts(vm: Record) -> list[str]:
     return [str(r["id"]) for r in vm["replica_set"] or []]
 
 
-def _ha_status(vm: Record, live: set[str]) -> str:
+def _ha_status(vm: Record, live: set[str], single: bool) -> str:
     """Storage HA of a live VM from which of its replicas' controllers are up."""
     replicas = _replica_hosts(vm)
     up = sum(1 for h in replicas if h in live)
     if up == 0:
         return "DEFUNCT"  # no controller serves its data
-    if len(replicas) < 2:
-        return "OUT_OF_SCOPE"  # a single-replica VM has no HA to keep
-    return "SAFE" if up == len(replicas) else "DEGRADED"
+    if single:
+        return "OUT_OF_SCOPE"  # a single-replica datastore keeps no HA copy
+    return "SAFE" if up >= 2 and up == len(replicas) else "DEGRADED"
+
+
+class _SingleReplica:
+    """Whether a datastore keeps one copy only, read once per datastore."""
+
+    def __init__(self, txn: Txn) -> None:
+        self.txn = txn
+        self.known: dict[str, bool] = {}
+
+    def __call__(self, datastore_id: str) -> bool:
+        if datastore_id not in self.known:
+            found = self.txn.get(DATASTORES, datastore_id)
+            self.known[datastore_id] = bool(found["single_replica"]) if found is not None else False
+        return self.known[datastore_id]
+
+
+def _ha_values(ha: str) -> Record:
+    return {"ha_status": ha, "ha_resynchronization_progress": 100 if ha == "SAFE" else 0}
 
 
 def _refresh_ha(txn: Txn, cluster_id: str, host_id: str) -> None:
     """Recompute the HA status of the live VMs with a replica on this host."""
     live = {str(h["id"]) for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"}
+    single = _SingleReplica(txn)
     for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id, state="ALIVE"):
         if host_id in _replica_hosts(vm):
-            ha = _ha_status(vm, live)
-            txn.update(
-                VIRTUAL_MACHINES,
-                str(vm["id"]),
-                {"ha_status": ha, "ha_resynchronization_progress": 100 if ha == "SAFE" else 0},
-            )
+            ha = _ha_status(vm, live, single(str(vm["datastore_id"])))
+            txn.update(VIRTUAL_MACHINES, str(vm["id"]), _ha_values(ha))
 
 
 # ------------------------------------------------------------------------------------------ shutdown
@@ -228,17 +243,13 @@ def _run_remove(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
 
 def _move_vms(txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
     live = {h for h, rec in loads.hosts.items() if rec["state"] == "ALIVE"}
-    singles: dict[str, bool] = {}
+    single = _SingleReplica(txn)
     for vm in holders:
-        ds = str(vm["datastore_id"])
-        if ds not in singles:
-            found = txn.get(DATASTORES, ds)
-            singles[ds] = bool(found["single_replica"]) if found is not None else False
-        values = _rehome(vm, gone, loads, singles[ds])
+        one_copy = single(str(vm["datastore_id"]))
+        values = _rehome(vm, gone, loads, one_copy)
         if vm["state"] == "ALIVE":
             if values["replica_set"]:
-                ha = _ha_status({**vm, **values}, live)
-                values.update(ha_status=ha, ha_resynchronization_progress=100 if ha == "SAFE" else 0)
+                values.update(_ha_values(_ha_status({**vm, **values}, live, one_copy)))
             else:
                 # No host is left to run it: it leaves the inventory, as a VM deleted outside SimpliVity.
                 values.update(state="REMOVED", ha_status="UNKNOWN", ha_resynchronization_progress=0)

@@ -152,7 +152,7 @@ def _plural(count: int, noun: str) -> str:
 
 def _in_use(finder: Finder, policy: Record) -> str | None:
     """Why the policy cannot be deleted: datastores or live VMs still use it."""
-    datastores = [d for d in finder.find(DATASTORES, policy_id=policy["id"]) if not d.get("deleted")]
+    datastores = finder.find(DATASTORES, policy_id=policy["id"])
     vms = finder.find(VIRTUAL_MACHINES, policy_id=policy["id"], state="ALIVE")
     if not datastores and not vms:
         return None

@@ -6,6 +6,7 @@ from sqlalchemy import Engine, delete, insert, select, update
 
 from ..domain.auth import Failures, Token
 from . import tables
+from .engine import reads
 
 _T = tables.tokens
 _U = tables.users
@@ -15,6 +16,23 @@ _F = tables.login_failures
 class SqlAuthStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self.reads = reads(engine)
+
+    def session_for(self, access_token: str) -> tuple[Token, str] | None:
+        """A token and its user's role, in one query (this runs on every request)."""
+        stmt = (
+            select(_T, _U.c.role)
+            .join(_U, _U.c.username == _T.c.username)
+            .where(_T.c.access_token == access_token)
+        )
+        with self.reads.connect() as conn:
+            row = conn.execute(stmt).first()
+        if row is None:
+            return None
+        token = Token(
+            row.access_token, row.username, row.grant_type, row.issued_at, row.last_used_at, row.revoked
+        )
+        return token, str(row.role)
 
     def user(self, username: str) -> tuple[str, str] | None:
         with self.engine.connect() as conn:

@@ -53,7 +53,16 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         event.listen(engine, "begin", _sqlite_begin)
         return engine
-    return create_engine(url, pool_size=10, max_overflow=20, pool_pre_ping=True)
+    # No pre-ping: it costs a round trip per checkout; a connection broken by a database restart
+    # fails one request, and the pool then replaces it.
+    return create_engine(url, pool_size=10, max_overflow=20)
+
+
+def reads(engine: Engine) -> Engine:
+    """The engine for plain reads: on PostgreSQL without BEGIN/ROLLBACK round trips."""
+    if engine.dialect.name == "postgresql":
+        return engine.execution_options(isolation_level="AUTOCOMMIT")
+    return engine
 
 
 def alembic_config(engine: Engine) -> Config:

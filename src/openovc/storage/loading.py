@@ -59,3 +59,6 @@ def load_federation(engine: Engine, federation: Federation) -> None:
     with engine.begin() as conn:
         for name, rows in federation.rows.items():
             _insert(conn, _table(name), rows, _json_columns(name))
+    # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
+    with engine.begin() as conn:
+        conn.exec_driver_sql("ANALYZE")

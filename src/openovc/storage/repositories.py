@@ -10,6 +10,7 @@ from ..domain.fields import Collection
 from ..domain.ports import Page, Record
 from ..domain.query import CollectionQuery
 from . import querying, tables
+from .engine import reads
 from .rows import as_record
 
 
@@ -17,7 +18,7 @@ class SqlFederationReader:
     """Reads collections with filtering, sorting and paging done by the database."""
 
     def __init__(self, engine: Engine) -> None:
-        self.engine = engine
+        self.engine = reads(engine)
 
     def page(self, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> Page:
         with self.engine.connect() as conn:

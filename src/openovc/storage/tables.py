@@ -65,6 +65,10 @@ def _collection_table(coll: Collection) -> Table:
 COLLECTION_TABLES: dict[str, Table] = {c.plural: _collection_table(c) for c in catalog.ALL}
 COLLECTION_TABLES[catalog.CERTIFICATES.plural] = _collection_table(catalog.CERTIFICATES)
 
+# Lists of VMs are filtered to ALIVE by default and sorted by name: one index serves both.
+vms = COLLECTION_TABLES["virtual_machines"]
+Index("ix_virtual_machines_state_name", vms.c.state, vms.c.name, vms.c.id)
+
 backups = COLLECTION_TABLES["backups"]
 Index("ix_backups_vm_name_created", backups.c.virtual_machine_name, backups.c.created_at, backups.c.id)
 
