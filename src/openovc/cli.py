@@ -116,7 +116,17 @@ def _parser() -> argparse.ArgumentParser:
     add.add_argument("name")
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--password", help="the password (prompted for when omitted on a terminal)")
+    add.add_argument(
+        "--group", action="append", default=[], help="a vCenter group the user belongs to (repeatable)"
+    )
     add.set_defaults(handler=_users_add)
+    groups = actions.add_parser(
+        "groups", help="set the vCenter groups a user belongs to (role assignments use them)"
+    )
+    _store_options(groups)
+    groups.add_argument("name")
+    groups.add_argument("group", nargs="*", help="the groups (none: no groups)")
+    groups.set_defaults(handler=_users_groups)
     remove = actions.add_parser("remove", help="remove a user and revoke its tokens")
     _store_options(remove)
     remove.add_argument("name")
@@ -359,7 +369,8 @@ def _users_list(args: argparse.Namespace) -> int:
         users = rt.auth.store.list_users()
         width = max((len(name) for name, _ in users), default=0)
         for name, role in users:
-            _say(f"{name:<{width}}  {role}")
+            groups = ", ".join(rt.auth.store.user_groups(name) or [])
+            _say(f"{name:<{width}}  {role}" + (f"  groups: {groups}" if groups else ""))
         return EXIT_OK
 
     return _with_runtime(args, run)
@@ -371,7 +382,20 @@ def _users_add(args: argparse.Namespace) -> int:
     def run(rt: Runtime, _config: Settings) -> int:
         if not rt.auth.ensure_user(args.name, password, Role(args.role)):
             raise CommandError(f"user already exists: {args.name}")
+        if args.group:
+            rt.auth.store.set_user_groups(args.name, list(dict.fromkeys(args.group)))
         _say(f"Added user {args.name} ({args.role})")
+        return EXIT_OK
+
+    return _with_runtime(args, run)
+
+
+def _users_groups(args: argparse.Namespace) -> int:
+    def run(rt: Runtime, _config: Settings) -> int:
+        groups = list(dict.fromkeys(args.group))
+        if not rt.auth.store.set_user_groups(args.name, groups):
+            raise CommandError(f"no such user: {args.name}")
+        _say(f"User {args.name} is in groups: {', '.join(groups) or '(none)'}")
         return EXIT_OK
 
     return _with_runtime(args, run)

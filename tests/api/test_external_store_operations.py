@@ -311,13 +311,14 @@ def test_unregister_refusals(env: Env, admin: dict[str, str]) -> None:
             404,
             _error(path, PKG + "ObjectNotFoundException", message, 404),
         )
-    for body, message in [
+    bad: Any
+    for bad, message in [
         ({"name": "StoreOnce-01"}, "Invalid body: omnistack_cluster_id: Field required"),
         ({"name": ["StoreOnce-01"], "omnistack_cluster_id": other}, "Invalid body: name: Input should be a valid string"),
         ("null", NOT_A_DICT),
         ([], NOT_A_DICT),
     ]:  # fmt: skip
-        resp = _post(env, admin, path, body, "1.15")
+        resp = _post(env, admin, path, bad, "1.15")
         assert (resp.status_code, resp.json()) == (400, _error(path, PKG + "InvalidBodyException", message))
     body = {"name": "StoreOnce-01", "omnistack_cluster_id": _cluster(env)["id"]}
     resp = _post(env, admin, path, body, "1.14")

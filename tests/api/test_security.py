@@ -11,7 +11,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from tests.support.inprocess import Env
+from tests.support.inprocess import READER, Env
 
 V18 = {"Content-Type": "application/vnd.simplivity.v1.8+json"}
 V116 = {"Content-Type": "application/vnd.simplivity.v1.16+json"}
@@ -105,12 +105,40 @@ def test_role_assignments(own_env: Env) -> None:
     headers = {**own_env.headers(), **V116}
     path = "/api/security/rbac/policies/role_assignments"
     assert own_env.client.get(path, headers=headers).json() == {"role_assignments": []}
-    added = own_env.client.post(path, headers=headers, json={"role": "Backup", "groups": ["ops", "dba"]})
-    assert (added.status_code, added.json()) == (201, {"role": "Backup", "groups": ["ops", "dba"]})
-    removed = own_env.client.post(
-        f"{path}/remove", headers=headers, json={"role": "Backup", "groups": ["ops"]}
+    added = own_env.client.post(
+        path, headers=headers, json={"role": "Administrator", "groups": ["ops", "dba"]}
     )
-    assert (removed.status_code, removed.json()) == (201, {"role": "Backup", "groups": ["dba"]})
+    assert (added.status_code, added.json()) == (201, {"role": "Administrator", "groups": ["ops", "dba"]})
+    removed = own_env.client.post(
+        f"{path}/remove", headers=headers, json={"role": "Administrator", "groups": ["ops"]}
+    )
+    assert (removed.status_code, removed.json()) == (201, {"role": "Administrator", "groups": ["dba"]})
     assert own_env.client.get(path, headers=headers).json() == {
-        "role_assignments": [{"role": "Backup", "groups": ["dba"]}]
+        "role_assignments": [{"role": "Administrator", "groups": ["dba"]}]
     }
+    bad = own_env.client.post(path, headers=headers, json={"role": "Backup", "groups": ["ops"]})
+    assert (bad.status_code, bad.json()["message"]) == (
+        400, "Invalid body: role: Value error, role must be one of Administrator, ReadOnly",
+    )  # fmt: skip
+
+
+def test_role_assignments_change_what_a_user_may_do(own_env: Env) -> None:
+    own_env.runtime.auth.store.set_user_groups(READER[0], ["ops"])
+    reader = own_env.headers(READER)
+    admin = {**own_env.headers(), **V116}
+    path = "/api/security/rbac/policies/role_assignments"
+    write = {**reader, **V116}
+    assert (
+        own_env.client.post(path, headers=write, json={"role": "ReadOnly", "groups": ["x"]}).status_code
+        == 403
+    )
+    own_env.client.post(path, headers=admin, json={"role": "Administrator", "groups": ["ops"]})
+    assert (
+        own_env.client.post(path, headers=write, json={"role": "ReadOnly", "groups": ["x"]}).status_code
+        == 201
+    )
+    own_env.client.post(f"{path}/remove", headers=admin, json={"role": "Administrator", "groups": ["ops"]})
+    assert (
+        own_env.client.post(path, headers=write, json={"role": "ReadOnly", "groups": ["x"]}).status_code
+        == 403
+    )

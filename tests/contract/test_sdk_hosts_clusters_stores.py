@@ -24,7 +24,8 @@ pytestmark = pytest.mark.slow
 
 
 def _controller(api: Api) -> str:
-    return min(h["id"] for h in api.everything("hosts"))
+    serving: str = min(h["id"] for h in api.everything("hosts"))
+    return serving
 
 
 def _peer_host(api: Api) -> dict[str, Any]:

@@ -45,6 +45,23 @@ EMERGENCY_OPERATIONS = frozenset(
 )
 
 
+# OmniStack roles that role assignments give to vCenter groups, and what each lets a member do.
+RBAC_ROLES = {"Administrator": Role.ADMINISTRATOR, "ReadOnly": Role.READ_ONLY}
+
+
+def effective_role(own: Role, groups: list[str], assignments: dict[str, list[str]]) -> Role:
+    """A user may do what their own role or any role assigned to one of their groups allows."""
+    if own is Role.EMERGENCY or own is Role.ADMINISTRATOR:
+        return own
+    mine = set(groups)
+    if any(
+        RBAC_ROLES.get(role) is Role.ADMINISTRATOR and mine & set(members)
+        for role, members in assignments.items()
+    ):
+        return Role.ADMINISTRATOR
+    return own
+
+
 def grant_allowed(role: Role, grant_type: str) -> bool:
     """The emergency account logs in only with the emergency grant, everyone else only with a password."""
     return (role is Role.EMERGENCY) == (grant_type == EMERGENCY_GRANT)

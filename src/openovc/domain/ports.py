@@ -69,9 +69,17 @@ class AuthStore(Protocol):
 
     def token(self, access_token: str) -> Token | None: ...
 
-    def session_for(self, access_token: str) -> tuple[Token, str] | None:
-        """A token and its user's role."""
+    def session_for(self, access_token: str) -> tuple[Token, str, list[str]] | None:
+        """A token, and its user's role and groups."""
         ...
+
+    def role_assignments(self) -> dict[str, list[str]]:
+        """OmniStack role -> the vCenter groups it is assigned to."""
+        ...
+
+    def user_groups(self, username: str) -> list[str] | None: ...
+
+    def set_user_groups(self, username: str, groups: list[str]) -> bool: ...
 
     def touch_token(self, access_token: str, now_ms: int) -> None: ...
 

@@ -15,6 +15,7 @@ from ..domain.auth import (
     TokenPolicy,
     TokenVerdict,
     after_failure,
+    effective_role,
     grant_allowed,
     judge,
     locked_for,
@@ -89,9 +90,12 @@ class AuthService:
         verdict = judge(token, now, self.policy)
         if verdict is not TokenVerdict.VALID or found is None:
             return verdict, None
-        if needs_touch(found[0], now, self.policy):
+        token, own, groups = found
+        if needs_touch(token, now, self.policy):
             self.store.touch_token(access_token, now)
-        return verdict, Session(found[0], Role(found[1]))
+        # Only users in groups can gain a role from an assignment: spare the others the read.
+        assignments = self.store.role_assignments() if groups else {}
+        return verdict, Session(token, effective_role(Role(own), groups, assignments))
 
     def revoke(self, access_token: str) -> None:
         self.store.revoke_token(access_token)

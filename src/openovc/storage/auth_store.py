@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import orjson
 from sqlalchemy import Engine, delete, insert, select, update
 
 from ..domain.auth import Failures, Token
 from . import tables
 from .engine import reads
+from .security_store import SqlSecurityStore
 
 _T = tables.tokens
 _U = tables.users
@@ -18,10 +20,10 @@ class SqlAuthStore:
         self.engine = engine
         self.reads = reads(engine)
 
-    def session_for(self, access_token: str) -> tuple[Token, str] | None:
-        """A token and its user's role, in one query (this runs on every request)."""
+    def session_for(self, access_token: str) -> tuple[Token, str, list[str]] | None:
+        """A token, its user's role and groups, in one query (this runs on every request)."""
         stmt = (
-            select(_T, _U.c.role)
+            select(_T, _U.c.role, _U.c.groups)
             .join(_U, _U.c.username == _T.c.username)
             .where(_T.c.access_token == access_token)
         )
@@ -32,7 +34,20 @@ class SqlAuthStore:
         token = Token(
             row.access_token, row.username, row.grant_type, row.issued_at, row.last_used_at, row.revoked
         )
-        return token, str(row.role)
+        return token, str(row.role), list(orjson.loads(row.groups))
+
+    def role_assignments(self) -> dict[str, list[str]]:
+        return {str(r["role"]): list(r["groups"]) for r in SqlSecurityStore(self.engine).role_assignments()}
+
+    def user_groups(self, username: str) -> list[str] | None:
+        with self.engine.connect() as conn:
+            found = conn.execute(select(_U.c.groups).where(_U.c.username == username)).scalar_one_or_none()
+        return None if found is None else list(orjson.loads(found))
+
+    def set_user_groups(self, username: str, groups: list[str]) -> bool:
+        with self.engine.begin() as conn:
+            stmt = update(_U).where(_U.c.username == username).values(groups=orjson.dumps(groups).decode())
+            return bool(conn.execute(stmt).rowcount)
 
     def user(self, username: str) -> tuple[str, str] | None:
         with self.engine.connect() as conn:

@@ -79,6 +79,8 @@ users = Table(
     Column("password_hash", Text, nullable=False),
     Column("role", String(32), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The vCenter SSO groups the user belongs to: role assignments give roles to groups.
+    Column("groups", Text, nullable=False, server_default="[]"),
 )
 
 login_failures = Table(

@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request, UploadFile
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from ...domain.auth import RBAC_ROLES
 from ...services import certificates
 from ...storage.security_store import SqlSecurityStore
 from ..deps import RuntimeDep, media_type
@@ -31,6 +32,13 @@ class RoleAssignment(BaseModel):
     model_config = ConfigDict(extra="ignore")
     role: str = Field(min_length=1)
     groups: list[Annotated[str, Field(min_length=1)]]
+
+    @field_validator("role")
+    @classmethod
+    def known_role(cls, role: str) -> str:
+        if role not in RBAC_ROLES:
+            raise ValueError(f"role must be one of {', '.join(RBAC_ROLES)}")
+        return role
 
 
 def _paths(suffix: str) -> list[str]:
