@@ -43,13 +43,13 @@ class Federation(RuleBasedStateMachine):
     def _alive(self) -> list[dict[str, Any]]:
         return [v for v in self.state["virtual_machines"] if v["state"] == "ALIVE"]
 
-    def _post(self, path: str, body: Any, version: str = "1.8") -> None:
+    def _post(self, path: str, body: Any, version: str = "1.8", method: str = "POST") -> None:
         """Submit; a 202 task must end at the first poll; a refusal must be a 4xx that changed nothing."""
         headers = {**self.h, **media(version)}
         if isinstance(body, str):
-            resp = self.env.client.post(path, headers=headers, content=body.encode())
+            resp = self.env.client.request(method, path, headers=headers, content=body.encode())
         else:
-            resp = self.env.client.post(path, headers=headers, json=body)
+            resp = self.env.client.request(method, path, headers=headers, json=body)
         before = self.state
         task = (
             self._get(f"/api/tasks/{resp.json()['task']['id']}")["task"] if resp.status_code == 202 else None
@@ -90,6 +90,58 @@ class Federation(RuleBasedStateMachine):
         policy = data.draw(st.sampled_from(self.state["policies"]))
         self._post("/api/virtual_machines/set_policy", {"virtual_machine_id": [v["id"] for v in vms],
                                                           "policy_id": policy["id"]})  # fmt: skip
+
+    @rule(data=st.data(), name=NAMES, size=st.sampled_from([1, 10**9, 10**12, 10**15, 0, -5]))
+    def create_datastore(self, data: st.DataObject, name: str, size: int) -> None:
+        cluster = data.draw(st.sampled_from(self.state["omnistack_clusters"]))
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        body = {"name": name, "omnistack_cluster_id": cluster["id"], "policy_id": policy["id"], "size": size}
+        self._post("/api/datastores", body)
+
+    @rule(data=st.data(), size=st.sampled_from([1, 10**10, 10**12, 10**13]))
+    def resize_datastore(self, data: st.DataObject, size: int) -> None:
+        ds = data.draw(st.sampled_from(self.state["datastores"]))
+        self._post(f"/api/datastores/{ds['id']}/resize", {"size": size})
+
+    @precondition(lambda self: bool(self.state["datastores"]))
+    @rule(data=st.data())
+    def delete_datastore(self, data: st.DataObject) -> None:
+        ds = data.draw(st.sampled_from(self.state["datastores"]))
+        self._post(f"/api/datastores/{ds['id']}", None, method="DELETE")
+
+    @rule(data=st.data())
+    def datastore_policy(self, data: st.DataObject) -> None:
+        ds = data.draw(st.sampled_from(self.state["datastores"]))
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        self._post(f"/api/datastores/{ds['id']}/set_policy", {"policy_id": policy["id"]})
+
+    @rule(name=NAMES)
+    def create_policy(self, name: str) -> None:
+        self._post("/api/policies", {"name": name})
+
+    @rule(data=st.data(), name=NAMES)
+    def rename_policy(self, data: st.DataObject, name: str) -> None:
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        self._post(f"/api/policies/{policy['id']}/rename", {"name": name})
+
+    @rule(data=st.data())
+    def delete_policy(self, data: st.DataObject) -> None:
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        self._post(f"/api/policies/{policy['id']}", None, method="DELETE")
+
+    @rule(data=st.data(), frequency=st.sampled_from([0, 30, 60, 1440, 2000]),
+          retention=st.sampled_from([10, 60, 10080]), replace=st.booleans())  # fmt: skip
+    def create_rules(self, data: st.DataObject, frequency: int, retention: int, replace: bool) -> None:
+        policy = data.draw(st.sampled_from(self.state["policies"]))
+        rules = [{"frequency": frequency, "retention": retention, "days": "Mon,Fri"}]
+        self._post(f"/api/policies/{policy['id']}/rules?replace_all_rules={replace}", rules, version="1.1")
+
+    @precondition(lambda self: any(p["rules"] for p in self.state["policies"]))
+    @rule(data=st.data())
+    def delete_rule(self, data: st.DataObject) -> None:
+        policy = data.draw(st.sampled_from([p for p in self.state["policies"] if p["rules"]]))
+        rule = data.draw(st.sampled_from(policy["rules"]))
+        self._post(f"/api/policies/{policy['id']}/rules/{rule['id']}", None, method="DELETE")
 
     @rule(data=st.data(), body=BAD_BODIES, unknown=st.booleans())
     def bad_request(self, data: st.DataObject, body: Any, unknown: bool) -> None:

@@ -189,6 +189,28 @@ def test_users_add_list_passwd_remove(tmp_path: Path) -> None:
     assert run_cli("users", "list", data_dir=tmp_path).stdout == "bob  administrator\n"
 
 
+def test_users_groups(tmp_path: Path) -> None:
+    run_cli(
+        "users",
+        "add",
+        "carol",
+        "--role",
+        "read_only",
+        "--password",
+        "pw",
+        "--group",
+        "ops",
+        data_dir=tmp_path,
+    )
+    assert run_cli("users", "list", data_dir=tmp_path).stdout == "carol  read_only  groups: ops\n"
+    changed = run_cli("users", "groups", "carol", "dba", "ops", data_dir=tmp_path)
+    assert (changed.returncode, changed.stdout) == (0, "User carol is in groups: dba, ops\n")
+    cleared = run_cli("users", "groups", "carol", data_dir=tmp_path)
+    assert (cleared.returncode, cleared.stdout) == (0, "User carol is in groups: (none)\n")
+    missing = run_cli("users", "groups", "nobody", "ops", data_dir=tmp_path)
+    assert (missing.returncode, missing.stderr) == (1, "openovc: no such user: nobody\n")
+
+
 def test_users_errors(tmp_path: Path) -> None:
     run_cli("users", "add", "alice", "--role", "read_only", "--password", "pw", data_dir=tmp_path)
 

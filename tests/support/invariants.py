@@ -81,6 +81,24 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
         for replica in vm["replica_set"]:
             if replica["id"] not in hosts:
                 found.append(f"VM {vm['name']} has a replica on a missing host")
+    clusters_by_name = {c["name"] for c in clusters.values()}
+    stores = {s["name"] for s in state["external_stores"]}
+    for policy in policies.values():
+        rules = policy["rules"]
+        if [r["number"] for r in rules] != list(range(len(rules))):
+            found.append(f"policy {policy['name']} numbers its rules {[r['number'] for r in rules]}")
+        for rule in rules:
+            expected = rule["external_store_name"] or (
+                clusters.get(rule["destination_id"], {}).get("name") if rule["destination_id"] else "<local>"
+            )
+            if rule["destination_name"] != expected or (
+                rule["destination_name"] not in clusters_by_name | stores | {"<local>"}
+            ):
+                found.append(f"policy {policy['name']} rule {rule['number']} names its destination wrongly")
+            if rule["retention"] < rule["frequency"]:
+                found.append(
+                    f"policy {policy['name']} rule {rule['number']} keeps backups less than its frequency"
+                )
     for backup in state["backups"]:
         if backup["virtual_machine_id"] not in vms:
             found.append(f"backup {backup['name']} names a missing VM")

@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 from ... import SVTFS_VERSION
 from ...domain import schedules as schedule
 from ...domain.federation import Federation
+from ...domain.rules import max_backups
 from ...domain.timefmt import to_text
 from . import hardware
 from .capacity import CapacityModel, VmData, cluster_fields
@@ -517,7 +518,8 @@ class Builder:
                 else:
                     high = mid
         for policy in self.policies.values():
-            policy.retentions = [_scaled(r.retention, low) for r in policy.plan.rules]
+            # Never below the rule's frequency: the API refuses such rules, so none may be generated.
+            policy.retentions = [max(r.frequency, _scaled(r.retention, low)) for r in policy.plan.rules]
 
     def _schedule(
         self, policy: _Policy, cluster: _Cluster, cache: dict[tuple[object, ...], list[int]]
@@ -794,7 +796,7 @@ class Builder:
             "days": rp.days,
             "start_time": rp.start_time,
             "end_time": rp.end_time,
-            "max_backups": max(1, retention // rp.frequency),
+            "max_backups": max_backups(rp.frequency, retention),
             "application_consistent": rp.consistency_type != "NONE",
             "consistency_type": rp.consistency_type,
         }

@@ -1,0 +1,933 @@
+"""Task benchmark: concurrent clone, move and set_policy operations on the largest federation.
+
+For each storage backend (SQLite, PostgreSQL) this script builds the largest federation of the
+foundation benchmark (12 clusters x 8 hosts, 10,000 VMs, 300,000 backups; `--quick`: a small one) in a
+fresh store, starts a real `openovc serve` process on it over TLS as users run it, logs in, and then
+
+1. throughput with the default pacing (`immediate`): `--clients` client threads, each with its own
+   keep-alive HTTPS connection, loop until `--tasks` operations are done: submit one operation (a third
+   each: clone of a random live VM under a unique new name, set_policy of a random VM to a random
+   policy, move of a powered-off VM to another datastore of its cluster), then poll GET /api/tasks/{id}
+   until it is no longer IN_PROGRESS. The time of a task runs from sending its POST to having the
+   answer that says COMPLETED. The VMs that are moved are partitioned between the clients (a moved VM
+   is a new object; its client moves the new one next time), and are never the source of a clone or a
+   set_policy, so that no task fails by the benchmark's own doing. Throughput is completed tasks over
+   the wall time of the whole run; FAILED tasks and HTTP errors are counted apart. A short untimed
+   warm-up precedes it;
+2. 1,000 tasks in flight: the server is restarted with OPENOVC_TASK_PACING=duration:10:0.2 (every
+   task takes 8 to 12 s), the clients submit `--in-flight` operations (the same mix, every move on its
+   own VM) as fast as they can without polling, every answer must be 202; one pass of polls right
+   after checks that they are all IN_PROGRESS at once, then every task is polled about once a second,
+   as clients do, until it is final. All must be COMPLETED;
+3. prints a markdown table with the results and targets, the machine and the command line, and can
+   write the same as JSON (--json PATH).
+
+Targets that are missed are reported, not fatal; the exit status is non-zero only when something fails
+(a server that does not start, a phase that cannot be set up, ...).
+
+    .venv/bin/python benchmarks/tasks.py --quick              # smoke run, about a minute per backend
+    .venv/bin/python benchmarks/tasks.py --backend sqlite     # the full benchmark on one backend
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import gc
+import json
+import math
+import os
+import random
+import resource
+import secrets
+import shlex
+import signal
+import statistics
+import sys
+import tempfile
+import threading
+import time
+import traceback
+from collections import Counter
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import httpx
+import orjson
+import psutil
+from foundation import (
+    POSTGRES_ADMIN_URL,
+    Server,
+    Store,
+    build,
+    client,
+    log,
+    machine,
+    postgres_version,
+    running_server,
+    scratch_store,
+)
+from foundation import specs as foundation_specs
+
+MEDIA = "application/vnd.simplivity.v1.8+json"
+KINDS = ("clone", "set_policy", "move")
+IN_FLIGHT_PACING = "duration:10:0.2"
+IN_FLIGHT_MIN_S = 8.0  # the earliest a task paced duration:10:0.2 can end
+POLL_INTERVAL_S = 1.0  # how often a task in flight is polled in phase 2, as a client would
+FINAL_TIMEOUT_S = 300.0
+
+TARGET_TASKS_PER_S = 200.0
+TARGET_IN_FLIGHT = 1000
+
+
+# ---------------------------------------------------------------------------------------------------
+# Results
+
+
+@dataclasses.dataclass
+class Row:
+    """One row of the table. `target` is a bound on `value`: at least, at most or exactly it."""
+
+    backend: str
+    measurement: str
+    value: float
+    unit: str  # "tasks/s", "ms", "s", "" (a count) or "%"
+    p95: float | None = None
+    target: float | None = None
+    bound: str = "max"  # "min": value >= target; "max": value <= target; "eq": value == target
+    detail: str = ""
+
+    @property
+    def passed(self) -> bool | None:
+        if self.target is None:
+            return None
+        if self.bound == "min":
+            return self.value >= self.target
+        if self.bound == "eq":
+            return self.value == self.target
+        return self.value <= self.target
+
+
+def _fmt(value: float | None, unit: str) -> str:
+    if value is None:
+        return "-"
+    if unit == "ms":
+        return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
+    if unit == "s":
+        return f"{value:.2f} s"
+    if unit == "tasks/s":
+        return f"{value:,.1f} tasks/s"
+    if unit == "%":
+        return f"{value:.0f} %"
+    return f"{value:,.0f}"
+
+
+def table(rows: list[Row]) -> str:
+    lines = [
+        "| backend | measurement | value (median) | p95 | target | result | notes |",
+        "| --- | --- | ---: | ---: | ---: | --- | --- |",
+    ]
+    signs = {"min": "≥", "max": "≤", "eq": "="}
+    for r in rows:
+        target = f"{signs[r.bound]} {_fmt(r.target, r.unit)}" if r.target is not None else "-"
+        verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed]
+        lines.append(
+            f"| {r.backend} | {r.measurement} | {_fmt(r.value, r.unit)} | {_fmt(r.p95, r.unit)} "
+            f"| {target} | {verdict} | {r.detail} |"
+        )
+    return "\n".join(lines)
+
+
+def p95(values: list[float]) -> float:
+    """Nearest-rank 95th percentile."""
+    ordered = sorted(values)
+    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+
+
+def _loadavg() -> list[float]:
+    return [round(x, 2) for x in os.getloadavg()]
+
+
+# ---------------------------------------------------------------------------------------------------
+# CPU accounting: who used the two cores during a phase
+
+
+def _tree_cpu(pid: int) -> float:
+    total = 0.0
+    with contextlib.suppress(psutil.Error):
+        proc = psutil.Process(pid)
+        for p in [proc, *proc.children(recursive=True)]:
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+    return total
+
+
+def _postgres_cpu() -> float:
+    """CPU seconds of every PostgreSQL process (the database's share of the work); read only."""
+    total = 0.0
+    for p in psutil.process_iter(["name"]):
+        if (p.info.get("name") or "").startswith("postgres"):
+            with contextlib.suppress(psutil.Error):
+                t = p.cpu_times()
+                total += t.user + t.system
+    return total
+
+
+def _self_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+@dataclasses.dataclass
+class CpuSample:
+    wall: float
+    server: float
+    postgres: float
+    client: float
+    machine_busy: float
+    machine_total: float
+
+
+def cpu_sample(server_pid: int, backend: str) -> CpuSample:
+    times = psutil.cpu_times()
+    idle = times.idle + getattr(times, "iowait", 0.0)
+    total = sum(times)
+    return CpuSample(
+        wall=time.perf_counter(),
+        server=_tree_cpu(server_pid),
+        postgres=_postgres_cpu() if backend == "postgresql" else 0.0,
+        client=_self_cpu(),
+        machine_busy=total - idle,
+        machine_total=total,
+    )
+
+
+def cpu_detail(before: CpuSample, after: CpuSample, tasks: int) -> tuple[str, dict[str, float]]:
+    wall = max(after.wall - before.wall, 1e-9)
+    server = after.server - before.server
+    pg = after.postgres - before.postgres
+    own = after.client - before.client
+    busy = after.machine_busy - before.machine_busy
+    total = max(after.machine_total - before.machine_total, 1e-9)
+    cores = psutil.cpu_count() or 1
+    other = max(0.0, busy - server - pg - own)
+    info = {
+        "wall_s": round(wall, 3),
+        "server_cpu_s": round(server, 3),
+        "postgres_cpu_s": round(pg, 3),
+        "client_cpu_s": round(own, 3),
+        "other_cpu_s": round(other, 3),
+        "machine_busy_pct": round(100 * busy / total, 1),
+        "server_cpu_ms_per_task": round(1000 * server / max(tasks, 1), 3),
+    }
+    text = (
+        f"CPU over {wall:.1f} s: server {server / wall:.2f} cores ({1000 * server / max(tasks, 1):.2f} ms/task)"
+        + (f", PostgreSQL {pg / wall:.2f}" if pg else "")
+        + f", this client {own / wall:.2f}, others {other / wall:.2f}; machine {100 * busy / total:.0f} % busy"
+        f" of {cores} cores"
+    )
+    return text, info
+
+
+# ---------------------------------------------------------------------------------------------------
+# The inventory the operations are drawn from
+
+
+@dataclasses.dataclass
+class Vm:
+    id: str
+    datastore_id: str
+    cluster_id: str
+
+
+@dataclasses.dataclass
+class Inventory:
+    movable: list[Vm]  # ALIVE, powered OFF, not templates: what moves take
+    others: list[str]  # every other ALIVE non-template VM: what clones and set_policy take
+    datastores: dict[str, list[str]]  # cluster id -> its datastores
+    policies: list[str]
+    alive: int
+
+
+def _pages(http: httpx.Client, url: str, key: str, fields: str) -> list[dict[str, Any]]:
+    out: list[dict[str, Any]] = []
+    offset = 0
+    while True:
+        params: dict[str, str | int] = {"fields": fields, "limit": 5000, "offset": offset}
+        if "hypervisor_is_template" in fields:
+            params["show_optional_fields"] = "true"
+        resp = http.get(url, params=params)
+        if resp.status_code != 200:
+            raise RuntimeError(f"GET {url} answered {resp.status_code}: {resp.text[:300]}")
+        body = resp.json()
+        out += body[key]
+        offset += 5000
+        if offset >= int(body["count"]):
+            return out
+
+
+def alive_vm_count(http: httpx.Client) -> int:
+    resp = http.get("/api/virtual_machines", params={"fields": "id", "limit": 1})
+    resp.raise_for_status()
+    return int(resp.json()["count"])
+
+
+def inventory(http: httpx.Client) -> Inventory:
+    vms = _pages(
+        http,
+        "/api/virtual_machines",
+        "virtual_machines",
+        "id,state,hypervisor_virtual_machine_power_state,hypervisor_is_template,datastore_id,omnistack_cluster_id",
+    )
+    datastores: dict[str, list[str]] = {}
+    for ds in _pages(http, "/api/datastores", "datastores", "id,omnistack_cluster_id"):
+        datastores.setdefault(str(ds["omnistack_cluster_id"]), []).append(str(ds["id"]))
+    policies = [str(p["id"]) for p in _pages(http, "/api/policies", "policies", "id")]
+    movable: list[Vm] = []
+    others: list[str] = []
+    for vm in vms:
+        if vm["state"] != "ALIVE" or vm["hypervisor_is_template"]:
+            continue
+        cluster = str(vm["omnistack_cluster_id"])
+        if vm["hypervisor_virtual_machine_power_state"] == "OFF" and len(datastores.get(cluster, [])) > 1:
+            movable.append(Vm(str(vm["id"]), str(vm["datastore_id"]), cluster))
+        else:
+            others.append(str(vm["id"]))
+    if not movable or not others or not policies:
+        raise RuntimeError(
+            f"the federation has {len(movable)} movable VMs, {len(others)} others, {len(policies)} policies"
+        )
+    return Inventory(sorted(movable, key=lambda v: v.id), sorted(others), datastores, policies, len(vms))
+
+
+# ---------------------------------------------------------------------------------------------------
+# Clients
+
+
+def clients(server: Server, token_header: str, count: int) -> list[httpx.Client]:
+    """`count` keep-alive HTTP/1.1 clients sharing one login, each already connected."""
+    out = []
+    for _ in range(count):
+        http = httpx.Client(
+            base_url=server.base_url,
+            verify=False,
+            http1=True,
+            http2=False,
+            timeout=120,
+            headers={"Authorization": token_header, "Accept": "application/json"},
+        )
+        http.get("/api/version").raise_for_status()  # the TLS handshake, outside any clock
+        out.append(http)
+    return out
+
+
+@contextlib.contextmanager
+def client_pool(
+    server: Server, password: str, count: int
+) -> Iterator[tuple[httpx.Client, list[httpx.Client]]]:
+    with client(server, password) as admin:
+        pool = clients(server, str(admin.headers["Authorization"]), count)
+        try:
+            yield admin, pool
+        finally:
+            for http in pool:
+                http.close()
+
+
+@dataclasses.dataclass
+class Op:
+    kind: str
+    url: str
+    body: dict[str, str]
+    vm: Vm | None = None  # for moves: the VM moved, and where to
+    destination: str = ""
+
+
+def make_op(kind: str, rng: random.Random, inv: Inventory, name: str, vm: Vm | None = None) -> Op:
+    if kind == "clone":
+        source = rng.choice(inv.others)
+        return Op(kind, f"/api/virtual_machines/{source}/clone", {"virtual_machine_name": name})
+    if kind == "set_policy":
+        target = rng.choice(inv.others)
+        return Op(kind, f"/api/virtual_machines/{target}/set_policy", {"policy_id": rng.choice(inv.policies)})
+    assert vm is not None
+    destination = rng.choice([d for d in inv.datastores[vm.cluster_id] if d != vm.datastore_id])
+    return Op(
+        kind,
+        f"/api/virtual_machines/{vm.id}/move",
+        {"destination_datastore_id": destination},
+        vm,
+        destination,
+    )
+
+
+@dataclasses.dataclass
+class Outcome:
+    """What became of one operation."""
+
+    kind: str
+    status: int = 0  # the HTTP status of the POST (0: no answer)
+    task_id: str = ""
+    state: str = ""  # the last state read: IN_PROGRESS, COMPLETED or FAILED; "" when none
+    error: str = ""  # an HTTP error or a FAILED task's code and message
+    submitted: float = 0.0  # perf_counter before the POST
+    accepted: float = 0.0  # perf_counter when the 202 was read
+    ended: float = 0.0  # perf_counter when the final state was read
+    polls: int = 0
+    affected: list[dict[str, str]] = dataclasses.field(default_factory=list)
+
+    @property
+    def http_error(self) -> bool:
+        return self.status != 202 or (self.error != "" and self.state not in ("FAILED",))
+
+
+def submit(http: httpx.Client, op: Op) -> Outcome:
+    out = Outcome(op.kind, submitted=time.perf_counter())
+    try:
+        resp = http.post(op.url, content=orjson.dumps(op.body), headers={"Content-Type": MEDIA})
+    except httpx.HTTPError as exc:
+        out.error = f"POST {op.kind}: {type(exc).__name__}: {exc}"
+        return out
+    out.accepted = time.perf_counter()
+    out.status = resp.status_code
+    if resp.status_code != 202:
+        out.error = f"POST {op.kind} answered {resp.status_code}: {resp.text[:200]}"
+        return out
+    task = resp.json()["task"]
+    out.task_id, out.state = str(task["id"]), str(task["state"])
+    return out
+
+
+def poll_once(http: httpx.Client, out: Outcome) -> bool:
+    """One GET of the task; True when it is final (or the GET failed, which ends the wait too)."""
+    try:
+        resp = http.get(f"/api/tasks/{out.task_id}")
+    except httpx.HTTPError as exc:
+        out.error = f"GET task: {type(exc).__name__}: {exc}"
+        out.state = ""
+        return True
+    out.polls += 1
+    if resp.status_code != 200:
+        out.error = f"GET task answered {resp.status_code}: {resp.text[:200]}"
+        out.state = ""
+        return True
+    task = resp.json()["task"]
+    out.state = str(task["state"])
+    if out.state == "IN_PROGRESS":
+        return False
+    out.ended = time.perf_counter()
+    out.affected = list(task["affected_objects"])
+    if out.state == "FAILED":
+        out.error = f"{task['error_code']}: {task.get('message')}"
+    return True
+
+
+def run_threads(count: int, target: Callable[[int], None]) -> float:
+    """Run target(i) in `count` threads started together; the wall time from the start to the last end."""
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(count + 1)
+
+    def body(i: int) -> None:
+        barrier.wait()
+        try:
+            target(i)
+        except BaseException as exc:  # reported after the join
+            errors.append(exc)
+
+    threads = [threading.Thread(target=body, args=(i,), daemon=True) for i in range(count)]
+    for t in threads:
+        t.start()
+    barrier.wait()
+    started = time.perf_counter()
+    for t in threads:
+        t.join()
+    wall = time.perf_counter() - started
+    if errors:
+        raise RuntimeError(f"a client thread crashed: {errors[0]!r}") from errors[0]
+    return wall
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phase 1: throughput with the default pacing
+
+
+def throughput(
+    pool: list[httpx.Client], inv: Inventory, tasks: int, seed: int, label: str
+) -> tuple[list[Outcome], float]:
+    """`tasks` operations through the pool, each submitted and polled to its end; outcomes and wall time."""
+    n = len(pool)
+    if len(inv.movable) < n:
+        raise RuntimeError(f"{len(inv.movable)} movable VMs for {n} clients")
+    kinds = [KINDS[i % 3] for i in range(tasks)]
+    random.Random(seed).shuffle(kinds)
+    # Each client moves only its own VMs (a moved VM is a new object: its client moves that next).
+    owned: list[list[Vm]] = [inv.movable[i::n] for i in range(n)]
+    outcomes: list[Outcome] = []
+    lock = threading.Lock()
+    counter = iter(range(tasks))
+
+    def work(i: int) -> None:
+        http, rng, mine = pool[i], random.Random(seed * 1000 + i), owned[i]
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            kind = kinds[index] if kinds[index] != "move" or mine else "set_policy"
+            vm = mine.pop(rng.randrange(len(mine))) if kind == "move" else None
+            op = make_op(kind, rng, inv, f"bench-{label}-{index:06d}", vm)
+            out = submit(http, op)
+            if out.status == 202:
+                delay = 0.0
+                while not poll_once(http, out):
+                    # Immediate pacing: only a task waiting behind an earlier one on the same object
+                    # (a policy, a datastore) is still IN_PROGRESS; back off a little.
+                    delay = min(0.05, max(0.001, delay * 2))
+                    time.sleep(delay)
+            if vm is not None:
+                if out.state == "COMPLETED" and out.affected:
+                    mine.append(Vm(out.affected[0]["object_id"], op.destination, vm.cluster_id))
+                elif out.state != "FAILED":
+                    mine.append(vm)  # unknown fate: it is still ours, try it again later
+            with lock:
+                outcomes.append(out)
+
+    wall = run_threads(n, work)
+    return outcomes, wall
+
+
+def throughput_rows(
+    backend: str, outcomes: list[Outcome], wall: float, clients: int, cpu: str, vm_check: str
+) -> tuple[list[Row], dict[str, Any]]:
+    done = [o for o in outcomes if o.state == "COMPLETED"]
+    failed = [o for o in outcomes if o.state == "FAILED"]
+    http_errors = [o for o in outcomes if o.http_error]
+    times = [(o.ended - o.submitted) * 1000 for o in done]
+    rate = len(done) / wall
+    polls = Counter(o.polls for o in done)
+    rows = [
+        Row(
+            backend,
+            "throughput, default pacing: COMPLETED tasks / wall time",
+            rate,
+            "tasks/s",
+            target=TARGET_TASKS_PER_S,
+            bound="min",
+            detail=f"{len(done):,} of {len(outcomes):,} tasks in {wall:.2f} s, {clients} clients; {cpu}",
+        ),
+    ]
+    if times:
+        rows.append(
+            Row(
+                backend,
+                "time from request to COMPLETED, all kinds",
+                statistics.median(times),
+                "ms",
+                p95(times),
+                detail=f"polls per task: {dict(sorted(polls.items()))}",
+            )
+        )
+    for kind in KINDS:
+        kt = [(o.ended - o.submitted) * 1000 for o in done if o.kind == kind]
+        submit_ms = [(o.accepted - o.submitted) * 1000 for o in done if o.kind == kind]
+        if kt:
+            rows.append(
+                Row(
+                    backend,
+                    f"time from request to COMPLETED, {kind}",
+                    statistics.median(kt),
+                    "ms",
+                    p95(kt),
+                    detail=f"{len(kt):,} tasks; the POST alone: median {statistics.median(submit_ms):.1f} ms, "
+                    f"p95 {p95(submit_ms):.1f} ms",
+                )
+            )
+    rows += [
+        Row(backend, "FAILED tasks", len(failed), "", target=0, detail=_errors(failed)),
+        Row(backend, "HTTP errors", len(http_errors), "", target=0, detail=_errors(http_errors) + vm_check),
+    ]
+    info = {
+        "wall_s": round(wall, 3),
+        "tasks": len(outcomes),
+        "completed": len(done),
+        "failed": len(failed),
+        "http_errors": len(http_errors),
+        "tasks_per_s": round(rate, 2),
+        "polls_per_task": {str(k): v for k, v in sorted(polls.items())},
+    }
+    return rows, info
+
+
+def _errors(outcomes: list[Outcome]) -> str:
+    if not outcomes:
+        return ""
+    common = Counter(f"{o.kind}: {o.error[:120]}" for o in outcomes).most_common(3)
+    return "; ".join(f"{n} x {text}" for text, n in common)
+
+
+# ---------------------------------------------------------------------------------------------------
+# Phase 2: many tasks in flight at once
+
+
+def in_flight(
+    pool: list[httpx.Client], inv: Inventory, count: int, seed: int
+) -> tuple[list[Outcome], float, int, float, float]:
+    """Submit `count` operations without polling, check they are all IN_PROGRESS, then poll them to the end.
+
+    Returns the outcomes, the submission's wall time, how many were IN_PROGRESS in the first pass of
+    polls, when that pass ended (seconds after the first POST), and when the last task was seen final.
+    """
+    n = len(pool)
+    rng = random.Random(seed)
+    kinds = [KINDS[i % 3] for i in range(count)]
+    rng.shuffle(kinds)
+    moves = kinds.count("move")
+    if moves > len(inv.movable):
+        raise RuntimeError(
+            f"{moves} moves need as many powered-off VMs; the federation has {len(inv.movable)} "
+            "(use more --tasks before, whose clones add some, or fewer --in-flight)"
+        )
+    vms = iter(rng.sample(inv.movable, moves))
+    ops = [
+        make_op(k, rng, inv, f"bench-flight-{i:06d}", next(vms) if k == "move" else None)
+        for i, k in enumerate(kinds)
+    ]
+    outcomes: list[Outcome | None] = [None] * count
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def submitter(i: int) -> None:
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            outcomes[index] = submit(pool[i], ops[index])
+
+    submit_wall = run_threads(n, submitter)
+    got = [o for o in outcomes if o is not None]
+    assert len(got) == count
+    first = min(o.submitted for o in got)
+
+    pending = [o for o in got if o.status == 202]
+    # The first pass: right after the last 202, every task should still be running.
+    in_progress = 0
+    first_pass_end = 0.0
+    rounds = 0
+    while pending:
+        round_start = time.perf_counter()
+        share = [pending[i::n] for i in range(n)]
+        finished: list[list[Outcome]] = [[] for _ in range(n)]
+
+        def poller(
+            i: int, share: list[list[Outcome]] = share, finished: list[list[Outcome]] = finished
+        ) -> None:
+            for o in share[i]:
+                if poll_once(pool[i], o):
+                    finished[i].append(o)
+
+        run_threads(n, poller)
+        done = {id(o) for part in finished for o in part}
+        if rounds == 0:
+            in_progress = sum(1 for o in pending if o.state == "IN_PROGRESS")
+            first_pass_end = time.perf_counter() - first
+        rounds += 1
+        pending = [o for o in pending if id(o) not in done]
+        if not pending:
+            break
+        if time.perf_counter() - first > FINAL_TIMEOUT_S:
+            for o in pending:
+                o.error = o.error or f"still {o.state} after {FINAL_TIMEOUT_S:.0f} s"
+            break
+        time.sleep(max(0.0, POLL_INTERVAL_S - (time.perf_counter() - round_start)))
+    ended = [o.ended for o in got if o.ended]
+    last = (max(ended) - first) if ended else 0.0
+    return got, submit_wall, in_progress, first_pass_end, last
+
+
+def in_flight_rows(
+    backend: str,
+    outcomes: list[Outcome],
+    submit_wall: float,
+    in_progress: int,
+    first_pass_s: float,
+    last_s: float,
+    cpu: str,
+    vm_check: str,
+) -> tuple[list[Row], dict[str, Any]]:
+    count = len(outcomes)
+    accepted = [o for o in outcomes if o.status == 202]
+    done = [o for o in outcomes if o.state == "COMPLETED"]
+    failed = [o for o in outcomes if o.state == "FAILED"]
+    http_errors = [o for o in outcomes if o.http_error]
+    post_ms = [(o.accepted - o.submitted) * 1000 for o in accepted]
+    label = f"{count:,} in flight"
+    rows = [
+        Row(
+            backend,
+            f"{label}: POSTs answered 202",
+            len(accepted),
+            "",
+            target=count,
+            bound="eq",
+            detail=f"submitted in {submit_wall:.2f} s: {count / submit_wall:,.0f} tasks/s; "
+            f"POST median {statistics.median(post_ms) if post_ms else 0:.1f} ms, "
+            f"p95 {p95(post_ms) if post_ms else 0:.1f} ms",
+        ),
+        Row(
+            backend,
+            f"{label}: submit rate",
+            count / submit_wall,
+            "tasks/s",
+            detail=f"pacing {IN_FLIGHT_PACING}, no polling while submitting",
+        ),
+        Row(
+            backend,
+            f"{label}: IN_PROGRESS at once (first pass of polls)",
+            in_progress,
+            "",
+            target=count,
+            bound="eq",
+            detail=f"the pass ended {first_pass_s:.2f} s after the first POST (no task can end before "
+            f"{IN_FLIGHT_MIN_S:.0f} s)",
+        ),
+        Row(
+            backend,
+            f"{label}: time from the first POST until all final",
+            last_s,
+            "s",
+            detail=f"every task due 8-12 s after its POST; polled about every {POLL_INTERVAL_S:.0f} s; {cpu}",
+        ),
+        Row(backend, f"{label}: COMPLETED", len(done), "", target=count, bound="eq", detail=vm_check),
+        Row(
+            backend,
+            f"{label}: FAILED tasks + HTTP errors",
+            len(failed) + len(http_errors),
+            "",
+            target=0,
+            detail=_errors(failed + http_errors),
+        ),
+    ]
+    info = {
+        "submit_wall_s": round(submit_wall, 3),
+        "accepted": len(accepted),
+        "in_progress_first_pass": in_progress,
+        "first_pass_end_s": round(first_pass_s, 3),
+        "all_final_s": round(last_s, 3),
+        "completed": len(done),
+        "failed": len(failed),
+        "http_errors": len(http_errors),
+    }
+    return rows, info
+
+
+# ---------------------------------------------------------------------------------------------------
+# One backend
+
+
+@contextlib.contextmanager
+def env_var(name: str, value: str) -> Iterator[None]:
+    """Set an environment variable for the servers started inside (running_server copies os.environ)."""
+    old = os.environ.get(name)
+    os.environ[name] = value
+    try:
+        yield
+    finally:
+        if old is None:
+            os.environ.pop(name, None)
+        else:
+            os.environ[name] = old
+
+
+def _vm_check(before: int, after: int, outcomes: list[Outcome]) -> str:
+    clones = sum(1 for o in outcomes if o.kind == "clone" and o.state == "COMPLETED")
+    ok = "as expected" if after - before == clones else "**MISMATCH**"
+    return f"ALIVE VMs {before:,} -> {after:,}: +{after - before:,} for {clones:,} completed clones ({ok})"
+
+
+def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[list[Row], dict[str, Any]]:
+    spec, _ = foundation_specs(args)
+    info: dict[str, Any] = {"loadavg_start": _loadavg()}
+    password = secrets.token_urlsafe(18)
+    rows: list[Row] = []
+    log(f"[{backend}] generating and loading {spec}")
+    with scratch_store(backend, root, "tasks", args.postgres_url) as store:
+        built = build(store, spec, password)
+        info["generate_s"], info["load_s"] = round(built.generate_s, 2), round(built.load_s, 2)
+        del built
+        gc.collect()
+        rows += phase_throughput(backend, args, store, password, info)
+        rows += phase_in_flight(backend, args, store, password, info)
+    info["loadavg_end"] = _loadavg()
+    return rows, info
+
+
+def phase_throughput(
+    backend: str, args: argparse.Namespace, store: Store, password: str, info: dict[str, Any]
+) -> list[Row]:
+    log(f"[{backend}] throughput: {args.tasks:,} tasks, {args.clients} clients, default pacing")
+    with (
+        env_var("OPENOVC_TASK_PACING", "immediate"),
+        running_server(store, password) as server,
+        client_pool(server, password, args.clients) as (admin, pool),
+    ):
+        inv = inventory(admin)
+        info["movable_vms"], info["other_vms"] = len(inv.movable), len(inv.others)
+        if args.warmup:
+            warm, _ = throughput(pool, inv, args.warmup, args.seed + 1, "warm")
+            bad = [o for o in warm if o.state != "COMPLETED"]
+            if bad:
+                log(f"[{backend}] warm-up: {len(bad)} of {len(warm)} not COMPLETED: {_errors(bad)}")
+            inv = inventory(admin)  # the warm-up moved some VMs
+        before_vms = alive_vm_count(admin)
+        cpu_before = cpu_sample(server.process.pid, backend)
+        outcomes, wall = throughput(pool, inv, args.tasks, args.seed, "tput")
+        cpu_after = cpu_sample(server.process.pid, backend)
+        after_vms = alive_vm_count(admin)
+    cpu, cpu_info = cpu_detail(cpu_before, cpu_after, len(outcomes))
+    got, phase_info = throughput_rows(
+        backend, outcomes, wall, args.clients, cpu, "; " + _vm_check(before_vms, after_vms, outcomes)
+    )
+    info["throughput"] = {**phase_info, "cpu": cpu_info}
+    log(f"[{backend}] {got[0].value:.1f} tasks/s; {cpu}")
+    return got
+
+
+def phase_in_flight(
+    backend: str, args: argparse.Namespace, store: Store, password: str, info: dict[str, Any]
+) -> list[Row]:
+    log(f"[{backend}] {args.in_flight:,} in flight, pacing {IN_FLIGHT_PACING}")
+    with (
+        env_var("OPENOVC_TASK_PACING", IN_FLIGHT_PACING),
+        running_server(store, password) as server,
+        client_pool(server, password, args.clients) as (admin, pool),
+    ):
+        inv = inventory(admin)
+        before_vms = alive_vm_count(admin)
+        cpu_before = cpu_sample(server.process.pid, backend)
+        outcomes, submit_wall, in_progress, first_pass, last = in_flight(
+            pool, inv, args.in_flight, args.seed + 2
+        )
+        cpu_after = cpu_sample(server.process.pid, backend)
+        after_vms = alive_vm_count(admin)
+    cpu, cpu_info = cpu_detail(cpu_before, cpu_after, len(outcomes))
+    got, phase_info = in_flight_rows(
+        backend, outcomes, submit_wall, in_progress, first_pass, last, cpu,
+        _vm_check(before_vms, after_vms, outcomes),
+    )  # fmt: skip
+    info["in_flight"] = {**phase_info, "cpu": cpu_info}
+    log(f"[{backend}] submitted in {submit_wall:.2f} s, all final after {last:.2f} s")
+    return got
+
+
+# ---------------------------------------------------------------------------------------------------
+# Command line
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--quick", action="store_true", help="a small federation: a smoke run")
+    parser.add_argument("--clients", type=int, default=16, help="concurrent client threads (default 16)")
+    parser.add_argument(
+        "--tasks", type=int, help="tasks of the throughput phase (default 2,000; --quick: 600)"
+    )
+    parser.add_argument("--warmup", type=int, help="untimed tasks before it (default 100; --quick: 30)")
+    parser.add_argument(
+        "--in-flight", type=int, default=TARGET_IN_FLIGHT, help="tasks submitted at once (default 1,000)"
+    )
+    parser.add_argument("--clusters", type=int, help="default 12 (--quick: 2)")
+    parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
+    parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
+    parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
+    parser.add_argument(
+        "--postgres-url",
+        default=POSTGRES_ADMIN_URL,
+        help="an administrative PostgreSQL URL; a scratch database is created and dropped beside it",
+    )
+    args = parser.parse_args(argv)
+    if args.tasks is None:
+        args.tasks = 600 if args.quick else 2000
+    if args.warmup is None:
+        args.warmup = 30 if args.quick else 100
+    if args.clients < 1 or args.tasks < 1 or args.in_flight < 1 or args.warmup < 0:
+        parser.error("--clients, --tasks and --in-flight must be at least 1, --warmup at least 0")
+    return args
+
+
+def _raise_on_sigterm(signum: int, _frame: Any) -> None:
+    raise SystemExit(128 + signum)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    spec, _ = foundation_specs(args)
+    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
+
+    report: dict[str, Any] = {
+        "command": shlex.join(sys.orig_argv),
+        "machine": machine(),
+        "spec": dataclasses.asdict(spec),
+        "clients": args.clients,
+        "tasks": args.tasks,
+        "warmup": args.warmup,
+        "in_flight": args.in_flight,
+        "backends": {},
+        "results": [],
+    }
+    rows: list[Row] = []
+    failed = False
+    try:
+        if "postgresql" in backends:
+            report["machine"]["postgresql"] = postgres_version(args.postgres_url)
+        with tempfile.TemporaryDirectory(prefix="openovc-bench-tasks-") as tmp:
+            for backend in backends:
+                got, info = run_backend(backend, args, Path(tmp))
+                rows += got
+                report["backends"][backend] = info
+                gc.collect()
+    except Exception:
+        traceback.print_exc()
+        failed = True
+    report["results"] = [dict(dataclasses.asdict(r), passed=r.passed) for r in rows]
+    report["failed"] = failed
+
+    m = report["machine"]
+    print()
+    print(table(rows))
+    print()
+    pg = f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""
+    print(
+        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
+        f"Python {m['python']}{pg}, {m['platform']}, {m['date']}"
+    )
+    print(
+        f"Federation: {spec.clusters} clusters x {spec.hosts_per_cluster} hosts, {spec.vms:,} VMs, "
+        f"{spec.backups:,} backups. Operations: a third each clone, set_policy, move (same cluster, "
+        f"powered-off VMs); {args.clients} client threads in this process, one keep-alive HTTPS HTTP/1.1 "
+        f"connection each, one shared login; {args.warmup} untimed warm-up tasks first. The server runs "
+        "on the same 2 cores as the clients."
+    )
+    for backend, info in report["backends"].items():
+        print(
+            f"Load average (1, 5, 15 min) during {backend}: {info['loadavg_start']} at start, "
+            f"{info['loadavg_end']} at end (the machine may be shared)"
+        )
+    print(f"Command: {report['command']}")
+    if failed:
+        print("\nThe benchmark FAILED (see the traceback above); the table holds what was measured before.")
+    if args.json is not None:
+        args.json.write_text(json.dumps(report, indent=2) + "\n")
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
