@@ -128,7 +128,7 @@ def test_too_old_media_type_on_a_write_is_415(env: Env, admin: dict[str, str], c
         (b"null", "Invalid body: body: Input should be a valid dictionary or object to extract fields from"),
         (b"[]", "Invalid body: body: Input should be a valid dictionary or object to extract fields from"),
         (b'{"groups":["g"]}', "Invalid body: role: Field required"),
-        (b'{"role":"r","groups":"g"}', "Invalid body: groups: Input should be a valid list"),
+        (b'{"role":"Administrator","groups":"g"}', "Invalid body: groups: Input should be a valid list"),
         (
             b"{not json",
             "Invalid body: malformed JSON at character 1: Expecting property name enclosed in double quotes",

@@ -172,17 +172,16 @@ def test_register_update_and_unregister_an_external_store(ovc: Any, api: Api) ->
         ovc.external_stores.get_by_name(name)
 
 
-def test_a_store_that_keeps_backups_stays_registered(ovc: Any, api: Api) -> None:
-    kept = {b["external_store_name"] for b in api.everything("backups") if b["external_store_name"]}
-    store = next(s for s in ovc.external_stores.get_all() if s.data["name"] in kept)
+def test_a_store_that_rules_target_stays_registered(ovc: Any, api: Api) -> None:
+    targeted = {r["external_store_name"] for p in api.everything("policies") for r in p["rules"]}
+    store = next(s for s in ovc.external_stores.get_all() if s.data["name"] in targeted)
     cluster = ovc.omnistack_clusters.get_by_id(store.data["omnistack_cluster_id"])
     with pytest.raises(HPESimpliVityException) as caught:
         store.unregister_external_store(cluster)
-    assert caught.value.msg.startswith(f"External store {store.data['name']} still keeps ")
+    assert caught.value.msg.startswith(
+        f"External store {store.data['name']} is the destination of backup rules"
+    )
     assert api.members("external_stores", {"name": store.data["name"]}) == [store.data]
-
-
-# ------------------------------------------------------------------------------------ guest credentials
 
 
 def test_guest_credentials_of_a_clone(ovc: Any, api: Api) -> None:

@@ -7,7 +7,6 @@ Passwords only ever arrive here as hashes.
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
@@ -74,19 +73,3 @@ class OperationsStore(Protocol):
     def reading(self) -> AbstractContextManager[OperationsState]: ...
 
     def changing(self) -> AbstractContextManager[tuple[Txn, OperationsState]]: ...
-
-
-StateFactory = Callable[[Txn], OperationsState]
-_factory: list[StateFactory] = []
-
-
-def bind_state(factory: StateFactory) -> None:
-    """Storage names how a transaction reaches the operations state (done when storage is imported)."""
-    _factory[:] = [factory]
-
-
-def state_in(txn: Txn) -> OperationsState:
-    """The operations state inside a task's transaction."""
-    if not _factory:
-        raise RuntimeError("no operations state store is bound; import openovc.storage.operations_state")
-    return _factory[0](txn)

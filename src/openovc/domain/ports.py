@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from .auth import Failures, Token
 from .fields import Collection
+
+if TYPE_CHECKING:
+    from .operations_ports import OperationsState
 from .query import CollectionQuery
 
 Record = dict[str, Any]  # stored values by property name (Any: each kind has its own type)
@@ -104,3 +107,7 @@ class Txn(Protocol):
     def update_where(self, coll: Collection, equals: Record, values: Record) -> int: ...
 
     def delete(self, coll: Collection, key: str) -> bool: ...
+
+    def state(self) -> OperationsState:
+        """The server's own operation records (shutdowns, credentials) in this same transaction."""
+        ...

@@ -13,9 +13,9 @@ from typing import Any
 
 import orjson
 
-from ..domain.catalog import BACKUPS, EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
+from ..domain.catalog import EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
 from ..domain.errors import InvalidBody, TaskError
-from ..domain.operations_ports import StoreCredentials, state_in
+from ..domain.operations_ports import StoreCredentials
 from ..domain.ports import FederationReader, Finder, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..operations.engine import Handler, TaskEngine
@@ -100,7 +100,7 @@ def _run_register(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[
             "cluster_group_ids": list(cluster["cluster_group_ids"] or []),
         },
     )
-    state_in(txn).put_store_credentials(StoreCredentials(name, payload["username"], payload["password_hash"]))
+    txn.state().put_store_credentials(StoreCredentials(name, payload["username"], payload["password_hash"]))
     return _store(name)
 
 
@@ -132,7 +132,7 @@ def _run_update_credentials(txn: Txn, payload: Mapping[str, Any], _now: datetime
     name = str(still_there(txn, EXTERNAL_STORES, payload["name"])["name"])
     if payload["management_ip"] is not None:
         txn.update(EXTERNAL_STORES, name, {"management_ip": payload["management_ip"]})
-    state_in(txn).put_store_credentials(StoreCredentials(name, payload["username"], payload["password_hash"]))
+    txn.state().put_store_credentials(StoreCredentials(name, payload["username"], payload["password_hash"]))
     return _store(name)
 
 
@@ -159,12 +159,8 @@ def _in_use(finder: Finder, store: Record, cluster_id: str) -> tuple[int, str] |
             Codes.INVALID_ARGUMENT,
             f"External store {name} is not registered with omnistack_cluster {cluster_id}.",
         )
-    kept = sum(1 for b in finder.find(BACKUPS, external_store_name=name) if b["state"] != "DELETED")
-    if kept:
-        return (
-            Codes.OBJECT_IN_USE,
-            f"External store {name} still keeps {kept} backup(s); delete them before unregistering it.",
-        )
+    # Backups kept in the store do not hold it: HPE documents that they stay on the store, no
+    # longer managed by the federation. Rules that would send new backups there do hold it.
     policies = _rules_using(finder, name)
     if policies:
         return (
@@ -193,7 +189,7 @@ def _run_unregister(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> lis
         raise TaskFailure(*refused)
     name = str(store["name"])
     txn.delete(EXTERNAL_STORES, name)
-    state_in(txn).drop_store_credentials(name)
+    txn.state().drop_store_credentials(name)
     return _store(name)
 
 

@@ -29,7 +29,7 @@ import orjson
 from ..domain.catalog import VIRTUAL_MACHINES
 from ..domain.errors import InvalidBody, TaskError
 from ..domain.guest_files import LINUX, OsFamily, guest_os
-from ..domain.operations_ports import GuestCredentials, OperationsStore, state_in
+from ..domain.operations_ports import GuestCredentials, OperationsStore
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..operations.engine import Handler, TaskEngine
@@ -141,7 +141,7 @@ def _run_backup_parameters(txn: Txn, payload: Mapping[str, Any], _now: datetime)
     vm = still_there(txn, VIRTUAL_MACHINES, payload["vm"])
     if vm["state"] != "ALIVE":
         raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
-    state = state_in(txn)
+    state = txn.state()
     known = state.guest_credentials(str(vm["id"]))
     if (known.account_password_hash if known is not None else None) != payload["asked"]:
         # The guest's password was learnt by another request in between: this answer is stale.

@@ -17,7 +17,7 @@ from typing import Any
 
 from ..domain.catalog import CAPACITY_FIELDS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from ..domain.errors import ObjectNotFound, TaskError
-from ..domain.operations_ports import OperationsStore, Shutdown, state_in
+from ..domain.operations_ports import OperationsStore, Shutdown
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..drivers.simulated.capacity import cluster_fields
@@ -234,7 +234,7 @@ def _run_remove(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
             )
     _move_vms(txn, holders, host_id, _Loads(txn, cluster_id, others))
     _leave_cluster(txn, cluster_id, host_id, others)
-    state = state_in(txn)
+    state = txn.state()
     state.drop_shutdown(host_id)
     state.drop_host_hardware(host_id)
     txn.delete(HOSTS, host_id)

@@ -12,7 +12,6 @@ from ..domain.operations_ports import (
     OperationsState,
     Shutdown,
     StoreCredentials,
-    bind_state,
 )
 from ..domain.ports import Record, Txn
 from . import tables
@@ -86,13 +85,3 @@ class SqlOperationsStore:
     def changing(self) -> Iterator[tuple[Txn, OperationsState]]:
         with write_transaction(self.engine) as conn:
             yield SqlTxn(conn), SqlOperationsState(conn)
-
-
-def in_txn(txn: Txn) -> OperationsState:
-    """The operations state on a task's own connection, so both commit or neither does."""
-    if not isinstance(txn, SqlTxn):
-        raise TypeError(f"the operations state needs a SQL transaction, not {type(txn).__name__}")
-    return SqlOperationsState(txn.conn)
-
-
-bind_state(in_txn)

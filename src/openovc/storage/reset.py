@@ -13,7 +13,13 @@ def federation_tables() -> list[Table]:
     """Every table a generated or loaded federation writes to."""
     # Trusted certificates are the controller's configuration, not federation state: they stay.
     collections = [t for name, t in tables.COLLECTION_TABLES.items() if name != "certificates"]
-    return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks]
+    operation_records = [
+        tables.host_shutdowns,
+        tables.external_store_credentials,
+        tables.vm_guest_credentials,
+    ]
+    return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks, tables.task_locks,
+            *operation_records]  # fmt: skip
 
 
 def clear_federation(engine: Engine) -> None:

@@ -9,6 +9,7 @@ import orjson
 from sqlalchemy import Connection, Engine, delete, func, insert, select, update
 
 from ..domain.fields import Collection, Kind
+from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
 from . import tables
 from .rows import as_record
@@ -82,6 +83,12 @@ class SqlTxn:
             .values(**self._encode(coll, values))
         )
         return int(self.conn.execute(stmt).rowcount)
+
+    def state(self) -> OperationsState:
+        # Imported here: operations_state builds on this module's transactions.
+        from .operations_state import SqlOperationsState
+
+        return SqlOperationsState(self.conn)
 
     def delete(self, coll: Collection, key: str) -> bool:
         table = tables.COLLECTION_TABLES[coll.plural]
