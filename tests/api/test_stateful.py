@@ -143,6 +143,21 @@ class Federation(RuleBasedStateMachine):
         rule = data.draw(st.sampled_from(policy["rules"]))
         self._post(f"/api/policies/{policy['id']}/rules/{rule['id']}", None, method="DELETE")
 
+    @rule(data=st.data(), zone=st.sampled_from(["Europe/Paris", "Mars/Olympus", "utc", "America/New_York"]))
+    def set_time_zone(self, data: st.DataObject, zone: str) -> None:
+        cluster = data.draw(st.sampled_from(self.state["omnistack_clusters"]))
+        self._post(f"/api/omnistack_clusters/{cluster['id']}/set_time_zone", {"time_zone": zone})
+
+    @rule(
+        data=st.data(),
+        suspend=st.booleans(),
+        scope=st.sampled_from(["federation", "omnistack_cluster", "host"]),
+    )
+    def suspend_or_resume(self, data: st.DataObject, suspend: bool, scope: str) -> None:
+        target = "" if scope == "federation" else data.draw(st.sampled_from(self.state[f"{scope}s"]))["id"]
+        body = {"target_object_type": scope, "target_object_id": target}
+        self._post(f"/api/policies/{'suspend' if suspend else 'resume'}", body)
+
     @rule(data=st.data(), body=BAD_BODIES, unknown=st.booleans())
     def bad_request(self, data: st.DataObject, body: Any, unknown: bool) -> None:
         vm_id = (
