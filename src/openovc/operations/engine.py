@@ -121,9 +121,13 @@ class TaskEngine:
         task = self.store.get(task_id)
         if task is None or task["state"] != TaskState.QUEUED.value:
             return task
-        self.store.note_poll(task_id)
-        self.run(task_id)
-        return self.store.get(task_id)
+        if task["polls_left"] > 0:
+            self.store.note_poll(task_id)
+        elif task["not_before_ms"] > self.now_ms():
+            return task  # not due yet: nothing to try
+        ran = self.run(task_id)
+        # Re-read only when something changed: it ran, or its poll count went down.
+        return self.store.get(task_id) if ran or task["polls_left"] > 0 else task
 
     def run(self, task_id: str) -> bool:
         """Run one task if it is due and its objects are free; True when it ended."""
