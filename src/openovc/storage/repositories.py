@@ -12,6 +12,7 @@ from ..domain.query import CollectionQuery
 from . import querying, tables
 from .engine import reads
 from .rows import as_record
+from .transaction import find_statement
 
 
 class SqlFederationReader:
@@ -31,7 +32,10 @@ class SqlFederationReader:
         return Page(count=count, columns=tuple(columns), rows=rows)
 
     def get(self, coll: Collection, key: str) -> Record | None:
-        found = self.get_many(coll, [key])
+        if coll.key == "hash":
+            found = self.get_many(coll, [key])  # thumbprints match in any case
+        else:
+            found = self.find(coll, **{coll.key: key})
         return found[0] if found else None
 
     def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]:
@@ -45,10 +49,9 @@ class SqlFederationReader:
             return [as_record(row) for row in conn.execute(stmt)]
 
     def find(self, coll: Collection, **equals: object) -> list[Record]:
-        table = tables.COLLECTION_TABLES[coll.plural]
-        stmt = select(table).where(*(table.c[k] == v for k, v in equals.items())).order_by(table.c[coll.key])
+        stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
         with self.engine.connect() as conn:
-            return [as_record(row) for row in conn.execute(stmt)]
+            return [as_record(row) for row in conn.execute(stmt, equals)]
 
     def hardware(self, host_id: str) -> str | None:
         hw = tables.host_hardware

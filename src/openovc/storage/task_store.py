@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import orjson
-from sqlalchemy import Engine, and_, delete, exists, insert, select, update
+from sqlalchemy import ColumnElement, Engine, and_, bindparam, delete, exists, insert, select, update
 from sqlalchemy.orm import aliased
 
 from ..domain.ports import Record, Txn
@@ -19,6 +19,37 @@ _L = tables.task_locks
 _S = tables.server_instances
 
 Work = Callable[[Txn, Record], list[AffectedObject]]
+_GET = select(_T).where(_T.c.id == bindparam("id"))
+
+
+def _eligible() -> ColumnElement[bool]:
+    """Queued, due at :now, and no earlier unfinished task holds one of its objects."""
+    mine, theirs, other = aliased(_L), aliased(_L), aliased(_T)
+    blocked = exists(
+        select(1)
+        .select_from(
+            mine.join(theirs, theirs.c.object_id == mine.c.object_id).join(
+                other, other.c.id == theirs.c.task_id
+            )
+        )
+        .where(
+            mine.c.task_id == _T.c.id,
+            other.c.id != _T.c.id,
+            other.c.state == TaskState.QUEUED.value,
+            other.c.seq < _T.c.seq,
+        )
+    )
+    return and_(
+        _T.c.state == TaskState.QUEUED.value,
+        _T.c.not_before_ms <= bindparam("now"),
+        _T.c.polls_left <= 0,
+        ~blocked,
+    )
+
+
+# Built once: the worker and every poll run these.
+_RUNNABLE = select(_T).where(_T.c.id == bindparam("id"), _eligible())
+_DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("limit"))
 
 
 class SqlTaskStore:
@@ -27,7 +58,7 @@ class SqlTaskStore:
 
     def insert(self, task: Record, locks: Sequence[str]) -> None:
         with self.engine.begin() as conn:
-            conn.execute(insert(_T).values(**task))
+            conn.execute(insert(_T), task)
             if locks:
                 conn.execute(
                     insert(_L), [{"task_id": task["id"], "object_id": o} for o in dict.fromkeys(locks)]
@@ -35,7 +66,7 @@ class SqlTaskStore:
 
     def get(self, task_id: str) -> Record | None:
         with self.engine.connect() as conn:
-            row = conn.execute(select(_T).where(_T.c.id == task_id)).first()
+            row = conn.execute(_GET, {"id": task_id}).first()
         return as_record(row) if row else None
 
     def note_poll(self, task_id: str) -> None:
@@ -47,31 +78,9 @@ class SqlTaskStore:
                 .values(polls_left=_T.c.polls_left - 1)
             )
 
-    def _eligible(self, now_ms: int) -> object:
-        """Queued, due, and no earlier unfinished task holds one of its objects."""
-        mine, theirs, other = aliased(_L), aliased(_L), aliased(_T)
-        blocked = exists(
-            select(1)
-            .select_from(
-                mine.join(theirs, theirs.c.object_id == mine.c.object_id).join(
-                    other, other.c.id == theirs.c.task_id
-                )
-            )
-            .where(
-                mine.c.task_id == _T.c.id,
-                other.c.id != _T.c.id,
-                other.c.state == TaskState.QUEUED.value,
-                other.c.seq < _T.c.seq,
-            )
-        )
-        return and_(
-            _T.c.state == TaskState.QUEUED.value, _T.c.not_before_ms <= now_ms, _T.c.polls_left <= 0, ~blocked
-        )
-
     def due(self, now_ms: int, limit: int) -> list[str]:
         with self.engine.connect() as conn:
-            stmt = select(_T.c.id).where(self._eligible(now_ms)).order_by(_T.c.seq).limit(limit)  # type: ignore[arg-type]
-            return [str(r[0]) for r in conn.execute(stmt)]
+            return [str(r[0]) for r in conn.execute(_DUE, {"now": now_ms, "limit": limit})]
 
     def run(
         self,
@@ -82,7 +91,7 @@ class SqlTaskStore:
     ) -> bool:
         """Run a due task and complete it in one transaction; False when it was not runnable."""
         with write_transaction(self.engine) as conn:
-            row = conn.execute(select(_T).where(_T.c.id == task_id, self._eligible(now_ms))).first()  # type: ignore[arg-type]
+            row = conn.execute(_RUNNABLE, {"id": task_id, "now": now_ms}).first()
             if row is None:
                 return False
             affected = work(str(row.operation), SqlTxn(conn), orjson.loads(row.payload))

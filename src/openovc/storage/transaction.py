@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from functools import lru_cache
+from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, insert, select, update
 
+from ..domain.catalog import BY_PLURAL
 from ..domain.fields import Collection, Kind
 from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
@@ -31,8 +34,20 @@ def write_transaction(engine: Engine) -> Iterator[Connection]:
             yield conn
 
 
+@lru_cache(maxsize=256)
+def find_statement(plural: str, key: str, fields: tuple[str, ...]) -> Select[Any]:
+    """SELECT * WHERE each field = :field, built once: tasks run the same few lookups over and over."""
+    table = tables.COLLECTION_TABLES[plural]
+    return select(table).where(*(table.c[f] == bindparam(f) for f in fields)).order_by(table.c[key])
+
+
+@lru_cache(maxsize=64)
+def _json_fields_of(plural: str) -> frozenset[str]:
+    return frozenset(f.name for f in BY_PLURAL[plural].fields if f.kind is Kind.JSON)
+
+
 def _json_fields(coll: Collection) -> frozenset[str]:
-    return frozenset(f.name for f in coll.fields if f.kind is Kind.JSON)
+    return _json_fields_of(coll.plural)
 
 
 class SqlTxn:
@@ -60,9 +75,8 @@ class SqlTxn:
         return found[0] if found else None
 
     def find(self, coll: Collection, **equals: object) -> list[Record]:
-        table = tables.COLLECTION_TABLES[coll.plural]
-        stmt = select(table).where(*(table.c[k] == v for k, v in equals.items())).order_by(table.c[coll.key])
-        return [self._decode(coll, as_record(row)) for row in self.conn.execute(stmt)]
+        stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
+        return [self._decode(coll, as_record(row)) for row in self.conn.execute(stmt, equals)]
 
     def count(self, coll: Collection, **equals: object) -> int:
         table = tables.COLLECTION_TABLES[coll.plural]
