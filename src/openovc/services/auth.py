@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import time
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
@@ -25,6 +26,9 @@ from ..domain.clock import Clock
 from ..domain.ports import AuthStore
 
 _HASHER = PasswordHasher()
+# Every request checks its token: re-reading it from the store at most once a second per token saves
+# a database round trip on most requests (see AuthService._session_for).
+SESSION_CACHE_S = 1.0
 
 
 class LoginRefused(Exception):
@@ -55,6 +59,7 @@ class AuthService:
         self.store = store
         self.clock = clock
         self.policy = policy
+        self._recent: dict[str, tuple[float, tuple[Token, str, list[str]]]] = {}
 
     def now_ms(self) -> int:
         return int(self.clock.now().timestamp() * 1000)
@@ -82,26 +87,49 @@ class AuthService:
         self.store.add_token(token)
         return token
 
+    def _session_for(self, access_token: str) -> tuple[Token, str, list[str]] | None:
+        """The stored token, role and groups, re-read at most every SESSION_CACHE_S per token.
+
+        A revocation or user change made by another controller shows here within that time;
+        those made through this one show at once (they clear the cache).
+        """
+        cached = self._recent.get(access_token)
+        if cached is not None and time.monotonic() - cached[0] < SESSION_CACHE_S:
+            return cached[1]
+        found = self.store.session_for(access_token)
+        if found is None:
+            self._recent.pop(access_token, None)
+        else:
+            if len(self._recent) > 10_000:
+                self._recent.clear()
+            self._recent[access_token] = (time.monotonic(), found)
+        return found
+
     def check(self, access_token: str) -> tuple[TokenVerdict, Session | None]:
         """Judge a bearer token, and record its use when valid."""
         now = self.now_ms()
-        found = self.store.session_for(access_token)
+        found = self._session_for(access_token)
         token = found[0] if found else None
         verdict = judge(token, now, self.policy)
         if verdict is not TokenVerdict.VALID or found is None:
+            self._recent.pop(access_token, None)
             return verdict, None
         token, own, groups = found
         if needs_touch(token, now, self.policy):
             self.store.touch_token(access_token, now)
+            token = replace(token, last_used_at=now)
+            self._recent[access_token] = (time.monotonic(), (token, own, groups))
         # Only users in groups can gain a role from an assignment: spare the others the read.
         assignments = self.store.role_assignments() if groups else {}
         return verdict, Session(token, effective_role(Role(own), groups, assignments))
 
     def revoke(self, access_token: str) -> None:
         self.store.revoke_token(access_token)
+        self._recent.pop(access_token, None)
 
     def set_user(self, username: str, password: str, role: Role) -> None:
         self.store.upsert_user(username, hash_password(password), role.value, self.now_ms())
+        self._recent.clear()
 
     def ensure_user(self, username: str, password: str, role: Role) -> bool:
         """Create the user unless it exists; True when created."""
