@@ -6,29 +6,17 @@ from typing import Any
 
 import pytest
 
+from tests.support.errors import MEDIA_EXCEPTION, PKG, TASK_EXCEPTION, TS
+from tests.support.errors import error_body as _error
 from tests.support.inprocess import READER, Env
 from tests.support.invariants import problems, snapshot
 from tests.support.tasks import completed, media
 
-TS = "2026-11-20T12:00:00Z"
-PKG = "com.simplivity.restapi.exceptions."
-TASK_EXCEPTION = "com.simplivity.rpc.common.TaskException"
-MEDIA_EXCEPTION = "org.springframework.web.HttpMediaTypeNotSupportedException"
 GiB = 1 << 30
 OBJECT_ERROR = "Invalid body: body: Input should be a valid dictionary or object to extract fields from"
 
 
 # ------------------------------------------------------------------------------------------ helpers
-
-
-def _error(
-    path: str, exception: str, message: str, status: int = 400, code: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"exception": exception, "path": path, "message": message, "timestamp": TS,
-                            "status": str(status)}  # fmt: skip
-    if code is not None:
-        body["error_code"] = code
-    return body
 
 
 def _refused(path: str, code: int, message: str) -> tuple[int, dict[str, Any]]:

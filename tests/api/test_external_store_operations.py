@@ -8,25 +8,12 @@ import orjson
 import pytest
 
 from openovc.services.auth import verify_password
+from tests.support.errors import MEDIA_EXCEPTION, NOT_A_DICT, PKG, TASK_EXCEPTION
+from tests.support.errors import error_body as _error
 from tests.support.inprocess import READER, Env
 from tests.support.tasks import completed, media
 
-TS = "2026-11-20T12:00:00Z"
-PKG = "com.simplivity.restapi.exceptions."
-TASK_EXCEPTION = "com.simplivity.rpc.common.TaskException"
-MEDIA_EXCEPTION = "org.springframework.web.HttpMediaTypeNotSupportedException"
-NOT_A_DICT = "Invalid body: body: Input should be a valid dictionary or object to extract fields from"
 SECRET = "Catalyst-s3cret!"
-
-
-def _error(
-    path: str, exception: str, message: str, status: int = 400, code: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"exception": exception, "path": path, "message": message, "timestamp": TS,
-                            "status": str(status)}  # fmt: skip
-    if code is not None:
-        body["error_code"] = code
-    return body
 
 
 def _post(env: Env, headers: dict[str, str], path: str, body: Any, version: str) -> Any:

@@ -9,24 +9,12 @@ from typing import Any
 import pytest
 
 from openovc.domain.schedules import PolicyLoad, schedule_report
+from tests.support.errors import NOT_A_DICT, PKG, TASK_EXCEPTION
+from tests.support.errors import error_body as _error
 from tests.support.inprocess import READER, Env
 from tests.support.tasks import completed, media
 
-TS = "2026-11-20T12:00:00Z"
-PKG = "com.simplivity.restapi.exceptions."
-TASK_EXCEPTION = "com.simplivity.rpc.common.TaskException"
 V19 = {"Content-Type": "application/vnd.simplivity.v1.9+json"}
-NOT_A_DICT = "Invalid body: body: Input should be a valid dictionary or object to extract fields from"
-
-
-def _error(
-    path: str, exception: str, message: str, status: int = 400, code: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"exception": exception, "path": path, "message": message, "timestamp": TS,
-                            "status": str(status)}  # fmt: skip
-    if code is not None:
-        body["error_code"] = code
-    return body
 
 
 def _invalid(path: str, message: str) -> dict[str, Any]:

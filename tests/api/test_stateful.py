@@ -181,6 +181,7 @@ class Federation(RuleBasedStateMachine):
 
 # Each example builds a federation, so shrinking is left out: a failure prints its whole sequence.
 Federation.TestCase.settings = settings(
+    database=None,
     max_examples=12,
     stateful_step_count=20,
     deadline=None,

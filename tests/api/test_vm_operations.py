@@ -6,11 +6,10 @@ from typing import Any
 
 import pytest
 
+from tests.support.errors import PKG, TS
+from tests.support.errors import error_body as _error
 from tests.support.inprocess import READER, Env
 from tests.support.tasks import completed, failed, media
-
-TS = "2026-11-20T12:00:00Z"
-PKG = "com.simplivity.restapi.exceptions."
 
 
 def _vm(env: Env, headers: dict[str, str], vm_id: str) -> dict[str, Any]:
@@ -30,16 +29,6 @@ def _pick(env: Env, power: str) -> dict[str, Any]:
 
 def _datastore(env: Env, headers: dict[str, str], ds_id: str) -> dict[str, Any]:
     body: dict[str, Any] = env.client.get(f"/api/datastores/{ds_id}", headers=headers).json()["datastore"]
-    return body
-
-
-def _error(
-    path: str, exception: str, message: str, status: int = 400, code: str | None = None
-) -> dict[str, Any]:
-    body: dict[str, Any] = {"exception": exception, "path": path, "message": message, "timestamp": TS,
-                            "status": str(status)}  # fmt: skip
-    if code is not None:
-        body["error_code"] = code
     return body
 
 
