@@ -181,6 +181,8 @@ def test_emergency_grant_reaches_only_its_operations(own_env: Env) -> None:
     assert resp.json()["message"] == f"GET /api/hosts/{host} is not available with an emergency grant"
     assert resp.json()["exception"] == "com.simplivity.restapi.exceptions.PermissionDeniedException"
     assert own_env.client.get("/api/policies", headers=headers).status_code == 403
+    # Tasks can be followed (a restore is one); an unknown one is a 404, not a refusal.
+    assert own_env.client.get("/api/tasks/nope", headers=headers).status_code == 404
 
 
 def test_emergency_grant_ignores_sorting_filtering_and_optional_fields(own_env: Env) -> None:
