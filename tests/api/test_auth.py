@@ -209,3 +209,13 @@ def test_grants_do_not_cross(own_env: Env) -> None:
     assert (resp.status_code, resp.json()) == (
         400, {"error": "invalid_grant", "error_description": "Invalid credentials"},
     )  # fmt: skip
+
+
+def test_tokens_are_forgotten_a_day_after_they_expire(own_env: Env) -> None:
+    old = own_env.login()
+    own_env.clock.advance(timedelta(hours=47))
+    assert _hosts(own_env, old)[1]["error_description"] == f"Access token expired: {old}"
+    own_env.clock.advance(timedelta(hours=2))
+    own_env.runtime.auth._logins = 0  # the next login purges
+    own_env.login()
+    assert _hosts(own_env, old)[1]["error_description"] == f"Invalid access token: {old}"
