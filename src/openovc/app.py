@@ -49,8 +49,9 @@ from .storage.task_store import SqlTaskStore
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come first,
 # so that they win over /{id}.
 _PROTECTED = (
-    metrics.router, reports.router, virtual_machines.router, backups.router, datastores.router, hosts.router, omnistack_clusters.router,
-    policies.router, cluster_groups.router, external_stores.router, security.router, tasks.router,
+    tasks.router, metrics.router, reports.router, virtual_machines.router, backups.router, datastores.router,
+    hosts.router, omnistack_clusters.router, policies.router, cluster_groups.router, external_stores.router,
+    security.router,
 )  # fmt: skip
 
 

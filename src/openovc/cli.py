@@ -209,6 +209,8 @@ class _Server(uvicorn.Server):
 
 
 def _serve(args: argparse.Namespace) -> int:
+    # A thread that holds the store's write lock gets the GIL back sooner among many request threads.
+    sys.setswitchinterval(0.0005)
     from .app import create_app
     from .bootstrap import prepare
     from .tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs

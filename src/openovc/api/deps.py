@@ -114,7 +114,7 @@ def media_type(minimum: int) -> Any:
     No Content-Type at all is accepted, since clients send body-less POSTs without one.
     """
 
-    def check(request: Request) -> None:
+    async def check(request: Request) -> None:  # no I/O: no trip through the thread pool
         raw = request.headers.get("content-type")
         if raw is None:
             return

@@ -9,6 +9,7 @@ from ..domain.auth import Failures, Token
 from . import tables
 from .engine import reads
 from .security_store import SqlSecurityStore
+from .transaction import write_transaction
 
 _T = tables.tokens
 _U = tables.users
@@ -45,7 +46,7 @@ class SqlAuthStore:
         return None if found is None else list(orjson.loads(found))
 
     def set_user_groups(self, username: str, groups: list[str]) -> bool:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             stmt = update(_U).where(_U.c.username == username).values(groups=orjson.dumps(groups).decode())
             return bool(conn.execute(stmt).rowcount)
 
@@ -55,7 +56,7 @@ class SqlAuthStore:
         return (row[0], row[1]) if row else None
 
     def upsert_user(self, username: str, password_hash: str, role: str, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             changed = conn.execute(
                 update(_U).where(_U.c.username == username).values(password_hash=password_hash, role=role)
             ).rowcount
@@ -67,7 +68,7 @@ class SqlAuthStore:
                 )
 
     def delete_user(self, username: str) -> bool:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(update(_T).where(_T.c.username == username).values(revoked=True))
             return bool(conn.execute(delete(_U).where(_U.c.username == username)).rowcount)
 
@@ -83,7 +84,7 @@ class SqlAuthStore:
         return Failures(row.failures, row.first_failure_at, row.locked_until) if row else None
 
     def record_failures(self, username: str, record: Failures | None) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(delete(_F).where(_F.c.username == username))
             if record is not None:
                 conn.execute(
@@ -96,7 +97,7 @@ class SqlAuthStore:
                 )
 
     def add_token(self, token: Token) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(
                 insert(_T).values(
                     access_token=token.access_token,
@@ -118,7 +119,7 @@ class SqlAuthStore:
         )
 
     def touch_token(self, access_token: str, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             # Never move last use backwards when several controllers touch one token.
             conn.execute(
                 update(_T)
@@ -127,9 +128,9 @@ class SqlAuthStore:
             )
 
     def revoke_token(self, access_token: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(update(_T).where(_T.c.access_token == access_token).values(revoked=True))
 
     def purge_tokens(self, older_than_ms: int) -> int:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             return int(conn.execute(delete(_T).where(_T.c.issued_at < older_than_ms)).rowcount)

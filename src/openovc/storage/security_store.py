@@ -8,6 +8,7 @@ from sqlalchemy import Engine, delete, insert, select
 from ..domain.ports import Record
 from . import tables
 from .rows import as_record
+from .transaction import write_transaction
 
 _C = tables.COLLECTION_TABLES["certificates"]
 _R = tables.role_assignments
@@ -22,12 +23,12 @@ class SqlSecurityStore:
             return [as_record(r) for r in conn.execute(select(_C).order_by(_C.c.hash))]
 
     def put_certificate(self, record: Record) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(delete(_C).where(_C.c.hash == record["hash"]))
             conn.execute(insert(_C).values(**record))
 
     def delete_certificate(self, thumbprint: str) -> bool:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             return bool(conn.execute(delete(_C).where(_C.c.hash == thumbprint)).rowcount)
 
     def role_assignments(self) -> list[Record]:
@@ -38,7 +39,7 @@ class SqlSecurityStore:
             ]
 
     def set_groups(self, role: str, groups: list[str]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(delete(_R).where(_R.c.role == role))
             if groups:
                 conn.execute(insert(_R).values(role=role, groups=orjson.dumps(groups).decode()))

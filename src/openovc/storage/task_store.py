@@ -57,7 +57,7 @@ class SqlTaskStore:
         self.engine = engine
 
     def insert(self, task: Record, locks: Sequence[str]) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(insert(_T), task)
             if locks:
                 conn.execute(
@@ -71,7 +71,7 @@ class SqlTaskStore:
 
     def note_poll(self, task_id: str) -> None:
         """A client polled: tasks paced by polls come one poll closer to running."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(
                 update(_T)
                 .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value, _T.c.polls_left > 0)
@@ -112,7 +112,7 @@ class SqlTaskStore:
 
     def fail(self, task_id: str, error_code: int, message: str, end_time: str) -> bool:
         """End a queued task FAILED (compare-and-set: a final state is never overwritten)."""
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             changed = conn.execute(
                 update(_T)
                 .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value)
@@ -124,14 +124,14 @@ class SqlTaskStore:
         return bool(changed)
 
     def beat(self, instance_id: str, now_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             if not conn.execute(
                 update(_S).where(_S.c.id == instance_id).values(heartbeat_ms=now_ms)
             ).rowcount:
                 conn.execute(insert(_S).values(id=instance_id, started_ms=now_ms, heartbeat_ms=now_ms))
 
     def leave(self, instance_id: str) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(delete(_S).where(_S.c.id == instance_id))
 
     def orphans(self, live_since_ms: int) -> list[str]:
@@ -142,5 +142,5 @@ class SqlTaskStore:
             return [str(r[0]) for r in conn.execute(stmt)]
 
     def forget_dead_servers(self, live_since_ms: int) -> None:
-        with self.engine.begin() as conn:
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(delete(_S).where(_S.c.heartbeat_ms < live_since_ms))
