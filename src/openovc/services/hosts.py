@@ -15,12 +15,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
+from ..domain.capacity import cluster_fields
 from ..domain.catalog import CAPACITY_FIELDS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from ..domain.errors import ObjectNotFound, TaskError
 from ..domain.operations_ports import OperationsStore, Shutdown
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..drivers.simulated.capacity import cluster_fields
 from ..operations.engine import Handler, TaskEngine
 from .common import existing, still_there
 

@@ -10,11 +10,12 @@ from zoneinfo import ZoneInfo
 
 from ... import SVTFS_VERSION
 from ...domain import schedules as schedule
+from ...domain.capacity import cluster_fields
 from ...domain.federation import Federation
 from ...domain.rules import max_backups
 from ...domain.timefmt import to_text
 from . import hardware
-from .capacity import CapacityModel, VmData, cluster_fields
+from .capacity import CapacityModel, VmData
 from .plan import (
     DOMAIN,
     IMAGES,

@@ -42,6 +42,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ...domain.capacity import capacity_fields
+
 BYTE_FIELDS = (
     "allocated_capacity", "capacity_savings", "free_space", "local_backup_capacity",
     "remote_backup_capacity", "stored_compressed_data", "stored_uncompressed_data",
@@ -120,7 +122,7 @@ class CapacityModel:
 
     def host_fields(self, host_id: str, allocated: int) -> dict[str, object]:
         store = self._hosts.get(host_id) or _HostStore()
-        return _fields(
+        return capacity_fields(
             allocated=allocated,
             vm_logical=store.vm_logical,
             local=store.local,
@@ -128,54 +130,3 @@ class CapacityModel:
             uncompressed=store.uncompressed,
             compressed=round(store.compressed),
         )
-
-
-def _ratio(numerator: int, denominator: int) -> float:
-    return numerator / denominator if denominator > 0 and numerator > 0 else 1.0
-
-
-def _fields(
-    allocated: int, vm_logical: int, local: int, remote: int, uncompressed: int, compressed: int
-) -> dict[str, object]:
-    logical = vm_logical + local + remote
-    dedup = _ratio(logical, uncompressed)
-    compression = _ratio(uncompressed, compressed)
-    return {
-        "allocated_capacity": allocated,
-        "capacity_savings": logical - compressed,
-        "free_space": max(0, allocated - compressed),
-        "local_backup_capacity": local,
-        "remote_backup_capacity": remote,
-        "stored_compressed_data": compressed,
-        "stored_uncompressed_data": uncompressed,
-        "stored_virtual_machine_data": vm_logical,
-        "used_capacity": compressed,
-        "used_logical_capacity": logical,
-        "compression_ratio": compression,
-        "deduplication_ratio": dedup,
-        "efficiency_ratio": dedup * compression,
-    }
-
-
-def _int(fields: dict[str, object], name: str) -> int:
-    value = fields[name]
-    assert isinstance(value, int)
-    return value
-
-
-def cluster_fields(hosts: list[dict[str, object]]) -> dict[str, object]:
-    """A cluster's capacity: its hosts' bytes summed, ratios recomputed from the sums."""
-
-    def total(name: str) -> int:
-        return sum(_int(h, name) for h in hosts)
-
-    fields = _fields(
-        allocated=total("allocated_capacity"),
-        vm_logical=total("stored_virtual_machine_data"),
-        local=total("local_backup_capacity"),
-        remote=total("remote_backup_capacity"),
-        uncompressed=total("stored_uncompressed_data"),
-        compressed=total("stored_compressed_data"),
-    )
-    fields["free_space"] = total("free_space")  # a full host's shortfall is not another's free space
-    return fields
