@@ -62,10 +62,13 @@ from foundation import (
     POSTGRES_ADMIN_URL,
     Server,
     Store,
+    _loadavg,
+    _raise_on_sigterm,
     build,
     client,
     log,
     machine,
+    p95,
     postgres_version,
     running_server,
     scratch_store,
@@ -139,16 +142,6 @@ def table(rows: list[Row]) -> str:
             f"| {target} | {verdict} | {r.detail} |"
         )
     return "\n".join(lines)
-
-
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
-
-
-def _loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -883,10 +876,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.clients < 1 or args.tasks < 1 or args.in_flight < 1 or args.warmup < 0:
         parser.error("--clients, --tasks and --in-flight must be at least 1, --warmup at least 0")
     return args
-
-
-def _raise_on_sigterm(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
 
 
 def main(argv: list[str] | None = None) -> int:
