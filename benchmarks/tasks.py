@@ -791,6 +791,7 @@ def phase_throughput(
     log(f"[{backend}] throughput: {args.tasks:,} tasks, {args.clients} clients, default pacing")
     with (
         env_var("OPENOVC_TASK_PACING", "immediate"),
+        env_var("OPENOVC_WORKERS", str(args.workers)),
         running_server(store, password) as server,
         client_pool(server, password, args.clients) as (admin, pool),
     ):
@@ -822,6 +823,7 @@ def phase_in_flight(
     log(f"[{backend}] {args.in_flight:,} in flight, pacing {IN_FLIGHT_PACING}")
     with (
         env_var("OPENOVC_TASK_PACING", IN_FLIGHT_PACING),
+        env_var("OPENOVC_WORKERS", str(args.workers)),
         running_server(store, password) as server,
         client_pool(server, password, args.clients) as (admin, pool),
     ):
@@ -861,6 +863,9 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
     parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
     parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
+    parser.add_argument(
+        "--workers", type=int, default=2, help="server processes (`serve --workers`; default 2, one per core)"
+    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
     parser.add_argument(
@@ -873,8 +878,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.tasks = 600 if args.quick else 2000
     if args.warmup is None:
         args.warmup = 30 if args.quick else 100
-    if args.clients < 1 or args.tasks < 1 or args.in_flight < 1 or args.warmup < 0:
-        parser.error("--clients, --tasks and --in-flight must be at least 1, --warmup at least 0")
+    if args.clients < 1 or args.tasks < 1 or args.in_flight < 1 or args.warmup < 0 or args.workers < 1:
+        parser.error("--clients, --tasks, --in-flight and --workers must be at least 1, --warmup at least 0")
     return args
 
 
@@ -892,6 +897,7 @@ def main(argv: list[str] | None = None) -> int:
         "tasks": args.tasks,
         "warmup": args.warmup,
         "in_flight": args.in_flight,
+        "workers": args.workers,
         "backends": {},
         "results": [],
     }
@@ -925,8 +931,9 @@ def main(argv: list[str] | None = None) -> int:
         f"Federation: {spec.clusters} clusters x {spec.hosts_per_cluster} hosts, {spec.vms:,} VMs, "
         f"{spec.backups:,} backups. Operations: a third each clone, set_policy, move (same cluster, "
         f"powered-off VMs); {args.clients} client threads in this process, one keep-alive HTTPS HTTP/1.1 "
-        f"connection each, one shared login; {args.warmup} untimed warm-up tasks first. The server runs "
-        "on the same 2 cores as the clients."
+        f"connection each, one shared login; {args.warmup} untimed warm-up tasks first. The server "
+        f"(`openovc serve --workers {args.workers}`: {args.workers} process(es) on one socket and one store) "
+        "runs on the same 2 cores as the clients."
     )
     for backend, info in report["backends"].items():
         print(

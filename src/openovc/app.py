@@ -99,7 +99,10 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     rt: Runtime = app.state.runtime
     worker = None
     if rt.settings.task_worker:
-        worker = Worker(rt.tasks, alone=rt.engine.dialect.name == "sqlite")
+        # With several server processes on one SQLite store, the others are alive: `serve` recovered the
+        # previous run's tasks before it started them.
+        alone = rt.engine.dialect.name == "sqlite" and rt.settings.workers == 1
+        worker = Worker(rt.tasks, alone=alone)
         worker.start()
     try:
         yield

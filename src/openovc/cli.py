@@ -90,6 +90,11 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--no-demo", action="store_true", help="leave an empty store empty")
     serve.add_argument("--log-level", choices=_LOG_LEVELS, help="server log level (default warning)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port and the store (default 1; one per core uses them all)",
+    )
     serve.set_defaults(handler=_serve)
 
     init = commands.add_parser(
@@ -160,8 +165,11 @@ def _say(line: str) -> None:
 # ---------------------------------------------------------------------------------------------- serve
 
 
-def _bind(host: str, port: int) -> socket.socket:
-    """The listening socket, bound here so that a refused port gets a message saying why."""
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """The listening socket, bound here so that a refused port gets a message saying why.
+
+    `reuse_port`: one of several sockets on the port, among which the kernel spreads new connections.
+    """
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
     except socket.gaierror as exc:
@@ -169,6 +177,8 @@ def _bind(host: str, port: int) -> socket.socket:
     family, kind, proto, _, address = infos[0]
     sock = socket.socket(family, kind, proto)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
     try:
         sock.bind(address)
     except OSError as exc:
@@ -225,6 +235,7 @@ def _serve(args: argparse.Namespace) -> int:
         seed=args.seed,
         generate_demo=False if args.no_demo else None,
         log_level=args.log_level,
+        workers=args.workers,
     )
     ssl_kwargs: dict[str, Any] = {}
     if settings.tls:
@@ -240,26 +251,31 @@ def _serve(args: argparse.Namespace) -> int:
     # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default action would
     # then end the process with status -15 instead of a normal exit.
     signal.signal(signal.SIGTERM, _raise_stop)
-    sock = _bind(settings.host, settings.port)
+    sock = _bind(settings.host, settings.port, reuse_port=settings.workers > 1)
     url = _url("https" if settings.tls else "http", sock)
     where = f"data in {settings.data_dir.resolve()}"
     if settings.database_url:
         where += f", database {_database_label(settings)}"
     rt = None
+    config_kwargs: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "http": "httptools",
+        "lifespan": "on",
+        "log_level": settings.log_level,
+        "access_log": args.access_log,
+        "timeout_graceful_shutdown": 10,
+        **ssl_kwargs,
+    }
+
+    def announce() -> None:
+        _say(f"OpenOVC {__version__} listening on {url} ({where})")
+
     try:
         rt = prepare(settings, announce=_say)
-        config = uvicorn.Config(
-            create_app(rt),
-            host=settings.host,
-            port=settings.port,
-            http="httptools",
-            lifespan="on",
-            log_level=settings.log_level,
-            access_log=args.access_log,
-            timeout_graceful_shutdown=10,
-            **ssl_kwargs,
-        )
-        server = _Server(config, lambda: _say(f"OpenOVC {__version__} listening on {url} ({where})"))
+        if settings.workers > 1:
+            return _serve_processes(rt, settings, sock, config_kwargs, announce)
+        server = _Server(uvicorn.Config(create_app(rt), **config_kwargs), announce)
         server.run(sockets=[sock])
     except _Stop:
         pass
@@ -267,6 +283,33 @@ def _serve(args: argparse.Namespace) -> int:
         sock.close()
         if rt is not None:
             rt.engine.dispose()
+    return EXIT_OK
+
+
+def _serve_processes(
+    rt: Runtime,
+    settings: Settings,
+    sock: socket.socket,
+    config_kwargs: dict[str, Any],
+    announce: Callable[[], None],
+) -> int:
+    from .processes import supervise
+
+    if rt.engine.dialect.name == "sqlite":
+        # No other server can share this store: the tasks the previous run left fail before any process
+        # starts (the processes then only fail the tasks of one of them that dies).
+        rt.tasks.recover(alone=True)
+    rt.engine.dispose()
+    # A socket each: one shared socket would let the first process to wake accept a whole burst of
+    # connections, and a client's keep-alive connections would then all load one process.
+    port = sock.getsockname()[1]
+    socks = [sock] + [_bind(settings.host, port, reuse_port=True) for _ in range(settings.workers - 1)]
+    try:
+        if not supervise(settings, socks, config_kwargs, announce):
+            raise CommandError("the server processes failed to start (see the log above)")
+    finally:
+        for extra in socks[1:]:
+            extra.close()
     return EXIT_OK
 
 

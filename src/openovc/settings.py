@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 
@@ -29,6 +30,8 @@ class Settings(BaseSettings):
     # then optional per-operation overrides, e.g. `immediate,virtual_machine.clone=duration:20:0.3`.
     task_pacing: str = "immediate"
     task_worker: bool = True
+    # Server processes sharing the listening socket and the store (`serve --workers`).
+    workers: int = Field(default=1, ge=1, le=64)
     generate_demo: bool = True
     log_level: str = "warning"
 

@@ -63,13 +63,28 @@ def harness(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Harness]
         built.db.dispose()
 
 
-def test_immediate_task_completes_on_first_poll(harness: Harness) -> None:
+def test_immediate_task_is_done_when_submit_returns(harness: Harness) -> None:
     task = harness.engine.submit("rename", {"id": "g1", "suffix": "-a"}, ["g1"])
-    assert task["id"].startswith("vc:vc:") and harness.name() == "G"
-    polled = harness.engine.poll(task["id"])
-    assert polled is not None and polled["state"] == "COMPLETED"
-    assert polled["affected_objects"] == '[{"object_id":"g1","object_type":"cluster_group"}]'
+    # What the 202 shows is the task as submitted; the store already has it ended, before any poll.
+    assert task["id"].startswith("vc:vc:") and task["state"] == "QUEUED"
     assert harness.name() == "G-a"
+    stored = harness.engine.store.get(task["id"])
+    assert stored is not None and stored["state"] == "COMPLETED" and stored["end_time"] is not None
+    assert stored["affected_objects"] == '[{"object_id":"g1","object_type":"cluster_group"}]'
+    assert harness.engine.poll(task["id"]) == stored
+    assert harness.engine.run_due() == 0  # nothing was left queued
+
+
+def test_immediate_task_that_fails_is_recorded_failed(harness: Harness) -> None:
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-f", "fail": True}, ["g1"])
+    stored = harness.engine.store.get(task["id"])
+    assert stored is not None
+    assert (stored["state"], stored["error_code"], stored["message"]) == (
+        "FAILED",
+        77,
+        "refused after writing",
+    )
+    assert harness.name() == "G"
 
 
 def test_duration_pacing_and_progress(harness: Harness) -> None:

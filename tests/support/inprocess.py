@@ -47,9 +47,18 @@ class Env:
         return {"Authorization": f"Bearer {self.login(user)}", "Accept": "application/json"}
 
 
-def make_env(data_dir: Path, database_url: str | None = None, spec: FederationSpec | None = None) -> Env:
+def make_env(
+    data_dir: Path,
+    database_url: str | None = None,
+    spec: FederationSpec | None = None,
+    task_pacing: str = "polls:1",
+) -> Env:
+    """`task_pacing` "polls:1" (unlike a server's default, `immediate`): a task runs at its first poll, so
+    a test can change the federation between a task's acceptance and its run."""
     clock = ManualClock(START)
-    settings = Settings(data_dir=data_dir, database_url=database_url, generate_demo=False)
+    settings = Settings(
+        data_dir=data_dir, database_url=database_url, generate_demo=False, task_pacing=task_pacing
+    )
     runtime = build_runtime(settings, clock)
     federation = generate(spec or FederationSpec.demo(), clock.now())
     load_federation(runtime.engine, federation)

@@ -33,6 +33,18 @@ ORPHAN_MESSAGE = (
 class TaskStore(Protocol):
     def insert(self, task: Record, locks: Sequence[str]) -> None: ...
 
+    def insert_and_run(
+        self,
+        task: Record,
+        locks: Sequence[str],
+        end_time: str,
+        work: Callable[[str, Txn, Record], list[AffectedObject]],
+        *,
+        scope: Sequence[str] | None = None,
+    ) -> bool: ...
+
+    def insert_ended(self, task: Record) -> None: ...
+
     def get(self, task_id: str) -> Record | None: ...
 
     def note_poll(self, task_id: str) -> None: ...
@@ -87,8 +99,21 @@ class TaskEngine:
             self._last_seq = max(self._last_seq + 1, time.time_ns())
             return self._last_seq
 
-    def submit(self, operation: str, payload: Mapping[str, Any], locks: Sequence[str]) -> Record:
-        """Queue an operation (its quick checks already passed) and return the new task."""
+    def submit(
+        self,
+        operation: str,
+        payload: Mapping[str, Any],
+        locks: Sequence[str],
+        *,
+        scope: Sequence[str] | None = None,
+    ) -> Record:
+        """Queue an operation (its quick checks already passed) and return the new task.
+
+        `locks`: the objects it works on; tasks on one object run one after another, in order.
+        `scope`: when given, every object (and name key, see services.common.name_key) its handler reads
+        and then writes; when it runs at once it then runs beside tasks on other objects (on PostgreSQL;
+        SQLite has one writer). Without it, it excludes every other operation while it runs.
+        """
         assert operation in self._handlers, f"no handler for {operation}"
         pacing = self.pacing.for_operation(operation)
         now = self.now_ms()
@@ -112,9 +137,31 @@ class TaskEngine:
             "duration_ms": delay_ms,
             "polls_left": pacing.polls if pacing.mode is PacingMode.POLLS else 0,
         }
-        self.store.insert(task, locks)
-        self.wake.set()
+        # Either way the 202 shows the task as submitted, IN_PROGRESS, as the real one does.
+        if delay_ms > 0 or task["polls_left"] > 0:
+            self.store.insert(task, locks)
+            self.wake.set()
+        elif not self._ran_at_once(task, locks, scope):
+            self.wake.set()
         return task
+
+    def _ran_at_once(self, task: Record, locks: Sequence[str], scope: Sequence[str] | None) -> bool:
+        """A task due at once runs in the transaction that records it, unless an earlier one holds its objects.
+
+        False: it was queued behind that earlier task instead. Either way it is stored before the 202 is sent.
+        """
+        end = to_text(self.clock.now())
+        try:
+            return self.store.insert_and_run(task, locks, end, self._work, scope=scope)
+        except TaskFailure as failure:
+            code, message = failure.error_code, failure.message
+        except Exception:
+            log.exception("task %s crashed", task["id"])
+            code, message = Codes.SERVER_DIED, "An internal error occurred while running the task."
+        # What the operation wrote was rolled back with its transaction; the failure is recorded apart.
+        ended = {**task, "state": TaskState.FAILED.value, "error_code": code, "message": message}
+        self.store.insert_ended({**ended, "end_time": end})
+        return True
 
     def poll(self, task_id: str) -> Record | None:
         """A client reads a task: count the poll, run it first if it is due, then answer."""

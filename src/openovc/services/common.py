@@ -46,6 +46,11 @@ def alive_vm_named(finder: Finder, name: str, except_id: str | None = None) -> b
     return any(vm["id"] != except_id for vm in finder.find(VIRTUAL_MACHINES, name=name, state="ALIVE"))
 
 
+def name_key(kind: str, name: str) -> str:
+    """A task lock on a name: two tasks that claim one name run one after the other."""
+    return f"{kind} name {name}"
+
+
 def refuse_duplicate_now(taken: bool) -> None:
     if taken:
         raise TaskError(Codes.DUPLICATE_NAME, DUPLICATE_NAME)

@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.catalog import DATASTORES, HOSTS, POLICIES, VIRTUAL_MACHINES
+from ..domain.catalog import BACKUPS, DATASTORES, HOSTS, POLICIES, VIRTUAL_MACHINES
 from ..domain.errors import InvalidBody, TaskError
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
@@ -15,6 +15,7 @@ from .common import (
     alive_vm_named,
     existing,
     fail_duplicate,
+    name_key,
     new_id,
     refuse_duplicate_now,
     stamp,
@@ -116,7 +117,8 @@ def set_policy(reader: FederationReader, tasks: TaskEngine, vm_ids: Sequence[str
         existing(reader, VIRTUAL_MACHINES, vm_id)
     existing(reader, POLICIES, policy_id)
     ids = list(dict.fromkeys(vm_ids))
-    return tasks.submit("virtual_machine.set_policy", {"vms": ids, "policy": policy_id}, [*ids, policy_id])
+    locks = [*ids, policy_id]  # it writes only these VMs, and reads the policy
+    return tasks.submit("virtual_machine.set_policy", {"vms": ids, "policy": policy_id}, locks, scope=locks)
 
 
 def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
@@ -138,9 +140,10 @@ def clone(reader: FederationReader, tasks: TaskEngine, vm_id: str, name: str, co
     if vm["state"] != "ALIVE":
         raise TaskError(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
     refuse_duplicate_now(alive_vm_named(reader, name))
-    return tasks.submit(
-        "virtual_machine.clone", {"vm": vm_id, "name": name, "consistency": consistency}, [vm_id]
-    )
+    # The source's datastore cannot change under it (a VM that moves is a new VM), so it can be named now.
+    scope = [vm_id, str(vm["datastore_id"]), name_key(VM, name)]
+    payload = {"vm": vm_id, "name": name, "consistency": consistency}
+    return tasks.submit("virtual_machine.clone", payload, [vm_id], scope=scope)
 
 
 def _fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
@@ -190,7 +193,8 @@ def move(
         valid_name(VM, name)
         refuse_duplicate_now(alive_vm_named(reader, name, except_id=vm_id))
     payload = {"vm": vm_id, "datastore": datastore_id, "name": name or vm["name"]}
-    return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id])
+    scope = [vm_id, datastore_id, str(vm["datastore_id"]), name_key(VM, payload["name"])]
+    return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id], scope=scope)
 
 
 def _placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, list[dict[str, str]]]:
@@ -236,6 +240,7 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
         )  # fmt: skip
     # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
+    txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})
     txn.insert(VIRTUAL_MACHINES, moved)
     return _vm(str(moved["id"]))
 

@@ -5,7 +5,18 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 
 import orjson
-from sqlalchemy import ColumnElement, Engine, and_, bindparam, delete, exists, insert, select, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    Engine,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    insert,
+    select,
+    update,
+)
 from sqlalchemy.orm import aliased
 
 from ..domain.ports import Record, Txn
@@ -50,6 +61,8 @@ def _eligible() -> ColumnElement[bool]:
 # Built once: the worker and every poll run these.
 _RUNNABLE = select(_T).where(_T.c.id == bindparam("id"), _eligible())
 _DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("limit"))
+# Only unfinished tasks hold objects: their lock rows go when they end.
+_HELD = select(_L.c.task_id).where(_L.c.object_id.in_(bindparam("objects", expanding=True))).limit(1)
 
 
 class SqlTaskStore:
@@ -58,11 +71,48 @@ class SqlTaskStore:
 
     def insert(self, task: Record, locks: Sequence[str]) -> None:
         with write_transaction(self.engine, exclusive=False) as conn:
+            self._queue(conn, task, locks)
+
+    @staticmethod
+    def _queue(conn: Connection, task: Record, locks: Sequence[str]) -> None:
+        conn.execute(insert(_T), task)
+        if locks:
+            conn.execute(insert(_L), [{"task_id": task["id"], "object_id": o} for o in dict.fromkeys(locks)])
+
+    def insert_and_run(
+        self,
+        task: Record,
+        locks: Sequence[str],
+        end_time: str,
+        work: Callable[[str, Txn, Record], list[AffectedObject]],
+        *,
+        scope: Sequence[str] | None = None,
+    ) -> bool:
+        """Run a new task and record it COMPLETED in one transaction; False: queued behind an earlier task.
+
+        `scope`: everything it reads and writes, when it names it all: only that is locked.
+        """
+        with write_transaction(self.engine, objects=scope) as conn:
+            if locks and conn.execute(_HELD, {"objects": list(locks)}).first() is not None:
+                self._queue(conn, task, locks)
+                return False
+            affected = work(str(task["operation"]), SqlTxn(conn), orjson.loads(task["payload"]))
+            conn.execute(
+                insert(_T),
+                {
+                    **task,
+                    "state": TaskState.COMPLETED.value,
+                    "percent_complete": 100,
+                    "end_time": end_time,
+                    "affected_objects": orjson.dumps([a.as_dict() for a in affected]).decode(),
+                },
+            )
+        return True
+
+    def insert_ended(self, task: Record) -> None:
+        """Record a task that ended before it was ever queued (it failed where it ran at once)."""
+        with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(insert(_T), task)
-            if locks:
-                conn.execute(
-                    insert(_L), [{"task_id": task["id"], "object_id": o} for o in dict.fromkeys(locks)]
-                )
 
     def get(self, task_id: str) -> Record | None:
         with self.engine.connect() as conn:

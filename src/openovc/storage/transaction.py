@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import fcntl
+import hashlib
+import os
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager, nullcontext
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
 
@@ -20,36 +23,88 @@ from .rows import as_record
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
+# Transactions that name every object they read-modify-write hold it shared, and their objects'
+# locks (two-integer keys of class _PG_OBJECT_CLASS: a key space apart from the one-bigint lock).
 _PG_WRITE_LOCK = 7243002
+_PG_OBJECT_CLASS = 7243
 
 
-_PROCESS_LOCKS: dict[str, threading.RLock] = {}
-_PROCESS_LOCKS_GUARD = threading.Lock()
+def _object_lock_key(name: str) -> int:
+    return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
-def _process_lock(engine: Engine) -> threading.RLock:
+def _object_locks_statement(keys: Sequence[str]) -> str:
+    """Shared federation lock, then each object's lock in one order for all (no deadlock between them)."""
+    ordered = sorted({_object_lock_key(k) for k in keys})
+    calls = [f"pg_advisory_xact_lock_shared({_PG_WRITE_LOCK})"]
+    calls += [f"pg_advisory_xact_lock({_PG_OBJECT_CLASS}, {k})" for k in ordered]
+    return "SELECT " + ", ".join(calls)
+
+
+class _SqliteWriters:
+    """Queues the writers of one SQLite database: threads on a lock, server processes on a file lock.
+
+    Both wake the next writer the moment the previous one commits, where SQLite's own busy handler
+    would sleep 1 to 100 ms at a time between retries.
+    """
+
+    def __init__(self, database: str | None) -> None:
+        self._threads = threading.RLock()
+        self._depth = 0
+        self._fd: int | None = None
+        if database and database != ":memory:":
+            self._fd = os.open(f"{database}-writer.lock", os.O_RDWR | os.O_CREAT, 0o600)
+
+    @contextmanager
+    def hold(self) -> Iterator[None]:
+        with self._threads:
+            self._depth += 1
+            try:
+                if self._depth == 1 and self._fd is not None:
+                    fcntl.flock(self._fd, fcntl.LOCK_EX)  # releases the GIL while it waits
+                try:
+                    yield
+                finally:
+                    if self._depth == 1 and self._fd is not None:
+                        fcntl.flock(self._fd, fcntl.LOCK_UN)
+            finally:
+                self._depth -= 1
+
+
+_WRITERS: dict[str, _SqliteWriters] = {}
+_WRITERS_GUARD = threading.Lock()
+
+
+def _sqlite_writers(engine: Engine) -> _SqliteWriters:
     key = engine.url.render_as_string(hide_password=True)
-    with _PROCESS_LOCKS_GUARD:
-        return _PROCESS_LOCKS.setdefault(key, threading.RLock())
+    with _WRITERS_GUARD:
+        if key not in _WRITERS:
+            _WRITERS[key] = _SqliteWriters(engine.url.database)
+        return _WRITERS[key]
 
 
 @contextmanager
-def write_transaction(engine: Engine, *, exclusive: bool = True) -> Iterator[Connection]:
+def write_transaction(
+    engine: Engine, *, exclusive: bool = True, objects: Sequence[str] | None = None
+) -> Iterator[Connection]:
     """A transaction that writes; `exclusive`: it reads first, and no other writer may come between.
 
-    On SQLite the writers of one process queue on a lock first: a thread then wakes the moment the
-    previous writer commits, instead of sleeping in SQLite's busy handler (1 to 100 ms at a time).
-    On PostgreSQL only exclusive transactions take the federation-wide advisory lock; a plain write
-    (a task record, a heartbeat) relies on the database's own row locks.
+    On SQLite every writer queues first (see _SqliteWriters), across the threads and the server processes
+    sharing the database. On PostgreSQL an exclusive transaction takes the federation-wide advisory lock,
+    or, given the `objects` it reads and writes (ids, name keys), only theirs: it then runs beside others
+    on other objects. A plain write (a task record, a heartbeat) relies on the database's own row locks.
     """
-    sqlite = engine.dialect.name == "sqlite"
-    with _process_lock(engine) if sqlite else nullcontext(), engine.connect() as conn:
-        if sqlite:
-            conn = conn.execution_options(sqlite_begin="IMMEDIATE")
-        with conn.begin():
-            if exclusive and not sqlite:
-                conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
-            yield conn
+    if engine.dialect.name == "sqlite":
+        with _sqlite_writers(engine).hold(), engine.connect() as conn:
+            with conn.execution_options(sqlite_begin="IMMEDIATE").begin():
+                yield conn
+        return
+    with engine.connect() as conn, conn.begin():
+        if objects is not None:
+            conn.exec_driver_sql(_object_locks_statement(objects))
+        elif exclusive:
+            conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
+        yield conn
 
 
 @lru_cache(maxsize=256)
