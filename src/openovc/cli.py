@@ -16,6 +16,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, Any
 
 import uvicorn
+from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
@@ -151,7 +152,11 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
         "database_url": args.database_url,
         **extra,
     }
-    return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise CommandError(f"invalid setting: {problems}", EXIT_USAGE) from None
 
 
 def _database_label(settings: Settings) -> str:
