@@ -38,11 +38,13 @@ from .domain.clock import Clock, SystemClock
 from .domain.tasks import parse_pacing_table
 from .operations.engine import TaskEngine
 from .operations.worker import Worker
+from .services import backups as backups_service
 from .services.auth import AuthService
 from .services.operations import register_operations
 from .settings import Settings
 from .storage.auth_store import SqlAuthStore
 from .storage.engine import make_engine, migrate
+from .storage.operations_state import SqlOperationsStore
 from .storage.repositories import SqlFederationReader
 from .storage.task_store import SqlTaskStore
 
@@ -102,7 +104,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # With several server processes on one SQLite store, the others are alive: `serve` recovered the
         # previous run's tasks before it started them.
         alone = rt.engine.dialect.name == "sqlite" and rt.settings.workers == 1
-        worker = Worker(rt.tasks, alone=alone)
+        chores = backups_service.housekeeping(rt.reader, SqlOperationsStore(rt.engine), rt.clock)
+        worker = Worker(rt.tasks, alone=alone, chores=chores)
         worker.start()
     try:
         yield

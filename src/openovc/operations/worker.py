@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 
 from .engine import HEARTBEAT_MS, TaskEngine
 
@@ -13,8 +14,17 @@ log = logging.getLogger(__name__)
 class Worker:
     """One thread per server process."""
 
-    def __init__(self, engine: TaskEngine, *, alone: bool, idle_seconds: float = 0.25) -> None:
+    def __init__(
+        self,
+        engine: TaskEngine,
+        *,
+        alone: bool,
+        idle_seconds: float = 0.25,
+        chores: Callable[[], object] | None = None,
+    ) -> None:
         self.engine = engine
+        # Time-driven changes no task carries (backups finishing a send, expiring), run each turn.
+        self.chores = chores
         self.alone = alone
         self.idle_seconds = idle_seconds
         self._stop = threading.Event()
@@ -44,6 +54,8 @@ class Worker:
                     self.engine.recover()
                     last_beat = now
                 ran = self.engine.run_due()
+                if self.chores is not None:
+                    self.chores()
             except Exception:
                 log.exception("task worker iteration failed")
                 ran = 0

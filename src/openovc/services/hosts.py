@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any
 
 from ..domain.capacity import cluster_fields
-from ..domain.catalog import CAPACITY_FIELDS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from ..domain.catalog import BACKUPS, CAPACITY_FIELDS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from ..domain.errors import ObjectNotFound, TaskError
 from ..domain.operations_ports import OperationsStore, Shutdown
 from ..domain.ports import FederationReader, Record, Txn
@@ -254,6 +254,9 @@ def _move_vms(txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> 
                 # No host is left to run it: it leaves the inventory, as a VM deleted outside SimpliVity.
                 values.update(state="REMOVED", ha_status="UNKNOWN", ha_resynchronization_progress=0)
                 _give_back(txn, vm)
+                txn.update_where(
+                    BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "REMOVED"}
+                )
         txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
 
 

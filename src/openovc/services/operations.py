@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from ..operations.engine import TaskEngine
 from . import (
+    backups,
     clusters,
     datastores,
     external_stores,
@@ -14,6 +15,7 @@ from . import (
 )
 
 MODULES = (
+    backups,
     clusters,
     datastores,
     external_stores,

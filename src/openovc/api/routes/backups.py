@@ -1,4 +1,4 @@
-"""GET routes of /backups: the collection, one backup, and browsing a backup's disks and files."""
+"""Routes of /backups: the reads (the collection, one backup, its disks and files) and every operation."""
 
 from __future__ import annotations
 
@@ -7,10 +7,15 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from ...domain.catalog import BACKUPS
+from ...domain.query import parse_bool
 from ...services import backup_files
+from ...services import backups as ops
+from ..bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep
+from ..deps import ReaderDep, RuntimeDep, media_type
+from ..render import render_record
 from ..responses import JSON
+from ..tasking import accepted
 
 router = APIRouter(prefix="/backups", tags=["backups"])
 
@@ -28,6 +33,8 @@ def _query(name: str, typ: str, description: str) -> dict[str, Any]:
 _DISK = _query("virtual_disk", "string", "The name of the virtual hard disk, e.g. vm.vmdk")
 _PARTITION = _query("partition_number", "integer", "The partition number (from 1)")
 _PATH = _query("file_path", "string", "The path in the partition; '/' is its root")
+_ORIGINAL = {**_query("restore_original", "boolean", "Restore over the original virtual machine"),
+             "required": False, "schema": {"type": "boolean", "default": False}}  # fmt: skip
 
 
 @router.get("", operation_id="listBackups", openapi_extra=list_openapi(BACKUPS))
@@ -35,9 +42,91 @@ def list_backups(request: Request, reader: ReaderDep) -> JSON:
     return list_response(request, reader, BACKUPS)
 
 
+@router.post("/delete", operation_id="deleteBackups", status_code=202, dependencies=[media_type(0)])
+def delete_backups(body: BackupIds, rt: RuntimeDep) -> JSON:
+    task = ops.delete(rt.reader, rt.tasks, body.backup_id or [], body.cluster_group_id)
+    return accepted(rt.tasks, task)
+
+
+@router.post(
+    "/set_retention", operation_id="setBackupRetention", status_code=202, dependencies=[media_type(0)]
+)
+def set_retention(body: SetRetention, rt: RuntimeDep) -> JSON:
+    task, doomed = ops.set_retention(
+        rt.reader, rt.tasks, body.backup_id or [], retention=body.retention, force=bool(body.force),
+        forever=bool(body.forever), cluster_group_id=body.cluster_group_id,
+    )  # fmt: skip
+    if task is None:
+        # Refused without force: nothing changed, and the answer lists what the change would remove.
+        return JSON({"backups": [render_record(BACKUPS, b) for b in doomed]})
+    return accepted(rt.tasks, task)
+
+
 @router.get("/{bkpId}", operation_id="getBackup", openapi_extra=get_openapi(BACKUPS))
 def get_backup(bkpId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, BACKUPS, bkpId)
+
+
+@router.delete("/{bkpId}", operation_id="deleteBackup", status_code=202)
+def delete_backup(bkpId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ops.delete(rt.reader, rt.tasks, [bkpId]))
+
+
+@router.post("/{bkpId}/rename", operation_id="renameBackup", status_code=202, dependencies=[media_type(0)])
+def rename_backup(bkpId: str, body: RenameBackup, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ops.rename(rt.reader, rt.tasks, bkpId, body.backup_name))
+
+
+@router.post("/{bkpId}/lock", operation_id="lockBackup", status_code=202, dependencies=[media_type(0)])
+def lock_backup(bkpId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ops.lock(rt.reader, rt.tasks, bkpId))
+
+
+@router.post("/{bkpId}/cancel", operation_id="cancelBackup", status_code=202, dependencies=[media_type(0)])
+def cancel_backup(bkpId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ops.cancel(rt.reader, rt.tasks, bkpId))
+
+
+@router.post(
+    "/{bkpId}/calculate_unique_size",
+    operation_id="calculateUniqueSize",
+    status_code=202,
+    dependencies=[media_type(0)],
+)
+def calculate_unique_size(bkpId: str, rt: RuntimeDep) -> JSON:
+    return accepted(rt.tasks, ops.calculate_unique_size(rt.reader, rt.tasks, bkpId))
+
+
+@router.post("/{bkpId}/copy", operation_id="copyBackup", status_code=202, dependencies=[media_type(0)])
+def copy_backup(bkpId: str, body: CopyBackup, rt: RuntimeDep) -> JSON:
+    task = ops.copy(rt.reader, rt.tasks, bkpId, body.destination_id, body.external_store_name)
+    return accepted(rt.tasks, task)
+
+
+@router.post(
+    "/{bkpId}/restore",
+    operation_id="restoreFromBackup",
+    status_code=202,
+    dependencies=[media_type(0)],
+    openapi_extra={"parameters": [_ORIGINAL]},
+)
+def restore_backup(bkpId: str, request: Request, rt: RuntimeDep, body: RestoreBackup | None = None) -> JSON:
+    raw = request.query_params.get("restore_original", "").strip()
+    original = parse_bool("restore_original", raw) if raw else False
+    given = body or RestoreBackup()
+    task = ops.restore(
+        rt.reader, rt.tasks, bkpId, original=original, name=given.virtual_machine_name,
+        datastore_id=given.datastore_id,
+    )  # fmt: skip
+    return accepted(rt.tasks, task)
+
+
+@router.post(
+    "/{bkpId}/restore_files", operation_id="restoreFiles", status_code=202, dependencies=[media_type(9)]
+)
+def restore_files(bkpId: str, body: RestoreFiles, rt: RuntimeDep) -> JSON:
+    task = ops.restore_files(rt.reader, rt.tasks, bkpId, body.virtual_machine_id, body.paths or [])
+    return accepted(rt.tasks, task)
 
 
 @router.get("/{bkpId}/virtual_disks", operation_id="getVirtualDisksFromBackup")

@@ -7,12 +7,12 @@ from typing import Literal
 from fastapi import APIRouter, Request
 
 from ...domain.catalog import BACKUPS, VIRTUAL_MACHINES
+from ...services import backups, reads
 from ...services import guest_credentials as guests
-from ...services import reads
 from ...services import virtual_machines as vms
 from ...storage.operations_state import SqlOperationsStore
+from ..bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from ..bodies import Body as BodyModel
-from ..bodies import CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from ..collection import get_openapi, get_response, list_openapi, list_response
 from ..deps import ReaderDep, RuntimeDep, media_type
 from ..responses import JSON
@@ -49,6 +49,15 @@ def list_vm_backups(vmId: str, request: Request, reader: ReaderDep) -> JSON:
 )
 def set_policy_for_vm(vmId: str, body: SetPolicy, rt: RuntimeDep) -> JSON:
     return accepted(rt.tasks, vms.set_policy(rt.reader, rt.tasks, [vmId], body.policy_id))
+
+
+@router.post("/{vmId}/backup", operation_id="backupVm", status_code=202, dependencies=[media_type(0)])
+def backup_vm(vmId: str, body: BackupVM, rt: RuntimeDep) -> JSON:
+    task = backups.backup_vm(
+        rt.reader, rt.tasks, vmId, name=body.backup_name, cluster_id=body.destination_id,
+        store_name=body.external_store_name, consistency=body.consistency(), retention=body.retention or 0,
+    )  # fmt: skip
+    return accepted(rt.tasks, task)
 
 
 @router.post("/{vmId}/clone", operation_id="cloneVm", status_code=202, dependencies=[media_type(0)])
