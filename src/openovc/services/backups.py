@@ -48,7 +48,7 @@ from ..operations.engine import Handler, TaskEngine
 from . import backup_data as data
 from .backup_files import guest_vm
 from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
-from .virtual_machines import _fresh_identity, _give_space, _placement, _take_space
+from .vm_data import fresh_identity, give_space, placement, take_space
 
 BACKUP = "backup"
 VM = "virtual_machine"
@@ -709,8 +709,8 @@ def _run_restore(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Af
     datastore = _found(txn, DATASTORES, payload["datastore"])
     fail_duplicate(alive_vm_named(txn, payload["name"]))
     size = int(backup["size"] or 0)
-    _take_space(txn, datastore, size)
-    vm: Record = {**source, **_fresh_identity(source, new_id(), payload["name"], now)}
+    take_space(txn, datastore, size)
+    vm: Record = {**source, **fresh_identity(source, new_id(), payload["name"], now)}
     vm.update(
         state="ALIVE", datastore_id=datastore["id"], datastore_name=datastore["name"],
         policy_id=datastore["policy_id"], policy_name=datastore["policy_name"],
@@ -728,7 +728,7 @@ def _run_restore(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Af
 def _place(txn: Txn, vm: Record, datastore: Record) -> None:
     """A restored VM runs in its datastore's cluster, on its least loaded hosts."""
     single = bool(datastore["single_replica"])
-    host, replicas = _placement(txn, str(datastore["omnistack_cluster_id"]), single)
+    host, replicas = placement(txn, str(datastore["omnistack_cluster_id"]), single)
     safe = len(replicas) > 1
     vm.update(
         omnistack_cluster_id=datastore["omnistack_cluster_id"],
@@ -750,9 +750,9 @@ def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
     delta = size - data.vm_data(vm)
     datastore = _found(txn, DATASTORES, str(vm["datastore_id"]))
     if delta > 0:
-        _take_space(txn, datastore, delta)
+        take_space(txn, datastore, delta)
     elif delta < 0:
-        _give_space(txn, str(datastore["id"]), -delta)
+        give_space(txn, str(datastore["id"]), -delta)
     # vSphere registers the restored VM again: it comes back powered off.
     txn.update(
         VIRTUAL_MACHINES,
@@ -835,7 +835,7 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
             f"The virtual machine {vm['name']} has {vm['hypervisor_free_space']} bytes free on its disks; "
             f"{restored} bytes are needed.",
         )
-    _take_space(txn, _found(txn, DATASTORES, str(vm["datastore_id"])), restored)
+    take_space(txn, _found(txn, DATASTORES, str(vm["datastore_id"])), restored)
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
     return [AffectedObject(str(vm["id"]), VM)]
 

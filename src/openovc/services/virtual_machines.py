@@ -6,7 +6,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.catalog import BACKUPS, DATASTORES, HOSTS, POLICIES, VIRTUAL_MACHINES
+from ..domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHINES
 from ..domain.errors import InvalidBody, TaskError
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
@@ -21,8 +21,8 @@ from .common import (
     stamp,
     still_there,
     valid_name,
-    vmware_uuid,
 )
+from .vm_data import fresh_identity, give_space, placement, take_space
 
 VM = "virtual_machine"
 POWER_STATE_MESSAGE = "The VM power state is not acceptable."
@@ -42,23 +42,6 @@ def _alive(txn: Txn, vm_id: str) -> Record:
 def _used(vm: Record) -> int:
     """Bytes the VM's data takes on its datastore."""
     return max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
-
-
-def _take_space(txn: Txn, datastore: Record, amount: int) -> None:
-    free = int(datastore["hypervisor_free_space"] or 0)
-    if amount > free:
-        raise TaskFailure(
-            Codes.INSUFFICIENT_CAPACITY,
-            f"Datastore {datastore['name']} has {free} bytes free; {amount} bytes are needed.",
-        )
-    txn.update(DATASTORES, str(datastore["id"]), {"hypervisor_free_space": free - amount})
-
-
-def _give_space(txn: Txn, datastore_id: str, amount: int) -> None:
-    datastore = txn.get(DATASTORES, datastore_id)
-    if datastore is not None:
-        free = int(datastore["hypervisor_free_space"] or 0) + amount
-        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"]))})
 
 
 # ------------------------------------------------------------------------------------------- power
@@ -146,38 +129,15 @@ def clone(reader: FederationReader, tasks: TaskEngine, vm_id: str, name: str, co
     return tasks.submit("virtual_machine.clone", payload, [vm_id], scope=scope)
 
 
-def _fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
-    """What a new VM does not share with its source: ids, name, times, MAC addresses, power."""
-    nics = [
-        {**nic, "mac_address": "00:50:56:" + ":".join(vmware_uuid(new + str(i))[j : j + 2] for j in (2, 4, 6)),
-         "ipv4_addresses": []}
-        for i, nic in enumerate(vm["network_interfaces"] or [])
-    ]  # fmt: skip
-    return {
-        "id": new,
-        "name": name,
-        "created_at": stamp(now),
-        "deleted_at": None,
-        "hypervisor_object_id": f"vm-{int(vmware_uuid(new)[2:8], 16) % 900000 + 1000}",
-        "hypervisor_instance_id": vmware_uuid("instance" + new).replace("42", "50", 1),
-        "hypervisor_uuid": vmware_uuid(new),
-        "network_interfaces": nics,
-        "hypervisor_virtual_machine_power_state": "OFF",
-        "hypervisor_consumed_cpu": 0,
-        "hypervisor_consumed_memory": 0,
-        "app_aware_vm_status": "VMWARE_TOOLS_UNAVAILABLE",
-    }
-
-
 def _run_clone(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     vm = _alive(txn, payload["vm"])
     fail_duplicate(alive_vm_named(txn, payload["name"]))
     datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
     # A clone shares its source's data when created; it is counted once more on the datastore's
     # logical capacity, which is what vSphere reports as used.
-    _take_space(txn, datastore, _used(vm))
+    take_space(txn, datastore, _used(vm))
     new = new_id()
-    txn.insert(VIRTUAL_MACHINES, {**vm, **_fresh_identity(vm, new, payload["name"], now)})
+    txn.insert(VIRTUAL_MACHINES, {**vm, **fresh_identity(vm, new, payload["name"], now)})
     return _vm(new)
 
 
@@ -197,18 +157,6 @@ def move(
     return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id], scope=scope)
 
 
-def _placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, list[dict[str, str]]]:
-    """The host a moved VM runs on in another cluster, and its replicas: the least loaded hosts."""
-    hosts = [h for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"]
-    if not hosts:
-        raise TaskFailure(Codes.INVALID_DESTINATION, "Invalid or unexpected destination specified.")
-    hosts.sort(key=lambda h: (txn.count(VIRTUAL_MACHINES, host_id=h["id"], state="ALIVE"), str(h["id"])))
-    replicas = [{"id": str(hosts[0]["id"]), "role": "PRIMARY"}]
-    if not single_replica and len(hosts) > 1:
-        replicas.append({"id": str(hosts[1]["id"]), "role": "SECONDARY"})
-    return hosts[0], replicas
-
-
 def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     vm = _alive(txn, payload["vm"])
     if vm["hypervisor_virtual_machine_power_state"] != "OFF":
@@ -220,15 +168,15 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
         )
     fail_duplicate(alive_vm_named(txn, payload["name"], except_id=str(vm["id"])))
     used = _used(vm)
-    _take_space(txn, target, used)
-    _give_space(txn, str(vm["datastore_id"]), used)
-    moved: Record = {**vm, **_fresh_identity(vm, new_id(), payload["name"], now)}
+    take_space(txn, target, used)
+    give_space(txn, str(vm["datastore_id"]), used)
+    moved: Record = {**vm, **fresh_identity(vm, new_id(), payload["name"], now)}
     moved.update(
         datastore_id=target["id"], datastore_name=target["name"],
         hypervisor_virtual_machine_power_state="OFF", created_at=vm["created_at"],
     )  # fmt: skip
     if target["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
-        host, replicas = _placement(txn, str(target["omnistack_cluster_id"]), bool(target["single_replica"]))
+        host, replicas = placement(txn, str(target["omnistack_cluster_id"]), bool(target["single_replica"]))
         moved.update(
             omnistack_cluster_id=target["omnistack_cluster_id"], omnistack_cluster_name=target["omnistack_cluster_name"],
             host_id=host["id"], host_name=host["name"], replica_set=replicas,

@@ -1,0 +1,62 @@
+"""What operations that make, move or restore VMs share: a new VM's own identity, placement, datastore space."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from ..domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
+from ..domain.ports import Record, Txn
+from ..domain.tasks import Codes, TaskFailure
+from .common import stamp, vmware_uuid
+
+
+def take_space(txn: Txn, datastore: Record, amount: int) -> None:
+    free = int(datastore["hypervisor_free_space"] or 0)
+    if amount > free:
+        raise TaskFailure(
+            Codes.INSUFFICIENT_CAPACITY,
+            f"Datastore {datastore['name']} has {free} bytes free; {amount} bytes are needed.",
+        )
+    txn.update(DATASTORES, str(datastore["id"]), {"hypervisor_free_space": free - amount})
+
+
+def give_space(txn: Txn, datastore_id: str, amount: int) -> None:
+    datastore = txn.get(DATASTORES, datastore_id)
+    if datastore is not None:
+        free = int(datastore["hypervisor_free_space"] or 0) + amount
+        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"]))})
+
+
+def fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
+    """What a new VM does not share with its source: ids, name, times, MAC addresses, power."""
+    nics = [
+        {**nic, "mac_address": "00:50:56:" + ":".join(vmware_uuid(new + str(i))[j : j + 2] for j in (2, 4, 6)),
+         "ipv4_addresses": []}
+        for i, nic in enumerate(vm["network_interfaces"] or [])
+    ]  # fmt: skip
+    return {
+        "id": new,
+        "name": name,
+        "created_at": stamp(now),
+        "deleted_at": None,
+        "hypervisor_object_id": f"vm-{int(vmware_uuid(new)[2:8], 16) % 900000 + 1000}",
+        "hypervisor_instance_id": vmware_uuid("instance" + new).replace("42", "50", 1),
+        "hypervisor_uuid": vmware_uuid(new),
+        "network_interfaces": nics,
+        "hypervisor_virtual_machine_power_state": "OFF",
+        "hypervisor_consumed_cpu": 0,
+        "hypervisor_consumed_memory": 0,
+        "app_aware_vm_status": "VMWARE_TOOLS_UNAVAILABLE",
+    }
+
+
+def placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, list[dict[str, str]]]:
+    """The host a moved VM runs on in another cluster, and its replicas: the least loaded hosts."""
+    hosts = [h for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"]
+    if not hosts:
+        raise TaskFailure(Codes.INVALID_DESTINATION, "Invalid or unexpected destination specified.")
+    hosts.sort(key=lambda h: (txn.count(VIRTUAL_MACHINES, host_id=h["id"], state="ALIVE"), str(h["id"])))
+    replicas = [{"id": str(hosts[0]["id"]), "role": "PRIMARY"}]
+    if not single_replica and len(hosts) > 1:
+        replicas.append({"id": str(hosts[1]["id"]), "role": "SECONDARY"})
+    return hosts[0], replicas
