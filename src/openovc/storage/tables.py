@@ -11,6 +11,7 @@ from sqlalchemy import (
     Float,
     Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -206,4 +207,75 @@ vm_guest_credentials = Table(
     Column("override_validation", Boolean, nullable=False),
     Column("account_username", TEXT, nullable=True),
     Column("account_password_hash", Text, nullable=True),
+)
+
+# ---- the content model (domain/content_ledger.py): what each place stores, without a row per piece ----
+# Arrays are little-endian blobs; ids are 63-bit, so they fit BigInteger on both engines.
+
+# A VM's content history: its layout (JSON), the pieces it inherited, and its log of rewritten slots.
+content_lineages = Table(
+    "content_lineages",
+    metadata,
+    Column("lineage_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("layout", Text, nullable=False),
+    Column("inherited", LargeBinary, nullable=False),
+    Column("starts", LargeBinary, nullable=False),
+    Column("slots", LargeBinary, nullable=False),
+    Column("prevs", LargeBinary, nullable=False),
+    Column("pieces", LargeBinary, nullable=False),
+    Column("logical", LargeBinary, nullable=False),
+    Column("forked", Boolean, nullable=False),
+)
+
+# Each VM and backup: where its content is kept (a cluster id or an external store's name), and which.
+content_holders = Table(
+    "content_holders",
+    metadata,
+    Column("holder_id", TEXT, primary_key=True),
+    Column("place", TEXT, nullable=False),
+    Column("lineage_id", BigInteger, nullable=False),
+    Column("version", BigInteger, nullable=False),
+    Column("kind", String(8), nullable=False),
+)
+
+# The versions of a lineage held at a place, with their multiplicities.
+content_held = Table(
+    "content_held",
+    metadata,
+    Column("place", TEXT, primary_key=True),
+    Column("lineage_id", BigInteger, primary_key=True, autoincrement=False),
+    Column("versions", LargeBinary, nullable=False),
+    Column("counts", LargeBinary, nullable=False),
+)
+
+# A segment at a place: how many lineages there hold it, and per offset how many of them mask it.
+content_segments = Table(
+    "content_segments",
+    metadata,
+    Column("place", TEXT, primary_key=True),
+    Column("seed", BigInteger, primary_key=True, autoincrement=False),
+    Column("holders", BigInteger, nullable=False),
+    Column("masks", LargeBinary, nullable=False),
+)
+
+# Pieces that lineages other than their writer reference at a place (after clones and restores).
+content_shared = Table(
+    "content_shared",
+    metadata,
+    Column("place", TEXT, primary_key=True),
+    Column("piece", BigInteger, primary_key=True, autoincrement=False),
+    Column("entry", BigInteger, nullable=False),
+)
+
+# What a place stores (distinct pieces) and the logical bytes its holders hold.
+content_totals = Table(
+    "content_totals",
+    metadata,
+    Column("place", TEXT, primary_key=True),
+    Column("uncompressed", BigInteger, nullable=False),
+    Column("compressed", BigInteger, nullable=False),
+    Column("pieces", BigInteger, nullable=False),
+    Column("vm_logical", BigInteger, nullable=False),
+    Column("local_logical", BigInteger, nullable=False),
+    Column("remote_logical", BigInteger, nullable=False),
 )

@@ -1,0 +1,312 @@
+"""The content model's operations, each changing what a place stores by exactly the pieces it should.
+
+The accounting itself is content_accounting.py. Every operation runs in a unit of work written back
+when it ends; batch() lets many operations share one (the generator's bulk path).
+
+Figures
+-------
+- a backup's or VM's size: the logical bytes of its version (kept per version in the lineage);
+- unique_size_bytes: the bytes deleting it would free at its place (0 while another holder there
+  holds the same version), i.e. the logical bytes of its pieces nothing else there references;
+- sent: the compressed bytes of the pieces a copy added at its destination (it sends only those);
+- per place: stored_uncompressed_data (the distinct pieces' logical bytes), stored_compressed_data,
+  stored_virtual_machine_data (live VMs' logical bytes), local/remote backup capacity (backups kept
+  where their VM is / received from elsewhere), and the ratios, through capacity.capacity_fields.
+
+Hosts
+-----
+Deduplication is cluster-wide: a piece shared by VMs whose replicas sit on different hosts is stored
+once, so no host "owns" it and per-host byte counts are not defined by the data alone. Every host of a
+cluster holds replicas, and the storage layer keeps their load balanced; a host's figures are the
+cluster's bytes apportioned to its hosts in proportion to the logical bytes of the replicas it holds
+(the live VMs whose replica_set names it, and the backups kept with them), by largest remainder, so
+the hosts' bytes add up exactly to the cluster's (capacity.cluster_fields sums them back) and each
+host's ratios equal the cluster's to within a byte. The HA mirror is not counted twice: capacity here
+is usable capacity, as allocated_capacity (the host's logical drive) already is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+
+from .capacity import capacity_fields
+from .content import MASK63, Segment, mix, name_key, own_layout
+from .content import profile_for as _profile_for
+from .content_accounting import Change, UnitOfWork, add_version, remove_version
+from .content_ledger import Holder, PieceLedger, Totals
+from .content_lineage import Lineage
+
+# ---- the operations ------------------------------------------------------------------------------------
+
+
+class ContentModel:
+    """VMs, workloads, backups, clones, copies, restores and deletes over a PieceLedger.
+
+    Each operation is written back when it ends, or, inside `batch()`, with the batch.
+    """
+
+    def __init__(self, ledger: PieceLedger) -> None:
+        self.ledger = ledger
+        self._batch: UnitOfWork | None = None
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Many operations written back together (the generator's bulk path); each sees the earlier.
+
+        Queries (unique_size, totals) write what the batch did so far back first. Should an
+        operation fail inside, nothing more is written: a memory ledger must then be thrown away.
+        """
+        if self._batch is not None:
+            raise RuntimeError("batches do not nest")
+        self._batch = UnitOfWork(self.ledger)
+        try:
+            yield
+            self._batch.flush()
+        finally:
+            self._batch = None
+
+    def _work(self) -> UnitOfWork:
+        return self._batch if self._batch is not None else UnitOfWork(self.ledger)
+
+    def _end(self, work: UnitOfWork, place: str) -> Change:
+        change = work.finish(place)
+        if work is not self._batch:
+            work.flush()
+        return change
+
+    def _settle(self) -> None:
+        if self._batch is not None:
+            self._batch.flush()
+            self._batch = UnitOfWork(self.ledger)
+
+    @staticmethod
+    def _holder(work: UnitOfWork, holder_id: str) -> Holder:
+        found = work.holder(holder_id)
+        if found is None:
+            raise KeyError(f"no content recorded for {holder_id!r}")
+        return found
+
+    @classmethod
+    def _vm(cls, work: UnitOfWork, vm_id: str) -> Holder:
+        found = cls._holder(work, vm_id)
+        if found.kind != "vm":
+            raise ValueError(f"{vm_id!r} is a backup, not a VM")
+        return found
+
+    @staticmethod
+    def _fresh(work: UnitOfWork, holder_id: str) -> None:
+        if work.holder(holder_id) is not None:
+            raise ValueError(f"{holder_id!r} already has content")
+
+    @staticmethod
+    def _lineage_id(work: UnitOfWork, *parts: str | int) -> int:
+        key = name_key(*parts)
+        while work.has_lineage(key):
+            key = mix(key, 1) & MASK63
+        return key
+
+    @staticmethod
+    def _attach(work: UnitOfWork, holder: Holder) -> None:
+        lineage = work.lineage(holder.lineage)
+        add_version(work, holder.place, lineage, holder.version)
+        work.add_logical(holder.place, holder.kind, lineage.logical[holder.version])
+        work.put_holder(holder)
+
+    @staticmethod
+    def _detach(work: UnitOfWork, holder: Holder) -> None:
+        lineage = work.lineage(holder.lineage)
+        remove_version(work, holder.place, lineage, holder.version)
+        work.add_logical(holder.place, holder.kind, -lineage.logical[holder.version])
+        work.drop_holder(holder.id)
+
+    def holder(self, holder_id: str) -> Holder:
+        return self._holder(self._work(), holder_id)
+
+    def create_vm(
+        self, vm_id: str, place: str, *, own_bytes: int, compression: float, image: Segment | None = None
+    ) -> Holder:
+        """A new VM: the image's base (shared with every VM made from it), then data of its own."""
+        work = self._work()
+        self._fresh(work, vm_id)
+        lineage_id = self._lineage_id(work, "vm", vm_id)
+        layout = own_layout(lineage_id, image, own_bytes, _profile_for(compression))
+        if layout.slots == 0:
+            raise ValueError("a VM needs an image or data of its own")
+        work.touch(Lineage(lineage_id, layout))
+        holder = Holder(vm_id, place, lineage_id, 0, "vm")
+        self._attach(work, holder)
+        self._end(work, place)
+        return holder
+
+    def write(self, vm_id: str, slots: Sequence[int]) -> Change:
+        """One workload step rewriting these slots of a live VM."""
+        work = self._work()
+        vm = self._vm(work, vm_id)
+        lineage = work.lineage(vm.lineage)
+        old = vm.version
+        if old != lineage.steps:
+            raise ValueError(f"{vm_id!r} is not at its lineage's newest version")
+        if not slots:
+            return Change()
+        new = lineage.append(slots)
+        work.touch(lineage)
+        # The new version joins before the old one leaves: only the rewritten slots change hands.
+        add_version(work, vm.place, lineage, new)
+        remove_version(work, vm.place, lineage, old)
+        work.add_logical(vm.place, "vm", lineage.logical[new] - lineage.logical[old])
+        work.put_holder(Holder(vm.id, vm.place, vm.lineage, new, vm.kind))
+        return self._end(work, vm.place)
+
+    def workload(self, vm_id: str, count: int) -> int:
+        """A seeded workload step rewriting `count` slots (mostly hot data); returns how many it did."""
+        work = self._work()
+        slots = work.lineage(self._vm(work, vm_id).lineage).choose_slots(count)
+        self.write(vm_id, slots)
+        return len(slots)
+
+    def backup(self, vm_id: str, backup_id: str, place: str | None = None, kind: str | None = None) -> Change:
+        """A backup of a VM's content now, kept at `place` (default: where the VM is)."""
+        work = self._work()
+        vm = self._vm(work, vm_id)
+        self._fresh(work, backup_id)
+        where = place or vm.place
+        kind = kind or ("local" if where == vm.place else "remote")
+        self._attach(work, Holder(backup_id, where, vm.lineage, vm.version, kind))
+        return self._end(work, where)
+
+    def copy(self, backup_id: str, new_id: str, place: str, kind: str = "remote") -> Change:
+        """A copy of a backup at another place; it stores (and receives) only the pieces it lacked."""
+        work = self._work()
+        source = self._holder(work, backup_id)
+        self._fresh(work, new_id)
+        self._attach(work, Holder(new_id, place, source.lineage, source.version, kind))
+        return self._end(work, place)
+
+    @staticmethod
+    def _fork(work: UnitOfWork, source: Holder, lineage_id: int) -> Lineage:
+        parent = work.lineage(source.lineage)
+        child = parent.fork(source.version, lineage_id)
+        work.touch(parent)
+        work.touch(child)
+        return child
+
+    def clone(self, vm_id: str, new_vm_id: str) -> Change:
+        """A clone shares every piece of its source as it is now."""
+        work = self._work()
+        vm = self._vm(work, vm_id)
+        self._fresh(work, new_vm_id)
+        child = self._fork(work, vm, self._lineage_id(work, "clone", new_vm_id, vm.lineage, vm.version))
+        self._attach(work, Holder(new_vm_id, vm.place, child.id, 0, "vm"))
+        return self._end(work, vm.place)
+
+    def restore(self, backup_id: str, vm_id: str) -> Change:
+        """The VM's content becomes the backup's (the VM stays where it is)."""
+        work = self._work()
+        backup = self._holder(work, backup_id)
+        vm = self._vm(work, vm_id)
+        parts = ("restore", vm_id, vm.lineage, vm.version, backup.lineage, backup.version)
+        child = self._fork(work, backup, self._lineage_id(work, *parts))
+        self._detach(work, vm)
+        self._attach(work, Holder(vm_id, vm.place, child.id, 0, "vm"))
+        return self._end(work, vm.place)
+
+    def restore_as(self, backup_id: str, new_vm_id: str, place: str) -> Change:
+        """A new VM at `place` whose content is the backup's."""
+        work = self._work()
+        backup = self._holder(work, backup_id)
+        self._fresh(work, new_vm_id)
+        parts = ("restore", new_vm_id, backup.lineage, backup.version)
+        child = self._fork(work, backup, self._lineage_id(work, *parts))
+        self._attach(work, Holder(new_vm_id, place, child.id, 0, "vm"))
+        return self._end(work, place)
+
+    def move(self, holder_id: str, place: str, kind: str | None = None) -> Change:
+        """A VM or backup moves to another place; returns what the destination gained."""
+        work = self._work()
+        holder = self._holder(work, holder_id)
+        self._detach(work, holder)
+        self._attach(work, Holder(holder.id, place, holder.lineage, holder.version, kind or holder.kind))
+        return self._end(work, place)
+
+    def delete(self, holder_id: str) -> Change:
+        """A VM or backup is deleted; returns what its place freed (negative)."""
+        work = self._work()
+        holder = self._holder(work, holder_id)
+        self._detach(work, holder)
+        return self._end(work, holder.place)
+
+    def lineage(self, holder_id: str) -> Lineage:
+        """The lineage a VM's or backup's content is a version of (to read its slots)."""
+        work = self._work()
+        return work.lineage(self._holder(work, holder_id).lineage)
+
+    def size(self, holder_id: str) -> int:
+        """Logical bytes of a VM's or backup's content."""
+        work = self._work()
+        holder = self._holder(work, holder_id)
+        return work.lineage(holder.lineage).logical[holder.version]
+
+    def unique_size(self, holder_id: str) -> int:
+        """Logical bytes deleting it would free: its pieces nothing else at its place references."""
+        self._settle()
+        work = UnitOfWork(self.ledger)
+        holder = self._holder(work, holder_id)
+        remove_version(work, holder.place, work.lineage(holder.lineage), holder.version)
+        return -work.change(holder.place).uncompressed
+
+    def totals(self, place: str) -> Totals:
+        self._settle()
+        return self.ledger.totals(place).copy()
+
+
+# ---- figures -------------------------------------------------------------------------------------------
+
+
+def place_fields(totals: Totals, allocated: int) -> dict[str, object]:
+    """A cluster's capacity properties from what it stores."""
+    return capacity_fields(
+        allocated=allocated,
+        vm_logical=totals.vm_logical,
+        local=totals.local_logical,
+        remote=totals.remote_logical,
+        uncompressed=totals.uncompressed,
+        compressed=totals.compressed,
+    )
+
+
+def apportion(total: int, weights: Sequence[int]) -> list[int]:
+    """`total` split in proportion to the weights, exactly (largest remainder; equal if all are 0)."""
+    if not weights:
+        raise ValueError("nothing to apportion among")
+    if any(w < 0 for w in weights):
+        raise ValueError("weights must not be negative")
+    if sum(weights) == 0:
+        weights = [1] * len(weights)
+    whole = sum(weights)
+    shares = [total * w // whole for w in weights]
+    by_remainder = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
+    for i in by_remainder[: total - sum(shares)]:
+        shares[i] += 1
+    return shares
+
+
+def host_fields(totals: Totals, allocated: Sequence[int], weights: Sequence[int]) -> list[dict[str, object]]:
+    """Each host's capacity properties: the cluster's bytes apportioned by replica load (module doc)."""
+    if len(allocated) != len(weights):
+        raise ValueError("one allocated capacity and one weight per host")
+    parts = {
+        name: apportion(getattr(totals, name), weights)
+        for name in ("vm_logical", "local_logical", "remote_logical", "uncompressed", "compressed")
+    }
+    return [
+        capacity_fields(
+            allocated=allocated[i],
+            vm_logical=parts["vm_logical"][i],
+            local=parts["local_logical"][i],
+            remote=parts["remote_logical"][i],
+            uncompressed=parts["uncompressed"][i],
+            compressed=parts["compressed"][i],
+        )
+        for i in range(len(weights))
+    ]

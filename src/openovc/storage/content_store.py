@@ -1,0 +1,267 @@
+"""The content model's ledger in the database: implements domain.content_ledger.PieceLedger on a connection."""
+
+from __future__ import annotations
+
+import sys
+from array import array
+from collections.abc import Collection, Iterable, Iterator, Mapping
+from typing import Any
+
+import orjson
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
+
+from ..domain.content import Layout, Segment
+from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
+from ..domain.content_lineage import Inherited, Lineage
+from . import tables
+
+_BATCH = 5000
+_IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
+_TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")
+
+
+def pack(values: array[int]) -> bytes:
+    """An array as a little-endian blob, whatever the machine's byte order."""
+    if sys.byteorder != "little":
+        values = array(values.typecode, values)
+        values.byteswap()
+    return values.tobytes()
+
+
+def unpack(typecode: str, blob: bytes) -> array[int]:
+    values = array(typecode)
+    values.frombytes(blob)
+    if sys.byteorder != "little":
+        values.byteswap()
+    return values
+
+
+def _layout_text(layout: Layout) -> str:
+    return orjson.dumps(
+        [
+            [s.seed, s.kind, s.length, s.size_class, s.profile, s.logical, s.compressed]
+            for s in layout.segments
+        ]
+    ).decode()
+
+
+def _layout(text: str) -> Layout:
+    return Layout.of([Segment(*row) for row in orjson.loads(text)])
+
+
+def _inherited_blob(inherited: Inherited) -> bytes:
+    slots = sorted(inherited)
+    return b"".join(
+        (
+            pack(array("I", slots)),
+            pack(array("q", (inherited[s][0] for s in slots))),
+            pack(array("q", (inherited[s][1] for s in slots))),
+            pack(array("I", (inherited[s][2] for s in slots))),
+        )
+    )
+
+
+def _inherited(blob: bytes) -> Inherited:
+    n = len(blob) // 24
+    slots = unpack("I", blob[: 4 * n])
+    pieces = unpack("q", blob[4 * n : 12 * n])
+    writers = unpack("q", blob[12 * n : 20 * n])
+    steps = unpack("I", blob[20 * n :])
+    return {slots[i]: (pieces[i], writers[i], steps[i]) for i in range(n)}
+
+
+def lineage_row(lineage: Lineage) -> dict[str, object]:
+    return {
+        "lineage_id": lineage.id,
+        "layout": _layout_text(lineage.layout),
+        "inherited": _inherited_blob(lineage.inherited),
+        "starts": pack(lineage.starts),
+        "slots": pack(lineage.slots),
+        "prevs": pack(lineage.prevs),
+        "pieces": pack(lineage.pieces),
+        "logical": pack(lineage.logical),
+        "forked": lineage.forked,
+    }
+
+
+def _lineage(row: Any) -> Lineage:
+    return Lineage(
+        row.lineage_id,
+        _layout(row.layout),
+        _inherited(row.inherited),
+        starts=unpack("I", row.starts),
+        slots=unpack("I", row.slots),
+        prevs=unpack("I", row.prevs),
+        pieces=unpack("q", row.pieces),
+        logical=unpack("q", row.logical),
+        forked=row.forked,
+    )
+
+
+def _holder_row(holder: Holder) -> dict[str, object]:
+    return {
+        "holder_id": holder.id,
+        "place": holder.place,
+        "lineage_id": holder.lineage,
+        "version": holder.version,
+        "kind": holder.kind,
+    }
+
+
+def _held_row(place: str, lineage_id: int, held: Held) -> dict[str, object]:
+    return {
+        "place": place,
+        "lineage_id": lineage_id,
+        "versions": pack(held.versions),
+        "counts": pack(held.counts),
+    }
+
+
+def _segment_row(place: str, seed: int, state: SegmentState) -> dict[str, object]:
+    return {"place": place, "seed": seed, "holders": state.holders, "masks": pack(state.masks)}
+
+
+def _totals_row(place: str, totals: Totals) -> dict[str, object]:
+    return {"place": place, **{name: getattr(totals, name) for name in _TOTALS}}
+
+
+class SqlPieceLedger:
+    """PieceLedger over an open connection, inside the caller's transaction."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def _put(self, table: Table, row: dict[str, object]) -> None:
+        keys = list(table.primary_key.columns)
+        where = [c == row[c.name] for c in keys]
+        values = {k: v for k, v in row.items() if k not in {c.name for c in keys}}
+        if not self.conn.execute(update(table).where(*where).values(**values)).rowcount:
+            self.conn.execute(insert(table).values(**row))
+
+    def lineage(self, lineage_id: int) -> Lineage | None:
+        t = tables.content_lineages
+        row = self.conn.execute(select(t).where(t.c.lineage_id == lineage_id)).first()
+        return _lineage(row) if row is not None else None
+
+    def save_lineage(self, lineage: Lineage) -> None:
+        self._put(tables.content_lineages, lineage_row(lineage))
+
+    def holder(self, holder_id: str) -> Holder | None:
+        t = tables.content_holders
+        row = self.conn.execute(select(t).where(t.c.holder_id == holder_id)).first()
+        if row is None:
+            return None
+        return Holder(row.holder_id, row.place, row.lineage_id, row.version, row.kind)
+
+    def save_holder(self, holder: Holder) -> None:
+        self._put(tables.content_holders, _holder_row(holder))
+
+    def drop_holder(self, holder_id: str) -> None:
+        t = tables.content_holders
+        self.conn.execute(delete(t).where(t.c.holder_id == holder_id))
+
+    def held(self, place: str, lineage_id: int) -> Held:
+        t = tables.content_held
+        row = self.conn.execute(
+            select(t.c.versions, t.c.counts).where(t.c.place == place, t.c.lineage_id == lineage_id)
+        ).first()
+        return Held(unpack("I", row.versions), unpack("I", row.counts)) if row is not None else Held()
+
+    def save_held(self, place: str, lineage_id: int, held: Held) -> None:
+        t = tables.content_held
+        if held:
+            self._put(t, _held_row(place, lineage_id, held))
+        else:
+            self.conn.execute(delete(t).where(t.c.place == place, t.c.lineage_id == lineage_id))
+
+    def segment(self, place: str, seed: int) -> SegmentState | None:
+        t = tables.content_segments
+        row = self.conn.execute(
+            select(t.c.holders, t.c.masks).where(t.c.place == place, t.c.seed == seed)
+        ).first()
+        return SegmentState(row.holders, unpack("I", row.masks)) if row is not None else None
+
+    def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
+        t = tables.content_segments
+        if state is None:
+            self.conn.execute(delete(t).where(t.c.place == place, t.c.seed == seed))
+        else:
+            self._put(t, _segment_row(place, seed, state))
+
+    def shared(self, place: str, pieces: Collection[int]) -> dict[int, SharedEntry]:
+        t = tables.content_shared
+        wanted = list(pieces)
+        found: dict[int, SharedEntry] = {}
+        for i in range(0, len(wanted), _IN_CHUNK):
+            stmt = select(t.c.piece, t.c.entry).where(
+                t.c.place == place, t.c.piece.in_(wanted[i : i + _IN_CHUNK])
+            )
+            found.update((row.piece, row.entry) for row in self.conn.execute(stmt))
+        return found
+
+    def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:
+        t = tables.content_shared
+        gone = [p for p, e in entries.items() if not e]
+        for i in range(0, len(gone), _IN_CHUNK):
+            self.conn.execute(delete(t).where(t.c.place == place, t.c.piece.in_(gone[i : i + _IN_CHUNK])))
+        for piece, entry in entries.items():
+            if entry:
+                self._put(t, {"place": place, "piece": piece, "entry": entry})
+
+    def totals(self, place: str) -> Totals:
+        t = tables.content_totals
+        row = self.conn.execute(select(t).where(t.c.place == place)).first()
+        return Totals(*(getattr(row, name) for name in _TOTALS)) if row is not None else Totals()
+
+    def save_totals(self, place: str, totals: Totals) -> None:
+        self._put(tables.content_totals, _totals_row(place, totals))
+
+    def places(self) -> list[str]:
+        t = tables.content_totals
+        return list(self.conn.execute(select(t.c.place).order_by(t.c.place)).scalars())
+
+    def row_counts(self) -> dict[str, int]:
+        """Rows per content table (for the benchmark's report)."""
+        return {
+            table.name: int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
+            for table in CONTENT_TABLES
+        }
+
+
+CONTENT_TABLES = (
+    tables.content_lineages,
+    tables.content_holders,
+    tables.content_held,
+    tables.content_segments,
+    tables.content_shared,
+    tables.content_totals,
+)
+
+
+def _batched(conn: Connection, table: Table, rows: Iterable[dict[str, object]]) -> None:
+    batch: list[dict[str, object]] = []
+    for row in rows:
+        batch.append(row)
+        if len(batch) >= _BATCH:
+            conn.execute(insert(table), batch)
+            batch = []
+    if batch:
+        conn.execute(insert(table), batch)
+
+
+def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
+    yield tables.content_lineages, (lineage_row(lin) for lin in ledger.lineages.values())
+    yield tables.content_holders, (_holder_row(h) for h in ledger.holders.values())
+    yield tables.content_held, (_held_row(p, lid, held) for (p, lid), held in ledger.helds.items())
+    yield tables.content_segments, (_segment_row(p, seed, s) for (p, seed), s in ledger.segments.items())
+    yield (
+        tables.content_shared,
+        ({"place": p, "piece": piece, "entry": entry} for p, piece, entry in ledger.shared_rows()),
+    )
+    yield tables.content_totals, (_totals_row(p, t) for p, t in ledger.places.items())
+
+
+def bulk_load(conn: Connection, ledger: MemoryLedger) -> None:
+    """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
+    for table, rows in _ledger_rows(ledger):
+        _batched(conn, table, rows)
