@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from openovc.domain.tasks import parse_pacing
-from tests.support.inprocess import Env, make_env
+from tests.support.inprocess import Env, make_env, pick_vm
 from tests.support.tasks import media
 
 
@@ -18,14 +18,6 @@ def immediate_env(tmp_path: Path) -> Iterator[Env]:
     built = make_env(tmp_path, task_pacing="immediate")
     yield built
     built.runtime.engine.dispose()
-
-
-def _vm(env: Env, power: str) -> dict[str, Any]:
-    return next(
-        v for v in env.federation.rows["virtual_machines"]
-        if v["state"] == "ALIVE" and v["hypervisor_virtual_machine_power_state"] == power
-        and not v["hypervisor_is_template"]
-    )  # fmt: skip
 
 
 def _post(env: Env, h: dict[str, str], path: str, body: Any) -> dict[str, Any]:
@@ -43,7 +35,7 @@ def _named(env: Env, h: dict[str, str], name: str) -> list[dict[str, Any]]:
 
 def test_the_clone_exists_before_the_first_poll(immediate_env: Env) -> None:
     env, h = immediate_env, immediate_env.headers()
-    source = _vm(env, "ON")
+    source = pick_vm(env, "ON")
     task = _post(
         env, h, f"/api/virtual_machines/{source['id']}/clone", {"virtual_machine_name": "fast-clone"}
     )
@@ -60,7 +52,7 @@ def test_the_clone_exists_before_the_first_poll(immediate_env: Env) -> None:
 
 def test_a_failure_at_run_time_is_in_the_task_and_changes_nothing(immediate_env: Env) -> None:
     env, h = immediate_env, immediate_env.headers()
-    on = _vm(env, "ON")
+    on = pick_vm(env, "ON")
     target = next(d for d in env.federation.rows["datastores"] if d["id"] != on["datastore_id"])
     task = _post(env, h, f"/api/virtual_machines/{on['id']}/move", {"destination_datastore_id": target["id"]})
     assert task["state"] == "IN_PROGRESS"
@@ -81,7 +73,7 @@ def test_a_failure_at_run_time_is_in_the_task_and_changes_nothing(immediate_env:
 def test_a_task_due_at_once_waits_behind_an_earlier_one_on_its_object(immediate_env: Env) -> None:
     env, h = immediate_env, immediate_env.headers()
     env.runtime.tasks.pacing.by_operation["virtual_machine.power_off"] = parse_pacing("polls:1")
-    vm = _vm(env, "ON")
+    vm = pick_vm(env, "ON")
     path = f"/api/virtual_machines/{vm['id']}"
     power_off = _post(env, h, f"{path}/power_off", None)
     clone = _post(env, h, f"{path}/clone", {"virtual_machine_name": "after-power-off"})

@@ -8,7 +8,7 @@ import pytest
 
 from tests.support.errors import PKG, TS
 from tests.support.errors import error_body as _error
-from tests.support.inprocess import READER, Env
+from tests.support.inprocess import READER, Env, pick_vm
 from tests.support.tasks import completed, failed, media
 
 
@@ -19,14 +19,6 @@ def _vm(env: Env, headers: dict[str, str], vm_id: str) -> dict[str, Any]:
     return vm
 
 
-def _pick(env: Env, power: str) -> dict[str, Any]:
-    return next(
-        v for v in env.federation.rows["virtual_machines"]
-        if v["state"] == "ALIVE" and v["hypervisor_virtual_machine_power_state"] == power
-        and not v["hypervisor_is_template"]
-    )  # fmt: skip
-
-
 def _datastore(env: Env, headers: dict[str, str], ds_id: str) -> dict[str, Any]:
     body: dict[str, Any] = env.client.get(f"/api/datastores/{ds_id}", headers=headers).json()["datastore"]
     return body
@@ -34,7 +26,7 @@ def _datastore(env: Env, headers: dict[str, str], ds_id: str) -> dict[str, Any]:
 
 def test_power_off_and_on(own_env: Env) -> None:
     h = own_env.headers()
-    vm = _pick(own_env, "ON")
+    vm = pick_vm(own_env, "ON")
     path = f"/api/virtual_machines/{vm['id']}"
     assert completed(own_env, "POST", f"{path}/power_off", h, None, version="1.11") == [
         {"object_id": vm["id"], "object_type": "virtual_machine"}
@@ -50,7 +42,7 @@ def test_power_off_and_on(own_env: Env) -> None:
 
 
 def test_power_needs_v1_9(env: Env, admin: dict[str, str]) -> None:
-    vm = _pick(env, "ON")
+    vm = pick_vm(env, "ON")
     path = f"/api/virtual_machines/{vm['id']}/power_off"
     resp = env.client.post(path, headers={**admin, **media("1.8")})
     assert resp.status_code == 415
@@ -101,7 +93,7 @@ def test_set_policy_bad_bodies(env: Env, admin: dict[str, str], body: Any, messa
 
 
 def test_set_policy_unknown_objects(env: Env, admin: dict[str, str]) -> None:
-    vm = _pick(env, "ON")
+    vm = pick_vm(env, "ON")
     path = f"/api/virtual_machines/{vm['id']}/set_policy"
     resp = env.client.post(path, headers={**admin, **media()}, json={"policy_id": "nope"})
     assert (resp.status_code, resp.json()) == (
@@ -115,7 +107,7 @@ def test_set_policy_unknown_objects(env: Env, admin: dict[str, str]) -> None:
 
 def test_clone_shares_the_source_and_takes_its_space(own_env: Env) -> None:
     h = own_env.headers()
-    vm = _pick(own_env, "ON")
+    vm = pick_vm(own_env, "ON")
     before = _datastore(own_env, h, vm["datastore_id"])["hypervisor_free_space"]
     (created,) = completed(
         own_env, "POST", f"/api/virtual_machines/{vm['id']}/clone", h, {"virtual_machine_name": "web-clone-1"}
@@ -168,7 +160,7 @@ def test_clone_refusals(own_env: Env) -> None:
 
 def test_clone_fails_when_the_datastore_is_full(own_env: Env) -> None:
     h = own_env.headers()
-    vm = _pick(own_env, "ON")
+    vm = pick_vm(own_env, "ON")
     engine = own_env.runtime.engine
     with engine.begin() as conn:
         conn.exec_driver_sql(
@@ -187,7 +179,7 @@ def test_clone_fails_when_the_datastore_is_full(own_env: Env) -> None:
 
 def test_move_gives_a_new_id_and_moves_capacity(own_env: Env) -> None:
     h = own_env.headers()
-    vm = _pick(own_env, "OFF")
+    vm = pick_vm(own_env, "OFF")
     target = next(d for d in own_env.federation.rows["datastores"]
                   if d["omnistack_cluster_id"] != vm["omnistack_cluster_id"])  # fmt: skip
     src_before = _datastore(own_env, h, vm["datastore_id"])["hypervisor_free_space"]
@@ -213,11 +205,11 @@ def test_move_gives_a_new_id_and_moves_capacity(own_env: Env) -> None:
 
 def test_move_refusals(own_env: Env) -> None:
     h = own_env.headers()
-    on = _pick(own_env, "ON")
+    on = pick_vm(own_env, "ON")
     target = next(d for d in own_env.federation.rows["datastores"] if d["id"] != on["datastore_id"])
     assert failed(own_env, "POST", f"/api/virtual_machines/{on['id']}/move", h,
                   {"destination_datastore_id": target["id"]}) == (130, "The VM power state is not acceptable.")  # fmt: skip
-    off = _pick(own_env, "OFF")
+    off = pick_vm(own_env, "OFF")
     ds = _datastore(own_env, h, off["datastore_id"])
     assert failed(own_env, "POST", f"/api/virtual_machines/{off['id']}/move", h,
                   {"destination_datastore_id": off["datastore_id"]}) == (
@@ -238,7 +230,7 @@ def test_move_refusals(own_env: Env) -> None:
 
 
 def test_read_only_user_cannot_operate(env: Env) -> None:
-    vm = _pick(env, "ON")
+    vm = pick_vm(env, "ON")
     path = f"/api/virtual_machines/{vm['id']}/clone"
     resp = env.client.post(
         path, headers={**env.headers(READER), **media()}, json={"virtual_machine_name": "x"}
@@ -249,7 +241,7 @@ def test_read_only_user_cannot_operate(env: Env) -> None:
 
 def test_tasks_stay_readable_and_unknown_tasks_are_404(own_env: Env) -> None:
     h = own_env.headers()
-    vm = _pick(own_env, "ON")
+    vm = pick_vm(own_env, "ON")
     resp = own_env.client.post(f"/api/virtual_machines/{vm['id']}/clone", headers={**h, **media()},
                                json={"virtual_machine_name": "again"})  # fmt: skip
     task_id = resp.json()["task"]["id"]

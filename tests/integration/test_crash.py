@@ -13,9 +13,8 @@ import httpx
 import pytest
 
 from tests.support.databases import BACKENDS, database_url
-from tests.support.inprocess import BASIC
 from tests.support.invariants import problems, snapshot
-from tests.support.server import RunningServer, start_server
+from tests.support.server import RunningServer, admin_token, start_server
 
 PASSWORD = "Crash-Passw0rd"
 ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD, "OPENOVC_TASK_PACING": "duration:3:0.5"}
@@ -25,12 +24,7 @@ V18 = {"Content-Type": "application/vnd.simplivity.v1.8+json"}
 @contextmanager
 def _client(server: RunningServer) -> Iterator[httpx.Client]:
     with server.client() as client:
-        resp = client.post(
-            "/api/oauth/token",
-            headers={"Authorization": BASIC},
-            data={"grant_type": "password", "username": "administrator@vsphere.local", "password": PASSWORD},
-        )
-        client.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+        client.headers["Authorization"] = f"Bearer {admin_token(client, PASSWORD)}"
         yield client
 
 

@@ -8,8 +8,7 @@ from typing import Any
 import pytest
 
 from tests.support.databases import BACKENDS, database_url
-from tests.support.inprocess import BASIC
-from tests.support.server import RunningServer, start_server
+from tests.support.server import RunningServer, admin_token, start_server
 
 PASSWORD = "Restart-Passw0rd"
 ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD}
@@ -17,14 +16,7 @@ ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD}
 
 def _login(server: RunningServer) -> str:
     with server.client() as client:
-        resp = client.post(
-            "/api/oauth/token",
-            headers={"Authorization": BASIC},
-            data={"grant_type": "password", "username": "administrator@vsphere.local", "password": PASSWORD},
-        )
-    assert resp.status_code == 200, resp.text
-    token: str = resp.json()["access_token"]
-    return token
+        return admin_token(client, PASSWORD)
 
 
 def _snapshot(server: RunningServer, token: str) -> dict[str, Any]:

@@ -6,13 +6,11 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import httpx
 import psutil
 import pytest
 
 from tests.support.databases import BACKENDS, database_url
-from tests.support.inprocess import BASIC
-from tests.support.server import RunningServer, start_server
+from tests.support.server import RunningServer, admin_token, start_server
 
 PASSWORD = "Workers-Passw0rd"
 ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD}
@@ -23,17 +21,6 @@ def _children(server: RunningServer) -> list[psutil.Process]:
     """The server processes (uvicorn's spawn also starts a resource tracker, which is not one)."""
     found = psutil.Process(server.pid).children()
     return [p for p in found if "resource_tracker" not in " ".join(p.cmdline())]
-
-
-def _token(client: httpx.Client) -> str:
-    resp = client.post(
-        "/api/oauth/token",
-        headers={"Authorization": BASIC},
-        data={"grant_type": "password", "username": "administrator@vsphere.local", "password": PASSWORD},
-    )
-    assert resp.status_code == 200, resp.text
-    token: str = resp.json()["access_token"]
-    return token
 
 
 def _gone(processes: list[psutil.Process], timeout_s: float = 30) -> bool:
@@ -55,7 +42,7 @@ def test_two_processes_serve_one_federation_and_stop_together(tmp_path: Path, ba
             # Connections land on both processes; what one accepts, the other sees at once.
             clients = [server.client() for _ in range(8)]
             try:
-                token = _token(clients[0])
+                token = admin_token(clients[0], PASSWORD)
                 auth = {"Authorization": f"Bearer {token}"}
                 vms = clients[0].get("/api/virtual_machines", headers=auth).json()["virtual_machines"]
                 tasks = []

@@ -6,6 +6,7 @@ import base64
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import Any
 
 from starlette.testclient import TestClient
 
@@ -65,3 +66,12 @@ def make_env(
     runtime.auth.set_user(ADMIN[0], ADMIN[1], Role.ADMINISTRATOR)
     runtime.auth.set_user(READER[0], READER[1], Role.READ_ONLY)
     return Env(runtime, TestClient(create_app(runtime)), clock, federation)
+
+
+def pick_vm(env: Env, power: str) -> dict[str, Any]:
+    """The first live VM (not a template) of the generated federation with this power state."""
+    return next(
+        v for v in env.federation.rows["virtual_machines"]
+        if v["state"] == "ALIVE" and v["hypervisor_virtual_machine_power_state"] == power
+        and not v["hypervisor_is_template"]
+    )  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import os
 import re
 import signal
@@ -27,6 +28,19 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def admin_token(client: httpx.Client, password: str, username: str = "administrator@vsphere.local") -> str:
+    """Log in through `client` with the password grant; the access token."""
+    basic = "Basic " + base64.b64encode(b"simplivity:").decode()
+    resp = client.post(
+        "/api/oauth/token",
+        headers={"Authorization": basic},
+        data={"grant_type": "password", "username": username, "password": password},
+    )
+    assert resp.status_code == 200, resp.text
+    token: str = resp.json()["access_token"]
+    return token
 
 
 def clean_environment(extra: Mapping[str, str] | None) -> dict[str, str]:
