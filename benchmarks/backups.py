@@ -49,61 +49,52 @@ import argparse
 import contextlib
 import dataclasses
 import gc
-import json
 import random
 import secrets
-import shlex
-import signal
 import sqlite3
 import statistics
 import sys
-import tempfile
-import threading
 import time
-import traceback
 import warnings
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
 import orjson
-import psutil
 import psycopg
 from foundation import (
-    ADMIN,
     NOW,
-    POSTGRES_ADMIN_URL,
     Server,
     Store,
-    _loadavg,
-    _raise_on_sigterm,
     build,
+    federation_options,
+    federation_text,
+    loaded_store,
     log,
-    machine,
-    p95,
-    postgres_version,
-    running_server,
+    login,
+    run_backends,
     scratch_store,
+    tree_rss,
 )
 from foundation import specs as foundation_specs
+from report import Report, Row, common_errors, mb, p95, timing
 from tasks import (
     MEDIA,
     Op,
     Outcome,
-    Row,
-    client_pool,
     cpu_detail,
     cpu_sample,
-    env_var,
+    finish,
     inventory,
-    poll_once,
-    run_threads,
+    pause,
+    send,
+    served,
+    share_out,
     submit,
 )
-from tasks import _fmt as tasks_fmt
 
 from openovc.app import build_runtime, create_app
 from openovc.domain.federation import Federation, FederationSpec
@@ -125,47 +116,6 @@ PAGE = 5000
 WARMUP = 10  # untimed operations before each timed series of phase 4
 
 TARGET_RATIO = 1.5
-
-
-# ---------------------------------------------------------------------------------------------------
-# The table: tasks.py's rows, with the units of this benchmark
-
-
-def fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "backups/s":
-        return f"{value:,.1f} backups/s"
-    if unit == "MB":
-        return f"{value:,.1f} MB" if value >= 10 else f"{value:.2f} MB"
-    if unit == "x":
-        return f"{value:.2f}x"
-    return tasks_fmt(value, unit)
-
-
-def table(rows: list[Row]) -> str:
-    lines = [
-        "| backend | measurement | value (median) | p95 | target | result | notes |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- |",
-    ]
-    signs = {"min": "≥", "max": "≤", "eq": "="}
-    for r in rows:
-        target = f"{signs[r.bound]} {fmt(r.target, r.unit)}" if r.target is not None else "-"
-        verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed]
-        lines.append(
-            f"| {r.backend} | {r.measurement} | {fmt(r.value, r.unit)} | {fmt(r.p95, r.unit)} "
-            f"| {target} | {verdict} | {r.detail} |"
-        )
-    return "\n".join(lines)
-
-
-def _errors(texts: Sequence[str]) -> str:
-    common = Counter(t[:120] for t in texts if t).most_common(3)
-    return "; ".join(f"{n} x {text}" for text, n in common)
-
-
-def _mb(nbytes: float) -> float:
-    return nbytes / 2**20
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -196,26 +146,11 @@ class Taken:
         return self.backup_id != "" and self.state != "PROTECTED" and not self.read_failed
 
 
-def _wait(delay: float, interval: float | None) -> float:
-    """The next pause between polls: `interval` when paced, else a short backoff."""
-    if interval is not None:
-        time.sleep(interval)
-        return interval
-    delay = min(0.05, max(0.001, delay * 2))
-    time.sleep(delay)
-    return delay
-
-
 def take_one(http: httpx.Client, vm_id: str, name: str, interval: float | None) -> Taken:
     """POST the backup, poll its task to its end, then read the backup until it is PROTECTED."""
     op = Op("backup", f"/api/virtual_machines/{vm_id}/backup", {"backup_name": name})
-    taken = Taken(submit(http, op))
+    taken = Taken(finish(http, submit(http, op), interval))
     out = taken.outcome
-    if out.status != 202:
-        return taken
-    delay = 0.0
-    while not poll_once(http, out):
-        delay = _wait(delay, interval)
     if out.state != "COMPLETED":
         return taken
     made = [a["object_id"] for a in out.affected if a["object_type"] == "backup"]
@@ -245,29 +180,18 @@ def take_one(http: httpx.Client, vm_id: str, name: str, interval: float | None) 
         if time.perf_counter() - out.submitted > FINAL_TIMEOUT_S:
             taken.error = f"backup still {taken.state} after {FINAL_TIMEOUT_S:.0f} s"
             return taken
-        delay = _wait(delay, interval)
+        delay = pause(delay, interval)
 
 
 def take_backups(
     pool: list[httpx.Client], vms: list[str], count: int, label: str, interval: float | None
 ) -> tuple[list[Taken], float]:
     """`count` backups of the VMs in order (distinct while there are enough), through the pool."""
-    taken: list[Taken] = []
-    lock = threading.Lock()
-    counter = iter(range(count))
 
-    def work(i: int) -> None:
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            one = take_one(pool[i], vms[index % len(vms)], f"bench-{label}-{index:06d}", interval)
-            with lock:
-                taken.append(one)
+    def work(i: int, index: int) -> Taken:
+        return take_one(pool[i], vms[index % len(vms)], f"bench-{label}-{index:06d}", interval)
 
-    wall = run_threads(len(pool), work)
-    return taken, wall
+    return share_out(len(pool), count, work)
 
 
 def listed_count(http: httpx.Client, params: Mapping[str, str | int]) -> int:
@@ -309,33 +233,18 @@ def backup_rows(
     ]
     if times:
         rows.append(
-            Row(
+            timing(
                 backend,
                 f"backups, {label}: time from request to PROTECTED",
-                statistics.median(times),
-                "ms",
-                p95(times),
+                times,
                 detail=f"the POST alone: median {statistics.median(posts):.1f} ms; to the task COMPLETED: "
                 f"median {statistics.median(tasks_ms):.1f} ms, p95 {p95(tasks_ms):.1f} ms",
             )
         )
-    rows += [
-        Row(
-            backend,
-            f"backups, {label}: FAILED",
-            len(failed),
-            "",
-            target=0,
-            detail=_errors([t.outcome.error or t.error for t in failed]),
-        ),
-        Row(
-            backend,
-            f"backups, {label}: HTTP errors",
-            len(http_errors),
-            "",
-            target=0,
-            detail=_errors([t.outcome.error or t.error for t in http_errors]),
-        ),
+    for what, bad in (("FAILED", failed), ("HTTP errors", http_errors)):
+        detail = common_errors(t.outcome.error or t.error for t in bad)
+        rows.append(Row(backend, f"backups, {label}: {what}", len(bad), "", target=0, detail=detail))
+    rows.append(
         Row(
             backend,
             f"backups, {label}: listed under the run's names = PROTECTED",
@@ -344,8 +253,8 @@ def backup_rows(
             target=len(done),
             bound="eq",
             detail="GET /backups?name=bench-<run>-* count",
-        ),
-    ]
+        )
+    )
     info = {
         "pacing": pacing,
         "wall_s": round(wall, 3),
@@ -388,54 +297,14 @@ def deletable(http: httpx.Client, count: int, after: str, avoid: str) -> list[st
     return found[:count]
 
 
-def send(http: httpx.Client, method: str, url: str, body: Mapping[str, Any] | None) -> Outcome:
-    """One task-making request (a DELETE, or a POST with a body of any JSON), not yet polled."""
-    out = Outcome(method, submitted=time.perf_counter())
-    content = orjson.dumps(body) if body is not None else None
-    headers = {"Content-Type": MEDIA} if body is not None else {}
-    try:
-        resp = http.request(method, url, content=content, headers=headers)
-    except httpx.HTTPError as exc:
-        out.error = f"{method} {url}: {type(exc).__name__}: {exc}"
-        return out
-    out.accepted = time.perf_counter()
-    out.status = resp.status_code
-    if resp.status_code != 202:
-        out.error = f"{method} answered {resp.status_code}: {resp.text[:200]}"
-        return out
-    task = resp.json()["task"]
-    out.task_id, out.state = str(task["id"]), str(task["state"])
-    return out
-
-
-def finish(http: httpx.Client, out: Outcome) -> Outcome:
-    """Poll an accepted task until it is final."""
-    if out.status == 202:
-        delay = 0.0
-        while not poll_once(http, out):
-            delay = _wait(delay, None)
-    return out
-
-
 def delete_batches(pool: list[httpx.Client], ids: list[str], batch: int) -> tuple[list[Outcome], float]:
     batches = [ids[i : i + batch] for i in range(0, len(ids), batch)]
-    outcomes: list[Outcome] = []
-    lock = threading.Lock()
-    counter = iter(range(len(batches)))
 
-    def work(i: int) -> None:
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            body = {"backup_id": batches[index]}
-            out = finish(pool[i], send(pool[i], "POST", "/api/backups/delete", body))
-            with lock:
-                outcomes.append(out)
+    def work(i: int, index: int) -> Outcome:
+        body = {"backup_id": batches[index]}
+        return finish(pool[i], send(pool[i], "delete", "POST", "/api/backups/delete", body))
 
-    wall = run_threads(len(pool), work)
-    return outcomes, wall
+    return share_out(len(pool), len(batches), work)
 
 
 def still_listed(http: httpx.Client, ids: list[str], batch: int) -> int:
@@ -454,7 +323,7 @@ def delete_phase(
     cpu_before = cpu_sample(server.process.pid, backend)
     outcomes, wall = delete_batches(workers, batch_ids, args.batch)
     cpu_after = cpu_sample(server.process.pid, backend)
-    singles = [finish(admin, send(admin, "DELETE", f"/api/backups/{i}", None)) for i in single_ids]
+    singles = [finish(admin, send(admin, "delete", "DELETE", f"/api/backups/{i}", None)) for i in single_ids]
     after = listed_count(admin, {})
     left = still_listed(admin, ids, args.batch)
     cpu, cpu_info = cpu_detail(cpu_before, cpu_after, len(batch_ids))
@@ -482,23 +351,19 @@ def delete_phase(
     ]
     if batch_ms:
         rows.append(
-            Row(
+            timing(
                 backend,
                 f"{label}: one request of {args.batch} ids, to COMPLETED",
-                statistics.median(batch_ms),
-                "ms",
-                p95(batch_ms),
+                batch_ms,
                 detail=f"{statistics.median(batch_ms) / args.batch:.2f} ms per backup at the median",
             )
         )
     if single_ms:
         rows.append(
-            Row(
+            timing(
                 backend,
                 "DELETE /backups/{id}, one backup, to COMPLETED",
-                statistics.median(single_ms),
-                "ms",
-                p95(single_ms),
+                single_ms,
                 detail=f"{len(single_ms)} requests in a row from one client",
             )
         )
@@ -509,7 +374,7 @@ def delete_phase(
             len(bad),
             "",
             target=0,
-            detail=_errors([o.error or o.state for o in bad]),
+            detail=common_errors(o.error or o.state for o in bad),
         ),
         Row(
             backend,
@@ -537,18 +402,6 @@ def delete_phase(
 
 # ---------------------------------------------------------------------------------------------------
 # Phase 5: memory and disk
-
-
-def tree_rss(pid: int) -> int:
-    """Resident bytes of a process and its children now (as foundation.MemorySampler adds them)."""
-    total = 0
-    with contextlib.suppress(psutil.Error):
-        proc = psutil.Process(pid)
-        total = proc.memory_info().rss
-        for child in proc.children(recursive=True):
-            with contextlib.suppress(psutil.Error):
-                total += child.memory_info().rss
-    return total
 
 
 @dataclasses.dataclass
@@ -616,7 +469,7 @@ def disk(store: Store) -> Disk:
 
 
 def disk_rows(backend: str, when: str, got: Disk) -> list[Row]:
-    rows = [Row(backend, f"store on disk, {when}", _mb(got.total), "MB", detail=got.how)]
+    rows = [Row(backend, f"store on disk, {when}", mb(got.total), "MB", detail=got.how)]
     if got.content is None:
         rows.append(
             Row(backend, f"content model tables, {when}", 0, "", detail="not present (no content_* table)")
@@ -625,18 +478,30 @@ def disk_rows(backend: str, when: str, got: Disk) -> list[Row]:
     counts = sum(n for n, _ in got.content.values())
     size = sum(s for _, s in got.content.values())
     each = ", ".join(
-        f"{name.removeprefix('content_')} {n:,} rows / {_mb(s):.2f} MB"
-        for name, (n, s) in got.content.items()
+        f"{name.removeprefix('content_')} {n:,} rows / {mb(s):.2f} MB" for name, (n, s) in got.content.items()
     )
     rows += [
         Row(backend, f"content model tables, {when}: rows", counts, "", detail=each),
-        Row(backend, f"content model tables, {when}: on disk", _mb(size), "MB", detail=got.content_how),
+        Row(backend, f"content model tables, {when}: on disk", mb(size), "MB", detail=got.content_how),
     ]
     return rows
 
 
 # ---------------------------------------------------------------------------------------------------
 # Phase 4: the cost of one backup and one delete as the federation grows
+
+
+# The operations the cost phase times: their rows' names and notes (`{note}`: the VMs they act on).
+COSTS = {
+    "backup": (
+        "one backup (POST, task inside)",
+        "in-process (TestClient), each of another VM; {note}",
+    ),
+    "delete": (
+        "one delete (DELETE /backups/{id}, task inside)",
+        "in-process; generated backups of those VMs",
+    ),
+}
 
 
 @dataclasses.dataclass
@@ -647,11 +512,17 @@ class ScalePoint:
     http: TestClient
     vm_ids: list[str]  # live VMs of about the target size, in a random order
     victims: list[str]  # generated backups of such VMs, to delete
-    backups_done: int = 0
-    deletes_done: int = 0
-    backup_ms: list[float] = dataclasses.field(default_factory=list)
-    delete_ms: list[float] = dataclasses.field(default_factory=list)
+    done: dict[str, int] = dataclasses.field(default_factory=lambda: dict.fromkeys(COSTS, 0))
+    ms: dict[str, list[float]] = dataclasses.field(default_factory=lambda: {kind: [] for kind in COSTS})
     bad: list[str] = dataclasses.field(default_factory=list)
+
+    def request(self, kind: str) -> tuple[str, str, dict[str, str] | None]:
+        """The next operation of a kind: the method, URL and body."""
+        i = self.done[kind]
+        if kind == "backup":
+            vm = self.vm_ids[i % len(self.vm_ids)]
+            return "POST", f"/api/virtual_machines/{vm}/backup", {"backup_name": f"bench-scale-{i:05d}"}
+        return "DELETE", f"/api/backups/{self.victims[i]}", None
 
 
 def _alive(vm: Mapping[str, Any]) -> bool:
@@ -714,15 +585,7 @@ def _in_process(stack: contextlib.ExitStack, store: Store, password: str) -> Tes
     stack.callback(rt.engine.dispose)
     # Not entered as a context: the application's lifespan (the task worker) stays off.
     http = TestClient(create_app(rt), base_url="https://testserver")
-    resp = http.post(
-        "/api/oauth/token",
-        auth=("simplivity", ""),
-        data={"grant_type": "password", "username": ADMIN, "password": password},
-    )
-    if resp.status_code != 200:
-        raise RuntimeError(f"in-process login failed: {resp.status_code} {resp.text}")
-    http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
-    http.headers["Accept"] = "application/json"
+    login(http, password)
     return http
 
 
@@ -757,42 +620,28 @@ def open_point(
     return point, size
 
 
-def _backups(point: ScalePoint, count: int, timed: bool) -> None:
+def _operate(point: ScalePoint, kind: str, count: int, timed: bool) -> None:
     for _ in range(count):
-        i = point.backups_done
-        vm = point.vm_ids[i % len(point.vm_ids)]
-        body = {"backup_name": f"bench-scale-{i:05d}"}
-        elapsed, error = _timed(point.http, "POST", f"/api/virtual_machines/{vm}/backup", body)
-        point.backups_done += 1
+        elapsed, error = _timed(point.http, *point.request(kind))
+        point.done[kind] += 1
         if error:
             point.bad.append(error)
         if timed:
-            point.backup_ms.append(elapsed * 1000)
-
-
-def _deletes(point: ScalePoint, count: int, timed: bool) -> None:
-    for _ in range(count):
-        victim = point.victims[point.deletes_done]
-        elapsed, error = _timed(point.http, "DELETE", f"/api/backups/{victim}", None)
-        point.deletes_done += 1
-        if error:
-            point.bad.append(error)
-        if timed:
-            point.delete_ms.append(elapsed * 1000)
+            point.ms[kind].append(elapsed * 1000)
 
 
 def measure_points(points: list[ScalePoint], samples: int) -> None:
     """Untimed warm-ups, then the timed series in rounds over every size, so that a change of the
     (shared) machine's load during the phase weighs on all sizes alike."""
     for p in points:
-        _backups(p, WARMUP, timed=False)
-        _deletes(p, WARMUP, timed=False)
+        for kind in COSTS:
+            _operate(p, kind, WARMUP, timed=False)
     chunk = max(1, samples // 10)
-    while len(points[0].backup_ms) < samples:
+    while len(points[0].ms["backup"]) < samples:
         for p in points:
-            count = min(chunk, samples - len(p.backup_ms))
-            _backups(p, count, timed=True)
-            _deletes(p, count, timed=True)
+            count = min(chunk, samples - len(p.ms["backup"]))
+            for kind in COSTS:
+                _operate(p, kind, count, timed=True)
 
 
 def scale_rows(backend: str, points: list[ScalePoint], size: int, samples: int) -> list[Row]:
@@ -802,41 +651,36 @@ def scale_rows(backend: str, points: list[ScalePoint], size: int, samples: int) 
         if len(p.vm_ids) < samples + WARMUP:
             note += " (fewer than the backups: some VMs are backed up more than once)"
         rows += [
-            Row(
+            timing(
                 backend,
-                f"one backup (POST, task inside) @ {p.vms:,} VMs",
-                statistics.median(p.backup_ms),
-                "ms",
-                p95(p.backup_ms),
-                detail=f"{len(p.backup_ms)} timed, in-process (TestClient), each of another VM; {note}",
-            ),
-            Row(
-                backend,
-                f"one delete (DELETE /backups/{{id}}, task inside) @ {p.vms:,} VMs",
-                statistics.median(p.delete_ms),
-                "ms",
-                p95(p.delete_ms),
-                detail=f"{len(p.delete_ms)} timed, in-process; generated backups of those VMs",
-            ),
+                f"{name} @ {p.vms:,} VMs",
+                p.ms[kind],
+                detail=f"{len(p.ms[kind])} timed, " + detail.format(note=note),
+            )
+            for kind, (name, detail) in COSTS.items()
         ]
     first, last = points[0], points[-1]
-    for what, a, b in (
-        ("backup", first.backup_ms, last.backup_ms),
-        ("delete", first.delete_ms, last.delete_ms),
-    ):
-        rows.append(
-            Row(
-                backend,
-                f"cost ratio of one {what}, {last.vms:,} / {first.vms:,} VMs",
-                statistics.median(b) / statistics.median(a),
-                "x",
-                target=TARGET_RATIO,
-                detail="ratio of medians, VMs of the same size; flat: at most 1.5",
-            )
+    rows += [
+        Row(
+            backend,
+            f"cost ratio of one {kind}, {last.vms:,} / {first.vms:,} VMs",
+            statistics.median(last.ms[kind]) / statistics.median(first.ms[kind]),
+            "x",
+            target=TARGET_RATIO,
+            detail="ratio of medians, VMs of the same size; flat: at most 1.5",
         )
+        for kind in COSTS
+    ]
     bad = [e for p in points for e in p.bad]
     rows.append(
-        Row(backend, "cost phase: FAILED tasks + HTTP errors", len(bad), "", target=0, detail=_errors(bad))
+        Row(
+            backend,
+            "cost phase: FAILED tasks + HTTP errors",
+            len(bad),
+            "",
+            target=0,
+            detail=common_errors(bad),
+        )
     )
     return rows
 
@@ -859,8 +703,7 @@ def scale_phase(
         "points": {
             p.vms: {
                 "matched_vms": len(p.vm_ids),
-                "backup_median_ms": round(statistics.median(p.backup_ms), 3),
-                "delete_median_ms": round(statistics.median(p.delete_ms), 3),
+                **{f"{kind}_median_ms": round(statistics.median(p.ms[kind]), 3) for kind in COSTS},
                 "errors": len(p.bad),
             }
             for p in points
@@ -905,25 +748,26 @@ def backups_run(
     return rows, {**info, "cpu": cpu_info}
 
 
+def peak_rss(backend: str, pacing: str, server: Server, note: str = "") -> Row:
+    """The peak resident memory of a server that has stopped, with its children."""
+    return Row(
+        backend,
+        f"server peak RSS, {pacing}",
+        mb(server.sampler.peak_bytes),
+        "MB",
+        detail=f"{server.sampler.samples} samples over its life{note}",
+    )
+
+
 def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[list[Row], dict[str, Any]]:
     spec, _ = foundation_specs(args)
-    info: dict[str, Any] = {"loadavg_start": _loadavg()}
+    info: dict[str, Any] = {}
     password = secrets.token_urlsafe(18)
     rows: list[Row] = []
     memory: list[Row] = []
-    log(f"[{backend}] generating and loading {spec}")
-    with scratch_store(backend, root, "backups", args.postgres_url) as store:
-        built = build(store, spec, password)
-        info["generate_s"], info["load_s"] = round(built.generate_s, 2), round(built.load_s, 2)
-        del built
-        gc.collect()
+    with loaded_store(backend, spec, root, "backups", args.postgres_url, password, info) as store:
         loaded = disk(store)
-        with (
-            env_var("OPENOVC_TASK_PACING", IMMEDIATE),
-            env_var("OPENOVC_WORKERS", str(args.workers)),
-            running_server(store, password) as server,
-            client_pool(server, password, args.clients) as (admin, pool),
-        ):
+        with served(store, password, IMMEDIATE, args.workers, args.clients) as (server, admin, pool):
             rss_start = tree_rss(server.process.pid)
             vms = _vm_ids(admin, args.seed)
             info["live_vms"] = len(vms)
@@ -936,31 +780,18 @@ def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[lis
             rows += got
             rss_end = tree_rss(server.process.pid)
         memory += [
-            Row(
-                backend, "server RSS after start and login", _mb(rss_start), "MB", detail="with its children"
-            ),
+            Row(backend, "server RSS after start and login", mb(rss_start), "MB", detail="with its children"),
             Row(
                 backend,
                 "server RSS after the backups and the deletes",
-                _mb(rss_end),
+                mb(rss_end),
                 "MB",
                 detail=f"{args.take:,} backups taken, {args.deletes + args.singles:,} deleted",
             ),
-            Row(
-                backend,
-                "server peak RSS, default pacing",
-                _mb(server.sampler.peak_bytes),
-                "MB",
-                detail=f"{server.sampler.samples} samples over its life; `serve --workers {args.workers}`",
-            ),
+            peak_rss(backend, "default pacing", server, f"; `serve --workers {args.workers}`"),
         ]
         if args.paced_take:
-            with (
-                env_var("OPENOVC_TASK_PACING", args.paced),
-                env_var("OPENOVC_WORKERS", str(args.workers)),
-                running_server(store, password) as server,
-                client_pool(server, password, args.clients) as (admin, pool),
-            ):
+            with served(store, password, args.paced, args.workers, args.clients) as (server, admin, pool):
                 others = vms[args.take :] + vms[: args.take]  # VMs the first run did not back up, first
                 got, info["backups_paced"] = backups_run(
                     backend,
@@ -974,21 +805,12 @@ def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[lis
                     0.25,
                 )
                 rows += got
-            memory.append(
-                Row(
-                    backend,
-                    "server peak RSS, realistic pacing",
-                    _mb(server.sampler.peak_bytes),
-                    "MB",
-                    detail=f"{server.sampler.samples} samples over its life",
-                )
-            )
+            memory.append(peak_rss(backend, "realistic pacing", server))
         done = disk(store)
         memory += disk_rows(backend, "after loading", loaded) + disk_rows(backend, "after the phases", done)
     gc.collect()
     got, info["cost"] = scale_phase(backend, args, spec, root)
     rows += got + memory
-    info["loadavg_end"] = _loadavg()
     return rows, info
 
 
@@ -1036,20 +858,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         help="VM counts of the cost phase (default 1000,3000,10000; --quick: 100,300,1000)",
     )
     parser.add_argument("--samples", type=int, help="timed operations per size (default 200; --quick: 50)")
-    parser.add_argument("--clusters", type=int, help="default 12 (--quick: 2)")
-    parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
-    parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
-    parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
     parser.add_argument(
         "--workers", type=int, default=2, help="server processes (`serve --workers`; default 2, one per core)"
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
-    parser.add_argument(
-        "--postgres-url",
-        default=POSTGRES_ADMIN_URL,
-        help="an administrative PostgreSQL URL; scratch databases are created and dropped beside it",
-    )
+    federation_options(parser)
     args = parser.parse_args(argv)
     defaults = {
         "take": (200, 2000),
@@ -1080,65 +892,32 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec, _ = foundation_specs(args)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
-
-    report: dict[str, Any] = {
-        "command": shlex.join(sys.orig_argv),
-        "machine": machine(),
-        "spec": dataclasses.asdict(spec),
-        "options": {k: v for k, v in vars(args).items() if k not in ("json", "postgres_url")},
-        "backends": {},
-        "results": [],
-    }
-    rows: list[Row] = []
-    failed = False
-    try:
-        if "postgresql" in backends:
-            report["machine"]["postgresql"] = postgres_version(args.postgres_url)
-        with tempfile.TemporaryDirectory(prefix="openovc-bench-backups-") as tmp:
-            for backend in backends:
-                got, info = run_backend(backend, args, Path(tmp))
-                rows += got
-                report["backends"][backend] = info
-                gc.collect()
-    except Exception:
-        traceback.print_exc()
-        failed = True
-    report["results"] = [dict(dataclasses.asdict(r), passed=r.passed) for r in rows]
-    report["failed"] = failed
-
-    m = report["machine"]
-    print()
-    print(table(rows))
-    print()
-    pg = f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""
-    print(
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
-        f"Python {m['python']}{pg}, {m['platform']}, {m['date']}"
+    report = Report(
+        {
+            "spec": dataclasses.asdict(spec),
+            "options": {k: v for k, v in vars(args).items() if k not in ("json", "postgres_url")},
+        }
     )
-    print(
-        f"Federation: {spec.clusters} clusters x {spec.hosts_per_cluster} hosts, {spec.vms:,} VMs, "
-        f"{spec.backups:,} backups. Backups: {args.take:,} with the default pacing and {args.paced_take:,} "
-        f"with {args.paced}, each of a distinct live VM, {args.clients} client threads in this process with "
-        f"one keep-alive HTTPS HTTP/1.1 connection each; deletes: {args.deletes:,} in requests of "
-        f"{args.batch} ids from {args.delete_clients} clients, then {args.singles} one by one. The server "
-        f"(`openovc serve --workers {args.workers}`) runs on the same cores as the clients. Cost phase: "
-        f"federations of {', '.join(f'{v:,}' for v in args.scale_vms)} VMs ({BACKUPS_PER_VM} backups per "
-        f"VM, the same topology), served in-process (TestClient, pacing immediate), {args.samples} timed "
-        f"operations of each kind after {WARMUP} untimed."
+    run_backends(
+        report,
+        args.backend,
+        args.postgres_url,
+        "openovc-bench-backups-",
+        lambda backend, root: run_backend(backend, args, root),
     )
-    for backend, info in report["backends"].items():
-        print(
-            f"Load average (1, 5, 15 min) during {backend}: {info['loadavg_start']} at start, "
-            f"{info['loadavg_end']} at end (the machine may be shared)"
-        )
-    print(f"Command: {report['command']}")
-    if failed:
-        print("\nThe benchmark FAILED (see the traceback above); the table holds what was measured before.")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2, default=str) + "\n")
-    return 1 if failed else 0
+    return report.finish(
+        [
+            f"Federation: {federation_text(spec)}. Backups: {args.take:,} with the default pacing and "
+            f"{args.paced_take:,} with {args.paced}, each of a distinct live VM, {args.clients} client threads "
+            f"in this process with one keep-alive HTTPS HTTP/1.1 connection each; deletes: {args.deletes:,} "
+            f"in requests of {args.batch} ids from {args.delete_clients} clients, then {args.singles} one by "
+            f"one. The server (`openovc serve --workers {args.workers}`) runs on the same cores as the "
+            f"clients. Cost phase: federations of {', '.join(f'{v:,}' for v in args.scale_vms)} VMs "
+            f"({BACKUPS_PER_VM} backups per VM, the same topology), served in-process (TestClient, pacing "
+            f"immediate), {args.samples} timed operations of each kind after {WARMUP} untimed."
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -13,7 +13,8 @@ generator would write it. Then it
 2. times single operations at 1,000 and at 10,000 VMs, in memory and on SQLite (one transaction
    each): a workload step, a backup of a live VM, the delete of a random retained backup, and
    unique_size of a random backup. Their medians must not grow with the federation;
-3. prints a markdown table with the machine and the command line, like benchmarks/foundation.py.
+3. prints a markdown table with the machine and the command line, like benchmarks/foundation.py, and
+   can write the same as JSON (--json PATH).
 
     .venv/bin/python benchmarks/content.py           # the full run (under a minute on 2 cores)
     .venv/bin/python benchmarks/content.py --quick   # 100 and 1,000 VMs
@@ -23,9 +24,7 @@ from __future__ import annotations
 
 import argparse
 import gc
-import os
 import random
-import shlex
 import statistics
 import sys
 import tempfile
@@ -35,7 +34,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
-from foundation import machine
+from report import Report, Row, mb
 
 from openovc.domain.content import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
 from openovc.domain.content_ledger import MemoryLedger
@@ -198,8 +197,40 @@ def load_sqlite(built: Built, directory: Path) -> tuple[str, int, float, dict[st
     return url, int(pages or 0), seconds, counts
 
 
-def _mb(nbytes: float) -> str:
-    return f"{nbytes / 1e6:.1f} MB"
+def scale_rows(vms: int, built: Built, directory: Path) -> tuple[list[Row], str]:
+    """What the content of `vms` VMs holds, in memory and loaded into SQLite; and that store's URL."""
+    ledger = built.ledger
+    pieces = sum(t.pieces for t in ledger.places.values())
+    stored = sum(t.uncompressed for t in ledger.places.values())
+    logical = sum(t.vm_logical + t.local_logical + t.remote_logical for t in ledger.places.values())
+    log_entries = sum(len(lin.slots) for lin in ledger.lineages.values())
+    url, disk, load_s, counts = load_sqlite(built, directory)
+    label = f"{vms:,} VMs, {len(built.backups):,} backups"
+    ledger_rows = ", ".join(f"{name.removeprefix('content_')} {n:,}" for name, n in counts.items())
+    rows = [
+        Row("memory", f"{label}: build", built.seconds, "s"),
+        Row(
+            "memory", f"{label}: memory (RSS growth)", mb(built.rss_bytes), "MB", detail="after a collection"
+        ),
+        Row(
+            "memory",
+            f"{label}: pieces stored",
+            pieces,
+            "",
+            detail=f"{stored / 2**40:.1f} TiB stored, {logical / 2**40:.1f} TiB logical held",
+        ),
+        Row("memory", f"{label}: log entries (rewritten slots)", log_entries, ""),
+        Row("sqlite", f"{label}: ledger rows", sum(counts.values()), "", detail=ledger_rows),
+        Row("sqlite", f"{label}: bulk load", load_s, "s"),
+        Row(
+            "sqlite",
+            f"{label}: on disk",
+            mb(disk),
+            "MB",
+            detail="the content tables and their indexes (dbstat)",
+        ),
+    ]
+    return rows, url
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -207,68 +238,47 @@ def main(argv: list[str] | None = None) -> int:
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--quick", action="store_true", help="100 and 1,000 VMs")
+    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
     args = parser.parse_args(argv)
     small, large = (100, 1000) if args.quick else (1000, 10_000)
-    rows: list[tuple[str, str, str, str]] = []
+    report = Report({"vms": [small, large], "samples": SAMPLES})
     timings: dict[int, dict[str, dict[str, float]]] = {}
     with tempfile.TemporaryDirectory(prefix="openovc-content-") as tmp:
         for vms in (small, large):
             print(f"building {vms} VMs ...", file=sys.stderr, flush=True)
             built = build(vms)
-            ledger = built.ledger
-            pieces = sum(t.pieces for t in ledger.places.values())
-            stored = sum(t.uncompressed for t in ledger.places.values())
-            logical = sum(t.vm_logical + t.local_logical + t.remote_logical for t in ledger.places.values())
-            log_entries = sum(len(lin.slots) for lin in ledger.lineages.values())
-            url, disk, load_s, counts = load_sqlite(built, Path(tmp))
+            rows, url = scale_rows(vms, built, Path(tmp))
+            report.rows += rows
             # The SQL store then gets the same kind of operations on its own copy of the content.
             sql_built = Built(
                 vms, built.model, built.ledger, 0, 0, list(built.live), list(built.backups), built.rates
             )
-            label = f"{vms:,} VMs, {len(built.backups):,} backups"
-            rows.append((label, "build in memory", f"{built.seconds:.1f} s", ""))
-            rows.append((label, "memory (RSS growth)", _mb(built.rss_bytes), ""))
-            rows.append(
-                (
-                    label,
-                    "pieces stored / logical held",
-                    f"{pieces:,}",
-                    f"{stored / 2**40:.1f} TiB stored, {logical / 2**40:.1f} TiB logical",
-                )
-            )
-            rows.append((label, "log entries (rewritten slots)", f"{log_entries:,}", ""))
-            ledger_rows = ", ".join(f"{name.removeprefix('content_')} {n:,}" for name, n in counts.items())
-            rows.append((label, "ledger rows", f"{sum(counts.values()):,}", ledger_rows))
-            rows.append((label, "SQLite: bulk load / on disk", f"{load_s:.1f} s", _mb(disk)))
             rng = random.Random(7)
             timings[vms] = {"memory": time_operations(built, rng, in_memory(built))}
             timings[vms]["sqlite"] = time_operations(sql_built, random.Random(8), on_sqlite(url))
-            del built, sql_built, ledger
+            del built, sql_built
             gc.collect()
     for store in ("memory", "sqlite"):
         for op in timings[small][store]:
             a, b = timings[small][store][op], timings[large][store][op]
-            verdict = "flat" if b <= a * TARGET_RATIO else "**GROWS**"
-            rows.append(
-                (
-                    f"{store}: {op}",
-                    f"median at {small:,} / {large:,} VMs",
-                    f"{a:.3f} / {b:.3f} ms",
-                    f"{b / a:.2f}x, {verdict}",
+            report.rows.append(
+                Row(
+                    store,
+                    f"{op}: cost ratio {large:,} / {small:,} VMs",
+                    b / a,
+                    "x",
+                    target=TARGET_RATIO,
+                    detail=f"medians of {SAMPLES}: {a:.3f} ms at {small:,} VMs, {b:.3f} ms at {large:,}",
                 )
             )
-    info = machine()
-    print(
-        f"Machine: {info['cpu']}, {info['usable_cores']} of {info['cores']} cores, {info['ram_gib']} GiB RAM, "
-        f"Python {info['python']}, {info['platform']}, {info['date']}"
+    return report.finish(
+        [
+            f"Content of federations of {small:,} and {large:,} VMs ({CLUSTERS} clusters, {BACKUPS_PER_VM} "
+            f"backups per VM); single operations timed {SAMPLES} times each, in memory and on SQLite (one "
+            "transaction each); a ratio of medians is flat at most 1.5"
+        ],
+        args.json,
     )
-    print(f"Command: {shlex.join([Path(sys.executable).name, *sys.argv])}  (pid {os.getpid()})")
-    print()
-    print("| scale / operation | measurement | value | notes |")
-    print("| --- | --- | ---: | --- |")
-    for row in rows:
-        print("| " + " | ".join(row) + " |")
-    return 0
 
 
 if __name__ == "__main__":

@@ -30,16 +30,11 @@ import argparse
 import contextlib
 import dataclasses
 import gc
-import json
-import math
 import os
-import platform
 import resource
 import secrets
-import shlex
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -56,6 +51,7 @@ from typing import Any
 import httpx
 import psutil
 import psycopg
+from report import Report, Row, loadavg, mb, timing
 
 from openovc.app import build_runtime
 from openovc.domain.auth import Role
@@ -80,24 +76,6 @@ TARGET_HOST_MS = 3.0
 TARGET_ALL_VMS_MS = 300.0
 TARGET_BACKUPS_MS = 25.0
 TARGET_BACKUPS_RATIO = 1.5
-
-
-@dataclasses.dataclass
-class Result:
-    """One row of the table."""
-
-    backend: str
-    measurement: str
-    median: float
-    unit: str  # "ms", "s", "MB" or "x"
-    p95: float | None = None
-    target: float | None = None  # an upper bound on the median, in `unit`
-    samples: int = 0
-    detail: str = ""
-
-    @property
-    def passed(self) -> bool | None:
-        return None if self.target is None else self.median <= self.target
 
 
 @dataclasses.dataclass
@@ -173,11 +151,44 @@ def build(store: Store, spec: FederationSpec, password: str, federation: Federat
     return built
 
 
+@contextlib.contextmanager
+def loaded_store(
+    backend: str,
+    spec: FederationSpec,
+    root: Path,
+    label: str,
+    admin_url: str,
+    password: str,
+    info: dict[str, Any],
+) -> Iterator[Store]:
+    """A scratch store with the federation of `spec` loaded and the administrator added; the seconds
+    generating and loading took go into `info`."""
+    log(f"[{backend}] generating and loading {spec}")
+    with scratch_store(backend, root, label, admin_url) as store:
+        built = build(store, spec, password)
+        info["generate_s"], info["load_s"] = round(built.generate_s, 2), round(built.load_s, 2)
+        del built
+        gc.collect()
+        yield store
+
+
 def _free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def tree_rss(pid: int) -> int:
+    """Resident bytes of a process and its children now; 0 once the process is gone."""
+    total = 0
+    with contextlib.suppress(psutil.Error):
+        proc = psutil.Process(pid)
+        total = proc.memory_info().rss
+        for child in proc.children(recursive=True):
+            with contextlib.suppress(psutil.Error):
+                total += child.memory_info().rss
+    return total
 
 
 class MemorySampler(threading.Thread):
@@ -192,17 +203,9 @@ class MemorySampler(threading.Thread):
         self._stop_event = threading.Event()
 
     def run(self) -> None:
-        try:
-            proc = psutil.Process(self.pid)
-        except psutil.Error:
-            return
         while not self._stop_event.is_set():
-            try:
-                total = proc.memory_info().rss
-                for child in proc.children(recursive=True):
-                    with contextlib.suppress(psutil.Error):
-                        total += child.memory_info().rss
-            except psutil.Error:
+            total = tree_rss(self.pid)
+            if not total:
                 return
             self.peak_bytes = max(self.peak_bytes, total)
             self.samples += 1
@@ -299,19 +302,24 @@ def running_server(store: Store, password: str, timeout_s: float = 180.0) -> Ite
             sampler.stop()
 
 
+def login(http: httpx.Client, password: str) -> None:
+    """Log the client (over the network or in-process) in as the administrator, for all its requests."""
+    resp = http.post(
+        "/api/oauth/token",
+        auth=("simplivity", ""),
+        data={"grant_type": "password", "username": ADMIN, "password": password},
+    )
+    if resp.status_code != 200:
+        raise RuntimeError(f"login failed: {resp.status_code} {resp.text}")
+    http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
+    http.headers["Accept"] = "application/json"
+
+
 @contextlib.contextmanager
 def client(server: Server, password: str) -> Iterator[httpx.Client]:
     """A keep-alive HTTP/1.1 client logged in as the administrator."""
     with httpx.Client(base_url=server.base_url, verify=False, http1=True, http2=False, timeout=120) as http:
-        resp = http.post(
-            "/api/oauth/token",
-            auth=("simplivity", ""),
-            data={"grant_type": "password", "username": ADMIN, "password": password},
-        )
-        if resp.status_code != 200:
-            raise RuntimeError(f"login failed: {resp.status_code} {resp.text}")
-        http.headers["Authorization"] = f"Bearer {resp.json()['access_token']}"
-        http.headers["Accept"] = "application/json"
+        login(http, password)
         yield http
 
 
@@ -357,22 +365,11 @@ def timed(
     return times
 
 
-def p95(values: list[float]) -> float:
-    """Nearest-rank 95th percentile."""
-    ordered = sorted(values)
-    return ordered[max(0, math.ceil(0.95 * len(ordered)) - 1)]
+def latency(backend: str, name: str, times_s: list[float], target_ms: float | None, detail: str = "") -> Row:
+    return timing(backend, name, [t * 1000 for t in times_s], target_ms, detail)
 
 
-def latency(
-    backend: str, name: str, times_s: list[float], target_ms: float | None, detail: str = ""
-) -> Result:
-    ms = [t * 1000 for t in times_s]
-    return Result(backend, name, statistics.median(ms), "ms", p95(ms), target_ms, len(ms), detail)
-
-
-def measure_large(
-    backend: str, http: httpx.Client, built: Built, repeat: int
-) -> tuple[Result, Result, Result]:
+def measure_large(backend: str, http: httpx.Client, built: Built, repeat: int) -> tuple[Row, Row, Row]:
     """A host by id, a default page of VMs, and every VM's id and name in pages of 5000."""
     hosts = built.host_ids
 
@@ -424,7 +421,7 @@ def measure_large(
 
 def measure_backups(
     backend: str, http: httpx.Client, built: Built, vm_name: str, repeat: int, target: float | None, note: str
-) -> Result:
+) -> Row:
     """A VM's backups by name, newest first (the index on name, created_at, id)."""
     params: Params = {"virtual_machine_name": vm_name, "sort": "created_at", "limit": 500}
     _, first = fetch(http, "/api/backups", params)
@@ -462,10 +459,6 @@ def pick_size_matched(large: Counter[str], wanted: int, avoid: str) -> str | Non
     return min(names, key=lambda n: (abs(large[n] - wanted), n)) if names else None
 
 
-def _loadavg() -> list[float]:
-    return [round(x, 2) for x in os.getloadavg()]
-
-
 def run_backend(
     backend: str,
     large_spec: FederationSpec,
@@ -473,8 +466,8 @@ def run_backend(
     repeat: int,
     root: Path,
     admin_url: str,
-) -> tuple[list[Result], dict[str, Any]]:
-    info: dict[str, Any] = {"loadavg_start": _loadavg()}
+) -> tuple[list[Row], dict[str, Any]]:
+    info: dict[str, Any] = {}
     password = secrets.token_urlsafe(18)
 
     # The small federation first, in memory only: its backups decide which VM name both runs query.
@@ -490,11 +483,9 @@ def run_backend(
         gc.collect()
         rows = ", ".join(f"{n} {c:,}" for n, c in built.rows.items() if c)
         generation = [
-            Result(backend, "generate()", built.generate_s, "s", detail=rows),
-            Result(backend, "load_federation()", built.load_s, "s"),
-            Result(
-                backend, "generate + load", built.generate_s + built.load_s, "s", target=TARGET_GENERATION_S
-            ),
+            Row(backend, "generate()", built.generate_s, "s", detail=rows),
+            Row(backend, "load_federation()", built.load_s, "s"),
+            Row(backend, "generate + load", built.generate_s + built.load_s, "s", target=TARGET_GENERATION_S),
         ]
         info["large_rows"] = built.rows
         log(f"[{backend}] generate {built.generate_s:.1f} s, load {built.load_s:.1f} s; starting the server")
@@ -512,10 +503,10 @@ def run_backend(
                     matched_backups = measure_backups(
                         backend, http, built, matched, repeat, None, " (size-matched to the small run)"
                     )
-            rss = Result(
+            rss = Row(
                 backend,
                 "server peak RSS (with children)",
-                server.sampler.peak_bytes / 2**20,
+                mb(server.sampler.peak_bytes),
                 "MB",
                 target=TARGET_RSS_MB,
                 detail=f"{server.sampler.samples} samples over the server's life",
@@ -538,10 +529,10 @@ def run_backend(
     ratio_name = f"backups query ratio {large_spec.backups:,} / {small_spec.backups:,}"
     results = [*generation, *lists, small_backups, large_backups]
     results.append(
-        Result(
+        Row(
             backend,
             f"{ratio_name}, same VM",
-            large_backups.median / small_backups.median,
+            large_backups.value / small_backups.value,
             "x",
             target=None if matched_backups is not None else TARGET_BACKUPS_RATIO,
             detail="ratio of medians; the answers differ in size (see the rows above)",
@@ -550,44 +541,21 @@ def run_backend(
     if matched_backups is not None:
         results += [
             matched_backups,
-            Result(
+            Row(
                 backend,
                 f"{ratio_name}, size-matched",
-                matched_backups.median / small_backups.median,
+                matched_backups.value / small_backups.value,
                 "x",
                 target=TARGET_BACKUPS_RATIO,
                 detail="ratio of medians, answers of about the same size: the table size alone",
             ),
         ]
     results.append(rss)
-    info["loadavg_end"] = _loadavg()
     return results, info
 
 
 # ---------------------------------------------------------------------------------------------------
-# Reporting
-
-
-def machine() -> dict[str, Any]:
-    model = "unknown"
-    with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                model = line.split(":", 1)[1].strip()
-                break
-    try:
-        usable = len(os.sched_getaffinity(0))
-    except AttributeError:
-        usable = os.cpu_count() or 0
-    return {
-        "cpu": model,
-        "cores": os.cpu_count(),
-        "usable_cores": usable,
-        "ram_gib": round(psutil.virtual_memory().total / 2**30, 1),
-        "python": platform.python_version(),
-        "platform": platform.platform(),
-        "date": datetime.now(UTC).isoformat(timespec="seconds"),
-    }
+# Running on each backend, reporting
 
 
 def postgres_version(admin_url: str) -> str:
@@ -596,31 +564,37 @@ def postgres_version(admin_url: str) -> str:
     return str(row[0]) if row else "?"
 
 
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "ms":
-        return f"{value:.2f} ms" if value < 100 else f"{value:.0f} ms"
-    if unit == "s":
-        return f"{value:.2f} s"
-    if unit == "MB":
-        return f"{value:.0f} MB"
-    return f"{value:.2f}x"
+def run_backends(
+    report: Report,
+    choice: str,
+    postgres_url: str,
+    prefix: str,
+    run_backend: Callable[[str, Path], tuple[list[Row], dict[str, Any]]],
+) -> None:
+    """run_backend(backend, scratch directory) on each chosen backend, into the report. A failure is
+    printed and marks the report failed: the rows measured before it are still reported."""
+    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
+    backends = ["sqlite", "postgresql"] if choice == "both" else [choice]
+    try:
+        if "postgresql" in backends:
+            report.machine["postgresql"] = postgres_version(postgres_url)
+        with tempfile.TemporaryDirectory(prefix=prefix) as tmp:
+            for backend in backends:
+                started = loadavg()
+                rows, info = run_backend(backend, Path(tmp))
+                report.rows += rows
+                report.backends[backend] = {"loadavg_start": started, **info, "loadavg_end": loadavg()}
+                gc.collect()
+    except Exception:
+        traceback.print_exc()
+        report.failed = True
 
 
-def table(results: list[Result]) -> str:
-    lines = [
-        "| backend | measurement | median | p95 | target | result | notes |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- |",
-    ]
-    for r in results:
-        target = f"≤ {_fmt(r.target, r.unit)}" if r.target is not None else "-"
-        verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed]
-        lines.append(
-            f"| {r.backend} | {r.measurement} | {_fmt(r.median, r.unit)} | {_fmt(r.p95, r.unit)} | {target} "
-            f"| {verdict} | {r.detail} |"
-        )
-    return "\n".join(lines)
+def federation_text(spec: FederationSpec) -> str:
+    return (
+        f"{spec.clusters} clusters x {spec.hosts_per_cluster} hosts, {spec.vms:,} VMs, "
+        f"{spec.backups:,} backups"
+    )
 
 
 def log(message: str) -> None:
@@ -631,19 +605,13 @@ def log(message: str) -> None:
 # Command line
 
 
-def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
-    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+def federation_options(parser: argparse.ArgumentParser) -> None:
+    """The options of every benchmark on a generated federation: its size (read by `specs`), its seed,
+    the JSON report and the PostgreSQL server."""
     parser.add_argument("--clusters", type=int, help="default 12 (--quick: 2)")
     parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
     parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
     parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
-    parser.add_argument("--repeat", type=int, help="timed requests per measurement (default 50; --quick: 10)")
-    parser.add_argument(
-        "--quick", action="store_true", help="a small federation: a smoke run in under a minute"
-    )
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
     parser.add_argument(
@@ -651,6 +619,18 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         default=POSTGRES_ADMIN_URL,
         help="an administrative PostgreSQL URL; scratch databases are created and dropped beside it",
     )
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--backend", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument("--repeat", type=int, help="timed requests per measurement (default 50; --quick: 10)")
+    parser.add_argument(
+        "--quick", action="store_true", help="a small federation: a smoke run in under a minute"
+    )
+    federation_options(parser)
     args = parser.parse_args(argv)
     if args.repeat is not None and args.repeat < 1:
         parser.error("--repeat must be at least 1")
@@ -683,62 +663,28 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     repeat = args.repeat or (10 if args.quick else 50)
     large, small = specs(args)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
-
-    report: dict[str, Any] = {
-        "command": shlex.join(sys.orig_argv),
-        "machine": machine(),
-        "repeat": repeat,
-        "large_spec": dataclasses.asdict(large),
-        "small_spec": dataclasses.asdict(small),
-        "backends": {},
-        "results": [],
-    }
-    results: list[Result] = []
-    failed = False
-    try:
-        if "postgresql" in backends:
-            report["machine"]["postgresql"] = postgres_version(args.postgres_url)
-        with tempfile.TemporaryDirectory(prefix="openovc-bench-") as tmp:
-            for backend in backends:
-                got, info = run_backend(backend, large, small, repeat, Path(tmp), args.postgres_url)
-                results += got
-                report["backends"][backend] = info
-                gc.collect()
-    except Exception:
-        traceback.print_exc()
-        failed = True
-    report["benchmark_process_peak_rss_mb"] = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
-    report["results"] = [dict(dataclasses.asdict(r), passed=r.passed) for r in results]
-    report["failed"] = failed
-
-    m = report["machine"]
-    print()
-    print(table(results))
-    print()
-    pg = f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""
-    print(
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
-        f"Python {m['python']}{pg}, {m['platform']}, {m['date']}"
+    report = Report(
+        {"repeat": repeat, "large_spec": dataclasses.asdict(large), "small_spec": dataclasses.asdict(small)}
     )
-    print(
-        f"Federation: {large.clusters} clusters x {large.hosts_per_cluster} hosts, {large.vms:,} VMs, "
-        f"{large.backups:,} backups (comparison: {small.backups:,}); {repeat} timed requests per latency "
-        f"after one warm-up, HTTPS HTTP/1.1 keep-alive over loopback, timed from sending a request to having its whole body (the client's JSON parsing excluded); targets apply to the median"
+    run_backends(
+        report,
+        args.backend,
+        args.postgres_url,
+        "openovc-bench-",
+        lambda backend, root: run_backend(backend, large, small, repeat, root, args.postgres_url),
     )
-    for backend, info in report["backends"].items():
-        print(
-            f"Load average (1, 5, 15 min) during {backend}: {info['loadavg_start']} at start, "
-            f"{info['loadavg_end']} at end (the machine may be shared)"
-        )
-    print(f"Benchmark process peak RSS (generation in-process): {report['benchmark_process_peak_rss_mb']} MB")
-    print(f"Command: {report['command']}")
-    if failed:
-        print("\nThe benchmark FAILED (see the traceback above); the table holds what was measured before.")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 1 if failed else 0
+    peak_mb = round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)
+    report.settings["benchmark_process_peak_rss_mb"] = peak_mb
+    return report.finish(
+        [
+            f"Federation: {federation_text(large)} (comparison: {small.backups:,}); {repeat} timed requests "
+            "per latency after one warm-up, HTTPS HTTP/1.1 keep-alive over loopback, timed from sending a "
+            "request to having its whole body (the client's JSON parsing excluded); targets apply to the "
+            "median",
+            f"Benchmark process peak RSS (generation in-process): {peak_mb} MB",
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":

@@ -34,46 +34,37 @@ from __future__ import annotations
 import argparse
 import contextlib
 import dataclasses
-import gc
-import json
 import math
 import os
 import random
 import resource
 import secrets
-import shlex
-import signal
 import statistics
 import sys
-import tempfile
 import threading
 import time
-import traceback
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import orjson
 import psutil
 from foundation import (
-    POSTGRES_ADMIN_URL,
     Server,
     Store,
-    _loadavg,
-    _raise_on_sigterm,
-    build,
     client,
+    federation_options,
+    federation_text,
+    loaded_store,
     log,
-    machine,
-    p95,
-    postgres_version,
+    run_backends,
     running_server,
-    scratch_store,
 )
 from foundation import specs as foundation_specs
+from report import Report, Row, common_errors, p95, timing
 
 MEDIA = "application/vnd.simplivity.v1.8+json"
 KINDS = ("clone", "set_policy", "move")
@@ -87,87 +78,31 @@ TARGET_IN_FLIGHT = 1000
 
 
 # ---------------------------------------------------------------------------------------------------
-# Results
-
-
-@dataclasses.dataclass
-class Row:
-    """One row of the table. `target` is a bound on `value`: at least, at most or exactly it."""
-
-    backend: str
-    measurement: str
-    value: float
-    unit: str  # "tasks/s", "ms", "s", "" (a count) or "%"
-    p95: float | None = None
-    target: float | None = None
-    bound: str = "max"  # "min": value >= target; "max": value <= target; "eq": value == target
-    detail: str = ""
-
-    @property
-    def passed(self) -> bool | None:
-        if self.target is None:
-            return None
-        if self.bound == "min":
-            return self.value >= self.target
-        if self.bound == "eq":
-            return self.value == self.target
-        return self.value <= self.target
-
-
-def _fmt(value: float | None, unit: str) -> str:
-    if value is None:
-        return "-"
-    if unit == "ms":
-        return f"{value:.1f} ms" if value < 100 else f"{value:,.0f} ms"
-    if unit == "s":
-        return f"{value:.2f} s"
-    if unit == "tasks/s":
-        return f"{value:,.1f} tasks/s"
-    if unit == "%":
-        return f"{value:.0f} %"
-    return f"{value:,.0f}"
-
-
-def table(rows: list[Row]) -> str:
-    lines = [
-        "| backend | measurement | value (median) | p95 | target | result | notes |",
-        "| --- | --- | ---: | ---: | ---: | --- | --- |",
-    ]
-    signs = {"min": "≥", "max": "≤", "eq": "="}
-    for r in rows:
-        target = f"{signs[r.bound]} {_fmt(r.target, r.unit)}" if r.target is not None else "-"
-        verdict = {True: "pass", False: "**FAIL**", None: "-"}[r.passed]
-        lines.append(
-            f"| {r.backend} | {r.measurement} | {_fmt(r.value, r.unit)} | {_fmt(r.p95, r.unit)} "
-            f"| {target} | {verdict} | {r.detail} |"
-        )
-    return "\n".join(lines)
-
-
-# ---------------------------------------------------------------------------------------------------
 # CPU accounting: who used the two cores during a phase
 
 
-def _tree_cpu(pid: int) -> float:
+def _cpu_seconds(procs: Iterable[psutil.Process]) -> float:
+    """CPU seconds (user and system) of those of the processes that are still there."""
     total = 0.0
+    for p in procs:
+        with contextlib.suppress(psutil.Error):
+            t = p.cpu_times()
+            total += t.user + t.system
+    return total
+
+
+def _tree_cpu(pid: int) -> float:
     with contextlib.suppress(psutil.Error):
         proc = psutil.Process(pid)
-        for p in [proc, *proc.children(recursive=True)]:
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system
-    return total
+        return _cpu_seconds([proc, *proc.children(recursive=True)])
+    return 0.0
 
 
 def _postgres_cpu() -> float:
     """CPU seconds of every PostgreSQL process (the database's share of the work); read only."""
-    total = 0.0
-    for p in psutil.process_iter(["name"]):
-        if (p.info.get("name") or "").startswith("postgres"):
-            with contextlib.suppress(psutil.Error):
-                t = p.cpu_times()
-                total += t.user + t.system
-    return total
+    return _cpu_seconds(
+        p for p in psutil.process_iter(["name"]) if (p.info.get("name") or "").startswith("postgres")
+    )
 
 
 def _self_cpu() -> float:
@@ -331,6 +266,21 @@ def client_pool(
                 http.close()
 
 
+@contextlib.contextmanager
+def served(
+    store: Store, password: str, pacing: str, workers: int, count: int
+) -> Iterator[tuple[Server, httpx.Client, list[httpx.Client]]]:
+    """A server on the store with this task pacing and `workers` processes, a logged-in administrator's
+    client and a pool of `count` clients."""
+    with (
+        env_var("OPENOVC_TASK_PACING", pacing),
+        env_var("OPENOVC_WORKERS", str(workers)),
+        running_server(store, password) as server,
+        client_pool(server, password, count) as (admin, pool),
+    ):
+        yield server, admin, pool
+
+
 @dataclasses.dataclass
 class Op:
     kind: str
@@ -380,22 +330,29 @@ class Outcome:
         return self.status != 202 or (self.error != "" and self.state not in ("FAILED",))
 
 
-def submit(http: httpx.Client, op: Op) -> Outcome:
-    out = Outcome(op.kind, submitted=time.perf_counter())
+def send(http: httpx.Client, kind: str, method: str, url: str, body: Mapping[str, Any] | None) -> Outcome:
+    """One task-making request (a POST with a JSON body, or a DELETE), not yet polled."""
+    out = Outcome(kind, submitted=time.perf_counter())
+    content = orjson.dumps(body) if body is not None else None
+    headers = {"Content-Type": MEDIA} if body is not None else {}
     try:
-        resp = http.post(op.url, content=orjson.dumps(op.body), headers={"Content-Type": MEDIA})
+        resp = http.request(method, url, content=content, headers=headers)
     except httpx.HTTPError as exc:
-        out.error = f"POST {op.kind}: {type(exc).__name__}: {exc}"
+        out.error = f"{method} {kind}: {type(exc).__name__}: {exc}"
         return out
     out.accepted = time.perf_counter()
     out.accepted_wall = time.time()
     out.status = resp.status_code
     if resp.status_code != 202:
-        out.error = f"POST {op.kind} answered {resp.status_code}: {resp.text[:200]}"
+        out.error = f"{method} {kind} answered {resp.status_code}: {resp.text[:200]}"
         return out
     task = resp.json()["task"]
     out.task_id, out.state = str(task["id"]), str(task["state"])
     return out
+
+
+def submit(http: httpx.Client, op: Op) -> Outcome:
+    return send(http, op.kind, "POST", op.url, op.body)
 
 
 def poll_once(http: httpx.Client, out: Outcome) -> bool:
@@ -423,6 +380,24 @@ def poll_once(http: httpx.Client, out: Outcome) -> bool:
     return True
 
 
+def pause(delay: float, interval: float | None = None) -> float:
+    """Sleep before the next poll, `interval` when given, else a short growing backoff (with immediate
+    pacing only a task waiting behind an earlier one on the same object is still IN_PROGRESS); the
+    pause taken, to pass next time."""
+    delay = interval if interval is not None else min(0.05, max(0.001, delay * 2))
+    time.sleep(delay)
+    return delay
+
+
+def finish(http: httpx.Client, out: Outcome, interval: float | None = None) -> Outcome:
+    """Poll an accepted task until it is final."""
+    if out.status == 202:
+        delay = 0.0
+        while not poll_once(http, out):
+            delay = pause(delay, interval)
+    return out
+
+
 def run_threads(count: int, target: Callable[[int], None]) -> float:
     """Run target(i) in `count` threads started together; the wall time from the start to the last end."""
     errors: list[BaseException] = []
@@ -448,6 +423,30 @@ def run_threads(count: int, target: Callable[[int], None]) -> float:
     return wall
 
 
+T = TypeVar("T")
+
+
+def share_out(clients: int, count: int, work: Callable[[int, int], T]) -> tuple[list[T], float]:
+    """work(client, index) for every index below `count`, from `clients` threads that each take the next
+    index when done with one; the results, in the order they ended, and the wall time."""
+    results: list[T] = []
+    lock = threading.Lock()
+    counter = iter(range(count))
+
+    def body(i: int) -> None:
+        while True:
+            with lock:
+                index = next(counter, None)
+            if index is None:
+                return
+            got = work(i, index)
+            with lock:
+                results.append(got)
+
+    wall = run_threads(clients, body)
+    return results, wall
+
+
 # ---------------------------------------------------------------------------------------------------
 # Phase 1: throughput with the default pacing
 
@@ -463,38 +462,22 @@ def throughput(
     random.Random(seed).shuffle(kinds)
     # Each client moves only its own VMs (a moved VM is a new object: its client moves that next).
     owned: list[list[Vm]] = [inv.movable[i::n] for i in range(n)]
-    outcomes: list[Outcome] = []
-    lock = threading.Lock()
-    counter = iter(range(tasks))
+    rngs = [random.Random(seed * 1000 + i) for i in range(n)]
 
-    def work(i: int) -> None:
-        http, rng, mine = pool[i], random.Random(seed * 1000 + i), owned[i]
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            kind = kinds[index] if kinds[index] != "move" or mine else "set_policy"
-            vm = mine.pop(rng.randrange(len(mine))) if kind == "move" else None
-            op = make_op(kind, rng, inv, f"bench-{label}-{index:06d}", vm)
-            out = submit(http, op)
-            if out.status == 202:
-                delay = 0.0
-                while not poll_once(http, out):
-                    # Immediate pacing: only a task waiting behind an earlier one on the same object
-                    # (a policy, a datastore) is still IN_PROGRESS; back off a little.
-                    delay = min(0.05, max(0.001, delay * 2))
-                    time.sleep(delay)
-            if vm is not None:
-                if out.state == "COMPLETED" and out.affected:
-                    mine.append(Vm(out.affected[0]["object_id"], op.destination, vm.cluster_id))
-                elif out.state != "FAILED":
-                    mine.append(vm)  # unknown fate: it is still ours, try it again later
-            with lock:
-                outcomes.append(out)
+    def work(i: int, index: int) -> Outcome:
+        http, rng, mine = pool[i], rngs[i], owned[i]
+        kind = kinds[index] if kinds[index] != "move" or mine else "set_policy"
+        vm = mine.pop(rng.randrange(len(mine))) if kind == "move" else None
+        op = make_op(kind, rng, inv, f"bench-{label}-{index:06d}", vm)
+        out = finish(http, submit(http, op))
+        if vm is not None:
+            if out.state == "COMPLETED" and out.affected:
+                mine.append(Vm(out.affected[0]["object_id"], op.destination, vm.cluster_id))
+            elif out.state != "FAILED":
+                mine.append(vm)  # unknown fate: it is still ours, try it again later
+        return out
 
-    wall = run_threads(n, work)
-    return outcomes, wall
+    return share_out(n, tasks, work)
 
 
 def throughput_rows(
@@ -519,12 +502,10 @@ def throughput_rows(
     ]
     if times:
         rows.append(
-            Row(
+            timing(
                 backend,
                 "time from request to COMPLETED, all kinds",
-                statistics.median(times),
-                "ms",
-                p95(times),
+                times,
                 detail=f"polls per task: {dict(sorted(polls.items()))}",
             )
         )
@@ -533,12 +514,10 @@ def throughput_rows(
         submit_ms = [(o.accepted - o.submitted) * 1000 for o in done if o.kind == kind]
         if kt:
             rows.append(
-                Row(
+                timing(
                     backend,
                     f"time from request to COMPLETED, {kind}",
-                    statistics.median(kt),
-                    "ms",
-                    p95(kt),
+                    kt,
                     detail=f"{len(kt):,} tasks; the POST alone: median {statistics.median(submit_ms):.1f} ms, "
                     f"p95 {p95(submit_ms):.1f} ms",
                 )
@@ -561,10 +540,7 @@ def throughput_rows(
 
 
 def _errors(outcomes: list[Outcome]) -> str:
-    if not outcomes:
-        return ""
-    common = Counter(f"{o.kind}: {o.error[:120]}" for o in outcomes).most_common(3)
-    return "; ".join(f"{n} x {text}" for text, n in common)
+    return common_errors(f"{o.kind}: {o.error}" for o in outcomes)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -605,20 +581,7 @@ def in_flight(pool: list[httpx.Client], inv: Inventory, count: int, seed: int) -
         make_op(k, rng, inv, f"bench-flight-{i:06d}", next(vms) if k == "move" else None)
         for i, k in enumerate(kinds)
     ]
-    outcomes: list[Outcome | None] = [None] * count
-    lock = threading.Lock()
-    counter = iter(range(count))
-
-    def submitter(i: int) -> None:
-        while True:
-            with lock:
-                index = next(counter, None)
-            if index is None:
-                return
-            outcomes[index] = submit(pool[i], ops[index])
-
-    submit_wall = run_threads(n, submitter)
-    got = [o for o in outcomes if o is not None]
+    got, submit_wall = share_out(n, count, lambda i, index: submit(pool[i], ops[index]))
     assert len(got) == count
     first = min(o.submitted for o in got)
     accepted = [o for o in got if o.status == 202]
@@ -770,18 +733,12 @@ def _vm_check(backend: str, label: str, before: int, after: int, outcomes: list[
 
 def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[list[Row], dict[str, Any]]:
     spec, _ = foundation_specs(args)
-    info: dict[str, Any] = {"loadavg_start": _loadavg()}
+    info: dict[str, Any] = {}
     password = secrets.token_urlsafe(18)
     rows: list[Row] = []
-    log(f"[{backend}] generating and loading {spec}")
-    with scratch_store(backend, root, "tasks", args.postgres_url) as store:
-        built = build(store, spec, password)
-        info["generate_s"], info["load_s"] = round(built.generate_s, 2), round(built.load_s, 2)
-        del built
-        gc.collect()
+    with loaded_store(backend, spec, root, "tasks", args.postgres_url, password, info) as store:
         rows += phase_throughput(backend, args, store, password, info)
         rows += phase_in_flight(backend, args, store, password, info)
-    info["loadavg_end"] = _loadavg()
     return rows, info
 
 
@@ -789,12 +746,7 @@ def phase_throughput(
     backend: str, args: argparse.Namespace, store: Store, password: str, info: dict[str, Any]
 ) -> list[Row]:
     log(f"[{backend}] throughput: {args.tasks:,} tasks, {args.clients} clients, default pacing")
-    with (
-        env_var("OPENOVC_TASK_PACING", "immediate"),
-        env_var("OPENOVC_WORKERS", str(args.workers)),
-        running_server(store, password) as server,
-        client_pool(server, password, args.clients) as (admin, pool),
-    ):
+    with served(store, password, "immediate", args.workers, args.clients) as (server, admin, pool):
         inv = inventory(admin)
         info["movable_vms"], info["other_vms"] = len(inv.movable), len(inv.others)
         if args.warmup:
@@ -821,12 +773,7 @@ def phase_in_flight(
     backend: str, args: argparse.Namespace, store: Store, password: str, info: dict[str, Any]
 ) -> list[Row]:
     log(f"[{backend}] {args.in_flight:,} in flight, pacing {IN_FLIGHT_PACING}")
-    with (
-        env_var("OPENOVC_TASK_PACING", IN_FLIGHT_PACING),
-        env_var("OPENOVC_WORKERS", str(args.workers)),
-        running_server(store, password) as server,
-        client_pool(server, password, args.clients) as (admin, pool),
-    ):
+    with served(store, password, IN_FLIGHT_PACING, args.workers, args.clients) as (server, admin, pool):
         inv = inventory(admin)
         before_vms = alive_vm_count(admin)
         cpu_before = cpu_sample(server.process.pid, backend)
@@ -859,20 +806,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--in-flight", type=int, default=TARGET_IN_FLIGHT, help="tasks submitted at once (default 1,000)"
     )
-    parser.add_argument("--clusters", type=int, help="default 12 (--quick: 2)")
-    parser.add_argument("--hosts-per-cluster", type=int, help="default 8 (--quick: 3)")
-    parser.add_argument("--vms", type=int, help="default 10,000 (--quick: 1,000)")
-    parser.add_argument("--backups", type=int, help="default 300,000 (--quick: 15,000)")
     parser.add_argument(
         "--workers", type=int, default=2, help="server processes (`serve --workers`; default 2, one per core)"
     )
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--json", type=Path, help="also write the results as JSON to this path")
-    parser.add_argument(
-        "--postgres-url",
-        default=POSTGRES_ADMIN_URL,
-        help="an administrative PostgreSQL URL; a scratch database is created and dropped beside it",
-    )
+    federation_options(parser)
     args = parser.parse_args(argv)
     if args.tasks is None:
         args.tasks = 600 if args.quick else 2000
@@ -886,66 +823,33 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     spec, _ = foundation_specs(args)
-    backends = ["sqlite", "postgresql"] if args.backend == "both" else [args.backend]
-    signal.signal(signal.SIGTERM, _raise_on_sigterm)  # so that the finally blocks clean up
-
-    report: dict[str, Any] = {
-        "command": shlex.join(sys.orig_argv),
-        "machine": machine(),
-        "spec": dataclasses.asdict(spec),
-        "clients": args.clients,
-        "tasks": args.tasks,
-        "warmup": args.warmup,
-        "in_flight": args.in_flight,
-        "workers": args.workers,
-        "backends": {},
-        "results": [],
-    }
-    rows: list[Row] = []
-    failed = False
-    try:
-        if "postgresql" in backends:
-            report["machine"]["postgresql"] = postgres_version(args.postgres_url)
-        with tempfile.TemporaryDirectory(prefix="openovc-bench-tasks-") as tmp:
-            for backend in backends:
-                got, info = run_backend(backend, args, Path(tmp))
-                rows += got
-                report["backends"][backend] = info
-                gc.collect()
-    except Exception:
-        traceback.print_exc()
-        failed = True
-    report["results"] = [dict(dataclasses.asdict(r), passed=r.passed) for r in rows]
-    report["failed"] = failed
-
-    m = report["machine"]
-    print()
-    print(table(rows))
-    print()
-    pg = f", PostgreSQL {m['postgresql']}" if "postgresql" in m else ""
-    print(
-        f"Machine: {m['cpu']}, {m['cores']} cores ({m['usable_cores']} usable), {m['ram_gib']} GiB RAM, "
-        f"Python {m['python']}{pg}, {m['platform']}, {m['date']}"
+    report = Report(
+        {
+            "spec": dataclasses.asdict(spec),
+            "clients": args.clients,
+            "tasks": args.tasks,
+            "warmup": args.warmup,
+            "in_flight": args.in_flight,
+            "workers": args.workers,
+        }
     )
-    print(
-        f"Federation: {spec.clusters} clusters x {spec.hosts_per_cluster} hosts, {spec.vms:,} VMs, "
-        f"{spec.backups:,} backups. Operations: a third each clone, set_policy, move (same cluster, "
-        f"powered-off VMs); {args.clients} client threads in this process, one keep-alive HTTPS HTTP/1.1 "
-        f"connection each, one shared login; {args.warmup} untimed warm-up tasks first. The server "
-        f"(`openovc serve --workers {args.workers}`: {args.workers} process(es) on one socket and one store) "
-        "runs on the same 2 cores as the clients."
+    run_backends(
+        report,
+        args.backend,
+        args.postgres_url,
+        "openovc-bench-tasks-",
+        lambda backend, root: run_backend(backend, args, root),
     )
-    for backend, info in report["backends"].items():
-        print(
-            f"Load average (1, 5, 15 min) during {backend}: {info['loadavg_start']} at start, "
-            f"{info['loadavg_end']} at end (the machine may be shared)"
-        )
-    print(f"Command: {report['command']}")
-    if failed:
-        print("\nThe benchmark FAILED (see the traceback above); the table holds what was measured before.")
-    if args.json is not None:
-        args.json.write_text(json.dumps(report, indent=2) + "\n")
-    return 1 if failed else 0
+    return report.finish(
+        [
+            f"Federation: {federation_text(spec)}. Operations: a third each clone, set_policy, move (same "
+            f"cluster, powered-off VMs); {args.clients} client threads in this process, one keep-alive HTTPS "
+            f"HTTP/1.1 connection each, one shared login; {args.warmup} untimed warm-up tasks first. The "
+            f"server (`openovc serve --workers {args.workers}`: {args.workers} process(es) on one socket and "
+            "one store) runs on the same 2 cores as the clients."
+        ],
+        args.json,
+    )
 
 
 if __name__ == "__main__":
