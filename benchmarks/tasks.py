@@ -845,8 +845,8 @@ def main(argv: list[str] | None = None) -> int:
             f"Federation: {federation_text(spec)}. Operations: a third each clone, set_policy, move (same "
             f"cluster, powered-off VMs); {args.clients} client threads in this process, one keep-alive HTTPS "
             f"HTTP/1.1 connection each, one shared login; {args.warmup} untimed warm-up tasks first. The "
-            f"server (`openovc serve --workers {args.workers}`: {args.workers} process(es) on one socket and "
-            "one store) runs on the same 2 cores as the clients."
+            f"server (`openovc serve --workers {args.workers}`: {args.workers} process(es), a listening "
+            "socket each, on one store) runs on the same 2 cores as the clients."
         ],
         args.json,
     )
