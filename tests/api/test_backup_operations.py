@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from openovc.domain.catalog import BACKUPS
+from openovc.domain.content import piece_compressed
 from openovc.domain.fields import Filter, Op
 from openovc.domain.tasks import parse_pacing
 from openovc.domain.timefmt import from_text, to_text
@@ -20,6 +21,8 @@ from openovc.operations.worker import Worker
 from openovc.services import backup_data as data
 from openovc.services import backups
 from openovc.storage.operations_state import SqlOperationsStore
+from tests.support.content_check import mirror_of_store
+from tests.support.content_ops import Mirror
 from tests.support.databases import BACKENDS, database_url
 from tests.support.errors import PKG, TASK_EXCEPTION, TS
 from tests.support.errors import error_body as _error
@@ -138,6 +141,17 @@ def _now(env: Env) -> dict[str, str]:
     return {"timestamp": to_text(env.clock.now())}
 
 
+def _mirror(env: Env) -> Mirror:
+    """Every VM's and backup's slot map, read from the stored content (the brute force)."""
+    return mirror_of_store(env.runtime.engine)
+
+
+def _lacked(before: Mirror, after: Mirror, holder_id: str, place: str) -> int:
+    """Compressed bytes of a new holder's pieces that its place did not store before: what it sent."""
+    stored = set().union(*(before.maps[h] for h, p in before.place.items() if p == place))
+    return sum(piece_compressed(p) for p in set(after.maps[holder_id]) - stored)
+
+
 def _sql(env: Env, statement: str, *args: object) -> None:
     with env.runtime.engine.begin() as conn:
         conn.exec_driver_sql(statement, args)
@@ -151,8 +165,7 @@ def test_a_local_backup_is_kept_in_the_vms_cluster(own_env: Env) -> None:
     vm = _vms(own_env, hypervisor_virtual_machine_power_state="ON")[0]
     cluster = _cluster(own_env, vm["omnistack_cluster_id"])
     backup = _take(own_env, h, vm, {"backup_name": "manual-1", "retention": 60, "consistency_type": None})
-    previous = _generated(own_env, vm, cluster_id=cluster["id"])
-    since = _seconds(TS, previous[-1]["created_at"]) if previous else _seconds(TS, vm["created_at"])
+    mirror = _mirror(own_env)
     assert backup == {
         "id": backup["id"], "name": "manual-1", "state": "PROTECTED", "type": "MANUAL", "created_at": TS,
         "expiration_time": "2026-11-20T13:00:00Z", "size": _used(vm), "sent": 0,
@@ -162,12 +175,14 @@ def test_a_local_backup_is_kept_in_the_vms_cluster(own_env: Env) -> None:
         "datastore_id": vm["datastore_id"], "datastore_name": vm["datastore_name"],
         "compute_cluster_parent_hypervisor_object_id": vm["compute_cluster_parent_hypervisor_object_id"],
         "compute_cluster_parent_name": vm["compute_cluster_parent_name"], "hypervisor_type": "VSPHERE",
-        "unique_size_bytes": data.changed_since(vm["id"], _used(vm), since) + MiB,
+        "unique_size_bytes": mirror.unique_size(backup["id"]),
         "unique_size_timestamp": TS, "sent_completion_time": "NA", "sent_duration": 0,
         "cluster_group_ids": cluster["cluster_group_ids"], "external_store_name": "",
         "associated_cluster": cluster["id"], "backup_store_type": "SimplivityStore",
     }  # fmt: skip
-    assert 0 < backup["unique_size_bytes"] < backup["size"]
+    # The VM has not changed since: the backup holds its very content, nothing of its own.
+    assert (mirror.size(backup["id"]), mirror.maps[backup["id"]]) == (_used(vm), mirror.maps[vm["id"]])
+    assert backup["unique_size_bytes"] == 0
     listed = _get(own_env, h, f"/api/virtual_machines/{vm['id']}/backups", name="manual-1")
     assert (listed["count"], listed["backups"]) == (1, [backup])
     found = _get(own_env, h, "/api/backups", type="MANUAL", virtual_machine_name=vm["name"], name="manual-*",
@@ -192,22 +207,25 @@ def test_a_remote_backup_sends_all_its_data_first_then_the_changes(own_env: Env)
     )
     remote = _other_cluster(own_env, vm)
     size = _used(vm)
+    before = _mirror(own_env)
     first = _take(own_env, h, vm, {"backup_name": "offsite", "destination_id": remote["id"]})
-    sent = data.bytes_to_send(size + MiB)
+    after = _mirror(own_env)
+    sent = _lacked(before, after, first["id"], remote["id"])
+    assert 0 < sent < size
     duration = data.send_seconds(sent, remote["id"])
     done = START + timedelta(seconds=data.take_seconds(size, "NONE") + duration)
     assert {k: first[k] for k in ("state", "omnistack_cluster_id", "omnistack_cluster_name", "associated_cluster",
                                   "unique_size_bytes", "sent", "sent_duration", "sent_completion_time")} == {
         "state": "PROTECTED", "omnistack_cluster_id": remote["id"], "omnistack_cluster_name": remote["name"],
-        "associated_cluster": remote["id"], "unique_size_bytes": size + MiB, "sent": sent,
+        "associated_cluster": remote["id"], "unique_size_bytes": after.unique_size(first["id"]), "sent": sent,
         "sent_duration": duration, "sent_completion_time": to_text(done),
     }  # fmt: skip
     assert first["cluster_group_ids"] == remote["cluster_group_ids"]
     h = _later(own_env, timedelta(hours=6))
     second = _take(own_env, h, vm, {"backup_name": "offsite-2", "destination_id": remote["id"]})
-    unique = data.changed_since(vm["id"], size, 6 * 3600) + MiB
-    assert (second["unique_size_bytes"], second["sent"]) == (unique, data.bytes_to_send(unique))
-    assert second["sent"] < first["sent"]
+    # Nothing changed in the VM since: the remote cluster had every piece, and both hold the same.
+    assert (second["unique_size_bytes"], second["sent"]) == (0, 0)
+    assert _mirror(own_env).maps[second["id"]] == after.maps[first["id"]]
     # Naming the VM's own cluster is a local backup.
     local = _take(own_env, h, vm, {"backup_name": "home", "destination_id": vm["omnistack_cluster_id"]})
     assert (local["omnistack_cluster_id"], local["sent"], local["sent_completion_time"]) == (
@@ -255,6 +273,7 @@ def test_an_external_store_backup(own_env: Env) -> None:
     h = own_env.headers()
     store = _store(own_env)
     vm = _vms(own_env, omnistack_cluster_id=store["omnistack_cluster_id"])[0]
+    before = _mirror(own_env)
     backup = _take(own_env, h, vm, {"backup_name": "to-storeonce", "external_store_name": store["name"],
                                     "destination_id": ""})  # fmt: skip
     assert {k: backup[k] for k in ("omnistack_cluster_id", "omnistack_cluster_name", "external_store_name",
@@ -263,7 +282,8 @@ def test_an_external_store_backup(own_env: Env) -> None:
         "associated_cluster": store["omnistack_cluster_id"], "backup_store_type": "StoreOnceOnPrem",
         "cluster_group_ids": store["cluster_group_ids"],
     }  # fmt: skip
-    assert backup["sent"] == data.bytes_to_send(backup["unique_size_bytes"]) and backup["sent_duration"] >= 1
+    assert backup["sent"] == _lacked(before, _mirror(own_env), backup["id"], store["name"])
+    assert backup["sent_duration"] >= 1
     found = _get(own_env, h, "/api/backups", external_store_name="StoreOnce-*", backup_store_type="StoreOnceOnPrem",
                  name="to-storeonce")  # fmt: skip
     assert found["count"] == 1
@@ -358,11 +378,10 @@ def test_a_paced_remote_backup_is_new_then_saving_then_protected(own_env: Env) -
     vm = _vms(own_env)[2]
     remote = _other_cluster(own_env, vm)
     backup = _take(own_env, h, vm, {"backup_name": "paced", "destination_id": remote["id"]})
-    assert (backup["state"], backup["sent"], backup["sent_duration"], backup["sent_completion_time"]) == (
-        "NEW", 0, 0, "NA",
-    )  # fmt: skip
-    plan = data.transfer(backup["size"], backup["unique_size_bytes"], "NONE", remote["id"])
-    assert plan.send >= 1 and plan.sent == data.bytes_to_send(backup["unique_size_bytes"])
+    # `sent` says from the start what it sends: the pieces the remote cluster lacked.
+    assert (backup["state"], backup["sent_duration"], backup["sent_completion_time"]) == ("NEW", 0, "NA")
+    plan = data.transfer(backup["size"], backup["sent"], "NONE", remote["id"])
+    assert plan.send >= 1 and plan.sent == backup["sent"] > 0
     assert _settle(own_env) == 0  # nothing has moved yet
     h = _later(own_env, timedelta(seconds=1))
     assert _settle(own_env) == 1
@@ -402,10 +421,14 @@ def test_the_worker_runs_the_backup_chores(own_env: Env) -> None:
 def test_cancel_stops_a_backup_while_it_is_sent(own_env: Env) -> None:
     h = own_env.headers()
     _paced(own_env, "virtual_machine.backup")
-    vm = _vms(own_env)[3]
+    # A VM never sent to the other cluster: all its own data is on the wire, long enough to cancel.
+    vm = next(
+        v for v in _vms(own_env) if not _generated(own_env, v, cluster_id=_other_cluster(own_env, v)["id"])
+    )
     remote = _other_cluster(own_env, vm)
     backup = _take(own_env, h, vm, {"backup_name": "to-cancel", "destination_id": remote["id"]})
-    plan = data.transfer(backup["size"], backup["unique_size_bytes"], "NONE", remote["id"])
+    plan = data.transfer(backup["size"], backup["sent"], "NONE", remote["id"])
+    assert backup["id"] in _mirror(own_env).maps
     h = _later(own_env, timedelta(seconds=plan.take + plan.send // 2))
     assert completed(own_env, "POST", f"/api/backups/{backup['id']}/cancel", h, None) == [
         {"object_id": backup["id"], "object_type": "backup"}
@@ -415,6 +438,7 @@ def test_cancel_stops_a_backup_while_it_is_sent(own_env: Env) -> None:
     assert seconds == plan.send // 2 and 0 <= sent < plan.sent
     assert (canceled["state"], canceled["sent"], canceled["sent_duration"]) == ("CANCELED", sent, seconds)
     assert canceled["sent_completion_time"] == (to_text(own_env.clock.now()) if sent else "NA")
+    assert backup["id"] not in _mirror(own_env).maps, "a canceled backup holds nothing"
     h = _later(own_env, timedelta(hours=1))
     _settle(own_env)
     assert _backup(own_env, h, backup["id"])["state"] == "CANCELED"  # a canceled backup stays canceled
@@ -459,10 +483,12 @@ def test_copy_to_another_cluster_and_to_a_store(own_env: Env) -> None:
     source = kept[-1]
     remote = _other_cluster(own_env, vm)
     h = _later(own_env, timedelta(minutes=1))
+    before = _mirror(own_env)
     (made,) = completed(
         own_env, "POST", f"/api/backups/{source['id']}/copy", h, {"destination_id": remote["id"]}
     )
     copy = _backup(own_env, h, made["object_id"])
+    after = _mirror(own_env)
     assert made["object_type"] == "backup" and copy["id"] != source["id"]
     same = ("name", "type", "created_at", "expiration_time", "size", "consistency_type", "virtual_machine_id",
             "datastore_id")  # fmt: skip
@@ -470,7 +496,9 @@ def test_copy_to_another_cluster_and_to_a_store(own_env: Env) -> None:
     assert (copy["state"], copy["omnistack_cluster_id"], copy["unique_size_timestamp"]) == (
         "PROTECTED", remote["id"], to_text(own_env.clock.now()),
     )  # fmt: skip
-    assert copy["sent"] == data.bytes_to_send(copy["unique_size_bytes"]) > 0
+    assert copy["sent"] == _lacked(before, after, copy["id"], remote["id"])
+    assert copy["unique_size_bytes"] == after.unique_size(copy["id"])
+    assert after.maps[copy["id"]] == after.maps[source["id"]]
     (made,) = completed(
         own_env, "POST", f"/api/backups/{source['id']}/copy", h, {"external_store_name": store["name"]}
     )
@@ -735,17 +763,16 @@ def test_backups_are_removed_when_they_expire(own_env: Env) -> None:
 
 def test_calculate_unique_size(own_env: Env) -> None:
     h = own_env.headers()
-    vm, kept = next((v, k) for v, k in _backed_up(own_env) if len(k) >= 3)
-    last, gone, before = kept[-1], kept[-2], kept[-3]
+    _, kept = next((v, k) for v, k in _backed_up(own_env) if len(k) >= 3)
+    last, gone = kept[-1], kept[-2]
     # Deleting the backup before it leaves the last one holding the changes of both intervals.
     completed(own_env, "DELETE", f"/api/backups/{gone['id']}", h)
     h = _later(own_env, timedelta(hours=1))
     completed(own_env, "POST", f"/api/backups/{last['id']}/calculate_unique_size", h, None)
     after = _backup(own_env, h, last["id"])
-    since = _seconds(last["created_at"], before["created_at"])
-    expected = data.changed_since(vm["id"], int(last["size"]), since) + MiB
+    mirror = _mirror(own_env)
+    expected = mirror.unique_size(last["id"])
     assert (after["unique_size_bytes"], after["unique_size_timestamp"]) == (expected, "2026-11-20T13:00:00Z")
-    assert after["unique_size_bytes"] > last["unique_size_bytes"]
     stored = next(b for b in own_env.federation.rows["backups"] if b["external_store_name"])
     path = f"/api/backups/{stored['id']}/calculate_unique_size"
     resp = _post(own_env, h, path)
@@ -893,6 +920,7 @@ def test_restore_files_writes_them_into_the_target_vm(own_env: Env) -> None:
         _vm(own_env, h, target["id"])["hypervisor_free_space"],
         _free(own_env, h, target["datastore_id"]),
     )
+    before = _mirror(own_env)
     paths = [
         f"{disk}/2/Windows/win.ini",
         f"{disk}/2/users/administrator/documents",
@@ -903,17 +931,28 @@ def test_restore_files_writes_them_into_the_target_vm(own_env: Env) -> None:
     assert affected == [{"object_id": target["id"], "object_type": "virtual_machine"}]
     restored = ini["size"] + sum(e["size"] for e in documents if e["file_level_restore_available"])
     assert restored > 0
-    assert _vm(own_env, h, target["id"])["hypervisor_free_space"] == free_vm - restored
-    assert _free(own_env, h, target["datastore_id"]) == free_ds - restored
-    # Not enough room left in the VM: the task fails and nothing is written.
-    _sql(own_env, "UPDATE virtual_machines SET hypervisor_free_space = 10 WHERE id = ?", target["id"])
+    # The files overwrite the guest's: as many of its hot pieces as they fill (at least one) rewritten.
+    mirror = _mirror(own_env)
+    rewritten = sum(a != b for a, b in zip(mirror.maps[target["id"]], before.maps[target["id"]], strict=True))
+    assert rewritten == max(1, round(restored / (64 * MiB)))
+    now_used = mirror.size(target["id"])
+    assert (
+        _vm(own_env, h, target["id"])["hypervisor_free_space"]
+        == target["hypervisor_allocated_capacity"] - now_used
+    )
+    assert _free(own_env, h, target["datastore_id"]) == free_ds - (now_used - before.size(target["id"]))
+    assert free_vm == target["hypervisor_allocated_capacity"] - before.size(target["id"])
+    # No room left on the VM's disks for what it writes: the task fails and nothing is written.
+    _sql(own_env, "UPDATE virtual_machines SET hypervisor_allocated_capacity = 1000, hypervisor_free_space = 10 "
+                  "WHERE id = ?", target["id"])  # fmt: skip
     free_ds = _free(own_env, h, target["datastore_id"])
     code, message = failed(own_env, "POST", f"/api/backups/{backup['id']}/restore_files", h,
                            {"virtual_machine_id": target["id"], "paths": paths[:1]}, version="1.9")  # fmt: skip
-    assert (code, message) == (
-        50, f"The virtual machine {target['name']} has 10 bytes free on its disks; {ini['size']} bytes are needed.",
-    )  # fmt: skip
+    head = f"The virtual machine {target['name']} has 10 bytes free on its disks; "
+    assert code == 50 and message.startswith(head) and message.endswith(" more bytes are needed.")
+    assert int(message.removeprefix(head).split()[0]) > 0
     assert _free(own_env, h, target["datastore_id"]) == free_ds
+    assert _mirror(own_env).maps[target["id"]] == mirror.maps[target["id"]]
 
 
 def test_restore_files_refusals(env: Env, admin: dict[str, str]) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from .content_ledger import MemoryLedger
+
 # The tables a federation fills, in load order: each collection plural, then the two extra tables.
 COLLECTION_TABLES = (
     "omnistack_clusters", "hosts", "policies", "datastores", "virtual_machines", "backups",
@@ -23,6 +25,8 @@ class Federation:
     """
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in TABLES})
+    # What every VM and backup holds (domain/content_model.py), built with the rows and loaded with them.
+    content: MemoryLedger = field(default_factory=MemoryLedger)
 
     def count(self, table: str) -> int:
         return len(self.rows.get(table, ()))

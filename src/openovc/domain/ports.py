@@ -10,6 +10,7 @@ from .auth import Failures, Token
 from .fields import Collection
 
 if TYPE_CHECKING:
+    from .content_model import ContentModel
     from .operations_ports import OperationsState
 from .query import CollectionQuery
 
@@ -110,4 +111,8 @@ class Txn(Protocol):
 
     def state(self) -> OperationsState:
         """The server's own operation records (shutdowns, credentials) in this same transaction."""
+        ...
+
+    def content(self) -> ContentModel:
+        """What every VM and backup holds (domain/content_model.py), changed in this same transaction."""
         ...

@@ -1,37 +1,35 @@
-"""Every byte figure and transfer time the backup operations set, from what the records hold today.
+"""Every byte figure and transfer time the operations set: the content model's figures as row fields.
 
-A later content-addressed model replaces this module whole, so the operations ask it and never do the
-arithmetic themselves. Today's model, in the generator's terms (drivers/simulated/capacity.py):
+The figures themselves come from the content model (domain/content_model.py), in the operation's own
+transaction (Txn.content()); this module turns them into the fields of the rows they show on:
 
-- A VM's data is what its datastore counts for it: allocated minus free (hypervisor_* fields).
-- A backup's `size` is the VM's data when it was taken.
-- A VM rewrites a steady share of its data each day (0.2 to 1.5 %, from a hash of its id); a backup's
-  `unique_size_bytes` is what it holds that no other backup of the VM at the same place holds: what the
-  VM rewrote since the previous one there (a week of changes at most), plus the metadata of a backup
-  (1 MiB). The first backup at a cluster or store that never had one of the VM holds all of its data
-  there; the first local one shares everything but the changes with the live VM.
-- A remote or external copy sends its unique data compressed (1.6 : 1, the generator's typical image)
-  plus 1 MiB of metadata, at the bandwidth of the link into its destination (40 to 160 MiB/s, from a
-  hash of the destination), so it takes time proportional to that data.
-- Taking a backup is a metadata operation of a few seconds, longer when the guest is quiesced first
-  (a VMware snapshot for DEFAULT, VSS inside Windows for VSS).
-- A restore writes the backup's data back: a new VM's data is the backup's size, an original VM's data
-  becomes it again. Files restored from a backup add their sizes to the target VM's data.
+- a VM's data (allocated minus free) is the logical size of its content;
+- a backup's `size` is its content's logical size; `unique_size_bytes` what deleting it would free at
+  its place when it was measured (when it was made, then by calculate_unique_size, as the real one);
+  `sent` the compressed bytes of the pieces its place lacked, which is all a copy sends;
+- a datastore's free space is its size minus its live VMs' data;
+- a cluster's and its hosts' capacity fields are its stored totals, apportioned over its hosts by
+  replica load (domain/content_figures.py).
+
+Timing: sending takes time proportional to the bytes sent, at the bandwidth of the link into its
+destination (40 to 160 MiB/s, from a hash of the destination); taking a backup is a metadata
+operation of a few seconds, longer when the guest is quiesced first (a VMware snapshot for DEFAULT,
+VSS inside Windows for VSS).
 """
 
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..domain.ports import Record
+from ..domain.catalog import HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from ..domain.content_figures import ReplicaLoad, cluster_capacity
+from ..domain.content_model import ContentModel
+from ..domain.ports import Record, Txn
 
 MiB = 1024**2
 GiB = 1024**3
-DAY = 86400
-WEEK = 7 * DAY
-METADATA = MiB
-COMPRESSION = 1.6
 NEW_SECONDS = 1  # a backup shows NEW while its controller registers it
 _TAKE_BASE = 2
 _TAKE_QUIESCE = {"DEFAULT": 8, "VSS": 15}
@@ -55,37 +53,26 @@ def vm_data(vm: Record) -> int:
     return max(0, _int(vm.get("hypervisor_allocated_capacity")) - _int(vm.get("hypervisor_free_space")))
 
 
-def daily_change(vm_id: str, data: int) -> int:
-    """Bytes a VM rewrites in a day."""
-    share = 0.002 + (_hash("change", vm_id) % 1000) / 1000 * 0.013
-    return int(data * share)
+# ---- rows from the model --------------------------------------------------------------------------
 
 
-def changed_since(vm_id: str, data: int, seconds: float) -> int:
-    """What a VM rewrote in `seconds` (a week at most: older changes are rewritten again)."""
-    span = min(max(0.0, seconds), WEEK)
-    return min(data, int(daily_change(vm_id, data) * span / DAY))
-
-
-# ---- a backup's figures ---------------------------------------------------------------------------
-
-
-def unique_bytes(vm_id: str, data: int, since_previous: float | None, local: bool, vm_age: float) -> int:
-    """What a backup holds that no other backup of the VM at its place holds.
-
-    `since_previous`: seconds since the previous backup of the VM at the same place, None if none.
-    `vm_age`: seconds the VM had lived when it was taken.
-    """
-    if since_previous is not None:
-        return changed_since(vm_id, data, since_previous) + METADATA
-    if local:
-        return changed_since(vm_id, data, vm_age) + METADATA
-    return data + METADATA
-
-
-def bytes_to_send(unique: int) -> int:
-    """Bytes a remote or external copy puts on the wire: its unique data, compressed, and metadata."""
-    return int(max(0, unique - METADATA) / COMPRESSION) + METADATA
+def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> None:
+    """Write the capacity fields of each cluster among `places` (stores have none) and of its hosts."""
+    for place in dict.fromkeys(places):
+        cluster = txn.get(OMNISTACK_CLUSTERS, place)
+        if cluster is None:
+            continue
+        hosts = txn.find(HOSTS, omnistack_cluster_id=place)
+        host_ids = [str(h["id"]) for h in hosts]
+        loads = [
+            ReplicaLoad([str(r["id"]) for r in vm["replica_set"] or []], vm_data(vm))
+            for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=place, state="ALIVE")
+        ]
+        allocated = [_int(h["allocated_capacity"]) for h in hosts]
+        fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated, loads)
+        txn.update(OMNISTACK_CLUSTERS, place, fields)
+        for host_id, values in zip(host_ids, per_host, strict=True):
+            txn.update(HOSTS, host_id, values)
 
 
 def bandwidth(destination: str) -> int:
@@ -114,12 +101,14 @@ class Transfer:
         return self.take + self.send
 
 
-def transfer(size: int, unique: int, consistency: str, destination: str | None) -> Transfer:
-    """`destination`: the remote cluster's id or the store's name; None when the backup stays local."""
+def transfer(size: int, sent: int, consistency: str, destination: str | None) -> Transfer:
+    """`destination`: the remote cluster's id or the store's name; None when the backup stays local.
+
+    `sent`: the compressed bytes the destination lacked when the backup arrived (the model's change).
+    """
     take = take_seconds(size, consistency)
     if destination is None:
         return Transfer(take, 0, 0)
-    sent = bytes_to_send(unique)
     return Transfer(take, sent, send_seconds(sent, destination))
 
 
@@ -140,9 +129,9 @@ def restored_vm(source_allocated: int, size: int) -> Record:
     return {"hypervisor_allocated_capacity": allocated, "hypervisor_free_space": allocated - size}
 
 
-def with_files(vm: Record, restored: int) -> Record | None:
-    """Capacity fields of a VM after `restored` bytes of files are written into it; None if they do not fit."""
-    free = _int(vm.get("hypervisor_free_space"))
-    if restored > free:
+def with_data(vm: Record, size: int) -> Record | None:
+    """Capacity fields of a VM whose data became `size` bytes; None if that does not fit its disks."""
+    allocated = _int(vm.get("hypervisor_allocated_capacity"))
+    if size > allocated:
         return None
-    return {"hypervisor_free_space": free - restored}
+    return {"hypervisor_free_space": allocated - size}

@@ -38,6 +38,8 @@ from ..domain.catalog import (
     VIRTUAL_MACHINES,
 )
 from ..domain.clock import Clock
+from ..domain.content import HOT_CLASS, SIZE_CLASSES
+from ..domain.content_model import ContentModel
 from ..domain.errors import InvalidBody, ObjectNotFound, TaskError
 from ..domain.fields import Collection, Op
 from ..domain.operations_ports import OperationsStore
@@ -134,7 +136,7 @@ def _destination(finder: Finder, backup: Record) -> str | None:
 def _plan(finder: Finder, backup: Record) -> data.Transfer:
     return data.transfer(
         int(backup["size"] or 0),
-        int(backup["unique_size_bytes"] or 0),
+        int(backup["sent"] or 0),
         str(backup["consistency_type"]),
         _destination(finder, backup),
     )
@@ -232,17 +234,21 @@ def settle(reader: FederationReader, store: OperationsStore, now: datetime) -> i
         return 0
     changed = 0
     with store.changing() as (txn, _):
+        gone: list[str] = []
         for backup_id in dict.fromkeys([*ending, *moving]):
             backup = txn.get(BACKUPS, backup_id)
             if backup is None:
                 continue
             if _expired(backup, now):
                 changed += txn.delete(BACKUPS, backup_id)
+                gone.append(backup_id)
                 continue
             progress = _progress(txn, backup, now)
             if progress:
                 txn.update(BACKUPS, backup_id, progress)
                 changed += 1
+        if gone:
+            _delete_content(txn, txn.content(), gone)
     return changed
 
 
@@ -308,38 +314,42 @@ def _json_list(value: Any) -> list[Any]:
     return list(value or [])
 
 
-def _previous(txn: Txn, vm_id: str, holder: Record, before: str) -> Record | None:
-    """The newest kept backup of the VM at the same place taken before `before`."""
-    found = [
-        b for b in txn.find(BACKUPS, virtual_machine_id=vm_id, omnistack_cluster_id=holder["omnistack_cluster_id"],
-                            external_store_name=holder["external_store_name"])
-        if b["state"] == PROTECTED and str(b["created_at"]) < before
-    ]  # fmt: skip
-    return max(found, key=lambda b: str(b["created_at"]), default=None)
+def _kept_at(backup: Record) -> str:
+    """Where a backup's content is kept: its cluster's id, or its external store's name."""
+    return str(backup["external_store_name"] or backup["omnistack_cluster_id"])
 
 
-def _seconds(later: str, earlier: object) -> float | None:
-    if earlier is None:
-        return None
-    return (timefmt.from_text(later) - timefmt.from_text(str(earlier))).total_seconds()
+def _delete_content(txn: Txn, model: ContentModel, backup_ids: Sequence[str]) -> None:
+    """Backups gone: their pieces nothing else refers to are freed, and their places' figures follow.
 
-
-def _unique(txn: Txn, backup: Record, vm: Record | None, home: str | None) -> int:
-    """unique_size_bytes of `backup` at its place (see backup_data)."""
-    created = str(backup["created_at"])
-    size = int(backup["size"] or 0)
-    previous = _previous(txn, str(backup["virtual_machine_id"]), backup, created)
-    since = _seconds(created, previous["created_at"]) if previous is not None else None
-    age = _seconds(created, vm["created_at"]) if vm is not None else None
-    local = _in_cluster(backup) and backup["omnistack_cluster_id"] == home
-    return data.unique_bytes(str(backup["virtual_machine_id"]), size, since, local, age or 0.0)
+    A canceled backup holds no content (its pieces were freed when it was canceled).
+    """
+    places = []
+    for backup_id in backup_ids:
+        if model.ledger.holder(backup_id) is not None:
+            places.append(model.holder(backup_id).place)
+            model.delete(backup_id)
+    data.refresh_clusters(txn, model, places)
 
 
 def _arrived(txn: Txn, backup: Record, paced: bool, now: datetime) -> Record:
-    """A new backup (or copy) that began now: NEW when paced, else already where it is going."""
+    """A new backup (or copy) that began now: NEW when paced, else already where it is going.
+
+    `sent` holds, from the start, the bytes it sends (the model's change at its place): its time in
+    flight follows from them.
+    """
     if paced:
-        return {**backup, "state": NEW, "sent": 0, "sent_duration": 0, "sent_completion_time": None}
+        return {**backup, "state": NEW, "sent_duration": 0, "sent_completion_time": None}
     return {**backup, **_finished(now, _plan(txn, backup))}
+
+
+def _stored(txn: Txn, model: ContentModel, backup: Record, sent: int) -> Record:
+    """A new backup's (or copy's) figures from the model, once its content is at its place."""
+    key = str(backup["id"])
+    remote = _destination(txn, backup) is not None
+    data.refresh_clusters(txn, model, [_kept_at(backup)])
+    return {**backup, "size": model.size(key), "unique_size_bytes": model.unique_size(key),
+            "sent": sent if remote else 0}  # fmt: skip
 
 
 # ------------------------------------------------------------------------------------- back up a VM
@@ -415,14 +425,15 @@ def _run_backup(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Aff
         "type": "MANUAL",
         "created_at": created,
         "expiration_time": stamp(now + timedelta(minutes=retention)) if retention else None,
-        "size": data.vm_data(vm),
         "application_consistent": consistency in ("DEFAULT", "VSS"),
         "consistency_type": consistency,
         **_vm_facts(vm),
         **_holder(txn, cluster, store),
         "unique_size_timestamp": created,
     }
-    backup["unique_size_bytes"] = _unique(txn, backup, vm, home)
+    model = txn.content()
+    change = model.backup(str(vm["id"]), str(backup["id"]), _kept_at(backup))
+    backup = _stored(txn, model, backup, change.compressed)
     txn.insert(BACKUPS, _arrived(txn, backup, bool(payload["paced"]), now))
     return _backups([str(backup["id"])])
 
@@ -470,12 +481,13 @@ def _copyable(
 def _run_copy(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     source = _current(txn, payload["backup"], now)
     cluster, store = _copyable(txn, source, payload["cluster"], payload["store"])
-    vm = txn.get(VIRTUAL_MACHINES, str(source["virtual_machine_id"]))
     # A copy is the same point in time (name, creation and expiration); it began now, at its new place.
     copied: Record = {
         **source, "id": payload["copy"], **_holder(txn, cluster, store), "unique_size_timestamp": stamp(now),
     }  # fmt: skip
-    copied["unique_size_bytes"] = _unique(txn, copied, vm, _home(txn, copied))
+    model = txn.content()
+    change = model.copy(str(source["id"]), str(copied["id"]), _kept_at(copied))
+    copied = _stored(txn, model, copied, change.compressed)
     txn.insert(BACKUPS, _arrived(txn, copied, bool(payload["paced"]), now))
     return _backups([str(copied["id"])])
 
@@ -509,6 +521,7 @@ def _run_delete(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Aff
         _not_in_flight(_current(txn, backup_id, now))
     for backup_id in ids:
         txn.delete(BACKUPS, backup_id)
+    _delete_content(txn, txn.content(), ids)
     return _backups(ids)
 
 
@@ -583,6 +596,7 @@ def _run_set_retention(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
     ids = [str(i) for i in payload["backups"]]
     retention, forever = int(payload["retention"]), bool(payload["forever"])
     backups = [_current(txn, backup_id, now) for backup_id in ids]
+    removed: list[str] = []
     for backup in backups:
         expiry = _expiry(backup, retention, forever)
         if _would_expire(expiry, now):
@@ -592,8 +606,11 @@ def _run_set_retention(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
                     f"Backup {backup['name']} would expire at once; set force to remove it.",
                 )
             txn.delete(BACKUPS, str(backup["id"]))
+            removed.append(str(backup["id"]))
         else:
             txn.update(BACKUPS, str(backup["id"]), {"expiration_time": expiry})
+    if removed:
+        _delete_content(txn, txn.content(), removed)
     return _backups(ids)
 
 
@@ -621,6 +638,8 @@ def _run_cancel(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Aff
     values: Record = {"state": CANCELED, "sent": sent, "sent_duration": seconds,
                       "sent_completion_time": stamp(now) if sent else None}  # fmt: skip
     txn.update(BACKUPS, str(backup["id"]), values)
+    # What it had stored so far is dropped with it: a canceled backup holds nothing.
+    _delete_content(txn, txn.content(), [str(backup["id"])])
     return _backups([str(backup["id"])])
 
 
@@ -646,8 +665,7 @@ def calculate_unique_size(reader: FederationReader, tasks: TaskEngine, backup_id
 def _run_calculate_unique_size(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = _current(txn, payload["backup"], now)
     _measurable(backup)
-    vm = txn.get(VIRTUAL_MACHINES, str(backup["virtual_machine_id"]))
-    unique = _unique(txn, backup, vm, _home(txn, backup))
+    unique = txn.content().unique_size(str(backup["id"]))
     txn.update(BACKUPS, str(backup["id"]), {"unique_size_bytes": unique, "unique_size_timestamp": stamp(now)})
     return _backups([str(backup["id"])])
 
@@ -708,20 +726,23 @@ def _run_restore(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Af
     source = _source_vm(txn, backup)
     datastore = _found(txn, DATASTORES, payload["datastore"])
     fail_duplicate(alive_vm_named(txn, payload["name"]))
-    size = int(backup["size"] or 0)
-    take_space(txn, datastore, size)
+    cluster_id = str(datastore["omnistack_cluster_id"])
     vm: Record = {**source, **fresh_identity(source, new_id(), payload["name"], now)}
+    model = txn.content()
+    model.restore_as(str(backup["id"]), str(vm["id"]), cluster_id)
+    size = model.size(str(vm["id"]))
+    take_space(txn, datastore, size)
     vm.update(
         state="ALIVE", datastore_id=datastore["id"], datastore_name=datastore["name"],
         policy_id=datastore["policy_id"], policy_name=datastore["policy_name"],
         hypervisor_is_template=backup["virtual_machine_type"] == "TEMPLATE",
         **data.restored_vm(int(source["hypervisor_allocated_capacity"] or 0), size),
     )  # fmt: skip
-    cluster_id = str(datastore["omnistack_cluster_id"])
     host = txn.get(HOSTS, str(source["host_id"]))
     if cluster_id != source["omnistack_cluster_id"] or host is None or host["state"] != "ALIVE":
         _place(txn, vm, datastore)
     txn.insert(VIRTUAL_MACHINES, vm)
+    data.refresh_clusters(txn, model, [cluster_id])
     return [AffectedObject(str(vm["id"]), VM)]
 
 
@@ -746,7 +767,9 @@ def _place(txn: Txn, vm: Record, datastore: Record) -> None:
 
 def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
-    size = int(backup["size"] or 0)
+    model = txn.content()
+    model.restore(str(backup["id"]), str(vm["id"]))
+    size = model.size(str(vm["id"]))
     delta = size - data.vm_data(vm)
     datastore = _found(txn, DATASTORES, str(vm["datastore_id"]))
     if delta > 0:
@@ -765,6 +788,7 @@ def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
             "app_aware_vm_status": "VMWARE_TOOLS_UNAVAILABLE",
         },
     )
+    data.refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
     return [AffectedObject(str(vm["id"]), VM)]
 
 
@@ -828,15 +852,25 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
     _protected(backup, "restored")
     vm = _alive_vm(txn, payload["vm"])
     restored = int(payload["bytes"])
-    values = data.with_files(vm, restored)
+    # Restored files overwrite the guest's current ones: a write of as many of the VM's hot pieces as
+    # the restored bytes fill (at least one). The VM's data changes by what those pieces differ in size.
+    model = txn.content()
+    model.workload(str(vm["id"]), max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
+    size = model.size(str(vm["id"]))
+    values = data.with_data(vm, size)
     if values is None:
         raise TaskFailure(
             Codes.INSUFFICIENT_CAPACITY,
             f"The virtual machine {vm['name']} has {vm['hypervisor_free_space']} bytes free on its disks; "
-            f"{restored} bytes are needed.",
+            f"{size - data.vm_data(vm)} more bytes are needed.",
         )
-    take_space(txn, _found(txn, DATASTORES, str(vm["datastore_id"])), restored)
+    delta = size - data.vm_data(vm)
+    if delta > 0:
+        take_space(txn, _found(txn, DATASTORES, str(vm["datastore_id"])), delta)
+    elif delta < 0:
+        give_space(txn, str(vm["datastore_id"]), -delta)
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
+    data.refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
     return [AffectedObject(str(vm["id"]), VM)]
 
 

@@ -15,13 +15,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.capacity import cluster_fields
-from ..domain.catalog import BACKUPS, CAPACITY_FIELDS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from ..domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from ..domain.content_model import ContentModel
 from ..domain.errors import ObjectNotFound, TaskError
 from ..domain.operations_ports import OperationsStore, Shutdown
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..operations.engine import Handler, TaskEngine
+from .backup_data import refresh_clusters
 from .common import existing, still_there
 
 HOST = "host"
@@ -232,16 +233,19 @@ def _run_remove(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
                 Codes.INVALID_STATE,
                 f"Host {name} is the last host of its omnistack_cluster; set force to remove it anyway.",
             )
-    _move_vms(txn, holders, host_id, _Loads(txn, cluster_id, others))
-    _leave_cluster(txn, cluster_id, host_id, others)
+    model = txn.content()
+    _move_vms(txn, model, holders, host_id, _Loads(txn, cluster_id, others))
+    _leave_cluster(txn, cluster_id, host_id)
     state = txn.state()
     state.drop_shutdown(host_id)
     state.drop_host_hardware(host_id)
     txn.delete(HOSTS, host_id)
+    # The remaining hosts share the cluster's bytes by their new replica load; the host's share goes.
+    refresh_clusters(txn, model, [cluster_id])
     return [AffectedObject(host_id, HOST)]
 
 
-def _move_vms(txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
+def _move_vms(txn: Txn, model: ContentModel, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
     live = {h for h, rec in loads.hosts.items() if rec["state"] == "ALIVE"}
     single = _SingleReplica(txn)
     for vm in holders:
@@ -254,23 +258,19 @@ def _move_vms(txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> 
                 # No host is left to run it: it leaves the inventory, as a VM deleted outside SimpliVity.
                 values.update(state="REMOVED", ha_status="UNKNOWN", ha_resynchronization_progress=0)
                 _give_back(txn, vm)
+                model.delete(str(vm["id"]))
                 txn.update_where(
                     BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "REMOVED"}
                 )
         txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
 
 
-def _leave_cluster(txn: Txn, cluster_id: str, gone: str, others: Sequence[Record]) -> None:
+def _leave_cluster(txn: Txn, cluster_id: str, gone: str) -> None:
     cluster = txn.get(OMNISTACK_CLUSTERS, cluster_id)
     if cluster is None:
         return
     members = [m for m in cluster["members"] or [] if m != gone]
-    values: Record = {"members": members, "arbiter_required": len(members) == 2}
-    # A cluster's capacity is its hosts' capacity summed; the removed host's share leaves with it.
-    capacities = [{f: h[f] for f in CAPACITY_FIELDS} for h in others]
-    if all(isinstance(c[f], int) for c in capacities for f in CAPACITY_FIELDS if not f.endswith("_ratio")):
-        values.update(cluster_fields(capacities))
-    txn.update(OMNISTACK_CLUSTERS, cluster_id, values)
+    txn.update(OMNISTACK_CLUSTERS, cluster_id, {"members": members, "arbiter_required": len(members) == 2})
 
 
 HANDLERS: dict[str, Handler] = {"host.remove_from_federation": _run_remove}

@@ -11,6 +11,7 @@ from ..domain.errors import InvalidBody, TaskError
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..operations.engine import Handler, TaskEngine
+from .backup_data import refresh_clusters
 from .common import (
     alive_vm_named,
     existing,
@@ -135,9 +136,12 @@ def _run_clone(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affe
     datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
     # A clone shares its source's data when created; it is counted once more on the datastore's
     # logical capacity, which is what vSphere reports as used.
-    take_space(txn, datastore, _used(vm))
     new = new_id()
+    model = txn.content()
+    model.clone(str(vm["id"]), new)
+    take_space(txn, datastore, model.size(new))
     txn.insert(VIRTUAL_MACHINES, {**vm, **fresh_identity(vm, new, payload["name"], now)})
+    refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
     return _vm(new)
 
 
@@ -190,6 +194,13 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
     txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})
     txn.insert(VIRTUAL_MACHINES, moved)
+    # The moved VM holds the same content under its new id; in another cluster it is stored there.
+    model = txn.content()
+    model.clone(str(vm["id"]), str(moved["id"]))
+    model.delete(str(vm["id"]))
+    if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
+        model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
+    refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"]), str(moved["omnistack_cluster_id"])])
     return _vm(str(moved["id"]))
 
 

@@ -10,6 +10,7 @@ from sqlalchemy import Connection, Engine, Table, func, insert, select
 from ..domain.federation import Federation
 from ..domain.fields import Kind
 from . import tables
+from .content_store import bulk_load
 
 _BATCH = 5000
 
@@ -59,6 +60,7 @@ def load_federation(engine: Engine, federation: Federation) -> None:
     with engine.begin() as conn:
         for name, rows in federation.rows.items():
             _insert(conn, _table(name), rows, _json_columns(name))
+        bulk_load(conn, federation.content)
     # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":

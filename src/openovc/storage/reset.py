@@ -5,6 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, Table, delete
 
 from . import tables
+from .content_store import CONTENT_TABLES
 
 FEDERATION_STATE_KEY = "federation"
 
@@ -19,7 +20,7 @@ def federation_tables() -> list[Table]:
         tables.vm_guest_credentials,
     ]
     return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks, tables.task_locks,
-            *operation_records]  # fmt: skip
+            *operation_records, *CONTENT_TABLES]  # fmt: skip
 
 
 def clear_federation(engine: Engine) -> None:

@@ -15,10 +15,12 @@ import orjson
 from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, insert, select, update
 
 from ..domain.catalog import BY_PLURAL
+from ..domain.content_model import ContentModel
 from ..domain.fields import Collection, Kind
 from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
 from . import tables
+from .content_store import SqlPieceLedger
 from .rows import as_record
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
@@ -176,6 +178,9 @@ class SqlTxn:
         from .operations_state import SqlOperationsState
 
         return SqlOperationsState(self.conn)
+
+    def content(self) -> ContentModel:
+        return ContentModel(SqlPieceLedger(self.conn))
 
     def delete(self, coll: Collection, key: str) -> bool:
         table = tables.COLLECTION_TABLES[coll.plural]

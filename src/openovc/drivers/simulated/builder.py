@@ -1,4 +1,10 @@
-"""Turns a federation plan into consistent rows: ids, placement, schedules, backup history, capacity."""
+"""Turns a federation plan into consistent rows: ids, placement, schedules, backup history, capacity.
+
+Every byte figure comes from the content model (domain/content_model.py): each VM's content is made
+from its golden image and data of its own, aged by its workload; its backups, in time order, record
+its content as the workload changes it between them. Rows are drawn first (names, times, places), then
+each VM's history is replayed through the model and the rows take its figures.
+"""
 
 from __future__ import annotations
 
@@ -10,12 +16,14 @@ from zoneinfo import ZoneInfo
 
 from ... import SVTFS_VERSION
 from ...domain import schedules as schedule
-from ...domain.capacity import cluster_fields
+from ...domain.content import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
+from ...domain.content_figures import ReplicaLoad, cluster_capacity
+from ...domain.content_ledger import MemoryLedger
+from ...domain.content_model import ContentModel
 from ...domain.federation import Federation
 from ...domain.rules import max_backups
 from ...domain.timefmt import to_text
 from . import hardware
-from .capacity import CapacityModel, VmData
 from .plan import (
     DOMAIN,
     IMAGES,
@@ -174,7 +182,9 @@ class _Vm:
     ds: _Datastore
     policy: _Policy
     image: Image | None
-    data: VmData
+    segment: Segment | None  # its golden image's, or None: data of its own only
+    unique: int  # logical bytes of its own data when it was made
+    compression: float
     allocated: int
     written: int
     created: int
@@ -182,7 +192,6 @@ class _Vm:
     primary: int
     secondary: int | None
     rate: float  # bytes changed per second
-    growth: float  # bytes the VM grew per second of its recent past
     power: str
     windows: bool
 
@@ -228,7 +237,11 @@ class Builder:
         self.rng = rng
         self.ids = _Ids(rng)
         self.fed = Federation()
-        self.model = CapacityModel()
+        self.ledger = MemoryLedger()
+        self.content = ContentModel(self.ledger)
+        self.segments = {i.name: image_segment(i.name, i.content, i.compression) for i in IMAGES.values()}
+        # Per VM index: the backups it has, as (taken at, row, place, bytes per second of its link).
+        self.history: dict[int, list[tuple[int, dict[str, object], str, int]]] = {}
         self._text_cache: dict[int, str] = {}
         self._day_cache: dict[int, str] = {}
         self.clusters: dict[str, _Cluster] = {}
@@ -269,10 +282,13 @@ class Builder:
         self._datastores()
         self._vms()
         self._backups()
+        self._content()
         self._policy_rows()
         self._datastore_rows()
         self._vm_rows()
         self._hosts_and_clusters()
+        self.ledger.forget_caches()
+        self.fed.content = self.ledger
         return self.fed
 
     def _clusters(self) -> None:
@@ -410,13 +426,9 @@ class Builder:
                 ds=ds,
                 policy=policy,
                 image=clone,
-                data=VmData(
-                    key=f"vm{index}",
-                    image=clone.name if clone else None,
-                    image_content=content,
-                    unique=unique,
-                    compression=image.compression,
-                ),
+                segment=self.segments[clone.name] if clone else None,
+                unique=unique,
+                compression=image.compression,
                 allocated=allocated,
                 written=content + unique,
                 created=created,
@@ -424,14 +436,11 @@ class Builder:
                 primary=primary,
                 secondary=secondary,
                 rate=0.0 if vp.template else unique * rng.uniform(0.005, 0.03) / DAY,
-                growth=unique * 0.001 / DAY,
                 power=power,
                 windows=image.windows,
             )
             self.vms.append(vm)
             ds.vms.append(vm)
-            if not vp.deleted:
-                self.model.add_vm(vm.replica_hosts, vm.data, vm.written)
 
     # ---- backups -------------------------------------------------------------------------------
 
@@ -656,38 +665,25 @@ class Builder:
         holder = target.cluster if isinstance(target, _Store) else (target or vm.cluster)
         return self.groups_of(holder)
 
-    def _holders(self, vm: _Vm, target: _Cluster | _Store | None) -> list[str]:
-        """The hosts that keep a backup: the VM's replicas, or two hosts of the remote cluster."""
-        if target is None:
-            return vm.replica_hosts
+    def _place_of(self, vm: _Vm, target: _Cluster | _Store | None) -> str:
+        """Where a backup's content is kept: a cluster's id, or an external store's name."""
         if isinstance(target, _Store):
-            return []
-        hosts = target.host_ids
-        first = vm.index % len(hosts)
-        return [hosts[first]] + ([hosts[(first + 1) % len(hosts)]] if len(hosts) > 1 else [])
+            return target.plan.name
+        return (target or vm.cluster).id
 
     def _policy_backups(self, vm: _Vm, sched: _Schedule, count: int, rows: list[dict[str, object]]) -> None:
         _, hi = self._bounds(vm)
         end = bisect.bisect_left(sched.times, hi)
         start = end - count
         bases = [self._base(vm, r.target, "POLICY", r.consistency) for r in sched.rules]
-        remote = [r.target is not None for r in sched.rules]
+        places = [self._place_of(vm, r.target) for r in sched.rules]
         groups = [self._target_groups(vm, r.target) for r in sched.rules]
-        logical = [0] * len(sched.rules)
-        changed_sum = [0] * len(sched.rules)
         bandwidth = self.rng.randint(40, 160) * MiB
-        rate, growth, written, now = vm.rate, vm.growth, vm.written, self.now_ts
-        compression = vm.data.compression
-        uuid4, text = self.ids.uuid4, self.text
+        history = self.history.setdefault(vm.index, [])
+        uuid4 = self.ids.uuid4
         times, positions, texts = sched.times, sched.positions, sched.texts
-        previous = times[start - 1] if start > 0 else None
         for j in range(start, end):
-            ts = times[j]
             r = positions[j]
-            gap = ts - previous if previous is not None else sched.rules[r].frequency
-            previous = ts
-            changed = int(rate * min(gap, 7 * DAY)) + MiB
-            size = written - int(growth * (now - ts))
             created, name, expires = texts[j]
             row = {
                 **bases[r],
@@ -695,25 +691,11 @@ class Builder:
                 "name": name,
                 "created_at": created,
                 "expiration_time": expires,
-                "size": size,
-                "unique_size_bytes": changed,
                 "unique_size_timestamp": created,
                 "cluster_group_ids": groups[r][:],
             }
-            if remote[r]:
-                sent = int(changed / compression) + MiB
-                duration = max(1, sent // bandwidth)
-                row["sent"] = sent
-                row["sent_duration"] = duration
-                row["sent_completion_time"] = text(ts + duration)
             rows.append(row)
-            logical[r] += size
-            changed_sum[r] += changed
-        for r, rule in enumerate(sched.rules):
-            if logical[r]:
-                self.model.add_backups(
-                    self._holders(vm, rule.target), vm.data, logical[r], changed_sum[r], remote[r]
-                )
+            history.append((times[j], row, places[r], bandwidth))
 
     def _manual_target(self, vm: _Vm, kind: str | None) -> _Cluster | _Store | None:
         rng = self.rng
@@ -739,8 +721,6 @@ class Builder:
         if not locked and rng.random() < 0.04:
             locked = True
         retention = 0 if locked else rng.choice([d * DAY for d in (7, 30, 90) if ts + d * DAY > self.now_ts])
-        changed = int(vm.rate * rng.uniform(3600, DAY)) + MiB
-        size = vm.written - int(vm.growth * (self.now_ts - ts))
         created = self.text(ts)
         local = datetime.fromtimestamp(ts, vm.cluster.tz).isoformat()
         row.update(
@@ -748,18 +728,53 @@ class Builder:
             name=f"{vm.plan.name}-backup-{local}",
             created_at=created,
             expiration_time=self.text(ts + retention) if retention else None,
-            size=size,
-            unique_size_bytes=changed,
             unique_size_timestamp=created,
         )
-        if target is not None:
-            sent = int(changed / vm.data.compression) + MiB
-            duration = max(1, sent // (rng.randint(40, 160) * MiB))
-            row.update(sent=sent, sent_duration=duration, sent_completion_time=self.text(ts + duration))
         rows.append(row)
-        holders = self._holders(vm, target)
-        if holders:
-            self.model.add_backups(holders, vm.data, size, changed, target is not None)
+        bandwidth = rng.randint(40, 160) * MiB if target is not None else 0
+        self.history.setdefault(vm.index, []).append((ts, row, self._place_of(vm, target), bandwidth))
+
+    # ---- content: each VM's history through the content model -----------------------------------
+
+    @staticmethod
+    def _steps(vm: _Vm, seconds: int) -> int:
+        """Hot pieces the VM's workload rewrites in `seconds` (a week at most: then it rewrites the same)."""
+        return round(vm.rate * min(max(0, seconds), 7 * DAY) / SIZE_CLASSES[HOT_CLASS])
+
+    def _content(self) -> None:
+        """Each VM made, aged, backed up in time order and (if deleted) deleted; rows take the figures."""
+        model = self.content
+        for vm in self.vms:
+            history = sorted(self.history.get(vm.index, ()), key=lambda event: event[0])
+            with model.batch():
+                model.create_vm(
+                    vm.id, vm.cluster.id, own_bytes=vm.unique, compression=vm.compression, image=vm.segment
+                )
+                layout = model.lineage(vm.id).layout
+                hot = sum(seg.length for seg in layout.segments if seg.kind == "hot")
+                model.workload(vm.id, hot + layout.slots // 20)  # aged: its hot data and a few files
+                previous = vm.created
+                for ts, row, place, bandwidth in history:
+                    model.workload(vm.id, self._steps(vm, ts - previous))
+                    previous = ts
+                    backup_id = str(row["id"])
+                    change = model.backup(vm.id, backup_id, place)
+                    row["size"] = model.size(backup_id)
+                    if place != vm.cluster.id:
+                        sent = change.compressed
+                        duration = max(1, sent // bandwidth)
+                        row["sent"] = sent
+                        row["sent_duration"] = duration
+                        row["sent_completion_time"] = self.text(ts + duration)
+                end = vm.deleted if vm.deleted is not None else self.now_ts
+                model.workload(vm.id, self._steps(vm, end - previous))
+                vm.written = model.size(vm.id)
+                if vm.deleted is not None:
+                    model.delete(vm.id)
+        # Measured once every history is in: what deleting each backup would free now.
+        for vm in self.vms:
+            for _, row, _, _ in self.history.get(vm.index, ()):
+                row["unique_size_bytes"] = model.unique_size(str(row["id"]))
 
     # ---- rows of the remaining collections ------------------------------------------------------
 
@@ -943,11 +958,21 @@ class Builder:
     def _hosts_and_clusters(self) -> None:
         date_text = self.text(self.now_ts)
         for cluster in self.clusters.values():
-            layout = hardware.layout_for(max(self.model.used(h) for h in cluster.host_ids))
-            host_capacity: list[dict[str, object]] = []
+            totals = self.content.totals(cluster.id)
+            loads = [
+                ReplicaLoad(vm.replica_hosts, vm.written)
+                for vm in self.vms
+                if vm.cluster is cluster and vm.deleted is None
+            ]
+            n = len(cluster.host_ids)
+            # The drives are sized for the busiest host: size them for its share at a first guess.
+            _, first = cluster_capacity(totals, cluster.host_ids, [0] * n, loads)
+            layout = hardware.layout_for(max(_int(f["used_capacity"]) for f in first))
+            fields_of_cluster, host_capacity = cluster_capacity(
+                totals, cluster.host_ids, [layout.capacity] * n, loads
+            )
             for i, (host_id, name) in enumerate(zip(cluster.host_ids, cluster.plan.hosts, strict=True)):
-                fields = self.model.host_fields(host_id, layout.capacity)
-                host_capacity.append(fields)
+                fields = host_capacity[i]
                 mgmt = cluster.ip(10, 11 + i)
                 self.fed.rows["hosts"].append(
                     {
@@ -1022,9 +1047,14 @@ class Builder:
                     "time_zone": cluster.plan.time_zone,
                     "upgrade_state": "SUCCESS_COMMITTED",
                     "upgrade_task_id": "",
-                    **cluster_fields(host_capacity),
+                    **fields_of_cluster,
                 }
             )
+
+
+def _int(value: object) -> int:
+    assert isinstance(value, int)
+    return value
 
 
 def build(plan: FederationPlan, now: datetime, rng: random.Random) -> Federation:
