@@ -37,12 +37,14 @@ from .domain.auth import TokenPolicy
 from .domain.clock import Clock, SystemClock
 from .domain.tasks import parse_pacing_table
 from .operations.engine import TaskEngine
-from .operations.worker import Worker
+from .operations.worker import Worker, every
 from .services import backups as backups_service
+from .services import workload as workload_service
 from .services.auth import AuthService
 from .services.operations import register_operations
 from .settings import Settings
 from .storage.auth_store import SqlAuthStore
+from .storage.content_store import SqlWorkloadSchedule
 from .storage.engine import make_engine, migrate
 from .storage.operations_state import SqlOperationsStore
 from .storage.repositories import SqlFederationReader
@@ -96,6 +98,15 @@ def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
     return controller_id
 
 
+def chores(rt: Runtime) -> Callable[[], int]:
+    """The worker's time-driven changes: backups settling and expiring, then VM workloads advancing."""
+    store = SqlOperationsStore(rt.engine)
+    return every(
+        backups_service.housekeeping(rt.reader, store, rt.clock),
+        workload_service.housekeeping(SqlWorkloadSchedule(rt.engine), store, rt.clock),
+    )
+
+
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
     rt: Runtime = app.state.runtime
@@ -104,8 +115,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
         # With several server processes on one SQLite store, the others are alive: `serve` recovered the
         # previous run's tasks before it started them.
         alone = rt.engine.dialect.name == "sqlite" and rt.settings.workers == 1
-        chores = backups_service.housekeeping(rt.reader, SqlOperationsStore(rt.engine), rt.clock)
-        worker = Worker(rt.tasks, alone=alone, chores=chores)
+        worker = Worker(rt.tasks, alone=alone, chores=chores(rt))
         worker.start()
     try:
         yield

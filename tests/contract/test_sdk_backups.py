@@ -15,7 +15,11 @@ from typing import Any
 import pytest
 from simplivity.exceptions import HPESimpliVityException
 
-from tests.contract.conftest import Api
+from openovc.domain.content import piece_compressed
+from openovc.storage.engine import make_engine
+from tests.contract.conftest import Api, Contract
+from tests.support.content_check import mirror_of_store
+from tests.support.content_ops import Mirror
 
 pytestmark = pytest.mark.slow
 
@@ -52,8 +56,26 @@ def _vm(api: Api, vm_id: str) -> dict[str, Any]:
     return found
 
 
-def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api) -> None:
-    source = _live(api, hypervisor_virtual_machine_power_state="ON")[0]
+def _content(contract: Contract) -> Mirror:
+    """Every holder's slot map as the server stores it (the brute force the API tests use)."""
+    engine = make_engine(f"sqlite:///{(contract.data_dir / 'openovc.db').resolve()}")
+    try:
+        return mirror_of_store(engine)
+    finally:
+        engine.dispose()
+
+
+def _lacked(contract: Contract, backup_id: str) -> int:
+    """Compressed bytes of a backup's pieces that nothing else at its place holds: what it had to send."""
+    mirror = _content(contract)
+    place = mirror.place[backup_id]
+    others = [set(mirror.maps[h]) for h, p in mirror.place.items() if p == place and h != backup_id]
+    return sum(piece_compressed(p) for p in set(mirror.maps[backup_id]).difference(*others))
+
+
+def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api, contract: Contract) -> None:
+    # A running Windows guest: a file restored into it below changes its data.
+    source = _live(api, hypervisor_virtual_machine_power_state="ON", app_aware_vm_status="CAPABLE")[0]
     vm = ovc.virtual_machines.get_by_id(source["id"])
     name = _name("sdk-bkp")
     backup = vm.create_backup(name, retention=60)
@@ -68,7 +90,14 @@ def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api) -> Non
     assert (far.data["omnistack_cluster_id"], far.data["consistency_type"], far.data["expiration_time"]) == (
         remote["id"], "DEFAULT", "NA",
     )  # fmt: skip
-    assert far.data["sent"] > 0 and far.data["sent_completion_time"] != "NA"
+    # It sends what the other cluster lacked (the generated history may have sent it all before).
+    assert far.data["sent"] == _lacked(contract, far.data["id"])
+    assert far.data["sent_completion_time"] != "NA"
+    # A file restored into the VM rewrites some of its data: the next backup there sends that.
+    disk = f"{source['name']}.vmdk"
+    assert backup.restore_files(source["id"], [f"{disk}/2/Windows/win.ini"]) is None
+    again = vm.create_backup(_name("sdk-far"), cluster=remote["name"])
+    assert again.data["sent"] == _lacked(contract, again.data["id"]) > 0
     theirs = {b.data["id"] for b in vm.get_backups()}
     assert {backup.data["id"], far.data["id"]} <= theirs
     assert ovc.backups.get_by_name(name).data == backup.data
@@ -171,7 +200,7 @@ def test_delete_one_and_many(ovc: Any, api: Api) -> None:
     assert all(api.get(f"/api/backups/{i}").status_code == 404 for i in ids)
 
 
-def test_browse_a_backup_and_restore_files(ovc: Any, api: Api) -> None:
+def test_browse_a_backup_and_restore_files(ovc: Any, api: Api, contract: Contract) -> None:
     windows = _live(api, app_aware_vm_status="CAPABLE")[0]
     backup = ovc.virtual_machines.get_by_id(windows["id"]).create_backup(_name("sdk-flr"))
     disk = f"{windows['name']}.vmdk"
@@ -181,9 +210,15 @@ def test_browse_a_backup_and_restore_files(ovc: Any, api: Api) -> None:
     ini = next(f for f in files if f["name"] == "win.ini")
     source = ovc.virtual_machines.get_by_id(_live(api, hypervisor_virtual_machine_power_state="ON")[0]["id"])
     target = source.clone(_name("sdk-flr-target"))
-    free = _vm(api, target.data["id"])["hypervisor_free_space"]
+    before = _content(contract).maps[target.data["id"]]
+    assert ini["size"] > 0
     assert backup.restore_files(target.data["id"], [f"{disk}/2/Windows/win.ini"]) is None
-    assert _vm(api, target.data["id"])["hypervisor_free_space"] == free - ini["size"]
+    # The file overwrites the guest's own: whole pieces of its data are rewritten, and the VM's data is
+    # what the stored content says.
+    after = _content(contract)
+    restored = _vm(api, target.data["id"])
+    assert after.maps[target.data["id"]] != before
+    assert _used(restored) == after.size(target.data["id"])
     with pytest.raises(HPESimpliVityException) as caught:
         backup.restore_files(target.data["id"], [f"{disk}/2/pagefile.sys"])
     assert caught.value.msg == (

@@ -7,7 +7,7 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from openovc.domain.content_figures import ReplicaLoad, cluster_capacity
+from openovc.domain.content_figures import cluster_capacity
 from openovc.domain.content_ledger import MemoryLedger
 from openovc.storage import tables
 from openovc.storage.content_store import SqlPieceLedger
@@ -97,13 +97,8 @@ def mismatches(
     hosts = {str(h["id"]): h for h in rows["hosts"]}
     for cluster in rows["omnistack_clusters"]:
         members = [str(h) for h in cluster["members"]]
-        loads = [
-            ReplicaLoad([str(r["id"]) for r in v["replica_set"]], mirror.size(str(v["id"])))
-            for v in alive
-            if v["omnistack_cluster_id"] == cluster["id"]
-        ]
         allocated = [int(hosts[h]["allocated_capacity"]) for h in members]
-        want, want_hosts = cluster_capacity(mirror.totals(str(cluster["id"])), members, allocated, loads)
+        want, want_hosts = cluster_capacity(mirror.totals(str(cluster["id"])), members, allocated)
         for name in CAPACITY:
             if not _same(cluster[name], want[name]):
                 found.append(f"cluster {cluster['name']} {name} {cluster[name]} != {want[name]}")

@@ -10,7 +10,8 @@ What a place must know to store each distinct piece once, and nothing per piece 
 - shared pieces: a piece one lineage wrote and another inherited (a clone, a restore) is referenced
   by lineages other than its writer; per (place, piece) the number of those and whether the writer
   itself references it there. Pieces nobody inherited have no entry: their writer alone decides;
-- totals: the bytes stored and the logical bytes held, per place.
+- totals: the bytes stored and the logical bytes held, per place;
+- workloads: per running VM, when its workload's next step is due (content_workload.py).
 
 content_model.py changes this state; MemoryLedger keeps it in dictionaries (tests, the generator),
 storage/content_store.py in tables.
@@ -184,6 +185,22 @@ class PieceLedger(Protocol):
 
     def save_totals(self, place: str, totals: Totals) -> None: ...
 
+    def workload_due(self, holder_id: str) -> int | None:
+        """When the VM's next workload step is due (epoch ms); None while it has no running workload."""
+        ...
+
+    def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
+        """Only for a holder already saved; dropping the holder drops its workload."""
+        ...
+
+
+class WorkloadSchedule(Protocol):
+    """Reads, outside any write transaction, which VMs have workload steps due (the worker's chore)."""
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        """Up to `limit` VMs whose next step is due by `now_ms`, the longest due first."""
+        ...
+
 
 @dataclass
 class MemoryLedger:
@@ -195,6 +212,7 @@ class MemoryLedger:
     segments: dict[tuple[str, int], SegmentState] = field(default_factory=dict)
     shares: dict[str, dict[int, SharedEntry]] = field(default_factory=dict)
     places: dict[str, Totals] = field(default_factory=dict)
+    workloads: dict[str, int] = field(default_factory=dict)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         return self.lineages.get(lineage_id)
@@ -210,6 +228,7 @@ class MemoryLedger:
 
     def drop_holder(self, holder_id: str) -> None:
         self.holders.pop(holder_id, None)
+        self.workloads.pop(holder_id, None)
 
     def held(self, place: str, lineage_id: int) -> Held:
         return self.helds.get((place, lineage_id)) or Held()
@@ -248,6 +267,21 @@ class MemoryLedger:
 
     def save_totals(self, place: str, totals: Totals) -> None:
         self.places[place] = totals
+
+    def workload_due(self, holder_id: str) -> int | None:
+        return self.workloads.get(holder_id)
+
+    def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
+        if holder_id not in self.holders:
+            raise KeyError(f"no content recorded for {holder_id!r}")
+        if due_ms is None:
+            self.workloads.pop(holder_id, None)
+        else:
+            self.workloads[holder_id] = due_ms
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        found = sorted((due, key) for key, due in self.workloads.items() if due <= now_ms)
+        return [key for _, key in found[:limit]]
 
     def forget_caches(self) -> None:
         """Drop every lineage's append index: what the generator does once it is done appending."""

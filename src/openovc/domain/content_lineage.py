@@ -28,11 +28,13 @@ class Lineage:
     The log: step k rewrote `slots[starts[k-1]:starts[k]]` (sorted) with `pieces[...]`; `prevs` holds,
     for each entry, the step that last wrote the slot before (0: none, it still held its version-0
     piece). `logical[v]` is the logical size of version v. `forked`: another lineage inherited pieces
-    this one wrote, so their references are counted explicitly (see content_model).
+    this one wrote, so their references are counted explicitly (see content_model). `rate`: the bytes
+    per second its VM's workload rewrites (content_workload.py), which a fork keeps.
     """
 
     __slots__ = (
-        "_last", "forked", "id", "inherited", "layout", "logical", "pieces", "prevs", "slots", "starts",
+        "_last", "forked", "id", "inherited", "layout", "logical", "pieces", "prevs", "rate", "slots",
+        "starts",
     )  # fmt: skip
 
     def __init__(
@@ -47,6 +49,7 @@ class Lineage:
         pieces: array[int] | None = None,
         logical: array[int] | None = None,
         forked: bool = False,
+        rate: float = 0.0,
     ) -> None:
         self.id = lineage_id
         self.layout = layout
@@ -57,11 +60,12 @@ class Lineage:
         self.pieces = pieces if pieces is not None else array("q")
         self.logical = logical if logical is not None else array("q", [self._initial_logical()])
         self.forked = forked
+        self.rate = rate
         self._last: array[int] | None = None
 
     def _state(self) -> tuple[object, ...]:
         return (self.id, self.layout, self.inherited, self.starts, self.slots, self.prevs, self.pieces,
-                self.logical, self.forked)  # fmt: skip
+                self.logical, self.forked, self.rate)  # fmt: skip
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, Lineage) and self._state() == other._state()
@@ -244,7 +248,8 @@ class Lineage:
         for slot, entry in self.inherited.items():
             if slot not in seen:
                 inherited[slot] = entry
-        child = Lineage(lineage_id, self.layout, inherited, logical=array("q", [self.logical[version]]))
+        logical = array("q", [self.logical[version]])
+        child = Lineage(lineage_id, self.layout, inherited, logical=logical, rate=self.rate)
         if entries:
             self.forked = True
         return child

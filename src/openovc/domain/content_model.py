@@ -18,11 +18,10 @@ Hosts
 Deduplication is cluster-wide: a piece shared by VMs whose replicas sit on different hosts is stored
 once, so no host "owns" it and per-host byte counts are not defined by the data alone. Every host of a
 cluster holds replicas, and the storage layer keeps their load balanced; a host's figures are the
-cluster's bytes apportioned to its hosts in proportion to the logical bytes of the replicas it holds
-(the live VMs whose replica_set names it, and the backups kept with them), by largest remainder, so
-the hosts' bytes add up exactly to the cluster's (capacity.cluster_fields sums them back) and each
-host's ratios equal the cluster's to within a byte. The HA mirror is not counted twice: capacity here
-is usable capacity, as allocated_capacity (the host's logical drive) already is.
+cluster's bytes apportioned to its hosts by weight (content_figures.py: their capacity), by largest
+remainder, so the hosts' bytes add up exactly to the cluster's (capacity.cluster_fields sums them back)
+and each host's ratios equal the cluster's to within a byte. The HA mirror is not counted twice:
+capacity here is usable capacity, as allocated_capacity (the host's logical drive) already is.
 """
 
 from __future__ import annotations
@@ -36,6 +35,7 @@ from .content import profile_for as _profile_for
 from .content_accounting import Change, UnitOfWork, add_version, remove_version
 from .content_ledger import Holder, PieceLedger, Totals
 from .content_lineage import Lineage
+from .content_workload import due_steps, first_due
 
 # ---- the operations ------------------------------------------------------------------------------------
 
@@ -124,16 +124,26 @@ class ContentModel:
         return self._holder(self._work(), holder_id)
 
     def create_vm(
-        self, vm_id: str, place: str, *, own_bytes: int, compression: float, image: Segment | None = None
+        self,
+        vm_id: str,
+        place: str,
+        *,
+        own_bytes: int,
+        compression: float,
+        image: Segment | None = None,
+        rate: float = 0.0,
     ) -> Holder:
-        """A new VM: the image's base (shared with every VM made from it), then data of its own."""
+        """A new VM: the image's base (shared with every VM made from it), then data of its own.
+
+        `rate`: the bytes per second its workload rewrites (content_workload.py); it starts stopped.
+        """
         work = self._work()
         self._fresh(work, vm_id)
         lineage_id = self._lineage_id(work, "vm", vm_id)
         layout = own_layout(lineage_id, image, own_bytes, _profile_for(compression))
         if layout.slots == 0:
             raise ValueError("a VM needs an image or data of its own")
-        work.touch(Lineage(lineage_id, layout))
+        work.touch(Lineage(lineage_id, layout, rate=rate))
         holder = Holder(vm_id, place, lineage_id, 0, "vm")
         self._attach(work, holder)
         self._end(work, place)
@@ -143,20 +153,31 @@ class ContentModel:
         """One workload step rewriting these slots of a live VM."""
         work = self._work()
         vm = self._vm(work, vm_id)
-        lineage = work.lineage(vm.lineage)
-        old = vm.version
-        if old != lineage.steps:
-            raise ValueError(f"{vm_id!r} is not at its lineage's newest version")
         if not slots:
+            self._newest(work, vm)
             return Change()
+        self._write(work, vm, slots)
+        return self._end(work, vm.place)
+
+    @staticmethod
+    def _newest(work: UnitOfWork, vm: Holder) -> Lineage:
+        lineage = work.lineage(vm.lineage)
+        if vm.version != lineage.steps:
+            raise ValueError(f"{vm.id!r} is not at its lineage's newest version")
+        return lineage
+
+    def _write(self, work: UnitOfWork, vm: Holder, slots: Sequence[int]) -> Holder:
+        lineage = self._newest(work, vm)
+        old = vm.version
         new = lineage.append(slots)
         work.touch(lineage)
         # The new version joins before the old one leaves: only the rewritten slots change hands.
         add_version(work, vm.place, lineage, new)
         remove_version(work, vm.place, lineage, old)
         work.add_logical(vm.place, "vm", lineage.logical[new] - lineage.logical[old])
-        work.put_holder(Holder(vm.id, vm.place, vm.lineage, new, vm.kind))
-        return self._end(work, vm.place)
+        written = Holder(vm.id, vm.place, vm.lineage, new, vm.kind)
+        work.put_holder(written)
+        return written
 
     def workload(self, vm_id: str, count: int) -> int:
         """A seeded workload step rewriting `count` slots (mostly hot data); returns how many it did."""
@@ -164,6 +185,38 @@ class ContentModel:
         slots = work.lineage(self._vm(work, vm_id).lineage).choose_slots(count)
         self.write(vm_id, slots)
         return len(slots)
+
+    # ---- the workload over time (content_workload.py) ----
+
+    def start_workload(self, vm_id: str, now_ms: int) -> int | None:
+        """The VM runs: its workload's first step is due one interval from now (None: it has none)."""
+        self._settle()
+        work = UnitOfWork(self.ledger)
+        due = first_due(work.lineage(self._vm(work, vm_id).lineage).rate, now_ms)
+        self.ledger.save_workload_due(vm_id, due)
+        return due
+
+    def stop_workload(self, vm_id: str) -> None:
+        """The VM stopped (powered off, or made anew): its workload writes nothing until started."""
+        self._settle()
+        if self.ledger.workload_due(vm_id) is not None:
+            self.ledger.save_workload_due(vm_id, None)
+
+    def advance(self, vm_id: str, now_ms: int) -> int:
+        """The VM's workload steps due by now, one piece each, in one unit of work; how many it wrote."""
+        self._settle()
+        due = self.ledger.workload_due(vm_id)
+        if due is None or now_ms < due:
+            return 0
+        work = UnitOfWork(self.ledger)
+        vm = self._vm(work, vm_id)
+        lineage = work.lineage(vm.lineage)
+        count, following = due_steps(lineage.rate, due, now_ms)
+        for _ in range(count):
+            vm = self._write(work, vm, lineage.choose_slots(1))
+        work.flush()
+        self.ledger.save_workload_due(vm_id, following)
+        return count
 
     def backup(self, vm_id: str, backup_id: str, place: str | None = None, kind: str | None = None) -> Change:
         """A backup of a VM's content now, kept at `place` (default: where the VM is)."""
@@ -292,7 +345,7 @@ def apportion(total: int, weights: Sequence[int]) -> list[int]:
 
 
 def host_fields(totals: Totals, allocated: Sequence[int], weights: Sequence[int]) -> list[dict[str, object]]:
-    """Each host's capacity properties: the cluster's bytes apportioned by replica load (module doc)."""
+    """Each host's capacity properties: the cluster's bytes apportioned by weight (module doc)."""
     if len(allocated) != len(weights):
         raise ValueError("one allocated capacity and one weight per host")
     parts = {

@@ -11,6 +11,15 @@ from .engine import HEARTBEAT_MS, TaskEngine
 log = logging.getLogger(__name__)
 
 
+def every(*chores: Callable[[], int]) -> Callable[[], int]:
+    """One chore that runs each of these in turn; how many changes they made together."""
+
+    def run() -> int:
+        return sum(chore() for chore in chores)
+
+    return run
+
+
 class Worker:
     """One thread per server process."""
 

@@ -23,8 +23,8 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..domain.catalog import HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
-from ..domain.content_figures import ReplicaLoad, cluster_capacity
+from ..domain.catalog import HOSTS, OMNISTACK_CLUSTERS
+from ..domain.content_figures import cluster_capacity
 from ..domain.content_model import ContentModel
 from ..domain.ports import Record, Txn
 
@@ -62,14 +62,14 @@ def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> No
         cluster = txn.get(OMNISTACK_CLUSTERS, place)
         if cluster is None:
             continue
-        hosts = txn.find(HOSTS, omnistack_cluster_id=place)
+        # In the cluster's member order, as the generator splits: largest remainders tie by position.
+        order = {str(h): i for i, h in enumerate(cluster["members"] or [])}
+        hosts = sorted(
+            txn.find(HOSTS, omnistack_cluster_id=place), key=lambda h: order.get(str(h["id"]), len(order))
+        )
         host_ids = [str(h["id"]) for h in hosts]
-        loads = [
-            ReplicaLoad([str(r["id"]) for r in vm["replica_set"] or []], vm_data(vm))
-            for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=place, state="ALIVE")
-        ]
         allocated = [_int(h["allocated_capacity"]) for h in hosts]
-        fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated, loads)
+        fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated)
         txn.update(OMNISTACK_CLUSTERS, place, fields)
         for host_id, values in zip(host_ids, per_host, strict=True):
             txn.update(HOSTS, host_id, values)

@@ -48,6 +48,7 @@ from ..domain.query import MAX_LIMIT, CollectionQuery, Condition
 from ..domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from ..operations.engine import Handler, TaskEngine
 from . import backup_data as data
+from . import workload
 from .backup_files import guest_vm
 from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
 from .vm_data import fresh_identity, give_space, placement, take_space
@@ -343,11 +344,14 @@ def _arrived(txn: Txn, backup: Record, paced: bool, now: datetime) -> Record:
     return {**backup, **_finished(now, _plan(txn, backup))}
 
 
-def _stored(txn: Txn, model: ContentModel, backup: Record, sent: int) -> Record:
-    """A new backup's (or copy's) figures from the model, once its content is at its place."""
+def _stored(txn: Txn, model: ContentModel, backup: Record, sent: int, *also: str) -> Record:
+    """A new backup's (or copy's) figures from the model, once its content is at its place.
+
+    `also`: other places whose figures changed in the same operation (its VM's, after its workload).
+    """
     key = str(backup["id"])
     remote = _destination(txn, backup) is not None
-    data.refresh_clusters(txn, model, [_kept_at(backup)])
+    data.refresh_clusters(txn, model, [_kept_at(backup), *also])
     return {**backup, "size": model.size(key), "unique_size_bytes": model.unique_size(key),
             "sent": sent if remote else 0}  # fmt: skip
 
@@ -409,7 +413,9 @@ def _vm_facts(vm: Record) -> Record:
 
 
 def _run_backup(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
-    vm = _alive_vm(txn, payload["vm"])
+    model = txn.content()
+    # The backup holds the VM's content as its workload has made it by now.
+    vm = workload.catch_up(txn, model, _alive_vm(txn, payload["vm"]), now)
     home = str(vm["omnistack_cluster_id"])
     cluster, store = _target(txn, payload["cluster"], payload["store"])
     if store is not None:
@@ -431,9 +437,8 @@ def _run_backup(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Aff
         **_holder(txn, cluster, store),
         "unique_size_timestamp": created,
     }
-    model = txn.content()
     change = model.backup(str(vm["id"]), str(backup["id"]), _kept_at(backup))
-    backup = _stored(txn, model, backup, change.compressed)
+    backup = _stored(txn, model, backup, change.compressed, home)
     txn.insert(BACKUPS, _arrived(txn, backup, bool(payload["paced"]), now))
     return _backups([str(backup["id"])])
 
@@ -768,7 +773,9 @@ def _place(txn: Txn, vm: Record, datastore: Record) -> None:
 def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
     model = txn.content()
+    # Its content now is replaced whole, so the workload steps due until now need not be applied.
     model.restore(str(backup["id"]), str(vm["id"]))
+    workload.stop(model, str(vm["id"]))
     size = model.size(str(vm["id"]))
     delta = size - data.vm_data(vm)
     datastore = _found(txn, DATASTORES, str(vm["datastore_id"]))
@@ -850,11 +857,11 @@ def restore_files(
 def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = _current(txn, payload["backup"], now)
     _protected(backup, "restored")
-    vm = _alive_vm(txn, payload["vm"])
+    model = txn.content()
+    vm = workload.catch_up(txn, model, _alive_vm(txn, payload["vm"]), now)
     restored = int(payload["bytes"])
     # Restored files overwrite the guest's current ones: a write of as many of the VM's hot pieces as
     # the restored bytes fill (at least one). The VM's data changes by what those pieces differ in size.
-    model = txn.content()
     model.workload(str(vm["id"]), max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
     size = model.size(str(vm["id"]))
     values = data.with_data(vm, size)

@@ -11,6 +11,7 @@ from ..domain.errors import InvalidBody, TaskError
 from ..domain.ports import FederationReader, Record, Txn
 from ..domain.tasks import AffectedObject, Codes, TaskFailure
 from ..operations.engine import Handler, TaskEngine
+from . import workload
 from .backup_data import refresh_clusters
 from .common import (
     alive_vm_named,
@@ -54,7 +55,7 @@ def power(reader: FederationReader, tasks: TaskEngine, vm_id: str, state: str) -
 
 
 def _power_to(state: str) -> Handler:
-    def run(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+    def run(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
         vm = _alive(txn, payload["vm"])
         if vm["hypervisor_virtual_machine_power_state"] == state or (
             state == "ON" and vm["hypervisor_is_template"]
@@ -62,6 +63,14 @@ def _power_to(state: str) -> Handler:
             raise TaskFailure(Codes.POWER_STATE, POWER_STATE_MESSAGE)
         cpus, memory = int(vm["hypervisor_cpu_count"] or 1), int(vm["hypervisor_total_memory"] or 0)
         on = state == "ON"
+        # Its workload runs while it does: what it wrote until now stays, then it stops (or starts).
+        model = txn.content()
+        if on:
+            workload.start(model, vm, now)
+        else:
+            if workload.catch_up(txn, model, vm, now) is not vm:
+                refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
+            workload.stop(model, str(vm["id"]))
         txn.update(
             VIRTUAL_MACHINES,
             str(vm["id"]),
@@ -124,20 +133,22 @@ def clone(reader: FederationReader, tasks: TaskEngine, vm_id: str, name: str, co
     if vm["state"] != "ALIVE":
         raise TaskError(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
     refuse_duplicate_now(alive_vm_named(reader, name))
-    # The source's datastore cannot change under it (a VM that moves is a new VM), so it can be named now.
-    scope = [vm_id, str(vm["datastore_id"]), name_key(VM, name)]
+    # The source's datastore and cluster cannot change under it (a VM that moves is a new VM), so they
+    # can be named now; the cluster stands for its stored pieces and capacity rows, which a clone changes.
+    scope = [vm_id, str(vm["datastore_id"]), str(vm["omnistack_cluster_id"]), name_key(VM, name)]
     payload = {"vm": vm_id, "name": name, "consistency": consistency}
     return tasks.submit("virtual_machine.clone", payload, [vm_id], scope=scope)
 
 
 def _run_clone(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
-    vm = _alive(txn, payload["vm"])
+    model = txn.content()
+    # The clone is the source's content as its workload has made it by now (its datastore too).
+    vm = workload.catch_up(txn, model, _alive(txn, payload["vm"]), now)
     fail_duplicate(alive_vm_named(txn, payload["name"]))
     datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
     # A clone shares its source's data when created; it is counted once more on the datastore's
-    # logical capacity, which is what vSphere reports as used.
+    # logical capacity, which is what vSphere reports as used. It is powered off: no workload runs.
     new = new_id()
-    model = txn.content()
     model.clone(str(vm["id"]), new)
     take_space(txn, datastore, model.size(new))
     txn.insert(VIRTUAL_MACHINES, {**vm, **fresh_identity(vm, new, payload["name"], now)})
@@ -152,17 +163,19 @@ def move(
     reader: FederationReader, tasks: TaskEngine, vm_id: str, datastore_id: str, name: str | None
 ) -> Record:
     vm = existing(reader, VIRTUAL_MACHINES, vm_id)
-    existing(reader, DATASTORES, datastore_id)
+    target = existing(reader, DATASTORES, datastore_id)
     if name is not None:
         valid_name(VM, name)
         refuse_duplicate_now(alive_vm_named(reader, name, except_id=vm_id))
     payload = {"vm": vm_id, "datastore": datastore_id, "name": name or vm["name"]}
-    scope = [vm_id, datastore_id, str(vm["datastore_id"]), name_key(VM, payload["name"])]
+    clusters = [str(vm["omnistack_cluster_id"]), str(target["omnistack_cluster_id"])]
+    scope = [vm_id, datastore_id, str(vm["datastore_id"]), *clusters, name_key(VM, payload["name"])]
     return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id], scope=scope)
 
 
 def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     vm = _alive(txn, payload["vm"])
+    # Only a powered-off VM moves: its workload is stopped, so its content is as it was.
     if vm["hypervisor_virtual_machine_power_state"] != "OFF":
         raise TaskFailure(Codes.POWER_STATE, POWER_STATE_MESSAGE)
     target = still_there(txn, DATASTORES, payload["datastore"])

@@ -5,10 +5,11 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Table, Update, bindparam, delete, func, insert, select, update
 
 from ..domain.content import Layout, Segment
 from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
@@ -81,6 +82,7 @@ def lineage_row(lineage: Lineage) -> dict[str, object]:
         "pieces": pack(lineage.pieces),
         "logical": pack(lineage.logical),
         "forked": lineage.forked,
+        "rate": lineage.rate,
     }
 
 
@@ -95,10 +97,12 @@ def _lineage(row: Any) -> Lineage:
         pieces=unpack("q", row.pieces),
         logical=unpack("q", row.logical),
         forked=row.forked,
+        rate=row.rate,
     )
 
 
 def _holder_row(holder: Holder) -> dict[str, object]:
+    # Not its workload's due time: saving a holder (a new version, a move) leaves its workload as it is.
     return {
         "holder_id": holder.id,
         "place": holder.place,
@@ -125,6 +129,36 @@ def _totals_row(place: str, totals: Totals) -> dict[str, object]:
     return {"place": place, **{name: getattr(totals, name) for name in _TOTALS}}
 
 
+# Built once, with an expanding list: a statement per list length would be compiled anew each time.
+_SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
+    tables.content_shared.c.place == bindparam("at"),
+    tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
+)
+_DELETE_SHARED = delete(tables.content_shared).where(
+    tables.content_shared.c.place == bindparam("at"),
+    tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
+)
+_UPDATE_SHARED = (
+    update(tables.content_shared)
+    .where(
+        tables.content_shared.c.place == bindparam("at"),
+        tables.content_shared.c.piece == bindparam("which"),
+    )
+    .values(entry=bindparam("entry"))
+)
+
+
+@lru_cache(maxsize=32)
+def _put_statement(table: Table, columns: tuple[str, ...]) -> Update:
+    """UPDATE of a row's other columns by its key, built once per table and set of columns."""
+    keys = {c.name for c in table.primary_key.columns}
+    return (
+        update(table)
+        .where(*(table.c[k] == bindparam(f"at_{k}") for k in columns if k in keys))
+        .values({c: bindparam(f"at_{c}") for c in columns if c not in keys})
+    )
+
+
 class SqlPieceLedger:
     """PieceLedger over an open connection, inside the caller's transaction."""
 
@@ -132,11 +166,9 @@ class SqlPieceLedger:
         self.conn = conn
 
     def _put(self, table: Table, row: dict[str, object]) -> None:
-        keys = list(table.primary_key.columns)
-        where = [c == row[c.name] for c in keys]
-        values = {k: v for k, v in row.items() if k not in {c.name for c in keys}}
-        if not self.conn.execute(update(table).where(*where).values(**values)).rowcount:
-            self.conn.execute(insert(table).values(**row))
+        params = {f"at_{k}": v for k, v in row.items()}
+        if not self.conn.execute(_put_statement(table, tuple(row)), params).rowcount:
+            self.conn.execute(insert(table), row)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         t = tables.content_lineages
@@ -189,24 +221,29 @@ class SqlPieceLedger:
             self._put(t, _segment_row(place, seed, state))
 
     def shared(self, place: str, pieces: Collection[int]) -> dict[int, SharedEntry]:
-        t = tables.content_shared
         wanted = list(pieces)
         found: dict[int, SharedEntry] = {}
         for i in range(0, len(wanted), _IN_CHUNK):
-            stmt = select(t.c.piece, t.c.entry).where(
-                t.c.place == place, t.c.piece.in_(wanted[i : i + _IN_CHUNK])
-            )
-            found.update((row.piece, row.entry) for row in self.conn.execute(stmt))
+            chunk = {"at": place, "pieces": wanted[i : i + _IN_CHUNK]}
+            found.update((row.piece, row.entry) for row in self.conn.execute(_SHARED, chunk))
         return found
 
     def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:
         t = tables.content_shared
         gone = [p for p, e in entries.items() if not e]
         for i in range(0, len(gone), _IN_CHUNK):
-            self.conn.execute(delete(t).where(t.c.place == place, t.c.piece.in_(gone[i : i + _IN_CHUNK])))
-        for piece, entry in entries.items():
-            if entry:
-                self._put(t, {"place": place, "piece": piece, "entry": entry})
+            self.conn.execute(_DELETE_SHARED, {"at": place, "pieces": gone[i : i + _IN_CHUNK]})
+        kept = {p: e for p, e in entries.items() if e}
+        if not kept:
+            return
+        # One statement per kind of change, each run for many rows: an operation writes tens of pieces.
+        there = set(self.shared(place, kept))
+        updates = [{"at": place, "which": p, "entry": e} for p, e in kept.items() if p in there]
+        if updates:
+            self.conn.execute(_UPDATE_SHARED, updates)
+        inserts = [{"place": place, "piece": p, "entry": e} for p, e in kept.items() if p not in there]
+        if inserts:
+            self.conn.execute(insert(t), inserts)
 
     def totals(self, place: str) -> Totals:
         t = tables.content_totals
@@ -215,6 +252,16 @@ class SqlPieceLedger:
 
     def save_totals(self, place: str, totals: Totals) -> None:
         self._put(tables.content_totals, _totals_row(place, totals))
+
+    def workload_due(self, holder_id: str) -> int | None:
+        t = tables.content_holders
+        due = self.conn.execute(select(t.c.due_at).where(t.c.holder_id == holder_id)).scalar()
+        return int(due) if due is not None else None
+
+    def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
+        t = tables.content_holders
+        if not self.conn.execute(update(t).where(t.c.holder_id == holder_id).values(due_at=due_ms)).rowcount:
+            raise KeyError(f"no content recorded for {holder_id!r}")
 
     def places(self) -> list[str]:
         t = tables.content_totals
@@ -226,6 +273,24 @@ class SqlPieceLedger:
             table.name: int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
             for table in CONTENT_TABLES
         }
+
+
+def due_workloads(conn: Connection, now_ms: int, limit: int) -> list[str]:
+    """Up to `limit` VMs whose workload step is due by `now_ms`, the longest due first (an index range)."""
+    t = tables.content_holders
+    stmt = select(t.c.holder_id).where(t.c.due_at <= now_ms).order_by(t.c.due_at, t.c.holder_id).limit(limit)
+    return list(conn.execute(stmt).scalars())
+
+
+class SqlWorkloadSchedule:
+    """WorkloadSchedule over an engine: one indexed read, so an idle server's chore only reads."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        with self.engine.connect() as conn:
+            return due_workloads(conn, now_ms, limit)
 
 
 CONTENT_TABLES = (
@@ -251,7 +316,10 @@ def _batched(conn: Connection, table: Table, rows: Iterable[dict[str, object]]) 
 
 def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
     yield tables.content_lineages, (lineage_row(lin) for lin in ledger.lineages.values())
-    yield tables.content_holders, (_holder_row(h) for h in ledger.holders.values())
+    yield (
+        tables.content_holders,
+        ({**_holder_row(h), "due_at": ledger.workloads.get(h.id)} for h in ledger.holders.values()),
+    )
     yield tables.content_held, (_held_row(p, lid, held) for (p, lid), held in ledger.helds.items())
     yield tables.content_segments, (_segment_row(p, seed, s) for (p, seed), s in ledger.segments.items())
     yield (

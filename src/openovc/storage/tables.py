@@ -225,6 +225,7 @@ content_lineages = Table(
     Column("pieces", LargeBinary, nullable=False),
     Column("logical", LargeBinary, nullable=False),
     Column("forked", Boolean, nullable=False),
+    Column("rate", Float, nullable=False, server_default="0"),  # its workload's bytes per second
 )
 
 # Each VM and backup: where its content is kept (a cluster id or an external store's name), and which.
@@ -236,7 +237,9 @@ content_holders = Table(
     Column("lineage_id", BigInteger, nullable=False),
     Column("version", BigInteger, nullable=False),
     Column("kind", String(8), nullable=False),
+    Column("due_at", BigInteger, nullable=True),  # a running VM's next workload step (epoch ms)
 )
+Index("ix_content_holders_due_at", content_holders.c.due_at)
 
 # The versions of a lineage held at a place, with their multiplicities.
 content_held = Table(

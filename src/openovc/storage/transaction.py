@@ -12,7 +12,19 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Select, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    Engine,
+    Insert,
+    Select,
+    Update,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from ..domain.catalog import BY_PLURAL
 from ..domain.content_model import ContentModel
@@ -117,6 +129,24 @@ def find_statement(plural: str, key: str, fields: tuple[str, ...]) -> Select[Any
 
 
 @lru_cache(maxsize=64)
+def insert_statement(plural: str) -> Insert:
+    """INSERT of one row, its values bound per call (the compiled form is cached by its columns)."""
+    return insert(tables.COLLECTION_TABLES[plural])
+
+
+@lru_cache(maxsize=512)
+def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+    """UPDATE ... SET each column = :set_column WHERE each field = :where_field, built once: an operation
+    updates the same few shapes of row (a datastore's free space, a host's capacity) over and over."""
+    table = tables.COLLECTION_TABLES[plural]
+    return (
+        update(table)
+        .where(*(table.c[k] == bindparam(f"where_{k}") for k in where))
+        .values({c: bindparam(f"set_{c}") for c in columns})
+    )
+
+
+@lru_cache(maxsize=64)
 def _json_fields_of(plural: str) -> frozenset[str]:
     return frozenset(f.name for f in BY_PLURAL[plural].fields if f.kind is Kind.JSON)
 
@@ -159,19 +189,16 @@ class SqlTxn:
         return int(self.conn.execute(stmt).scalar_one())
 
     def insert(self, coll: Collection, record: Record) -> None:
-        self.conn.execute(insert(tables.COLLECTION_TABLES[coll.plural]).values(**self._encode(coll, record)))
+        self.conn.execute(insert_statement(coll.plural), self._encode(coll, record))
 
     def update(self, coll: Collection, key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)
 
     def update_where(self, coll: Collection, equals: Record, values: Record) -> int:
-        table = tables.COLLECTION_TABLES[coll.plural]
-        stmt = (
-            update(table)
-            .where(*(table.c[k] == v for k, v in equals.items()))
-            .values(**self._encode(coll, values))
-        )
-        return int(self.conn.execute(stmt).rowcount)
+        stmt = update_statement(coll.plural, tuple(equals), tuple(values))
+        params = {f"where_{k}": v for k, v in equals.items()}
+        params.update((f"set_{k}", v) for k, v in self._encode(coll, values).items())
+        return int(self.conn.execute(stmt, params).rowcount)
 
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.

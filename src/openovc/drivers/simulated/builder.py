@@ -16,10 +16,11 @@ from zoneinfo import ZoneInfo
 
 from ... import SVTFS_VERSION
 from ...domain import schedules as schedule
-from ...domain.content import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
-from ...domain.content_figures import ReplicaLoad, cluster_capacity
+from ...domain.content import Segment, image_segment
+from ...domain.content_figures import cluster_capacity
 from ...domain.content_ledger import MemoryLedger
 from ...domain.content_model import ContentModel
+from ...domain.content_workload import workload_pieces, workload_rate
 from ...domain.federation import Federation
 from ...domain.rules import max_backups
 from ...domain.timefmt import to_text
@@ -435,7 +436,7 @@ class Builder:
                 deleted=deleted,
                 primary=primary,
                 secondary=secondary,
-                rate=0.0 if vp.template else unique * rng.uniform(0.005, 0.03) / DAY,
+                rate=0.0 if vp.template else workload_rate(unique, rng.uniform(0.005, 0.03)),
                 power=power,
                 windows=image.windows,
             )
@@ -736,11 +737,6 @@ class Builder:
 
     # ---- content: each VM's history through the content model -----------------------------------
 
-    @staticmethod
-    def _steps(vm: _Vm, seconds: int) -> int:
-        """Hot pieces the VM's workload rewrites in `seconds` (a week at most: then it rewrites the same)."""
-        return round(vm.rate * min(max(0, seconds), 7 * DAY) / SIZE_CLASSES[HOT_CLASS])
-
     def _content(self) -> None:
         """Each VM made, aged, backed up in time order and (if deleted) deleted; rows take the figures."""
         model = self.content
@@ -748,14 +744,15 @@ class Builder:
             history = sorted(self.history.get(vm.index, ()), key=lambda event: event[0])
             with model.batch():
                 model.create_vm(
-                    vm.id, vm.cluster.id, own_bytes=vm.unique, compression=vm.compression, image=vm.segment
-                )
+                    vm.id, vm.cluster.id, own_bytes=vm.unique, compression=vm.compression, image=vm.segment,
+                    rate=vm.rate,
+                )  # fmt: skip
                 layout = model.lineage(vm.id).layout
                 hot = sum(seg.length for seg in layout.segments if seg.kind == "hot")
                 model.workload(vm.id, hot + layout.slots // 20)  # aged: its hot data and a few files
                 previous = vm.created
                 for ts, row, place, bandwidth in history:
-                    model.workload(vm.id, self._steps(vm, ts - previous))
+                    model.workload(vm.id, workload_pieces(vm.rate, ts - previous))
                     previous = ts
                     backup_id = str(row["id"])
                     change = model.backup(vm.id, backup_id, place)
@@ -767,10 +764,12 @@ class Builder:
                         row["sent_duration"] = duration
                         row["sent_completion_time"] = self.text(ts + duration)
                 end = vm.deleted if vm.deleted is not None else self.now_ts
-                model.workload(vm.id, self._steps(vm, end - previous))
+                model.workload(vm.id, workload_pieces(vm.rate, end - previous))
                 vm.written = model.size(vm.id)
                 if vm.deleted is not None:
                     model.delete(vm.id)
+                elif vm.power == "ON":
+                    model.start_workload(vm.id, self.now_ts * 1000)  # it keeps running from now on
         # Measured once every history is in: what deleting each backup would free now.
         for vm in self.vms:
             for _, row, _, _ in self.history.get(vm.index, ()):
@@ -959,17 +958,12 @@ class Builder:
         date_text = self.text(self.now_ts)
         for cluster in self.clusters.values():
             totals = self.content.totals(cluster.id)
-            loads = [
-                ReplicaLoad(vm.replica_hosts, vm.written)
-                for vm in self.vms
-                if vm.cluster is cluster and vm.deleted is None
-            ]
             n = len(cluster.host_ids)
-            # The drives are sized for the busiest host: size them for its share at a first guess.
-            _, first = cluster_capacity(totals, cluster.host_ids, [0] * n, loads)
+            # The drives are sized for a host's share: an even one, as they all get the same drives.
+            _, first = cluster_capacity(totals, cluster.host_ids, [0] * n)
             layout = hardware.layout_for(max(_int(f["used_capacity"]) for f in first))
             fields_of_cluster, host_capacity = cluster_capacity(
-                totals, cluster.host_ids, [layout.capacity] * n, loads
+                totals, cluster.host_ids, [layout.capacity] * n
             )
             for i, (host_id, name) in enumerate(zip(cluster.host_ids, cluster.plan.hosts, strict=True)):
                 fields = host_capacity[i]
