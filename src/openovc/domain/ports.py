@@ -107,6 +107,10 @@ class Txn(Protocol):
 
     def update_where(self, coll: Collection, equals: Record, values: Record) -> int: ...
 
+    def update_each(self, coll: Collection, changes: Sequence[tuple[str, Record]]) -> None:
+        """Update several objects by key, each with values of the same fields (one statement)."""
+        ...
+
     def delete(self, coll: Collection, key: str) -> bool: ...
 
     def state(self) -> OperationsState:

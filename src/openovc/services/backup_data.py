@@ -62,17 +62,12 @@ def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> No
         cluster = txn.get(OMNISTACK_CLUSTERS, place)
         if cluster is None:
             continue
-        # In the cluster's member order, as the generator splits: largest remainders tie by position.
-        order = {str(h): i for i, h in enumerate(cluster["members"] or [])}
-        hosts = sorted(
-            txn.find(HOSTS, omnistack_cluster_id=place), key=lambda h: order.get(str(h["id"]), len(order))
-        )
+        hosts = txn.find(HOSTS, omnistack_cluster_id=place)
         host_ids = [str(h["id"]) for h in hosts]
         allocated = [_int(h["allocated_capacity"]) for h in hosts]
         fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated)
         txn.update(OMNISTACK_CLUSTERS, place, fields)
-        for host_id, values in zip(host_ids, per_host, strict=True):
-            txn.update(HOSTS, host_id, values)
+        txn.update_each(HOSTS, list(zip(host_ids, per_host, strict=True)))
 
 
 def bandwidth(destination: str) -> int:

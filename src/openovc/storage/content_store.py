@@ -5,11 +5,14 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, Update, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..domain.content import Layout, Segment
 from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
@@ -138,37 +141,34 @@ _DELETE_SHARED = delete(tables.content_shared).where(
     tables.content_shared.c.place == bindparam("at"),
     tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
 )
-_UPDATE_SHARED = (
-    update(tables.content_shared)
-    .where(
-        tables.content_shared.c.place == bindparam("at"),
-        tables.content_shared.c.piece == bindparam("which"),
-    )
-    .values(entry=bindparam("entry"))
-)
 
 
-@lru_cache(maxsize=32)
-def _put_statement(table: Table, columns: tuple[str, ...]) -> Update:
-    """UPDATE of a row's other columns by its key, built once per table and set of columns."""
-    keys = {c.name for c in table.primary_key.columns}
-    return (
-        update(table)
-        .where(*(table.c[k] == bindparam(f"at_{k}") for k in columns if k in keys))
-        .values({c: bindparam(f"at_{c}") for c in columns if c not in keys})
-    )
+@lru_cache(maxsize=64)
+def _put_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Insert:
+    """INSERT of a row, or UPDATE of its other columns where its key exists: one statement, built once
+    per engine, table and set of columns (both engines speak INSERT ... ON CONFLICT DO UPDATE)."""
+    keys = [c.name for c in table.primary_key.columns]
+    upsert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+    changed = {c: upsert.excluded[c] for c in columns if c not in keys}
+    if not changed:
+        return upsert.on_conflict_do_nothing(index_elements=keys)
+    return upsert.on_conflict_do_update(index_elements=keys, set_=changed)
 
 
 class SqlPieceLedger:
-    """PieceLedger over an open connection, inside the caller's transaction."""
+    """PieceLedger over an open connection, inside the caller's transaction.
+
+    Holders and totals are remembered once read or written: an operation reads them again and again,
+    and within its transaction every change to them comes through this ledger.
+    """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._holders: dict[str, Holder | None] = {}
+        self._totals: dict[str, Totals] = {}
 
     def _put(self, table: Table, row: dict[str, object]) -> None:
-        params = {f"at_{k}": v for k, v in row.items()}
-        if not self.conn.execute(_put_statement(table, tuple(row)), params).rowcount:
-            self.conn.execute(insert(table), row)
+        self.conn.execute(_put_statement(self.conn.dialect.name, table, tuple(row)), row)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         t = tables.content_lineages
@@ -179,18 +179,24 @@ class SqlPieceLedger:
         self._put(tables.content_lineages, lineage_row(lineage))
 
     def holder(self, holder_id: str) -> Holder | None:
+        if holder_id in self._holders:
+            return self._holders[holder_id]
         t = tables.content_holders
         row = self.conn.execute(select(t).where(t.c.holder_id == holder_id)).first()
-        if row is None:
-            return None
-        return Holder(row.holder_id, row.place, row.lineage_id, row.version, row.kind)
+        found = (
+            None if row is None else Holder(row.holder_id, row.place, row.lineage_id, row.version, row.kind)
+        )
+        self._holders[holder_id] = found
+        return found
 
     def save_holder(self, holder: Holder) -> None:
         self._put(tables.content_holders, _holder_row(holder))
+        self._holders[holder.id] = holder
 
     def drop_holder(self, holder_id: str) -> None:
         t = tables.content_holders
         self.conn.execute(delete(t).where(t.c.holder_id == holder_id))
+        self._holders[holder_id] = None
 
     def held(self, place: str, lineage_id: int) -> Held:
         t = tables.content_held
@@ -233,25 +239,21 @@ class SqlPieceLedger:
         gone = [p for p, e in entries.items() if not e]
         for i in range(0, len(gone), _IN_CHUNK):
             self.conn.execute(_DELETE_SHARED, {"at": place, "pieces": gone[i : i + _IN_CHUNK]})
-        kept = {p: e for p, e in entries.items() if e}
-        if not kept:
-            return
-        # One statement per kind of change, each run for many rows: an operation writes tens of pieces.
-        there = set(self.shared(place, kept))
-        updates = [{"at": place, "which": p, "entry": e} for p, e in kept.items() if p in there]
-        if updates:
-            self.conn.execute(_UPDATE_SHARED, updates)
-        inserts = [{"place": place, "piece": p, "entry": e} for p, e in kept.items() if p not in there]
-        if inserts:
-            self.conn.execute(insert(t), inserts)
+        kept = [{"place": place, "piece": p, "entry": e} for p, e in entries.items() if e]
+        if kept:
+            # One statement run for many rows: an operation writes tens of pieces.
+            self.conn.execute(_put_statement(self.conn.dialect.name, t, ("place", "piece", "entry")), kept)
 
     def totals(self, place: str) -> Totals:
-        t = tables.content_totals
-        row = self.conn.execute(select(t).where(t.c.place == place)).first()
-        return Totals(*(getattr(row, name) for name in _TOTALS)) if row is not None else Totals()
+        if place not in self._totals:
+            t = tables.content_totals
+            row = self.conn.execute(select(t).where(t.c.place == place)).first()
+            self._totals[place] = Totals(*(getattr(row, n) for n in _TOTALS)) if row is not None else Totals()
+        return replace(self._totals[place])  # a copy: Totals can change in place
 
     def save_totals(self, place: str, totals: Totals) -> None:
         self._put(tables.content_totals, _totals_row(place, totals))
+        self._totals[place] = replace(totals)
 
     def workload_due(self, holder_id: str) -> int | None:
         t = tables.content_holders

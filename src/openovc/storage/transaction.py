@@ -160,6 +160,7 @@ class SqlTxn:
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
+        self._content: ContentModel | None = None
 
     def _decode(self, coll: Collection, record: Record) -> Record:
         for name in _json_fields(coll):
@@ -200,6 +201,19 @@ class SqlTxn:
         params.update((f"set_{k}", v) for k, v in self._encode(coll, values).items())
         return int(self.conn.execute(stmt, params).rowcount)
 
+    def update_each(self, coll: Collection, changes: Sequence[tuple[str, Record]]) -> None:
+        if not changes:
+            return
+        columns = tuple(changes[0][1])
+        stmt = update_statement(coll.plural, (coll.key,), columns)
+        params = []
+        for key, values in changes:
+            assert tuple(values) == columns, "every change sets the same fields"
+            row = {f"set_{k}": v for k, v in self._encode(coll, values).items()}
+            row[f"where_{coll.key}"] = key
+            params.append(row)
+        self.conn.execute(stmt, params)
+
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.
         from .operations_state import SqlOperationsState
@@ -207,7 +221,10 @@ class SqlTxn:
         return SqlOperationsState(self.conn)
 
     def content(self) -> ContentModel:
-        return ContentModel(SqlPieceLedger(self.conn))
+        # One model for the transaction, so that what its ledger remembers stays true.
+        if self._content is None:
+            self._content = ContentModel(SqlPieceLedger(self.conn))
+        return self._content
 
     def delete(self, coll: Collection, key: str) -> bool:
         table = tables.COLLECTION_TABLES[coll.plural]
