@@ -4,23 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.support.content_check import mirror_of_store, mismatches
+from tests.support.content_check import checked_snapshot, mirror_of_store
 from tests.support.inprocess import Env
-from tests.support.invariants import snapshot
 from tests.support.tasks import completed
 
 Row = dict[str, Any]
 
 
 def _check(env: Env, h: dict[str, str], *, unique_sizes: bool = False) -> dict[str, list[Row]]:
-    def fetch(path: str, params: dict[str, str]) -> Any:
-        resp = env.client.get(path, headers=h, params=params)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    rows = snapshot(fetch)
-    assert mismatches(mirror_of_store(env.runtime.engine), rows, unique_sizes=unique_sizes) == []
-    return rows
+    return checked_snapshot(env, h, unique_sizes=unique_sizes)
 
 
 def _one(env: Env, h: dict[str, str], method: str, path: str, body: Any = None) -> str:

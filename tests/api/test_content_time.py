@@ -11,26 +11,17 @@ from openovc.app import chores
 from openovc.domain.content import piece_compressed
 from openovc.domain.content_workload import PIECE
 from openovc.storage.content_store import SqlPieceLedger
-from tests.support.content_check import mirror_of_store, mismatches
+from tests.support.content_check import checked_snapshot, mirror_of_store
 from tests.support.content_ops import Mirror
 from tests.support.inprocess import Env, pick_vm
-from tests.support.invariants import snapshot
 from tests.support.tasks import completed
 
 Row = dict[str, Any]
 
 
 def _check(env: Env) -> dict[str, list[Row]]:
-    h = env.headers()  # a new token: the clock may have moved past the last one's idle time
-
-    def fetch(path: str, params: dict[str, str]) -> Any:
-        resp = env.client.get(path, headers=h, params=params)
-        assert resp.status_code == 200, resp.text
-        return resp.json()
-
-    rows = snapshot(fetch)
-    assert mismatches(mirror_of_store(env.runtime.engine), rows, unique_sizes=False) == []
-    return rows
+    # A new token: the clock may have moved past the last one's idle time.
+    return checked_snapshot(env, env.headers())
 
 
 def _one(env: Env, method: str, path: str, body: Any = None, version: str = "1.8") -> str:

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlalchemy import select
 
 from openovc.domain.catalog import CLUSTER_GROUPS
 from openovc.domain.clock import ManualClock
 from openovc.domain.ports import Txn
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskFailure, parse_pacing
-from openovc.operations.engine import ORPHAN_MESSAGE, TaskEngine
+from openovc.operations.engine import DEAD_AFTER_MS, ORPHAN_MESSAGE, TaskEngine
+from openovc.operations.worker import Worker
+from openovc.storage import tables
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.task_store import SqlTaskStore
 from openovc.storage.transaction import SqlTxn, write_transaction
@@ -176,3 +180,40 @@ def test_concurrent_runs_never_run_a_task_twice(harness: Harness) -> None:
     harness.engine.run_due()
     assert all(harness.engine.store.get(t["id"])["state"] == "COMPLETED" for t in tasks)  # type: ignore[index]
     assert harness.name() == "G" + "." * 20
+
+
+def _heartbeat(harness: Harness, instance_id: str) -> int:
+    table = tables.server_instances
+    with harness.db.connect() as conn:
+        beat = conn.execute(select(table.c.heartbeat_ms).where(table.c.id == instance_id)).scalar()
+    return int(beat or 0)
+
+
+def test_a_worker_busy_with_a_long_turn_still_beats(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=60)
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-b"}, ["g1"])
+    busy, release = threading.Event(), threading.Event()
+
+    def long_chore() -> int:
+        busy.set()
+        release.wait(30)
+        return 0
+
+    worker = Worker(harness.engine, alone=False, chores=long_chore)
+    worker.start()
+    try:
+        assert busy.wait(10)
+        # Longer than a dead server's silence passes while the worker's turn is still going on...
+        harness.clock.advance(timedelta(milliseconds=DEAD_AFTER_MS + 5_000))
+        deadline = time.monotonic() + 10
+        while _heartbeat(harness, harness.engine.instance_id) < harness.engine.now_ms():
+            assert time.monotonic() < deadline, "no heartbeat while the worker was busy"
+            time.sleep(0.05)
+        # ...yet its heartbeat went on, so another server does not take it for dead.
+        other = harness.make_engine()
+        other.beat()
+        assert other.recover() == 0
+        assert harness.engine.store.get(task["id"])["state"] == "QUEUED"  # type: ignore[index]
+    finally:
+        release.set()
+        worker.stop()

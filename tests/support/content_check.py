@@ -12,6 +12,8 @@ from openovc.domain.content_ledger import MemoryLedger
 from openovc.storage import tables
 from openovc.storage.content_store import SqlPieceLedger
 from tests.support.content_ops import Mirror
+from tests.support.inprocess import Env
+from tests.support.invariants import snapshot
 
 Row = Mapping[str, Any]
 
@@ -109,3 +111,18 @@ def mismatches(
                         f"host {hosts[host_id]['name']} {name} {hosts[host_id][name]} != {fields[name]}"
                     )
     return found
+
+
+def checked_snapshot(
+    env: Env, headers: dict[str, str], *, unique_sizes: bool = False
+) -> dict[str, list[Any]]:
+    """Every collection as the API shows it, after asserting each figure equals the stored pieces'."""
+
+    def fetch(path: str, params: dict[str, str]) -> Any:
+        resp = env.client.get(path, headers=headers, params=params)
+        assert resp.status_code == 200, resp.text
+        return resp.json()
+
+    rows = snapshot(fetch)
+    assert mismatches(mirror_of_store(env.runtime.engine), rows, unique_sizes=unique_sizes) == []
+    return rows

@@ -21,7 +21,11 @@ def every(*chores: Callable[[], int]) -> Callable[[], int]:
 
 
 class Worker:
-    """One thread per server process."""
+    """Two threads per server process: one does the work, one beats.
+
+    The heartbeat has its own thread so that a long turn of work (many due tasks, a long chore, a wait
+    for the store's lock) never makes a live server look dead to the others, which would fail its tasks.
+    """
 
     def __init__(
         self,
@@ -37,31 +41,41 @@ class Worker:
         self.alone = alone
         self.idle_seconds = idle_seconds
         self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
 
     def start(self) -> None:
         # Before serving: the tasks a previous run of this server accepted and never finished fail now.
         self.engine.beat()
         self.engine.recover(alone=self.alone)
-        self._thread = threading.Thread(target=self._loop, name="openovc-tasks", daemon=True)
-        self._thread.start()
+        self._threads = [
+            threading.Thread(target=self._loop, name="openovc-tasks", daemon=True),
+            threading.Thread(target=self._beat, name="openovc-heartbeat", daemon=True),
+        ]
+        for thread in self._threads:
+            thread.start()
 
     def stop(self) -> None:
         self._stop.set()
         self.engine.wake.set()
-        if self._thread is not None:
-            self._thread.join(timeout=10)
+        for thread in self._threads:
+            thread.join(timeout=10)
         self.engine.store.leave(self.engine.instance_id)
 
+    def _beat(self) -> None:
+        while not self._stop.wait(HEARTBEAT_MS / 1000):
+            try:
+                self.engine.beat()
+            except Exception:
+                log.exception("heartbeat failed")
+
     def _loop(self) -> None:
-        last_beat = 0
+        last_check = 0
         while not self._stop.is_set():
             try:
                 now = self.engine.now_ms()
-                if now - last_beat >= HEARTBEAT_MS:
-                    self.engine.beat()
+                if now - last_check >= HEARTBEAT_MS:
                     self.engine.recover()
-                    last_beat = now
+                    last_check = now
                 ran = self.engine.run_due()
                 if self.chores is not None:
                     self.chores()

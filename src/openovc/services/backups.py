@@ -51,7 +51,7 @@ from . import backup_data as data
 from . import workload
 from .backup_files import guest_vm
 from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
-from .vm_data import fresh_identity, give_space, placement, take_space
+from .vm_data import fresh_identity, give_space, placed_on, take_space
 
 BACKUP = "backup"
 VM = "virtual_machine"
@@ -754,20 +754,13 @@ def _run_restore(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Af
 def _place(txn: Txn, vm: Record, datastore: Record) -> None:
     """A restored VM runs in its datastore's cluster, on its least loaded hosts."""
     single = bool(datastore["single_replica"])
-    host, replicas = placement(txn, str(datastore["omnistack_cluster_id"]), single)
-    safe = len(replicas) > 1
+    placed = placed_on(txn, datastore)
+    safe = len(placed["replica_set"]) > 1
     vm.update(
-        omnistack_cluster_id=datastore["omnistack_cluster_id"],
-        omnistack_cluster_name=datastore["omnistack_cluster_name"],
-        host_id=host["id"], host_name=host["name"], replica_set=replicas,
-        cluster_group_ids=datastore["cluster_group_ids"],
-        compute_cluster_parent_hypervisor_object_id=datastore["compute_cluster_parent_hypervisor_object_id"],
-        compute_cluster_parent_name=datastore["compute_cluster_parent_name"],
-        hypervisor_management_system=datastore["hypervisor_management_system"],
-        hypervisor_management_system_name=datastore["hypervisor_management_system_name"],
+        placed,
         ha_status="SAFE" if safe else "OUT_OF_SCOPE" if single else "DEGRADED",
         ha_resynchronization_progress=100 if safe else 0,
-    )  # fmt: skip
+    )
 
 
 def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:

@@ -24,7 +24,7 @@ from .common import (
     still_there,
     valid_name,
 )
-from .vm_data import fresh_identity, give_space, placement, take_space
+from .vm_data import fresh_identity, give_space, placed_on, take_space
 
 VM = "virtual_machine"
 POWER_STATE_MESSAGE = "The VM power state is not acceptable."
@@ -193,16 +193,7 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
         hypervisor_virtual_machine_power_state="OFF", created_at=vm["created_at"],
     )  # fmt: skip
     if target["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
-        host, replicas = placement(txn, str(target["omnistack_cluster_id"]), bool(target["single_replica"]))
-        moved.update(
-            omnistack_cluster_id=target["omnistack_cluster_id"], omnistack_cluster_name=target["omnistack_cluster_name"],
-            host_id=host["id"], host_name=host["name"], replica_set=replicas,
-            cluster_group_ids=target["cluster_group_ids"],
-            compute_cluster_parent_hypervisor_object_id=target["compute_cluster_parent_hypervisor_object_id"],
-            compute_cluster_parent_name=target["compute_cluster_parent_name"],
-            hypervisor_management_system=target["hypervisor_management_system"],
-            hypervisor_management_system_name=target["hypervisor_management_system_name"],
-        )  # fmt: skip
+        moved.update(placed_on(txn, target))
     # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
     txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})

@@ -60,3 +60,23 @@ def placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, 
     if not single_replica and len(hosts) > 1:
         replicas.append({"id": str(hosts[1]["id"]), "role": "SECONDARY"})
     return hosts[0], replicas
+
+
+def placed_on(txn: Txn, datastore: Record) -> Record:
+    """Where a VM arriving on a datastore of another cluster runs: that cluster, its least loaded hosts,
+    and the datacenter and vCenter the datastore belongs to."""
+    host, replicas = placement(txn, str(datastore["omnistack_cluster_id"]), bool(datastore["single_replica"]))
+    return {
+        "omnistack_cluster_id": datastore["omnistack_cluster_id"],
+        "omnistack_cluster_name": datastore["omnistack_cluster_name"],
+        "host_id": host["id"],
+        "host_name": host["name"],
+        "replica_set": replicas,
+        "cluster_group_ids": datastore["cluster_group_ids"],
+        "compute_cluster_parent_hypervisor_object_id": datastore[
+            "compute_cluster_parent_hypervisor_object_id"
+        ],
+        "compute_cluster_parent_name": datastore["compute_cluster_parent_name"],
+        "hypervisor_management_system": datastore["hypervisor_management_system"],
+        "hypervisor_management_system_name": datastore["hypervisor_management_system_name"],
+    }

@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Insert, Table, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, Engine, Insert, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -18,8 +18,8 @@ from ..domain.content import Layout, Segment
 from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
 from ..domain.content_lineage import Inherited, Lineage
 from . import tables
+from .batches import insert_batched
 
-_BATCH = 5000
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 _TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")
 
@@ -305,17 +305,6 @@ CONTENT_TABLES = (
 )
 
 
-def _batched(conn: Connection, table: Table, rows: Iterable[dict[str, object]]) -> None:
-    batch: list[dict[str, object]] = []
-    for row in rows:
-        batch.append(row)
-        if len(batch) >= _BATCH:
-            conn.execute(insert(table), batch)
-            batch = []
-    if batch:
-        conn.execute(insert(table), batch)
-
-
 def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
     yield tables.content_lineages, (lineage_row(lin) for lin in ledger.lineages.values())
     yield (
@@ -334,4 +323,4 @@ def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[st
 def bulk_load(conn: Connection, ledger: MemoryLedger) -> None:
     """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
     for table, rows in _ledger_rows(ledger):
-        _batched(conn, table, rows)
+        insert_batched(conn, table, rows)

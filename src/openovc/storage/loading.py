@@ -5,14 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 import orjson
-from sqlalchemy import Connection, Engine, Table, func, insert, select
+from sqlalchemy import Engine, Table, func, select
 
 from ..domain.federation import Federation
 from ..domain.fields import Kind
 from . import tables
+from .batches import insert_batched
 from .content_store import bulk_load
-
-_BATCH = 5000
 
 
 def _table(name: str) -> Table:
@@ -37,17 +36,6 @@ def _encoded(rows: Iterable[dict[str, object]], json_cols: set[str]) -> Iterable
         yield row
 
 
-def _insert(conn: Connection, table: Table, rows: list[dict[str, object]], json_cols: set[str]) -> None:
-    batch: list[dict[str, object]] = []
-    for row in _encoded(rows, json_cols):
-        batch.append(row)
-        if len(batch) >= _BATCH:
-            conn.execute(insert(table), batch)
-            batch = []
-    if batch:
-        conn.execute(insert(table), batch)
-
-
 def is_empty(engine: Engine) -> bool:
     """True when no federation has been stored yet."""
     with engine.connect() as conn:
@@ -59,7 +47,7 @@ def load_federation(engine: Engine, federation: Federation) -> None:
     """Insert every row in one transaction: a crash mid-load leaves the store empty."""
     with engine.begin() as conn:
         for name, rows in federation.rows.items():
-            _insert(conn, _table(name), rows, _json_columns(name))
+            insert_batched(conn, _table(name), _encoded(rows, _json_columns(name)))
         bulk_load(conn, federation.content)
     # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
     with engine.begin() as conn:
