@@ -8,6 +8,11 @@ NA = "NA"
 EPOCH_TEXT = "1970-01-01T00:00:00Z"
 
 
+def epoch_ms(when: datetime) -> int:
+    """Milliseconds since the Unix epoch: how the store keeps instants it compares (due times, beats)."""
+    return int(when.timestamp() * 1000)
+
+
 def to_text(when: datetime) -> str:
     """Format an aware datetime as the API does (seconds precision, Z)."""
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

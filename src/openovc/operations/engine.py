@@ -16,7 +16,7 @@ import orjson
 from ..domain.clock import Clock
 from ..domain.ports import Record, Txn
 from ..domain.tasks import AffectedObject, Codes, PacingMode, PacingTable, TaskFailure, TaskState
-from ..domain.timefmt import to_text
+from ..domain.timefmt import epoch_ms, to_text
 
 log = logging.getLogger(__name__)
 
@@ -91,7 +91,7 @@ class TaskEngine:
         self._handlers[operation] = handler
 
     def now_ms(self) -> int:
-        return int(self.clock.now().timestamp() * 1000)
+        return epoch_ms(self.clock.now())
 
     def _next_seq(self) -> int:
         # Wall-clock nanoseconds order tasks across controllers; the lock keeps them unique here.

@@ -24,6 +24,7 @@ from ..domain.auth import (
 )
 from ..domain.clock import Clock
 from ..domain.ports import AuthStore
+from ..domain.timefmt import epoch_ms
 
 _HASHER = PasswordHasher()
 # Every request checks its token: re-reading it from the store at most once a second per token saves
@@ -65,7 +66,7 @@ class AuthService:
         self._logins = 0
 
     def now_ms(self) -> int:
-        return int(self.clock.now().timestamp() * 1000)
+        return epoch_ms(self.clock.now())
 
     def login(self, username: str, password: str, grant_type: str = PASSWORD_GRANT) -> Token:
         now = self.now_ms()

@@ -27,6 +27,17 @@ def give_space(txn: Txn, datastore_id: str, amount: int) -> None:
         txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"]))})
 
 
+def shift_space(txn: Txn, datastore_id: str, grown: int) -> None:
+    """The datastore's free space after its VMs' data grew by `grown` bytes (negative: shrank).
+
+    A workload rewrites data in place: it is not refused for want of space, as a new VM would be.
+    """
+    datastore = txn.get(DATASTORES, datastore_id)
+    if datastore is not None and datastore["hypervisor_free_space"] is not None:
+        free = int(datastore["hypervisor_free_space"]) - grown
+        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": free})
+
+
 def fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
     """What a new VM does not share with its source: ids, name, times, MAC addresses, power."""
     nics = [

@@ -15,30 +15,17 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ..domain.catalog import DATASTORES, VIRTUAL_MACHINES
+from ..domain.catalog import VIRTUAL_MACHINES
 from ..domain.clock import Clock
 from ..domain.content_ledger import WorkloadSchedule
 from ..domain.content_model import ContentModel
 from ..domain.operations_ports import OperationsStore
 from ..domain.ports import Record, Txn
+from ..domain.timefmt import epoch_ms
 from . import backup_data as data
+from .vm_data import shift_space
 
 BATCH = 200  # VMs advanced per chore turn: a turn stays a short write transaction
-
-
-def epoch_ms(when: datetime) -> int:
-    return round(when.timestamp() * 1000)
-
-
-def _shift_free_space(txn: Txn, datastore_id: str, used: int) -> None:
-    """The datastore's free space after its VMs' data grew by `used` bytes (negative: shrank).
-
-    A workload rewrites data in place: it is not refused for want of space, as a new VM would be.
-    """
-    datastore = txn.get(DATASTORES, datastore_id)
-    if datastore is not None and datastore["hypervisor_free_space"] is not None:
-        free = int(datastore["hypervisor_free_space"]) - used
-        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": free})
 
 
 def catch_up(txn: Txn, model: ContentModel, vm: Record, now: datetime) -> Record:
@@ -52,7 +39,7 @@ def catch_up(txn: Txn, model: ContentModel, vm: Record, now: datetime) -> Record
     grown = size - data.vm_data(vm)
     values = {"hypervisor_free_space": int(vm["hypervisor_allocated_capacity"] or 0) - size}
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
-    _shift_free_space(txn, str(vm["datastore_id"]), grown)
+    shift_space(txn, str(vm["datastore_id"]), grown)
     return {**vm, **values}
 
 
