@@ -15,11 +15,12 @@ import pytest
 from openovc.domain.catalog import BACKUPS
 from openovc.domain.content import piece_compressed
 from openovc.domain.fields import Filter, Op
+from openovc.domain.guest_files import LINUX
 from openovc.domain.tasks import parse_pacing
 from openovc.domain.timefmt import from_text, to_text
 from openovc.operations.worker import Worker
 from openovc.services import backup_data as data
-from openovc.services import backups
+from openovc.services import backup_files, backups
 from openovc.storage.operations_state import SqlOperationsStore
 from tests.support.content_check import mirror_of_store
 from tests.support.content_ops import Mirror
@@ -953,6 +954,60 @@ def test_restore_files_writes_them_into_the_target_vm(own_env: Env) -> None:
     assert int(message.removeprefix(head).split()[0]) > 0
     assert _free(own_env, h, target["datastore_id"]) == free_ds
     assert _mirror(own_env).maps[target["id"]] == mirror.maps[target["id"]]
+
+
+def _entry(env: Env, h: dict[str, str], backup: Row, disk: str, path: str, number: str = "2") -> Row:
+    """One file's entry as browsing the backup shows it."""
+    (found,) = _get(env, h, f"/api/backups/{backup['id']}/virtual_disk_partition_files",
+                    virtual_disk=disk, partition_number=number, file_path=path)["virtual_disk_partition_files"]  # fmt: skip
+    assert isinstance(found, dict)
+    return found
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_restored_files_show_in_later_backups_of_the_vm(backend: str, tmp_path: Path) -> None:
+    with database_url(backend, tmp_path) as url:
+        env = make_env(tmp_path, database_url=url)
+        try:
+            _restored_files_show_in_later_backups(env)
+        finally:
+            env.runtime.engine.dispose()
+
+
+def _restored_files_show_in_later_backups(own_env: Env) -> None:
+    h = own_env.headers()
+    vm, old = _windows_backup(own_env)
+    disk = f"{vm['name']}.vmdk"
+    log = "/Windows/System32/winevt/Logs/Security.evtx"  # the guest rewrites it every ten minutes
+    restored = _entry(own_env, h, old, disk, log)
+    before = _take(own_env, h, vm, {"backup_name": "before-restore"})
+    assert _entry(own_env, h, before, disk, log) != restored
+    h = _later(own_env, timedelta(seconds=1))  # backup times are whole seconds
+    completed(own_env, "POST", f"/api/backups/{old['id']}/restore_files", h,
+              {"virtual_machine_id": vm["id"], "paths": [f"{disk}/2{log.lower()}"]}, version="1.9")  # fmt: skip
+    after = _take(own_env, h, vm, {"backup_name": "after-restore"})
+    # Restored into the VM it came from: in place, with the backed-up file's size and time.
+    assert _entry(own_env, h, after, disk, log) == restored
+    assert _entry(own_env, h, before, disk, log) != restored
+    # Another VM, of another OS: under restored/<disk>/<partition>/ on its main volume.
+    target = next(v for v in _vms(own_env) if backup_files.guest_of(v).os_family == LINUX)
+    documents = "/Users/Administrator/Documents"
+    source = _listing(own_env, h, old, disk, documents)
+    completed(own_env, "POST", f"/api/backups/{old['id']}/restore_files", h,
+              {"virtual_machine_id": target["id"], "paths": [f"{disk}/2/users/administrator/documents"]},
+              version="1.9")  # fmt: skip
+    later = _take(own_env, h, target, {"backup_name": "with-documents"})
+    landed = _listing(own_env, h, later, f"{target['name']}.vmdk", f"/restored/{disk}/2{documents}")
+    assert landed == [e for e in source if e["file_level_restore_available"]]
+    root = _listing(own_env, h, later, f"{target['name']}.vmdk", "/")
+    assert next(e for e in root if e["name"] == "restored")["last_modified"] == later["created_at"]
+    # Restored over the VM from the old backup: what was restored since is gone from its disks.
+    h = _later(own_env, timedelta(seconds=1))
+    completed(own_env, "POST", f"/api/backups/{old['id']}/restore?restore_original=true", h, {})
+    again = _take(own_env, h, vm, {"backup_name": "after-restore-over"})
+    assert _entry(own_env, h, again, disk, log) == _entry(own_env, h, before, disk, log)
+    # Older backups never change.
+    assert _entry(own_env, h, after, disk, log) == restored
 
 
 def test_restore_files_refusals(env: Env, admin: dict[str, str]) -> None:

@@ -219,6 +219,14 @@ def test_browse_a_backup_and_restore_files(ovc: Any, api: Api, contract: Contrac
     restored = _vm(api, target.data["id"])
     assert after.maps[target.data["id"]] != before
     assert _used(restored) == after.size(target.data["id"])
+    # A backup of the target holds the file: in place on a Windows VM, under restored/ on a Linux one.
+    later = target.create_backup(_name("sdk-flr-after"))
+    target_disk = f"{target.data['name']}.vmdk"
+    # A Windows system disk is GPT, a Linux one MBR.
+    windows_target = later.get_virtual_disk_partitions(target_disk)["partitions"][0]["disk_type"] == "GPT"
+    where = "/Windows" if windows_target else f"/restored/{disk}/2/Windows"
+    landed = later.get_virtual_disk_partition_files(target_disk, 2, where)["virtual_disk_partition_files"]
+    assert next(f for f in landed if f["name"] == "win.ini") == ini
     with pytest.raises(HPESimpliVityException) as caught:
         backup.restore_files(target.data["id"], [f"{disk}/2/pagefile.sys"])
     assert caught.value.msg == (

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import time
 from collections import Counter
 from datetime import UTC, datetime, timedelta
 
@@ -561,16 +560,13 @@ def test_spec_sizes() -> None:
 
 
 @pytest.mark.slow
-def test_largest_federation_generates_quickly() -> None:
-    started = time.perf_counter()
+def test_largest_federation_generates() -> None:
+    # How long it takes is benchmarks/foundation.py's to measure, not a test's.
     fed = generate(FederationSpec.largest(), NOW)
-    elapsed = time.perf_counter() - started
     assert fed.count("hosts") == 96
     assert fed.count("omnistack_clusters") == 12
     assert fed.count("virtual_machines") == 10_000
     assert fed.count("backups") == 300_000
-    # Replaying 300,000 backups through the content model takes about as long as drawing the rows.
-    assert elapsed < 45, f"took {elapsed:.1f} s"
 
 
 @pytest.mark.parametrize(("vms", "backups"), [(1, 0), (5, 0), (5, 1), (12, 3), (40, 7), (12, 5000)])

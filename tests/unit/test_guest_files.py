@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import random
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from typing import cast
 
@@ -16,7 +17,8 @@ from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidParameter, ObjectNotFound, TypeMismatch
 from openovc.domain.federation import FederationSpec
 from openovc.domain.fields import Collection
-from openovc.domain.guest_files import LINUX, WINDOWS, Entry, GiB, GuestVm, MiB
+from openovc.domain.guest_files import DAY, LINUX, WINDOWS, Entry, GiB, GuestVm, MiB
+from openovc.domain.operations_ports import OperationsStore
 from openovc.domain.ports import FederationReader, Record
 from openovc.drivers.simulated.generator import generate
 from openovc.drivers.simulated.plan import IMAGES, ROLES, image_for
@@ -367,6 +369,28 @@ def _service(*records: tuple[Collection, Record]) -> FederationReader:
     return cast(FederationReader, _Reader(*records))
 
 
+class _State:
+    def __init__(self, restored: dict[str, list[gf.RestoredFile]]) -> None:
+        self.restored = restored
+
+    def restored_files(self, vm_id: str) -> list[gf.RestoredFile]:
+        return self.restored.get(vm_id, [])
+
+
+class _Store:
+    def __init__(self, **restored: list[gf.RestoredFile]) -> None:
+        self.state = _State(restored)
+
+    @contextmanager
+    def reading(self) -> Iterator[_State]:
+        yield self.state
+
+
+def _store(**restored: list[gf.RestoredFile]) -> OperationsStore:
+    # Only `reading` and `restored_files` are called.
+    return cast(OperationsStore, _Store(**restored))
+
+
 def test_service_reads_disks_from_the_vm_and_names_from_the_backup() -> None:
     reader = _service((BACKUPS, _BACKUP), (VIRTUAL_MACHINES, _VM))
     assert backup_files.virtual_disks(reader, "b1") == ["web-01.vmdk", "web-01_1.vmdk"]
@@ -403,7 +427,7 @@ def test_service_refusals(
 ) -> None:
     reader = _service((BACKUPS, backup), (VIRTUAL_MACHINES, _VM))
     with pytest.raises(error) as caught:
-        backup_files.files(reader, "b1", params)
+        backup_files.files(reader, _store(), "b1", params)
     assert str(caught.value) == message
 
 
@@ -419,7 +443,109 @@ def test_service_lists_a_partition_and_its_files() -> None:
     assert parts == [
         {"partition_number": 1, "size": 40 * GiB - 2 * MiB, "disk_type": "GPT", "mountable": True}
     ]
-    listed = backup_files.files(
-        reader, "b1", {"virtual_disk": "web-01_1.vmdk", "partition_number": "1", "file_path": ""}
-    )
+    params = {"virtual_disk": "web-01_1.vmdk", "partition_number": "1", "file_path": ""}
+    listed = backup_files.files(reader, _store(), "b1", params)
     assert [e["name"] for e in listed] == ["$RECYCLE.BIN", "data", "System Volume Information"]
+    # What was restored into the VM by the backup's time is in it.
+    put = gf.RestoredFile(1, 1, "data/x.txt", False, 9, 0, int(TAKEN.timestamp()) - 400 * DAY)
+    listed = backup_files.files(reader, _store(vm1=[put]), "b1", {**params, "file_path": "data"})
+    assert {"name": "x.txt", "size": 9} == {k: v for k, v in listed[-1].items() if k in ("name", "size")}
+
+
+# ---- restored files ----------------------------------------------------------------------------
+
+T = int(TAKEN.timestamp())
+
+
+def _restored(vm: GuestVm, *files: gf.RestoredFile) -> GuestVm:
+    return GuestVm(vm.id, vm.name, vm.os_family, vm.disk_count, vm.allocated, files)
+
+
+def test_a_restored_file_shows_from_its_restore_until_the_guest_rewrites_it() -> None:
+    messages = gf.RestoredFile(0, 2, "var/log/messages", False, 123, T - 30 * DAY, T)
+    vm = _restored(LIN, messages)
+    own = dict(_walk(_tree(LIN, 0, 2, TAKEN)))["/var/log/messages"]
+    assert (own.size, own.last_modified) != (123, T - 30 * DAY)
+    shown = dict(_walk(_tree(vm, 0, 2, TAKEN)))["/var/log/messages"]
+    assert (shown.size, shown.last_modified, shown.restorable) == (123, T - 30 * DAY, True)
+    # A backup from before the restore does not hold it; one after the hourly rewrite holds the guest's.
+    assert dict(_walk(_tree(vm, 0, 2, TAKEN - timedelta(seconds=1))))["/var/log/messages"].size != 123
+    later = TAKEN + timedelta(hours=2)
+    assert (
+        dict(_walk(_tree(vm, 0, 2, later)))["/var/log/messages"]
+        == (dict(_walk(_tree(LIN, 0, 2, later)))["/var/log/messages"])
+    )
+    # Another disk or partition is not touched.
+    assert _tree(vm, 0, 1, TAKEN) == _tree(LIN, 0, 1, TAKEN)
+
+
+def test_the_last_restore_of_a_path_wins() -> None:
+    first = gf.RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60)
+    second = gf.RestoredFile(0, 2, "etc/crontab", False, 200, T - 8 * DAY, T - 30)
+    shown = dict(_walk(_tree(_restored(LIN, first, second), 0, 2, TAKEN)))["/etc/crontab"]
+    assert (shown.size, shown.last_modified) == (200, T - 8 * DAY)
+    between = dict(_walk(_tree(_restored(LIN, first, second), 0, 2, TAKEN - timedelta(seconds=45))))
+    assert between["/etc/crontab"].size == 100
+
+
+def test_a_restored_path_that_was_not_there_is_created_with_its_directories() -> None:
+    made = [
+        gf.RestoredFile(0, 2, "restored", True, 0, T - DAY, T - 10),
+        gf.RestoredFile(0, 2, "restored/notes", True, 0, T - DAY, T - 10),
+        gf.RestoredFile(0, 2, "restored/notes/a.txt", False, 42, T - 2 * DAY, T - 10),
+    ]
+    before = _tree(LIN, 0, 2, TAKEN)
+    after = _tree(_restored(LIN, *made), 0, 2, TAKEN)
+    walked = dict(_walk(after))
+    assert walked["/restored/notes/a.txt"].as_json()["size"] == 42
+    assert walked["/restored/notes"].directory and walked["/restored/notes"].last_modified == T - 10
+    # Creating an entry changes its parent's time; overwriting one does not.
+    assert after.last_modified == T - 10 != before.last_modified
+    overwritten = _tree(_restored(LIN, gf.RestoredFile(0, 2, "etc/fstab", False, 1, 0, T - 10)), 0, 2, TAKEN)
+    assert dict(_walk(overwritten))["/etc"].as_json() == dict(_walk(before))["/etc"].as_json()
+    assert dict(_walk(overwritten))["/etc/fstab"].size == 1
+
+
+def test_files_land_in_place_when_the_vm_has_the_same_partition_and_elsewhere_under_restored() -> None:
+    win_disks = WIN.disks()
+    system = WIN.partitions(win_disks[0])[1]
+    data = WIN.partitions(win_disks[1])[0]
+    assert gf.landing(win_disks[0], system, WIN) == (0, 2, ())
+    assert gf.landing(win_disks[1], data, WIN) == (1, 1, ())
+    other_windows = GuestVm("1", "file-02", WINDOWS, 1, 80 * GiB)
+    assert gf.landing(win_disks[0], system, other_windows) == (0, 2, ())
+    assert gf.landing(win_disks[1], data, other_windows) == (0, 2, ("restored", "sql-01_1.vmdk", "1"))
+    assert gf.landing(win_disks[0], system, LIN) == (0, 2, ("restored", "sql-01.vmdk", "2"))
+    no_disk = GuestVm("2", "empty", LINUX, 0, 0)
+    with pytest.raises(InvalidParameter) as caught:
+        gf.landing(win_disks[0], system, no_disk)
+    assert str(caught.value) == "The virtual machine empty has no virtual disk to restore files to"
+
+
+def test_restoring_a_directory_writes_it_and_its_restorable_entries() -> None:
+    root = _tree(WIN, 0, 2, TAKEN)
+    trail = gf.find_trail(root, ("users", "ADMINISTRATOR"), fold_case=True)
+    assert trail is not None and [e.name for e in trail] == ["Users", "Administrator"]
+    written = gf.restored_files(trail, (0, 2, ("restored", "sql-01.vmdk", "2")), T)
+    paths = [w.path for w in written]
+    assert paths[0] == "restored/sql-01.vmdk/2/Users/Administrator"
+    assert "restored/sql-01.vmdk/2/Users/Administrator/Documents/report.docx" in paths
+    assert all(w.restored_at == T and w.disk_index == 0 and w.partition_number == 2 for w in written)
+    assert gf.find_trail(root, (), fold_case=True) == []
+    assert gf.find_trail(root, ("users",), fold_case=False) is None
+    # What cannot be restored stays behind.
+    locked = Entry("pagefile.sys", False, False, 10, 0, restorable=False)
+    kept = Entry("a.txt", False, False, 5, 0, restorable=True)
+    folder = Entry("dir", True, False, 0, 0, True, (kept, locked))
+    assert [w.path for w in gf.restored_files([folder], (0, 2, ()), T)] == ["dir", "dir/a.txt"]
+
+
+def test_a_restore_over_the_vm_undoes_later_restored_files_from_then_on() -> None:
+    undone = gf.RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60, undone_at=T - 10)
+    kept = gf.RestoredFile(0, 2, "etc/fstab", False, 7, T - 9 * DAY, T - 60)
+    vm = _restored(LIN, undone, kept)
+    between = dict(_walk(_tree(vm, 0, 2, TAKEN - timedelta(seconds=30))))
+    assert (between["/etc/crontab"].size, between["/etc/fstab"].size) == (100, 7)
+    now = dict(_walk(_tree(vm, 0, 2, TAKEN)))
+    assert now["/etc/crontab"] == dict(_walk(_tree(LIN, 0, 2, TAKEN)))["/etc/crontab"]
+    assert now["/etc/fstab"].size == 7

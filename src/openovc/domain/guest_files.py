@@ -16,6 +16,8 @@
 # - Directories have size 0 and can be restored (what the real system answers for a directory, e.g.
 #   the SDK's own test data); symbolic links and the files Windows keeps locked (page file, VSS store)
 #   cannot.
+# - Restored files are the one stored part: restore_files writes a backup's files into a VM, and every
+#   later backup of that VM shows them (see RestoredFile), until the guest itself rewrites the file.
 
 from __future__ import annotations
 
@@ -127,6 +129,7 @@ class GuestVm:
     os_family: OsFamily
     disk_count: int
     allocated: int  # bytes over all its disks
+    restored: tuple[RestoredFile, ...] = ()  # what restore_files wrote into it, oldest first
 
     def disks(self) -> list[VirtualDisk]:
         names = disk_names(self.name, self.disk_count)
@@ -147,8 +150,11 @@ class GuestVm:
         return partitions(self.os_family, disk.index, disk.size)
 
     def tree(self, disk: VirtualDisk, partition_number: int, taken: datetime) -> Entry:
+        restored = [
+            r for r in self.restored if (r.disk_index, r.partition_number) == (disk.index, partition_number)
+        ]
         return partition_tree(
-            self.id, self.name, self.os_family, disk.index, disk.size, partition_number, taken
+            self.id, self.name, self.os_family, disk.index, disk.size, partition_number, taken, restored
         )
 
 
@@ -424,8 +430,10 @@ def partition_tree(
     disk_size: int,
     partition_number: int,
     taken: datetime,
+    restored: Sequence[RestoredFile] = (),
 ) -> Entry:
-    """The root directory of a mountable partition as the backup taken at `taken` holds it."""
+    """The root directory of a mountable partition as the backup taken at `taken` holds it, with the
+    files restored into it by then (`restored`, oldest first, all of this partition)."""
     parts = partitions(os_family, disk_index, disk_size)
     name = disk_names(vm_name, disk_index + 1)[-1]
     part = find_partition(parts, name, partition_number)
@@ -441,8 +449,31 @@ def partition_tree(
     for spec in specs:
         entry, born = _leaf(spec, vm_id, vm_name, os_family, disk_index, deployed, when, scale)
         leaves[tuple(spec.path.split("/"))] = (entry, born)
+    _lay_restored(leaves, restored, when)
     root, _ = _directory((), "", leaves, when)
     return root
+
+
+def _lay_restored(
+    leaves: dict[tuple[str, ...], tuple[Entry, int]], restored: Sequence[RestoredFile], when: int
+) -> None:
+    """Put what was restored by `when` over the generated entries: the last write of a path wins,
+    so a file the guest rewrote after the restore (a log, a registry hive) shows the guest's copy."""
+    # A generated entry's time is its last write; a restored entry was written when it was restored.
+    written = {key: entry.last_modified for key, (entry, _) in leaves.items()}
+    for record in restored:
+        if record.restored_at > when or (record.undone_at is not None and record.undone_at <= when):
+            continue
+        key = tuple(record.path.split("/"))
+        if written.get(key, -1) > record.restored_at:
+            continue
+        before = leaves.get(key)
+        if before is not None and before[0].directory and record.directory:
+            continue  # restoring a directory over itself adds its files, not a new directory
+        entry = Entry(key[-1], record.directory, False, record.size, record.last_modified, restorable=True)
+        # Overwriting a file does not create it again (its directory's time stays).
+        leaves[key] = (entry, before[1] if before is not None else record.restored_at)
+        written[key] = record.restored_at
 
 
 def _leaf(
@@ -505,6 +536,67 @@ def _directory(
     return Entry(name, True, False, 0, born, True, tuple(e for e, _ in children)), born
 
 
+# ---- restored files ----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class RestoredFile:
+    """A file or directory restore_files wrote into a VM's guest."""
+
+    disk_index: int
+    partition_number: int
+    path: str  # inside the partition, '/'-separated
+    directory: bool
+    size: int
+    last_modified: int  # epoch seconds: the backed-up file's own time, which a restore keeps
+    restored_at: int  # epoch seconds
+    undone_at: int | None = None  # epoch seconds: when the VM was restored over from an older backup
+
+
+RESTORED_DIRECTORY = "restored"
+
+
+def landing(source_disk: VirtualDisk, source: Partition, target: GuestVm) -> tuple[int, int, tuple[str, ...]]:
+    """Where files of a backup's partition land in a VM: (disk index, partition number, directory).
+
+    In place when the VM has the same disk and a partition of the same number and kind (a file
+    restored into the VM it came from overwrites its own path); anywhere else, under
+    `restored/<disk>/<partition>/` on the VM's main volume, so nothing of a foreign layout is
+    overwritten. InvalidParameter when the VM has no disk to write to.
+    """
+    disks = target.disks()
+    if source_disk.index < len(disks):
+        for part in target.partitions(disks[source_disk.index]):
+            if part.number == source.number and part.role == source.role and part.mountable:
+                return source_disk.index, part.number, ()
+    main = [p for p in target.partitions(disks[0]) if p.mountable] if disks else []
+    if not main:
+        raise InvalidParameter(f"The virtual machine {target.name} has no virtual disk to restore files to")
+    return 0, main[-1].number, (RESTORED_DIRECTORY, source_disk.name, str(source.number))
+
+
+def restored_files(
+    trail: Sequence[Entry], place: tuple[int, int, tuple[str, ...]], restored_at: int
+) -> list[RestoredFile]:
+    """What restoring the entry at the end of `trail` (find_trail's answer) writes: the entry and, for
+    a directory, every restorable entry below it."""
+    disk_index, number, prefix = place
+    out: list[RestoredFile] = []
+
+    def walk(node: Entry, path: tuple[str, ...]) -> None:
+        out.append(
+            RestoredFile(
+                disk_index, number, "/".join(path), node.directory, node.size, node.last_modified, restored_at
+            )
+        )
+        for child in node.children:
+            if child.restorable:
+                walk(child, (*path, child.name))
+
+    walk(trail[-1], (*prefix, *(e.name for e in trail)))
+    return out
+
+
 # ---- paths -------------------------------------------------------------------------------------
 
 
@@ -526,6 +618,15 @@ def split_path(raw: str) -> tuple[str, ...]:
 def find(root: Entry, segments: Sequence[str], *, fold_case: bool) -> Entry | None:
     """The entry at `segments`, or None; symbolic links are not followed (as the real system does
     not mount through them). NTFS compares names without case, Linux file systems with it."""
+    trail = find_trail(root, segments, fold_case=fold_case)
+    if trail is None:
+        return None
+    return trail[-1] if trail else root
+
+
+def find_trail(root: Entry, segments: Sequence[str], *, fold_case: bool) -> list[Entry] | None:
+    """The entries from below the root down to `segments` (their names as stored), or None."""
+    trail: list[Entry] = []
     node = root
     for segment in segments:
         if not node.directory:
@@ -537,7 +638,8 @@ def find(root: Entry, segments: Sequence[str], *, fold_case: bool) -> Entry | No
         if node_next is None:
             return None
         node = node_next
-    return node
+        trail.append(node)
+    return trail
 
 
 def list_files(

@@ -1,4 +1,4 @@
-"""State some operations keep beyond the catalog's columns (shutdowns, credentials); storage implements it.
+"""State some operations keep beyond the catalog's columns (shutdowns, credentials, restored files); storage implements it.
 
 Task handlers get it for their own transaction through `state_in(txn)`, so that it changes together
 with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`.
@@ -11,6 +11,7 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
+from .guest_files import RestoredFile
 from .ports import Txn
 
 
@@ -65,6 +66,17 @@ class OperationsState(Protocol):
     def guest_credentials(self, vm_id: str) -> GuestCredentials | None: ...
 
     def put_guest_credentials(self, credentials: GuestCredentials) -> None: ...
+
+    def restored_files(self, vm_id: str) -> list[RestoredFile]:
+        """What restore_files wrote into a VM, oldest first."""
+        ...
+
+    def add_restored_files(self, vm_id: str, files: list[RestoredFile]) -> None: ...
+
+    def undo_restored_files(self, vm_id: str, after: int, at: int) -> int:
+        """What was restored into a VM after `after` is gone from `at` on (epoch seconds): its disks
+        went back to a backup taken at `after`. Backups taken in between still hold it."""
+        ...
 
 
 class OperationsStore(Protocol):

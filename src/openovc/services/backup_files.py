@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import datetime
+from typing import Protocol
 
 import orjson
 
 from ..domain import guest_files, timefmt
 from ..domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from ..domain.errors import InvalidParameter
-from ..domain.guest_files import GuestVm
+from ..domain.fields import Collection
+from ..domain.guest_files import GuestVm, RestoredFile
+from ..domain.operations_ports import OperationsStore
 from ..domain.ports import FederationReader, Record
 from ..domain.query import parse_int
 from . import reads
@@ -31,12 +35,16 @@ def partitions(
     return [p.as_json() for p in vm.partitions(vm.disk(disk_name))]
 
 
-def files(reader: FederationReader, backup_id: str, params: Mapping[str, str]) -> list[dict[str, object]]:
+def files(
+    reader: FederationReader, store: OperationsStore, backup_id: str, params: Mapping[str, str]
+) -> list[dict[str, object]]:
     # Parameters are checked before the backup is looked up, as Spring binds them before the handler runs.
     disk_name = _required(params, "virtual_disk")
     number = parse_int("partition_number", _required(params, "partition_number"))
     file_path = _required(params, "file_path")
     vm, taken = _open(reader, backup_id)
+    with store.reading() as state:
+        vm = replace(vm, restored=tuple(state.restored_files(vm.id)))
     return [e.as_json() for e in guest_files.list_files(vm, disk_name, number, file_path, taken)]
 
 
@@ -58,17 +66,30 @@ def _open(reader: FederationReader, backup_id: str) -> tuple[GuestVm, datetime]:
     return guest_vm(reader, backup), timefmt.from_text(created)
 
 
-def guest_vm(reader: FederationReader, backup: Record) -> GuestVm:
+class Rows(Protocol):
+    """Gets an object by id: the reader and a transaction both can."""
+
+    def get(self, coll: Collection, key: str) -> Record | None: ...
+
+
+def guest_vm(rows: Rows, backup: Record) -> GuestVm:
     """The backed-up VM's disks come from its row (a deleted VM keeps one); its name from the backup,
     since vSphere names disk files once, when they are created."""
     vm_id = str(backup["virtual_machine_id"])
     name = str(backup["virtual_machine_name"])
-    row = reader.get(VIRTUAL_MACHINES, vm_id)
+    row = rows.get(VIRTUAL_MACHINES, vm_id)
     if row is None:
         # No row at all (an import that dropped it): one disk the size of the backup, whole GiB.
         size = _int(backup.get("size"))
         allocated = max(guest_files.GiB, -(-size // guest_files.GiB) * guest_files.GiB)
         return GuestVm(vm_id, name, guest_files.guest_os(vm_id, name, None, ()), 1, allocated)
+    return guest_of(row, name)
+
+
+def guest_of(row: Record, name: str | None = None, restored: Sequence[RestoredFile] = ()) -> GuestVm:
+    """A VM's guest as its row shows it (`name`: the name its disk files were given, if not its own)."""
+    vm_id = str(row["id"])
+    name = str(row["name"]) if name is None else name
     os_family = guest_files.guest_os(
         vm_id, name, _str(row.get("app_aware_vm_status")), _adapter_types(row.get("network_interfaces"))
     )
@@ -78,6 +99,7 @@ def guest_vm(reader: FederationReader, backup: Record) -> GuestVm:
         os_family,
         _int(row.get("hypervisor_virtual_disk_count")),
         _int(row.get("hypervisor_allocated_capacity")),
+        tuple(restored),
     )
 
 

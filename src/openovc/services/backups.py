@@ -49,7 +49,7 @@ from ..domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from ..operations.engine import Handler, TaskEngine
 from . import backup_data as data
 from . import workload
-from .backup_files import guest_vm
+from .backup_files import guest_of, guest_vm
 from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
 from .vm_data import fresh_identity, give_space, placed_on, take_space
 
@@ -726,7 +726,7 @@ def _restorable_over(finder: Finder, backup: Record) -> Record:
 def _run_restore(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = _current(txn, payload["backup"], now)
     if payload["original"]:
-        return _restore_over(txn, backup)
+        return _restore_over(txn, backup, now)
     _protected(backup, "restored")
     source = _source_vm(txn, backup)
     datastore = _found(txn, DATASTORES, payload["datastore"])
@@ -763,7 +763,7 @@ def _place(txn: Txn, vm: Record, datastore: Record) -> None:
     )
 
 
-def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
+def _restore_over(txn: Txn, backup: Record, now: datetime) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
     model = txn.content()
     # Its content now is replaced whole, so the workload steps due until now need not be applied.
@@ -789,6 +789,9 @@ def _restore_over(txn: Txn, backup: Record) -> list[AffectedObject]:
         },
     )
     data.refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
+    # Its disks went back to the backup: what was restored into it since is gone again.
+    taken = timefmt.from_text(str(backup["created_at"]))
+    txn.state().undo_restored_files(str(vm["id"]), int(taken.timestamp()), int(now.timestamp()))
     return [AffectedObject(str(vm["id"]), VM)]
 
 
@@ -802,8 +805,11 @@ def _bytes_of(entry: guest_files.Entry) -> int:
     return sum(_bytes_of(child) for child in entry.children if child.restorable)
 
 
-def _restored_bytes(guest: guest_files.GuestVm, taken: datetime, raw: str) -> int:
-    """The bytes `disk/partition/path` restores; InvalidBody naming what is wrong with it."""
+def _resolve(
+    guest: guest_files.GuestVm, taken: datetime, raw: str
+) -> tuple[guest_files.VirtualDisk, guest_files.Partition, list[guest_files.Entry]]:
+    """The disk, partition and entries down to what `disk/partition/path` names in the backup;
+    InvalidBody naming what is wrong with it."""
 
     def refuse(problem: str) -> InvalidBody:
         return InvalidBody(f"Invalid body: paths: '{raw}' {problem}")
@@ -821,28 +827,33 @@ def _restored_bytes(guest: guest_files.GuestVm, taken: datetime, raw: str) -> in
     if partition is None or not partition.mountable:
         raise refuse(f"names partition {number} of {disk_name}, which cannot be mounted")
     root = guest.tree(disk, number, taken)
-    entry = guest_files.find(root, segments, fold_case=guest.os_family == guest_files.WINDOWS)
-    if entry is None:
+    trail = guest_files.find_trail(root, segments, fold_case=guest.os_family == guest_files.WINDOWS)
+    if not trail:
         raise refuse("names no file or directory in the backup")
-    if not entry.restorable:
+    if not trail[-1].restorable:
         raise refuse("cannot be restored (a symbolic link or a file the guest keeps locked)")
-    return _bytes_of(entry)
+    return disk, partition, trail
 
 
 def restore_files(
     reader: FederationReader, tasks: TaskEngine, backup_id: str, vm_id: str, paths: Sequence[str]
 ) -> Record:
-    """Files of a backup written into a VM: their sizes are added to the VM's data."""
+    """Files of a backup written into a VM: later backups of the VM show them, and their sizes are
+    written to the VM's data."""
     backup = as_of(reader, backup_id, tasks.clock.now())
     with _refused_now():
-        _alive_vm(reader, vm_id)
+        target = _alive_vm(reader, vm_id)
         _protected(backup, "restored")
     if not paths:
         raise InvalidBody("Invalid body: paths: Specify at least one file or directory to restore.")
     guest = guest_vm(reader, backup)
     taken = timefmt.from_text(str(backup["created_at"]))
     unique = list(dict.fromkeys(paths))
-    restored = sum(_restored_bytes(guest, taken, p) for p in unique)
+    resolved = [_resolve(guest, taken, p) for p in unique]
+    for disk, partition, _ in resolved:
+        with _refused_now():
+            guest_files.landing(disk, partition, guest_of(target))
+    restored = sum(_bytes_of(trail[-1]) for _, _, trail in resolved)
     payload = {"backup": backup_id, "vm": vm_id, "paths": unique, "bytes": restored}
     return tasks.submit("backup.restore_files", payload, [backup_id, vm_id])
 
@@ -871,7 +882,23 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
         give_space(txn, str(vm["datastore_id"]), -delta)
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
     data.refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
+    txn.state().add_restored_files(str(vm["id"]), _written(txn, backup, vm, payload["paths"], now))
     return [AffectedObject(str(vm["id"]), VM)]
+
+
+def _written(
+    txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
+) -> list[guest_files.RestoredFile]:
+    """The files and directories restoring `paths` writes into the VM, in the order written."""
+    guest = guest_vm(txn, backup)
+    target = guest_of(vm)
+    taken = timefmt.from_text(str(backup["created_at"]))
+    at = int(now.timestamp())
+    written: list[guest_files.RestoredFile] = []
+    for raw in paths:
+        disk, partition, trail = _resolve(guest, taken, raw)
+        written += guest_files.restored_files(trail, guest_files.landing(disk, partition, target), at)
+    return written
 
 
 HANDLERS: dict[str, Handler] = {

@@ -7,6 +7,7 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
+from ..domain.guest_files import RestoredFile
 from ..domain.operations_ports import (
     GuestCredentials,
     OperationsState,
@@ -68,6 +69,22 @@ class SqlOperationsState:
 
     def put_guest_credentials(self, credentials: GuestCredentials) -> None:
         self._put(tables.vm_guest_credentials, vars(credentials))
+
+    def restored_files(self, vm_id: str) -> list[RestoredFile]:
+        t = tables.restored_files
+        rows = self.conn.execute(
+            select(t).where(t.c.vm_id == vm_id).order_by(t.c.restored_at, t.c.seq)
+        ).mappings()
+        return [RestoredFile(**{k: v for k, v in row.items() if k not in ("seq", "vm_id")}) for row in rows]
+
+    def add_restored_files(self, vm_id: str, files: list[RestoredFile]) -> None:
+        if files:
+            self.conn.execute(insert(tables.restored_files), [{"vm_id": vm_id, **vars(f)} for f in files])
+
+    def undo_restored_files(self, vm_id: str, after: int, at: int) -> int:
+        t = tables.restored_files
+        kept = (t.c.vm_id == vm_id, t.c.restored_at > after, t.c.undone_at.is_(None))
+        return self.conn.execute(update(t).where(*kept).values(undone_at=at)).rowcount
 
 
 class SqlOperationsStore:

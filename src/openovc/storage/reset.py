@@ -18,6 +18,7 @@ def federation_tables() -> list[Table]:
         tables.host_shutdowns,
         tables.external_store_credentials,
         tables.vm_guest_credentials,
+        tables.restored_files,
     ]
     return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks, tables.task_locks,
             *operation_records, *CONTENT_TABLES]  # fmt: skip

@@ -209,6 +209,22 @@ vm_guest_credentials = Table(
     Column("account_password_hash", Text, nullable=True),
 )
 
+# Files restore_files wrote into a VM's guest (domain/guest_files.RestoredFile), oldest first by seq.
+restored_files = Table(
+    "restored_files",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("vm_id", TEXT, nullable=False, index=True),
+    Column("disk_index", Integer, nullable=False),
+    Column("partition_number", Integer, nullable=False),
+    Column("path", Text, nullable=False),
+    Column("directory", Boolean, nullable=False),
+    Column("size", BigInteger, nullable=False),
+    Column("last_modified", BigInteger, nullable=False),
+    Column("restored_at", BigInteger, nullable=False),
+    Column("undone_at", BigInteger, nullable=True),
+)
+
 # ---- the content model (domain/content_ledger.py): what each place stores, without a row per piece ----
 # Arrays are little-endian blobs; ids are 63-bit, so they fit BigInteger on both engines.
 

@@ -10,6 +10,7 @@ from ...domain.catalog import BACKUPS
 from ...domain.query import parse_bool
 from ...services import backup_files
 from ...services import backups as ops
+from ...storage.operations_state import SqlOperationsStore
 from ..bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
 from ..collection import get_openapi, get_response, list_openapi, list_response
 from ..deps import ReaderDep, RuntimeDep, media_type
@@ -148,5 +149,6 @@ def get_partitions(bkpId: str, request: Request, reader: ReaderDep) -> JSON:
     operation_id="getBackupFiles",
     openapi_extra={"parameters": [_DISK, _PARTITION, _PATH]},
 )
-def get_files(bkpId: str, request: Request, reader: ReaderDep) -> JSON:
-    return JSON({"virtual_disk_partition_files": backup_files.files(reader, bkpId, request.query_params)})
+def get_files(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
+    found = backup_files.files(rt.reader, SqlOperationsStore(rt.engine), bkpId, request.query_params)
+    return JSON({"virtual_disk_partition_files": found})
