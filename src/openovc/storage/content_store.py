@@ -89,18 +89,18 @@ def lineage_row(lineage: Lineage) -> dict[str, object]:
     }
 
 
-def _lineage(row: Any) -> Lineage:
+def _lineage(row: Mapping[str, Any]) -> Lineage:
     return Lineage(
-        row.lineage_id,
-        _layout(row.layout),
-        _inherited(row.inherited),
-        starts=unpack("I", row.starts),
-        slots=unpack("I", row.slots),
-        prevs=unpack("I", row.prevs),
-        pieces=unpack("q", row.pieces),
-        logical=unpack("q", row.logical),
-        forked=row.forked,
-        rate=row.rate,
+        row["lineage_id"],
+        _layout(row["layout"]),
+        _inherited(row["inherited"]),
+        starts=unpack("I", row["starts"]),
+        slots=unpack("I", row["slots"]),
+        prevs=unpack("I", row["prevs"]),
+        pieces=unpack("q", row["pieces"]),
+        logical=unpack("q", row["logical"]),
+        forked=bool(row["forked"]),
+        rate=row["rate"],
     )
 
 
@@ -132,6 +132,17 @@ def _totals_row(place: str, totals: Totals) -> dict[str, object]:
     return {"place": place, **{name: getattr(totals, name) for name in _TOTALS}}
 
 
+def _by(table: Table, *keys: str) -> Any:
+    """`table`'s rows whose `keys` equal the bind parameters of the same names (built once)."""
+    return select(table).where(*(table.c[k] == bindparam(k) for k in keys))
+
+
+_LINEAGE = _by(tables.content_lineages, "lineage_id")
+_HOLDER = _by(tables.content_holders, "holder_id")
+_HELD = _by(tables.content_held, "place", "lineage_id")
+_SEGMENT = _by(tables.content_segments, "place", "seed")
+_TOTALS_OF = _by(tables.content_totals, "place")
+
 # Built once, with an expanding list: a statement per list length would be compiled anew each time.
 _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
     tables.content_shared.c.place == bindparam("at"),
@@ -158,33 +169,45 @@ def _put_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Inse
 class SqlPieceLedger:
     """PieceLedger over an open connection, inside the caller's transaction.
 
-    Holders and totals are remembered once read or written: an operation reads them again and again,
-    and within its transaction every change to them comes through this ledger.
+    Rows are remembered once read or written (lineages as rows, so that each read builds a fresh
+    Lineage the caller may change): an operation reads them again and again, and within its
+    transaction every change to them comes through this ledger.
     """
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._holders: dict[str, Holder | None] = {}
         self._totals: dict[str, Totals] = {}
+        self._lineages: dict[int, Mapping[str, Any] | None] = {}
+        self._helds: dict[tuple[str, int], Held] = {}
+        self._segments: dict[tuple[str, int], SegmentState | None] = {}
+
+    def _row(self, statement: Any, **keys: object) -> Mapping[str, Any] | None:
+        row = self.conn.execute(statement, keys).first()
+        return dict(row._mapping) if row is not None else None
 
     def _put(self, table: Table, row: dict[str, object]) -> None:
         self.conn.execute(_put_statement(self.conn.dialect.name, table, tuple(row)), row)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
-        t = tables.content_lineages
-        row = self.conn.execute(select(t).where(t.c.lineage_id == lineage_id)).first()
+        if lineage_id not in self._lineages:
+            self._lineages[lineage_id] = self._row(_LINEAGE, lineage_id=lineage_id)
+        row = self._lineages[lineage_id]
         return _lineage(row) if row is not None else None
 
     def save_lineage(self, lineage: Lineage) -> None:
-        self._put(tables.content_lineages, lineage_row(lineage))
+        row = lineage_row(lineage)
+        self._put(tables.content_lineages, row)
+        self._lineages[lineage.id] = row
 
     def holder(self, holder_id: str) -> Holder | None:
         if holder_id in self._holders:
             return self._holders[holder_id]
-        t = tables.content_holders
-        row = self.conn.execute(select(t).where(t.c.holder_id == holder_id)).first()
+        row = self._row(_HOLDER, holder_id=holder_id)
         found = (
-            None if row is None else Holder(row.holder_id, row.place, row.lineage_id, row.version, row.kind)
+            None
+            if row is None
+            else Holder(row["holder_id"], row["place"], row["lineage_id"], row["version"], row["kind"])
         )
         self._holders[holder_id] = found
         return found
@@ -199,28 +222,36 @@ class SqlPieceLedger:
         self._holders[holder_id] = None
 
     def held(self, place: str, lineage_id: int) -> Held:
-        t = tables.content_held
-        row = self.conn.execute(
-            select(t.c.versions, t.c.counts).where(t.c.place == place, t.c.lineage_id == lineage_id)
-        ).first()
-        return Held(unpack("I", row.versions), unpack("I", row.counts)) if row is not None else Held()
+        # Held is immutable: the remembered one can be handed out.
+        key = (place, lineage_id)
+        if key not in self._helds:
+            row = self._row(_HELD, place=place, lineage_id=lineage_id)
+            self._helds[key] = (
+                Held(unpack("I", row["versions"]), unpack("I", row["counts"])) if row is not None else Held()
+            )
+        return self._helds[key]
 
     def save_held(self, place: str, lineage_id: int, held: Held) -> None:
         t = tables.content_held
+        self._helds[(place, lineage_id)] = held
         if held:
             self._put(t, _held_row(place, lineage_id, held))
         else:
             self.conn.execute(delete(t).where(t.c.place == place, t.c.lineage_id == lineage_id))
 
     def segment(self, place: str, seed: int) -> SegmentState | None:
-        t = tables.content_segments
-        row = self.conn.execute(
-            select(t.c.holders, t.c.masks).where(t.c.place == place, t.c.seed == seed)
-        ).first()
-        return SegmentState(row.holders, unpack("I", row.masks)) if row is not None else None
+        key = (place, seed)
+        if key not in self._segments:
+            row = self._row(_SEGMENT, place=place, seed=seed)
+            self._segments[key] = (
+                SegmentState(row["holders"], unpack("I", row["masks"])) if row is not None else None
+            )
+        found = self._segments[key]
+        return found.copy() if found is not None else None  # a SegmentState can change in place
 
     def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
         t = tables.content_segments
+        self._segments[(place, seed)] = state.copy() if state is not None else None
         if state is None:
             self.conn.execute(delete(t).where(t.c.place == place, t.c.seed == seed))
         else:
@@ -246,9 +277,8 @@ class SqlPieceLedger:
 
     def totals(self, place: str) -> Totals:
         if place not in self._totals:
-            t = tables.content_totals
-            row = self.conn.execute(select(t).where(t.c.place == place)).first()
-            self._totals[place] = Totals(*(getattr(row, n) for n in _TOTALS)) if row is not None else Totals()
+            row = self._row(_TOTALS_OF, place=place)
+            self._totals[place] = Totals(*(row[n] for n in _TOTALS)) if row is not None else Totals()
         return replace(self._totals[place])  # a copy: Totals can change in place
 
     def save_totals(self, place: str, totals: Totals) -> None:
