@@ -385,7 +385,12 @@ def backup_vm(
         "store": store_name or None, "consistency": consistency, "retention": retention,
         "paced": _paced(tasks, operation),
     }  # fmt: skip
-    return tasks.submit(operation, payload, [vm_id, backup_id])
+    # What it writes: the VM (and, through its workload, its datastore), the new backup, and the content
+    # and figures of the VM's cluster and of the destination. A VM's datastore and cluster cannot change
+    # under it (a VM that moves is a new VM), so they can be named now.
+    places = [str(vm["omnistack_cluster_id"]), *(p for p in (cluster_id, store_name) if p)]
+    scope = [vm_id, backup_id, str(vm["datastore_id"]), *places]
+    return tasks.submit(operation, payload, [vm_id, backup_id], scope=scope)
 
 
 def _consistency(vm: Record, wanted: str) -> str:
@@ -514,10 +519,15 @@ def delete(
     if cluster_group_id:
         with _refused_now():
             _found(reader, CLUSTER_GROUPS, cluster_group_id)
+    backups = []
     with _refused_now():
         for backup_id in ids:
-            _not_in_flight(as_of(reader, backup_id, now))
-    return tasks.submit("backup.delete", {"backups": ids}, ids)
+            backups.append(as_of(reader, backup_id, now))
+            _not_in_flight(backups[-1])
+    # It writes the backups, and the content and figures of the places that keep them (a backup stays
+    # where it was made: a copy is another backup).
+    places = list(dict.fromkeys(_kept_at(b) for b in backups))
+    return tasks.submit("backup.delete", {"backups": ids}, ids, scope=[*ids, *places])
 
 
 def _run_delete(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
