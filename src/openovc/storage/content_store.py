@@ -10,7 +10,7 @@ from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Engine, Insert, Table, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -19,6 +19,7 @@ from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, Sh
 from ..domain.content_lineage import Inherited, Lineage
 from . import tables
 from .batches import insert_batched
+from .prepared import Prepared
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 _TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")
@@ -132,9 +133,9 @@ def _totals_row(place: str, totals: Totals) -> dict[str, object]:
     return {"place": place, **{name: getattr(totals, name) for name in _TOTALS}}
 
 
-def _by(table: Table, *keys: str) -> Any:
-    """`table`'s rows whose `keys` equal the bind parameters of the same names (built once)."""
-    return select(table).where(*(table.c[k] == bindparam(k) for k in keys))
+def _by(table: Table, *keys: str) -> Prepared:
+    """`table`'s rows whose `keys` equal the bind parameters of the same names."""
+    return Prepared(select(table).where(*(table.c[k] == bindparam(k) for k in keys)))
 
 
 _LINEAGE = _by(tables.content_lineages, "lineage_id")
@@ -155,15 +156,15 @@ _DELETE_SHARED = delete(tables.content_shared).where(
 
 
 @lru_cache(maxsize=64)
-def _put_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Insert:
+def _put_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Prepared:
     """INSERT of a row, or UPDATE of its other columns where its key exists: one statement, built once
     per engine, table and set of columns (both engines speak INSERT ... ON CONFLICT DO UPDATE)."""
     keys = [c.name for c in table.primary_key.columns]
     upsert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
     changed = {c: upsert.excluded[c] for c in columns if c not in keys}
     if not changed:
-        return upsert.on_conflict_do_nothing(index_elements=keys)
-    return upsert.on_conflict_do_update(index_elements=keys, set_=changed)
+        return Prepared(upsert.on_conflict_do_nothing(index_elements=keys), columns)
+    return Prepared(upsert.on_conflict_do_update(index_elements=keys, set_=changed), columns)
 
 
 class SqlPieceLedger:
@@ -182,12 +183,12 @@ class SqlPieceLedger:
         self._helds: dict[tuple[str, int], Held] = {}
         self._segments: dict[tuple[str, int], SegmentState | None] = {}
 
-    def _row(self, statement: Any, **keys: object) -> Mapping[str, Any] | None:
-        row = self.conn.execute(statement, keys).first()
-        return dict(row._mapping) if row is not None else None
+    def _row(self, statement: Prepared, **keys: object) -> Mapping[str, Any] | None:
+        found = statement.rows(self.conn, keys)
+        return found[0] if found else None
 
     def _put(self, table: Table, row: dict[str, object]) -> None:
-        self.conn.execute(_put_statement(self.conn.dialect.name, table, tuple(row)), row)
+        _put_statement(self.conn.dialect.name, table, tuple(row)).run(self.conn, row)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         if lineage_id not in self._lineages:
@@ -273,7 +274,7 @@ class SqlPieceLedger:
         kept = [{"place": place, "piece": p, "entry": e} for p, e in entries.items() if e]
         if kept:
             # One statement run for many rows: an operation writes tens of pieces.
-            self.conn.execute(_put_statement(self.conn.dialect.name, t, ("place", "piece", "entry")), kept)
+            _put_statement(self.conn.dialect.name, t, ("place", "piece", "entry")).run_many(self.conn, kept)
 
     def totals(self, place: str) -> Totals:
         if place not in self._totals:

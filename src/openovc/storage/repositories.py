@@ -12,7 +12,7 @@ from ..domain.query import CollectionQuery
 from . import querying, tables
 from .engine import reads
 from .rows import as_record
-from .transaction import find_statement
+from .transaction import find_statement, found_records
 
 
 class SqlFederationReader:
@@ -51,7 +51,7 @@ class SqlFederationReader:
     def find(self, coll: Collection, **equals: object) -> list[Record]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
         with self.engine.connect() as conn:
-            return [as_record(row) for row in conn.execute(stmt, equals)]
+            return found_records(conn, coll.plural, stmt.rows(conn, equals))
 
     def hardware(self, host_id: str) -> str | None:
         hw = tables.host_hardware

@@ -9,15 +9,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
 
 import orjson
 from sqlalchemy import (
+    Boolean,
     Connection,
     Engine,
-    Insert,
-    Select,
-    Update,
     bindparam,
     delete,
     func,
@@ -33,7 +30,7 @@ from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
 from . import tables
 from .content_store import SqlPieceLedger
-from .rows import as_record
+from .prepared import Prepared
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
@@ -121,29 +118,51 @@ def write_transaction(
         yield conn
 
 
+# Collection tables hold only text, integers, booleans and floats, which both drivers bind as they
+# are: their hot statements run prepared (storage/prepared.py). Only SQLite's booleans come back as
+# integers, so rows are mended where they are read.
+
+
 @lru_cache(maxsize=256)
-def find_statement(plural: str, key: str, fields: tuple[str, ...]) -> Select[Any]:
+def find_statement(plural: str, key: str, fields: tuple[str, ...]) -> Prepared:
     """SELECT * WHERE each field = :field, built once: tasks run the same few lookups over and over."""
     table = tables.COLLECTION_TABLES[plural]
-    return select(table).where(*(table.c[f] == bindparam(f) for f in fields)).order_by(table.c[key])
+    return Prepared(select(table).where(*(table.c[f] == bindparam(f) for f in fields)).order_by(table.c[key]))
 
 
-@lru_cache(maxsize=64)
-def insert_statement(plural: str) -> Insert:
-    """INSERT of one row, its values bound per call (the compiled form is cached by its columns)."""
-    return insert(tables.COLLECTION_TABLES[plural])
+@lru_cache(maxsize=256)
+def insert_statement(plural: str, columns: tuple[str, ...]) -> Prepared:
+    """INSERT of one row of these columns, built once."""
+    return Prepared(insert(tables.COLLECTION_TABLES[plural]), columns)
 
 
 @lru_cache(maxsize=512)
-def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ...]) -> Update:
+def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ...]) -> Prepared:
     """UPDATE ... SET each column = :set_column WHERE each field = :where_field, built once: an operation
     updates the same few shapes of row (a datastore's free space, a host's capacity) over and over."""
     table = tables.COLLECTION_TABLES[plural]
-    return (
+    return Prepared(
         update(table)
         .where(*(table.c[k] == bindparam(f"where_{k}") for k in where))
         .values({c: bindparam(f"set_{c}") for c in columns})
     )
+
+
+@lru_cache(maxsize=64)
+def _booleans(plural: str) -> tuple[str, ...]:
+    return tuple(c.name for c in tables.COLLECTION_TABLES[plural].columns if isinstance(c.type, Boolean))
+
+
+def found_records(conn: Connection, plural: str, records: list[Record]) -> list[Record]:
+    """Rows of a collection read through a prepared statement, SQLite's booleans mended."""
+    if conn.dialect.name == "sqlite":
+        booleans = _booleans(plural)
+        for record in records:
+            for name in booleans:
+                value = record.get(name)
+                if value is not None:
+                    record[name] = bool(value)
+    return records
 
 
 @lru_cache(maxsize=64)
@@ -182,7 +201,8 @@ class SqlTxn:
 
     def find(self, coll: Collection, **equals: object) -> list[Record]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
-        return [self._decode(coll, as_record(row)) for row in self.conn.execute(stmt, equals)]
+        found = found_records(self.conn, coll.plural, stmt.rows(self.conn, equals))
+        return [self._decode(coll, record) for record in found]
 
     def count(self, coll: Collection, **equals: object) -> int:
         table = tables.COLLECTION_TABLES[coll.plural]
@@ -190,7 +210,8 @@ class SqlTxn:
         return int(self.conn.execute(stmt).scalar_one())
 
     def insert(self, coll: Collection, record: Record) -> None:
-        self.conn.execute(insert_statement(coll.plural), self._encode(coll, record))
+        values = self._encode(coll, record)
+        insert_statement(coll.plural, tuple(values)).run(self.conn, values)
 
     def update(self, coll: Collection, key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)
@@ -199,7 +220,7 @@ class SqlTxn:
         stmt = update_statement(coll.plural, tuple(equals), tuple(values))
         params = {f"where_{k}": v for k, v in equals.items()}
         params.update((f"set_{k}", v) for k, v in self._encode(coll, values).items())
-        return int(self.conn.execute(stmt, params).rowcount)
+        return stmt.run(self.conn, params)
 
     def update_each(self, coll: Collection, changes: Sequence[tuple[str, Record]]) -> None:
         if not changes:
@@ -212,7 +233,7 @@ class SqlTxn:
             row = {f"set_{k}": v for k, v in self._encode(coll, values).items()}
             row[f"where_{coll.key}"] = key
             params.append(row)
-        self.conn.execute(stmt, params)
+        stmt.run_many(self.conn, params)
 
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.

@@ -1,0 +1,74 @@
+"""Statements compiled once per database dialect and run on the driver's own cursor: the hot path.
+
+An operation runs tens of small statements; SQLAlchemy's work around each execution (cache keys,
+parameter and result processing, result metadata) costs more than the database does for each of them.
+These statements bind and return only text, integers, floats, booleans and bytes, which both drivers
+take and give as they are (but SQLite's booleans, which come back as integers: see
+transaction.found_records), so nothing is lost by skipping it. They run inside the caller's
+transaction, on its connection.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
+
+
+class Prepared:
+    """A Core statement with named bind parameters; `columns`: an INSERT's columns, in order."""
+
+    def __init__(self, statement: ClauseElement, columns: Sequence[str] | None = None) -> None:
+        self.statement = statement
+        self.columns = list(columns) if columns is not None else None
+        self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        # A SELECT's column names, known before it runs: reading them off each result costs PostgreSQL's
+        # driver an object per column.
+        selected = getattr(statement, "selected_columns", None)
+        self.names = [str(c.name) for c in selected] if selected is not None else []
+
+    def _sql(self, conn: Connection) -> tuple[str, tuple[str, ...] | None]:
+        dialect = conn.dialect
+        found = self._compiled.get(dialect.name)
+        if found is None:
+            compiled = self.statement.compile(dialect=dialect, column_keys=self.columns)
+            assert isinstance(compiled, SQLCompiler)
+            # A positional driver (SQLite's qmark) takes a tuple in the compiled order of the names.
+            order = tuple(compiled.positiontup or ()) if dialect.positional else None
+            found = self._compiled[dialect.name] = (compiled.string, order)
+        return found
+
+    def _bound(self, order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Any:
+        return tuple(params[name] for name in order) if order is not None else params
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows a SELECT finds, by column name."""
+        sql, order = self._sql(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._bound(order, params))
+            names = self.names
+            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
+        finally:
+            cursor.close()
+
+    def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
+        """Run an INSERT, UPDATE or DELETE; the rows it changed."""
+        sql, order = self._sql(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._bound(order, params))
+            return int(cursor.rowcount)
+        finally:
+            cursor.close()
+
+    def run_many(self, conn: Connection, rows: Sequence[Mapping[str, Any]]) -> None:
+        sql, order = self._sql(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.executemany(sql, [self._bound(order, row) for row in rows])
+        finally:
+            cursor.close()
