@@ -1001,6 +1001,15 @@ def _restored_files_show_in_later_backups(own_env: Env) -> None:
     assert landed == [e for e in source if e["file_level_restore_available"]]
     root = _listing(own_env, h, later, f"{target['name']}.vmdk", "/")
     assert next(e for e in root if e["name"] == "restored")["last_modified"] == later["created_at"]
+    # What a backup shows can be restored from it, restored files included: back into the Windows VM.
+    report = f"restored/{disk}/2{documents}/report.docx"
+    h = _later(own_env, timedelta(seconds=1))
+    completed(own_env, "POST", f"/api/backups/{later['id']}/restore_files", h,
+              {"virtual_machine_id": vm["id"], "paths": [f"{target['name']}.vmdk/2/{report}"]},
+              version="1.9")  # fmt: skip
+    back = _take(own_env, h, vm, {"backup_name": "report-back"})
+    moved = _entry(own_env, h, back, disk, f"/restored/{target['name']}.vmdk/2/{report}")
+    assert moved == next(e for e in source if e["name"] == "report.docx")
     # Restored over the VM from the old backup: what was restored since is gone from its disks.
     h = _later(own_env, timedelta(seconds=1))
     completed(own_env, "POST", f"/api/backups/{old['id']}/restore?restore_original=true", h, {})

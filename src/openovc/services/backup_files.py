@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import replace
 from datetime import datetime
 from typing import Protocol
@@ -13,8 +13,8 @@ from ..domain import guest_files, timefmt
 from ..domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from ..domain.errors import InvalidParameter
 from ..domain.fields import Collection
-from ..domain.guest_files import GuestVm, RestoredFile
-from ..domain.operations_ports import OperationsStore
+from ..domain.guest_files import GuestVm
+from ..domain.operations_ports import OperationsState, OperationsStore
 from ..domain.ports import FederationReader, Record
 from ..domain.query import parse_int
 from . import reads
@@ -44,7 +44,7 @@ def files(
     file_path = _required(params, "file_path")
     vm, taken = _open(reader, backup_id)
     with store.reading() as state:
-        vm = replace(vm, restored=tuple(state.restored_files(vm.id)))
+        vm = with_restored(vm, state)
     return [e.as_json() for e in guest_files.list_files(vm, disk_name, number, file_path, taken)]
 
 
@@ -86,7 +86,12 @@ def guest_vm(rows: Rows, backup: Record) -> GuestVm:
     return guest_of(row, name)
 
 
-def guest_of(row: Record, name: str | None = None, restored: Sequence[RestoredFile] = ()) -> GuestVm:
+def with_restored(vm: GuestVm, state: OperationsState) -> GuestVm:
+    """The VM's guest with what restore_files wrote into it (a backup's time decides what it shows)."""
+    return replace(vm, restored=tuple(state.restored_files(vm.id)))
+
+
+def guest_of(row: Record, name: str | None = None) -> GuestVm:
     """A VM's guest as its row shows it (`name`: the name its disk files were given, if not its own)."""
     vm_id = str(row["id"])
     name = str(row["name"]) if name is None else name
@@ -99,7 +104,6 @@ def guest_of(row: Record, name: str | None = None, restored: Sequence[RestoredFi
         os_family,
         _int(row.get("hypervisor_virtual_disk_count")),
         _int(row.get("hypervisor_allocated_capacity")),
-        tuple(restored),
     )
 
 

@@ -49,7 +49,7 @@ from ..domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from ..operations.engine import Handler, TaskEngine
 from . import backup_data as data
 from . import workload
-from .backup_files import guest_of, guest_vm
+from .backup_files import guest_of, guest_vm, with_restored
 from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
 from .vm_data import fresh_identity, give_space, placed_on, take_space
 
@@ -846,7 +846,12 @@ def _resolve(
 
 
 def restore_files(
-    reader: FederationReader, tasks: TaskEngine, backup_id: str, vm_id: str, paths: Sequence[str]
+    reader: FederationReader,
+    store: OperationsStore,
+    tasks: TaskEngine,
+    backup_id: str,
+    vm_id: str,
+    paths: Sequence[str],
 ) -> Record:
     """Files of a backup written into a VM: later backups of the VM show them, and their sizes are
     written to the VM's data."""
@@ -856,13 +861,15 @@ def restore_files(
         _protected(backup, "restored")
     if not paths:
         raise InvalidBody("Invalid body: paths: Specify at least one file or directory to restore.")
-    guest = guest_vm(reader, backup)
+    with store.reading() as state:
+        guest = with_restored(guest_vm(reader, backup), state)
     taken = timefmt.from_text(str(backup["created_at"]))
     unique = list(dict.fromkeys(paths))
     resolved = [_resolve(guest, taken, p) for p in unique]
+    into = guest_of(target)
     for disk, partition, _ in resolved:
         with _refused_now():
-            guest_files.landing(disk, partition, guest_of(target))
+            guest_files.landing(disk, partition, into)
     restored = sum(_bytes_of(trail[-1]) for _, _, trail in resolved)
     payload = {"backup": backup_id, "vm": vm_id, "paths": unique, "bytes": restored}
     return tasks.submit("backup.restore_files", payload, [backup_id, vm_id])
@@ -900,7 +907,7 @@ def _written(
     txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
 ) -> list[guest_files.RestoredFile]:
     """The files and directories restoring `paths` writes into the VM, in the order written."""
-    guest = guest_vm(txn, backup)
+    guest = with_restored(guest_vm(txn, backup), txn.state())
     target = guest_of(vm)
     taken = timefmt.from_text(str(backup["created_at"]))
     at = int(now.timestamp())

@@ -126,7 +126,8 @@ def restore_backup(bkpId: str, request: Request, rt: RuntimeDep, body: RestoreBa
     "/{bkpId}/restore_files", operation_id="restoreFiles", status_code=202, dependencies=[media_type(9)]
 )
 def restore_files(bkpId: str, body: RestoreFiles, rt: RuntimeDep) -> JSON:
-    task = ops.restore_files(rt.reader, rt.tasks, bkpId, body.virtual_machine_id, body.paths or [])
+    store = SqlOperationsStore(rt.engine)
+    task = ops.restore_files(rt.reader, store, rt.tasks, bkpId, body.virtual_machine_id, body.paths or [])
     return accepted(rt.tasks, task)
 
 
