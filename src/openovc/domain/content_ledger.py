@@ -22,6 +22,7 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Collection, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -157,6 +158,11 @@ class PieceLedger(Protocol):
 
     def save_lineage(self, lineage: Lineage) -> None: ...
 
+    def writes(self) -> AbstractContextManager[None]:
+        """A run of saves whose outcome nobody reads before it ends: a store may send them together
+        (a read inside it still answers, after what was sent before it)."""
+        ...
+
     def holder(self, holder_id: str) -> Holder | None: ...
 
     def save_holder(self, holder: Holder) -> None: ...
@@ -216,6 +222,9 @@ class MemoryLedger:
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         return self.lineages.get(lineage_id)
+
+    def writes(self) -> AbstractContextManager[None]:
+        return nullcontext()
 
     def save_lineage(self, lineage: Lineage) -> None:
         self.lineages[lineage.id] = lineage

@@ -5,11 +5,13 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
+import psycopg
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -144,6 +146,16 @@ _HELD = _by(tables.content_held, "place", "lineage_id")
 _SEGMENT = _by(tables.content_segments, "place", "seed")
 _TOTALS_OF = _by(tables.content_totals, "place")
 
+
+def _gone(table: Table, *keys: str) -> Prepared:
+    """DELETE of `table`'s rows whose `keys` equal the bind parameters of the same names."""
+    return Prepared(delete(table).where(*(table.c[k] == bindparam(k) for k in keys)))
+
+
+_DROP_HOLDER = _gone(tables.content_holders, "holder_id")
+_DROP_HELD = _gone(tables.content_held, "place", "lineage_id")
+_DROP_SEGMENT = _gone(tables.content_segments, "place", "seed")
+
 # Built once, with an expanding list: a statement per list length would be compiled anew each time.
 _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
     tables.content_shared.c.place == bindparam("at"),
@@ -196,6 +208,15 @@ class SqlPieceLedger:
         row = self._lineages[lineage_id]
         return _lineage(row) if row is not None else None
 
+    def writes(self) -> AbstractContextManager[None]:
+        # psycopg's pipeline mode: statements go out without waiting for each answer (a clone's dozen
+        # saves take one round trip); SQLite, in process, has no round trips to save.
+        if self.conn.dialect.name == "postgresql":
+            driver = self.conn.connection.driver_connection
+            assert isinstance(driver, psycopg.Connection)
+            return cast(AbstractContextManager[None], driver.pipeline())
+        return nullcontext()
+
     def save_lineage(self, lineage: Lineage) -> None:
         row = lineage_row(lineage)
         self._put(tables.content_lineages, row)
@@ -218,8 +239,7 @@ class SqlPieceLedger:
         self._holders[holder.id] = holder
 
     def drop_holder(self, holder_id: str) -> None:
-        t = tables.content_holders
-        self.conn.execute(delete(t).where(t.c.holder_id == holder_id))
+        _DROP_HOLDER.run(self.conn, {"holder_id": holder_id})
         self._holders[holder_id] = None
 
     def held(self, place: str, lineage_id: int) -> Held:
@@ -238,7 +258,7 @@ class SqlPieceLedger:
         if held:
             self._put(t, _held_row(place, lineage_id, held))
         else:
-            self.conn.execute(delete(t).where(t.c.place == place, t.c.lineage_id == lineage_id))
+            _DROP_HELD.run(self.conn, {"place": place, "lineage_id": lineage_id})
 
     def segment(self, place: str, seed: int) -> SegmentState | None:
         key = (place, seed)
@@ -254,7 +274,7 @@ class SqlPieceLedger:
         t = tables.content_segments
         self._segments[(place, seed)] = state.copy() if state is not None else None
         if state is None:
-            self.conn.execute(delete(t).where(t.c.place == place, t.c.seed == seed))
+            _DROP_SEGMENT.run(self.conn, {"place": place, "seed": seed})
         else:
             self._put(t, _segment_row(place, seed, state))
 
