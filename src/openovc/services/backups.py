@@ -808,13 +808,6 @@ def _restore_over(txn: Txn, backup: Record, now: datetime) -> list[AffectedObjec
 # ------------------------------------------------------------------------------------ restore_files
 
 
-def _bytes_of(entry: guest_files.Entry) -> int:
-    """What restoring an entry writes: a file's size, or a directory's restorable files."""
-    if not entry.directory:
-        return entry.size
-    return sum(_bytes_of(child) for child in entry.children if child.restorable)
-
-
 def _resolve(
     guest: guest_files.GuestVm, taken: datetime, raw: str
 ) -> tuple[guest_files.VirtualDisk, guest_files.Partition, list[guest_files.Entry]]:
@@ -870,8 +863,8 @@ def restore_files(
     for disk, partition, _ in resolved:
         with _refused_now():
             guest_files.landing(disk, partition, into)
-    restored = sum(_bytes_of(trail[-1]) for _, _, trail in resolved)
-    payload = {"backup": backup_id, "vm": vm_id, "paths": unique, "bytes": restored}
+    # What they write is worked out when the task runs, from the backup and the VM as they are then.
+    payload = {"backup": backup_id, "vm": vm_id, "paths": unique}
     return tasks.submit("backup.restore_files", payload, [backup_id, vm_id])
 
 
@@ -880,7 +873,8 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
     _protected(backup, "restored")
     model = txn.content()
     vm = workload.catch_up(txn, model, _alive_vm(txn, payload["vm"]), now)
-    restored = int(payload["bytes"])
+    written = _written(txn, backup, vm, payload["paths"], now)
+    restored = sum(w.size for w in written if not w.directory)
     # Restored files overwrite the guest's current ones: a write of as many of the VM's hot pieces as
     # the restored bytes fill (at least one). The VM's data changes by what those pieces differ in size.
     model.workload(str(vm["id"]), max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
@@ -899,7 +893,7 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
         give_space(txn, str(vm["datastore_id"]), -delta)
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
     data.refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
-    txn.state().add_restored_files(str(vm["id"]), _written(txn, backup, vm, payload["paths"], now))
+    txn.state().add_restored_files(str(vm["id"]), written)
     return [AffectedObject(str(vm["id"]), VM)]
 
 

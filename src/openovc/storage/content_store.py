@@ -21,7 +21,7 @@ from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, Sh
 from ..domain.content_lineage import Inherited, Lineage
 from . import tables
 from .batches import insert_batched
-from .prepared import Prepared
+from .prepared import Prepared, equal_to_binds
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 _TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")
@@ -137,7 +137,7 @@ def _totals_row(place: str, totals: Totals) -> dict[str, object]:
 
 def _by(table: Table, *keys: str) -> Prepared:
     """`table`'s rows whose `keys` equal the bind parameters of the same names."""
-    return Prepared(select(table).where(*(table.c[k] == bindparam(k) for k in keys)))
+    return Prepared(select(table).where(*equal_to_binds(table, keys)))
 
 
 _LINEAGE = _by(tables.content_lineages, "lineage_id")
@@ -149,7 +149,7 @@ _TOTALS_OF = _by(tables.content_totals, "place")
 
 def _gone(table: Table, *keys: str) -> Prepared:
     """DELETE of `table`'s rows whose `keys` equal the bind parameters of the same names."""
-    return Prepared(delete(table).where(*(table.c[k] == bindparam(k) for k in keys)))
+    return Prepared(delete(table).where(*equal_to_binds(table, keys)))
 
 
 _DROP_HOLDER = _gone(tables.content_holders, "holder_id")

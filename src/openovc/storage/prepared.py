@@ -13,9 +13,14 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import ColumnElement, Connection, Table, bindparam
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+
+def equal_to_binds(table: Table, keys: Sequence[str]) -> list[ColumnElement[bool]]:
+    """`column = :column` for each of `keys`: the WHERE of a lookup by those columns."""
+    return [table.c[k] == bindparam(k) for k in keys]
 
 
 class Prepared:

@@ -30,7 +30,7 @@ from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
 from . import tables
 from .content_store import SqlPieceLedger
-from .prepared import Prepared
+from .prepared import Prepared, equal_to_binds
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
@@ -127,7 +127,7 @@ def write_transaction(
 def find_statement(plural: str, key: str, fields: tuple[str, ...]) -> Prepared:
     """SELECT * WHERE each field = :field, built once: tasks run the same few lookups over and over."""
     table = tables.COLLECTION_TABLES[plural]
-    return Prepared(select(table).where(*(table.c[f] == bindparam(f) for f in fields)).order_by(table.c[key]))
+    return Prepared(select(table).where(*equal_to_binds(table, fields)).order_by(table.c[key]))
 
 
 @lru_cache(maxsize=256)
