@@ -80,6 +80,7 @@ from foundation import (
     tree_rss,
 )
 from foundation import specs as foundation_specs
+from lean_http import HTTPError, LeanClient
 from report import Report, Row, common_errors, mb, p95, timing
 from tasks import (
     MEDIA,
@@ -146,7 +147,7 @@ class Taken:
         return self.backup_id != "" and self.state != "PROTECTED" and not self.read_failed
 
 
-def take_one(http: httpx.Client, vm_id: str, name: str, interval: float | None) -> Taken:
+def take_one(http: LeanClient, vm_id: str, name: str, interval: float | None) -> Taken:
     """POST the backup, poll its task to its end, then read the backup until it is PROTECTED."""
     op = Op("backup", f"/api/virtual_machines/{vm_id}/backup", {"backup_name": name})
     taken = Taken(finish(http, submit(http, op), interval))
@@ -162,7 +163,7 @@ def take_one(http: httpx.Client, vm_id: str, name: str, interval: float | None) 
     while True:
         try:
             resp = http.get(f"/api/backups/{taken.backup_id}")
-        except httpx.HTTPError as exc:
+        except HTTPError as exc:
             taken.error, taken.read_failed = f"GET backup: {type(exc).__name__}: {exc}", True
             return taken
         taken.gets += 1
@@ -184,7 +185,7 @@ def take_one(http: httpx.Client, vm_id: str, name: str, interval: float | None) 
 
 
 def take_backups(
-    pool: list[httpx.Client], vms: list[str], count: int, label: str, interval: float | None
+    pool: list[LeanClient], vms: list[str], count: int, label: str, interval: float | None
 ) -> tuple[list[Taken], float]:
     """`count` backups of the VMs in order (distinct while there are enough), through the pool."""
 
@@ -297,7 +298,7 @@ def deletable(http: httpx.Client, count: int, after: str, avoid: str) -> list[st
     return found[:count]
 
 
-def delete_batches(pool: list[httpx.Client], ids: list[str], batch: int) -> tuple[list[Outcome], float]:
+def delete_batches(pool: list[LeanClient], ids: list[str], batch: int) -> tuple[list[Outcome], float]:
     batches = [ids[i : i + batch] for i in range(0, len(ids), batch)]
 
     def work(i: int, index: int) -> Outcome:
@@ -313,7 +314,7 @@ def still_listed(http: httpx.Client, ids: list[str], batch: int) -> int:
 
 
 def delete_phase(
-    backend: str, args: argparse.Namespace, server: Server, admin: httpx.Client, pool: list[httpx.Client]
+    backend: str, args: argparse.Namespace, server: Server, admin: httpx.Client, pool: list[LeanClient]
 ) -> tuple[list[Row], dict[str, Any]]:
     horizon = to_text(datetime.now(UTC) + timedelta(days=1))
     ids = deletable(admin, args.deletes + args.singles, horizon, "bench-")
@@ -323,7 +324,8 @@ def delete_phase(
     cpu_before = cpu_sample(server.process.pid, backend)
     outcomes, wall = delete_batches(workers, batch_ids, args.batch)
     cpu_after = cpu_sample(server.process.pid, backend)
-    singles = [finish(admin, send(admin, "delete", "DELETE", f"/api/backups/{i}", None)) for i in single_ids]
+    one = workers[0]
+    singles = [finish(one, send(one, "delete", "DELETE", f"/api/backups/{i}", None)) for i in single_ids]
     after = listed_count(admin, {})
     left = still_listed(admin, ids, args.batch)
     cpu, cpu_info = cpu_detail(cpu_before, cpu_after, len(batch_ids))
@@ -728,7 +730,7 @@ def backups_run(
     backend: str,
     label: str,
     pacing: str,
-    pool: list[httpx.Client],
+    pool: list[LeanClient],
     admin: httpx.Client,
     server: Server,
     vms: list[str],

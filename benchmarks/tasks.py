@@ -64,6 +64,7 @@ from foundation import (
     running_server,
 )
 from foundation import specs as foundation_specs
+from lean_http import HTTPError, LeanClient
 from report import Report, Row, common_errors, p95, timing
 
 MEDIA = "application/vnd.simplivity.v1.8+json"
@@ -236,27 +237,20 @@ def inventory(http: httpx.Client) -> Inventory:
 # Clients
 
 
-def clients(server: Server, token_header: str, count: int) -> list[httpx.Client]:
+def clients(server: Server, token_header: str, count: int) -> list[LeanClient]:
     """`count` keep-alive HTTP/1.1 clients sharing one login, each already connected."""
     out = []
     for _ in range(count):
-        http = httpx.Client(
-            base_url=server.base_url,
-            verify=False,
-            http1=True,
-            http2=False,
-            timeout=120,
-            headers={"Authorization": token_header, "Accept": "application/json"},
-        )
-        http.get("/api/version").raise_for_status()  # the TLS handshake, outside any clock
+        http = LeanClient(server.base_url, {"Authorization": token_header, "Accept": "application/json"})
+        answer = http.get("/api/version")  # the TLS handshake, outside any clock
+        if answer.status_code != 200:
+            raise RuntimeError(f"GET /api/version answered {answer.status_code}: {answer.text[:200]}")
         out.append(http)
     return out
 
 
 @contextlib.contextmanager
-def client_pool(
-    server: Server, password: str, count: int
-) -> Iterator[tuple[httpx.Client, list[httpx.Client]]]:
+def client_pool(server: Server, password: str, count: int) -> Iterator[tuple[httpx.Client, list[LeanClient]]]:
     with client(server, password) as admin:
         pool = clients(server, str(admin.headers["Authorization"]), count)
         try:
@@ -269,7 +263,7 @@ def client_pool(
 @contextlib.contextmanager
 def served(
     store: Store, password: str, pacing: str, workers: int, count: int
-) -> Iterator[tuple[Server, httpx.Client, list[httpx.Client]]]:
+) -> Iterator[tuple[Server, httpx.Client, list[LeanClient]]]:
     """A server on the store with this task pacing and `workers` processes, a logged-in administrator's
     client and a pool of `count` clients."""
     with (
@@ -330,14 +324,14 @@ class Outcome:
         return self.status != 202 or (self.error != "" and self.state not in ("FAILED",))
 
 
-def send(http: httpx.Client, kind: str, method: str, url: str, body: Mapping[str, Any] | None) -> Outcome:
+def send(http: LeanClient, kind: str, method: str, url: str, body: Mapping[str, Any] | None) -> Outcome:
     """One task-making request (a POST with a JSON body, or a DELETE), not yet polled."""
     out = Outcome(kind, submitted=time.perf_counter())
     content = orjson.dumps(body) if body is not None else None
     headers = {"Content-Type": MEDIA} if body is not None else {}
     try:
         resp = http.request(method, url, content=content, headers=headers)
-    except httpx.HTTPError as exc:
+    except HTTPError as exc:
         out.error = f"{method} {kind}: {type(exc).__name__}: {exc}"
         return out
     out.accepted = time.perf_counter()
@@ -351,15 +345,15 @@ def send(http: httpx.Client, kind: str, method: str, url: str, body: Mapping[str
     return out
 
 
-def submit(http: httpx.Client, op: Op) -> Outcome:
+def submit(http: LeanClient, op: Op) -> Outcome:
     return send(http, op.kind, "POST", op.url, op.body)
 
 
-def poll_once(http: httpx.Client, out: Outcome) -> bool:
+def poll_once(http: LeanClient, out: Outcome) -> bool:
     """One GET of the task; True when it is final (or the GET failed, which ends the wait too)."""
     try:
         resp = http.get(f"/api/tasks/{out.task_id}")
-    except httpx.HTTPError as exc:
+    except HTTPError as exc:
         out.error = f"GET task: {type(exc).__name__}: {exc}"
         out.state = ""
         return True
@@ -389,7 +383,7 @@ def pause(delay: float, interval: float | None = None) -> float:
     return delay
 
 
-def finish(http: httpx.Client, out: Outcome, interval: float | None = None) -> Outcome:
+def finish(http: LeanClient, out: Outcome, interval: float | None = None) -> Outcome:
     """Poll an accepted task until it is final."""
     if out.status == 202:
         delay = 0.0
@@ -452,7 +446,7 @@ def share_out(clients: int, count: int, work: Callable[[int, int], T]) -> tuple[
 
 
 def throughput(
-    pool: list[httpx.Client], inv: Inventory, tasks: int, seed: int, label: str
+    pool: list[LeanClient], inv: Inventory, tasks: int, seed: int, label: str
 ) -> tuple[list[Outcome], float]:
     """`tasks` operations through the pool, each submitted and polled to its end; outcomes and wall time."""
     n = len(pool)
@@ -564,7 +558,7 @@ def _server_end(text: str) -> float:
     return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=UTC).timestamp()
 
 
-def in_flight(pool: list[httpx.Client], inv: Inventory, count: int, seed: int) -> Flight:
+def in_flight(pool: list[LeanClient], inv: Inventory, count: int, seed: int) -> Flight:
     """Submit `count` operations without polling, then poll each about once a second until it is final."""
     n = len(pool)
     rng = random.Random(seed)

@@ -269,6 +269,8 @@ def _serve(args: argparse.Namespace) -> int:
         "lifespan": "on",
         "log_level": settings.log_level,
         "access_log": args.access_log,
+        # Clients reach the controller directly: no proxy whose forwarded headers it should trust.
+        "proxy_headers": False,
         "timeout_graceful_shutdown": 10,
         **ssl_kwargs,
     }

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 from fastapi import Depends, Request
 from sqlalchemy import Engine
+from starlette.concurrency import run_in_threadpool
 
 from ..domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, invalid_token_description
 from ..domain.clock import Clock
@@ -62,10 +63,15 @@ def bearer_token(request: Request) -> str:
     return value.strip()
 
 
-def session(request: Request, rt: RuntimeDep) -> Session:
-    """The caller's session; 401 invalid_token for a bad token, 403 for a read-only user writing."""
+async def session(request: Request, rt: RuntimeDep) -> Session:
+    """The caller's session; 401 invalid_token for a bad token, 403 for a read-only user writing.
+
+    Most requests' tokens are judged from memory, here on the event loop; only those that need the
+    store go through the thread pool.
+    """
     token = bearer_token(request)
-    verdict, found = rt.auth.check(token)
+    judged = rt.auth.check_in_memory(token)
+    verdict, found = judged if judged is not None else await run_in_threadpool(rt.auth.check, token)
     if verdict is not TokenVerdict.VALID or found is None:
         description = invalid_token_description(verdict, token)
         raise OAuthError(

@@ -114,6 +114,22 @@ class AuthService:
             self._recent[access_token] = (time.monotonic(), found)
         return found
 
+    def check_in_memory(self, access_token: str) -> tuple[TokenVerdict, Session] | None:
+        """The verdict on a valid token when it takes no store access: the token was read within
+        SESSION_CACHE_S, its use needs no recording yet, and its user is in no group. None otherwise:
+        check() then judges it."""
+        cached = self._recent.get(access_token)
+        if cached is None or time.monotonic() - cached[0] >= SESSION_CACHE_S:
+            return None
+        token, own, groups = cached[1]
+        now = self.now_ms()
+        if groups or needs_touch(token, now, self.policy):
+            return None
+        verdict = judge(token, now, self.policy)
+        if verdict is not TokenVerdict.VALID:
+            return None
+        return verdict, Session(token, Role(own))
+
     def check(self, access_token: str) -> tuple[TokenVerdict, Session | None]:
         """Judge a bearer token, and record its use when valid."""
         now = self.now_ms()

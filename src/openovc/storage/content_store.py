@@ -12,7 +12,7 @@ from typing import Any, cast
 
 import orjson
 import psycopg
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, update
+from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
@@ -152,11 +152,21 @@ def _gone(table: Table, *keys: str) -> Prepared:
     return Prepared(delete(table).where(*equal_to_binds(table, keys)))
 
 
+_WORKLOAD_DUE = Prepared(
+    select(tables.content_holders.c.due_at).where(*equal_to_binds(tables.content_holders, ["holder_id"]))
+)
+_SET_WORKLOAD_DUE = Prepared(
+    update(tables.content_holders)
+    .where(tables.content_holders.c.holder_id == bindparam("holder_id"))
+    .values(due_at=bindparam("due_at"))
+)
 _DROP_HOLDER = _gone(tables.content_holders, "holder_id")
 _DROP_HELD = _gone(tables.content_held, "place", "lineage_id")
 _DROP_SEGMENT = _gone(tables.content_segments, "place", "seed")
 
-# Built once, with an expanding list: a statement per list length would be compiled anew each time.
+# SQLite: built once, with an expanding list (a statement per list length would be compiled anew each
+# time), in chunks. PostgreSQL: one array parameter, so one prepared statement serves every length,
+# and the upsert of any number of pieces is one statement, not one per piece.
 _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
     tables.content_shared.c.place == bindparam("at"),
     tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
@@ -164,6 +174,22 @@ _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).w
 _DELETE_SHARED = delete(tables.content_shared).where(
     tables.content_shared.c.place == bindparam("at"),
     tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
+)
+_PG_SHARED = Prepared(
+    text(
+        "SELECT piece, entry FROM content_shared WHERE place = :at AND piece = ANY(CAST(:pieces AS bigint[]))"
+    )
+)
+_PG_DELETE_SHARED = Prepared(
+    text("DELETE FROM content_shared WHERE place = :at AND piece = ANY(CAST(:pieces AS bigint[]))")
+)
+_PG_PUT_SHARED = Prepared(
+    text(
+        "INSERT INTO content_shared (place, piece, entry)"
+        " SELECT :at, u.piece, u.entry"
+        " FROM unnest(CAST(:pieces AS bigint[]), CAST(:entries AS bigint[])) AS u(piece, entry)"
+        " ON CONFLICT (place, piece) DO UPDATE SET entry = EXCLUDED.entry"
+    )
 )
 
 
@@ -280,6 +306,11 @@ class SqlPieceLedger:
 
     def shared(self, place: str, pieces: Collection[int]) -> dict[int, SharedEntry]:
         wanted = list(pieces)
+        if not wanted:
+            return {}
+        if self.conn.dialect.name == "postgresql":
+            rows = _PG_SHARED.tuples(self.conn, {"at": place, "pieces": wanted})
+            return dict(rows)
         found: dict[int, SharedEntry] = {}
         for i in range(0, len(wanted), _IN_CHUNK):
             chunk = {"at": place, "pieces": wanted[i : i + _IN_CHUNK]}
@@ -287,14 +318,22 @@ class SqlPieceLedger:
         return found
 
     def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:
-        t = tables.content_shared
         gone = [p for p, e in entries.items() if not e]
+        kept = [(p, e) for p, e in entries.items() if e]
+        if self.conn.dialect.name == "postgresql":
+            if gone:
+                _PG_DELETE_SHARED.run(self.conn, {"at": place, "pieces": gone})
+            if kept:
+                pieces, values = zip(*kept, strict=True)
+                _PG_PUT_SHARED.run(self.conn, {"at": place, "pieces": list(pieces), "entries": list(values)})
+            return
         for i in range(0, len(gone), _IN_CHUNK):
             self.conn.execute(_DELETE_SHARED, {"at": place, "pieces": gone[i : i + _IN_CHUNK]})
-        kept = [{"place": place, "piece": p, "entry": e} for p, e in entries.items() if e]
         if kept:
             # One statement run for many rows: an operation writes tens of pieces.
-            _put_statement(self.conn.dialect.name, t, ("place", "piece", "entry")).run_many(self.conn, kept)
+            _put_statement(
+                self.conn.dialect.name, tables.content_shared, ("place", "piece", "entry")
+            ).run_many(self.conn, [{"place": place, "piece": p, "entry": e} for p, e in kept])
 
     def totals(self, place: str) -> Totals:
         if place not in self._totals:
@@ -307,13 +346,11 @@ class SqlPieceLedger:
         self._totals[place] = replace(totals)
 
     def workload_due(self, holder_id: str) -> int | None:
-        t = tables.content_holders
-        due = self.conn.execute(select(t.c.due_at).where(t.c.holder_id == holder_id)).scalar()
-        return int(due) if due is not None else None
+        found = _WORKLOAD_DUE.tuples(self.conn, {"holder_id": holder_id})
+        return int(found[0][0]) if found and found[0][0] is not None else None
 
     def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
-        t = tables.content_holders
-        if not self.conn.execute(update(t).where(t.c.holder_id == holder_id).values(due_at=due_ms)).rowcount:
+        if not _SET_WORKLOAD_DUE.run(self.conn, {"holder_id": holder_id, "due_at": due_ms}):
             raise KeyError(f"no content recorded for {holder_id!r}")
 
     def places(self) -> list[str]:

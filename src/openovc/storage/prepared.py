@@ -60,6 +60,16 @@ class Prepared:
         finally:
             cursor.close()
 
+    def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
+        """The rows a SELECT finds, as tuples in the order of its columns."""
+        sql, order = self._sql(conn)
+        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        try:
+            cursor.execute(sql, self._bound(order, params))
+            return list(cursor.fetchall())
+        finally:
+            cursor.close()
+
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the rows it changed."""
         sql, order = self._sql(conn)

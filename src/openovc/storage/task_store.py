@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from functools import lru_cache
 
 import orjson
 from sqlalchemy import (
@@ -22,7 +23,8 @@ from sqlalchemy.orm import aliased
 from ..domain.ports import Record, Txn
 from ..domain.tasks import AffectedObject, TaskState
 from . import tables
-from .rows import as_record
+from .engine import reads
+from .prepared import Prepared
 from .transaction import SqlTxn, write_transaction
 
 _T = tables.tasks
@@ -63,11 +65,27 @@ _RUNNABLE = select(_T).where(_T.c.id == bindparam("id"), _eligible())
 _DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("limit"))
 # Only unfinished tasks hold objects: their lock rows go when they end.
 _HELD = select(_L.c.task_id).where(_L.c.object_id.in_(bindparam("objects", expanding=True))).limit(1)
+# Every task's insert and every poll's read: prepared (see storage/prepared.py).
+_GET_PREPARED = Prepared(_GET)
+_HELD_ONE = Prepared(select(exists().where(_L.c.object_id == bindparam("object_id")).label("held")))
+
+
+@lru_cache(maxsize=8)
+def _insert_task(columns: tuple[str, ...]) -> Prepared:
+    return Prepared(insert(_T), columns)
+
+
+def _held(conn: Connection, locks: Sequence[str]) -> bool:
+    """Whether an unfinished task holds one of these objects."""
+    if len(locks) == 1:
+        return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
+    return conn.execute(_HELD, {"objects": list(locks)}).first() is not None
 
 
 class SqlTaskStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
+        self._reads = reads(engine)
 
     def insert(self, task: Record, locks: Sequence[str]) -> None:
         with write_transaction(self.engine, exclusive=False) as conn:
@@ -93,20 +111,18 @@ class SqlTaskStore:
         `scope`: everything it reads and writes, when it names it all: only that is locked.
         """
         with write_transaction(self.engine, objects=scope) as conn:
-            if locks and conn.execute(_HELD, {"objects": list(locks)}).first() is not None:
+            if locks and _held(conn, locks):
                 self._queue(conn, task, locks)
                 return False
             affected = work(str(task["operation"]), SqlTxn(conn), orjson.loads(task["payload"]))
-            conn.execute(
-                insert(_T),
-                {
-                    **task,
-                    "state": TaskState.COMPLETED.value,
-                    "percent_complete": 100,
-                    "end_time": end_time,
-                    "affected_objects": orjson.dumps([a.as_dict() for a in affected]).decode(),
-                },
-            )
+            ended = {
+                **task,
+                "state": TaskState.COMPLETED.value,
+                "percent_complete": 100,
+                "end_time": end_time,
+                "affected_objects": orjson.dumps([a.as_dict() for a in affected]).decode(),
+            }
+            _insert_task(tuple(ended)).run(conn, ended)
         return True
 
     def insert_ended(self, task: Record) -> None:
@@ -115,9 +131,9 @@ class SqlTaskStore:
             conn.execute(insert(_T), task)
 
     def get(self, task_id: str) -> Record | None:
-        with self.engine.connect() as conn:
-            row = conn.execute(_GET, {"id": task_id}).first()
-        return as_record(row) if row else None
+        with self._reads.connect() as conn:
+            rows = _GET_PREPARED.rows(conn, {"id": task_id})
+        return rows[0] if rows else None
 
     def note_poll(self, task_id: str) -> None:
         """A client polled: tasks paced by polls come one poll closer to running."""
@@ -129,7 +145,7 @@ class SqlTaskStore:
             )
 
     def due(self, now_ms: int, limit: int) -> list[str]:
-        with self.engine.connect() as conn:
+        with self._reads.connect() as conn:
             return [str(r[0]) for r in conn.execute(_DUE, {"now": now_ms, "limit": limit})]
 
     def run(
