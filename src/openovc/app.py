@@ -50,10 +50,11 @@ from .storage.operations_state import SqlOperationsStore
 from .storage.repositories import SqlFederationReader
 from .storage.task_store import SqlTaskStore
 
-# Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come first,
-# so that they win over /{id}.
+# Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come before
+# the collections' routers, so that they win over /{id}. Tasks and VMs, the busiest, come first: each
+# request tries the routers in order (virtual_machines has no path that a literal one of theirs shadows).
 _PROTECTED = (
-    tasks.router, metrics.router, reports.router, virtual_machines.router, backups.router, datastores.router,
+    tasks.router, virtual_machines.router, metrics.router, reports.router, backups.router, datastores.router,
     hosts.router, omnistack_clusters.router, policies.router, cluster_groups.router, external_stores.router,
     security.router,
 )  # fmt: skip

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from openovc.domain.content_ledger import MemoryLedger
+from openovc.domain.content_ledger import MemoryLedger, SegmentState
 from openovc.domain.content_model import ContentModel
 from openovc.storage.content_store import SqlPieceLedger, bulk_load
 from openovc.storage.engine import make_engine, migrate
@@ -113,8 +113,11 @@ def test_a_bulk_load_equals_the_ledger_it_was_built_from(url: str) -> None:
                 assert stored.lineage(lineage_id) == lineage
             for (place, lineage_id), held in ledger.helds.items():
                 assert stored.held(place, lineage_id) == held
+            by_place: dict[str, dict[int, SegmentState]] = {}
             for (place, seed), state in ledger.segments.items():
-                assert stored.segment(place, seed) == state
+                by_place.setdefault(place, {})[seed] = state
+            for place, states in by_place.items():
+                assert stored.segment_states(place, [*states, 424242]) == states
             for place, entries in ledger.shares.items():
                 assert stored.shared(place, list(entries)) == entries
             assert stored.lineage(12345) is None and stored.holder("nobody") is None

@@ -104,9 +104,18 @@ class UnitOfWork:
         """The segment's state, as a copy this operation may change."""
         key = (place, seed)
         if key not in self.segments:
-            found = self.ledger.segment(place, seed)
-            self.segments[key] = found.copy() if found is not None else None
+            self.read_segments(place, [seed])
         return self.segments[key]
+
+    def read_segments(self, place: str, seeds: Sequence[int]) -> None:
+        """Read those of the segments not read yet, together (a lineage's layout is a few of them)."""
+        missing = [seed for seed in dict.fromkeys(seeds) if (place, seed) not in self.segments]
+        if not missing:
+            return
+        found = self.ledger.segment_states(place, missing)
+        for seed in missing:
+            state = found.get(seed)
+            self.segments[(place, seed)] = state.copy() if state is not None else None
 
     def set_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
         self.segments[(place, seed)] = state
@@ -258,10 +267,9 @@ def _shift(
         return
     _inherited(work, place, [(s, lineage.inherited[s]) for s in base if s in lineage.inherited], sign)
     change = work.change(place)
-    for slot in base:
-        if slot in lineage.inherited:
-            continue
-        seg, offset = lineage.layout.segment_at(slot)
+    own = [(slot, *lineage.layout.segment_at(slot)) for slot in base if slot not in lineage.inherited]
+    work.read_segments(place, [seg.seed for _, seg, _ in own])
+    for _slot, seg, offset in own:
         state = work.segment(place, seg.seed)
         assert state is not None, "a held lineage's segments are held"
         h, m = state.holders, state.masks[offset]
@@ -294,6 +302,7 @@ def _enter(work: UnitOfWork, place: str, lineage: Lineage, v: int, sign: int) ->
     _inherited(work, place, [(s, e) for s, e in lineage.inherited.items() if s not in seen], sign)
     change = work.change(place)
     layout = lineage.layout
+    work.read_segments(place, [seg.seed for seg in layout.segments])
     for i, seg in enumerate(layout.segments):
         lo, hi = layout.starts[i], layout.starts[i + 1]
         masked = {s - lo for s in seen if lo <= s < hi}

@@ -175,7 +175,9 @@ class PieceLedger(Protocol):
         """An empty multiset drops the row."""
         ...
 
-    def segment(self, place: str, seed: int) -> SegmentState | None: ...
+    def segment_states(self, place: str, seeds: Collection[int]) -> dict[int, SegmentState]:
+        """The states of those segments the place holds (a lineage's are read together)."""
+        ...
 
     def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None: ...
 
@@ -248,8 +250,8 @@ class MemoryLedger:
         else:
             self.helds.pop((place, lineage_id), None)
 
-    def segment(self, place: str, seed: int) -> SegmentState | None:
-        return self.segments.get((place, seed))
+    def segment_states(self, place: str, seeds: Collection[int]) -> dict[int, SegmentState]:
+        return {seed: state for seed in seeds if (state := self.segments.get((place, seed))) is not None}
 
     def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
         if state is None:

@@ -200,10 +200,11 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
     txn.insert(VIRTUAL_MACHINES, moved)
     # The moved VM holds the same content under its new id; in another cluster it is stored there.
     model = txn.content()
-    model.clone(str(vm["id"]), str(moved["id"]))
-    model.delete(str(vm["id"]))
-    if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
-        model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
+    with model.batch():  # one write-back of the content ledger for the three steps
+        model.clone(str(vm["id"]), str(moved["id"]))
+        model.delete(str(vm["id"]))
+        if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
+            model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
     refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"]), str(moved["omnistack_cluster_id"])])
     return _vm(str(moved["id"]))
 

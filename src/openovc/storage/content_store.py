@@ -143,7 +143,6 @@ def _by(table: Table, *keys: str) -> Prepared:
 _LINEAGE = _by(tables.content_lineages, "lineage_id")
 _HOLDER = _by(tables.content_holders, "holder_id")
 _HELD = _by(tables.content_held, "place", "lineage_id")
-_SEGMENT = _by(tables.content_segments, "place", "seed")
 _TOTALS_OF = _by(tables.content_totals, "place")
 
 
@@ -174,6 +173,18 @@ _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).w
 _DELETE_SHARED = delete(tables.content_shared).where(
     tables.content_shared.c.place == bindparam("at"),
     tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
+)
+_SEGMENTS = select(
+    tables.content_segments.c.seed, tables.content_segments.c.holders, tables.content_segments.c.masks
+).where(
+    tables.content_segments.c.place == bindparam("at"),
+    tables.content_segments.c.seed.in_(bindparam("seeds", expanding=True)),
+)
+_PG_SEGMENTS = Prepared(
+    text(
+        "SELECT seed, holders, masks FROM content_segments"
+        " WHERE place = :at AND seed = ANY(CAST(:seeds AS bigint[]))"
+    )
 )
 _PG_SHARED = Prepared(
     text(
@@ -286,15 +297,18 @@ class SqlPieceLedger:
         else:
             _DROP_HELD.run(self.conn, {"place": place, "lineage_id": lineage_id})
 
-    def segment(self, place: str, seed: int) -> SegmentState | None:
-        key = (place, seed)
-        if key not in self._segments:
-            row = self._row(_SEGMENT, place=place, seed=seed)
-            self._segments[key] = (
-                SegmentState(row["holders"], unpack("I", row["masks"])) if row is not None else None
-            )
-        found = self._segments[key]
-        return found.copy() if found is not None else None  # a SegmentState can change in place
+    def segment_states(self, place: str, seeds: Collection[int]) -> dict[int, SegmentState]:
+        missing = [seed for seed in seeds if (place, seed) not in self._segments]
+        if missing:
+            if self.conn.dialect.name == "postgresql":
+                rows = _PG_SEGMENTS.tuples(self.conn, {"at": place, "seeds": missing})
+            else:
+                rows = [tuple(r) for r in self.conn.execute(_SEGMENTS, {"at": place, "seeds": missing})]
+            found = {seed: SegmentState(holders, unpack("I", masks)) for seed, holders, masks in rows}
+            for seed in missing:
+                self._segments[(place, seed)] = found.get(seed)
+        # Not copies: the model copies what it will change (see PieceLedger).
+        return {seed: state for seed in seeds if (state := self._segments[(place, seed)]) is not None}
 
     def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
         t = tables.content_segments

@@ -9,10 +9,12 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     Boolean,
+    Column,
     Connection,
     Engine,
     bindparam,
@@ -20,8 +22,10 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
+from sqlalchemy.dialects import postgresql
 
 from ..domain.catalog import BY_PLURAL
 from ..domain.content_model import ContentModel
@@ -148,6 +152,33 @@ def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ..
     )
 
 
+_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
+
+
+def _array_type(column: Column[Any]) -> str:
+    """The PostgreSQL array type of a column's values (a collation is the column's, not the array's)."""
+    return column.type.compile(dialect=_POSTGRESQL).replace(' COLLATE "C"', "") + "[]"
+
+
+@lru_cache(maxsize=64)
+def update_each_statement(plural: str, key: str, columns: tuple[str, ...]) -> Prepared:
+    """PostgreSQL: one UPDATE of many rows, each to its own values, from arrays (:keys and :set_<column>,
+    in the same order); one statement where executemany runs one per row."""
+    table = tables.COLLECTION_TABLES[plural]
+    arrays = ", ".join(
+        f"CAST(:{name} AS {_array_type(table.c[column])})"
+        for name, column in [("keys", key), *((f"set_{c}", c) for c in columns)]
+    )
+    names = ", ".join(["key_", *(f"v_{i}" for i in range(len(columns)))])
+    sets = ", ".join(f'"{c}" = u.v_{i}' for i, c in enumerate(columns))
+    return Prepared(
+        text(
+            f'UPDATE "{table.name}" SET {sets} FROM unnest({arrays}) AS u({names})'
+            f' WHERE "{table.name}"."{key}" = u.key_ COLLATE "C"'
+        )
+    )
+
+
 @lru_cache(maxsize=64)
 def _booleans(plural: str) -> tuple[str, ...]:
     return tuple(c.name for c in tables.COLLECTION_TABLES[plural].columns if isinstance(c.type, Boolean))
@@ -226,6 +257,13 @@ class SqlTxn:
         if not changes:
             return
         columns = tuple(changes[0][1])
+        if self.conn.dialect.name == "postgresql":
+            assert all(tuple(values) == columns for _, values in changes), "every change sets the same fields"
+            encoded = [self._encode(coll, values) for _, values in changes]
+            arrays: dict[str, Any] = {"keys": [key for key, _ in changes]}
+            arrays.update((f"set_{c}", [values[c] for values in encoded]) for c in columns)
+            update_each_statement(coll.plural, coll.key, columns).run(self.conn, arrays)
+            return
         stmt = update_statement(coll.plural, (coll.key,), columns)
         params = []
         for key, values in changes:

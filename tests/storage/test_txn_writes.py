@@ -1,0 +1,40 @@
+"""The Txn port's many-row update on both databases: each row gets its own values, the others none."""
+
+from __future__ import annotations
+
+import pytest
+
+from openovc.domain.catalog import HOSTS
+from openovc.storage.transaction import SqlTxn
+from tests.storage.conftest import Store
+
+
+def test_update_each_sets_each_row_to_its_own_values(store: Store) -> None:
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        txn = SqlTxn(conn)
+        hosts = sorted(txn.find(HOSTS), key=lambda h: str(h["id"]))
+        changed, untouched = hosts[:3], hosts[3:]
+        assert changed and untouched
+        txn.update_each(
+            HOSTS,
+            [
+                (str(h["id"]), {"free_space": 1000 + i, "name": f"renamed-{i}", "management_ip": None})
+                for i, h in enumerate(changed)
+            ],
+        )
+        for i, before in enumerate(changed):
+            after = txn.get(HOSTS, str(before["id"]))
+            assert after == {**before, "free_space": 1000 + i, "name": f"renamed-{i}", "management_ip": None}
+        assert [txn.get(HOSTS, str(h["id"])) for h in untouched] == untouched
+        outer.rollback()
+
+
+def test_update_each_refuses_changes_of_different_fields(store: Store) -> None:
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        txn = SqlTxn(conn)
+        first, second = sorted(str(h["id"]) for h in txn.find(HOSTS))[:2]
+        with pytest.raises(AssertionError, match="every change sets the same fields"):
+            txn.update_each(HOSTS, [(first, {"free_space": 1}), (second, {"name": "x"})])
+        outer.rollback()
