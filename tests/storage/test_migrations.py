@@ -7,9 +7,11 @@ from pathlib import Path
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from sqlalchemy import text
+from sqlalchemy.schema import CreateTable
 
 from openovc.storage.engine import make_engine, migrate
-from openovc.storage.tables import metadata
+from openovc.storage.tables import FILLFACTOR, UPDATED_IN_PLACE, metadata
 from tests.support.databases import BACKENDS, database_url
 
 
@@ -25,5 +27,27 @@ def test_migrated_schema_matches_the_tables(tmp_path: Path, backend: str) -> Non
             with engine.connect() as conn:
                 diff = compare_metadata(MigrationContext.configure(conn), metadata)
             assert diff == []
+        finally:
+            engine.dispose()
+
+
+def test_tables_updated_in_place_leave_room_on_their_pages_on_postgresql(tmp_path: Path) -> None:
+    with database_url("postgresql", tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            with engine.connect() as conn:
+                rows = conn.execute(
+                    text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)"),
+                    {"names": [*UPDATED_IN_PLACE, "virtual_machines"]},
+                ).all()
+            options = {str(row[0]): row[1] for row in rows}
+            assert options == {
+                **{name: [f"fillfactor={FILLFACTOR}"] for name in UPDATED_IN_PLACE},
+                "virtual_machines": None,
+            }
+            # Declared as migrated: a database made from the tables (as the tests' is) is the same.
+            ddl = str(CreateTable(metadata.tables["content_shared"]).compile(dialect=engine.dialect))
+            assert f"WITH (fillfactor = {FILLFACTOR})" in ddl
         finally:
             engine.dispose()

@@ -47,12 +47,27 @@ _TYPES: dict[Kind, TypeEngine[Any]] = {
 }
 
 
+# PostgreSQL: tables whose rows operations rewrite (capacity figures, reference counts, a moved VM's
+# backups) leave room on each page, so that an update of unindexed columns stays on its page and
+# touches no index (a heap-only tuple). A bulk-loaded page is otherwise full, and every such update
+# then writes a new entry into each of the table's indexes.
+FILLFACTOR = 80
+UPDATED_IN_PLACE = (
+    "backups", "datastores", "hosts", "omnistack_clusters",
+    "content_held", "content_segments", "content_shared", "content_totals",
+)  # fmt: skip
+
+
+def _storage(name: str) -> dict[str, Any]:
+    return {"postgresql_with": {"fillfactor": FILLFACTOR}} if name in UPDATED_IN_PLACE else {}
+
+
 def _collection_table(coll: Collection) -> Table:
     columns = [
         Column(f.name, _TYPES[f.kind], primary_key=(f.name == coll.key), nullable=(f.name != coll.key))
         for f in coll.fields
     ]
-    table = Table(coll.plural, metadata, *columns)
+    table = Table(coll.plural, metadata, *columns, **_storage(coll.plural))
     key = table.c[coll.key]
     for f in coll.fields:
         if f.index:
@@ -265,6 +280,7 @@ content_held = Table(
     Column("lineage_id", BigInteger, primary_key=True, autoincrement=False),
     Column("versions", LargeBinary, nullable=False),
     Column("counts", LargeBinary, nullable=False),
+    **_storage("content_held"),
 )
 
 # A segment at a place: how many lineages there hold it, and per offset how many of them mask it.
@@ -275,6 +291,7 @@ content_segments = Table(
     Column("seed", BigInteger, primary_key=True, autoincrement=False),
     Column("holders", BigInteger, nullable=False),
     Column("masks", LargeBinary, nullable=False),
+    **_storage("content_segments"),
 )
 
 # Pieces that lineages other than their writer reference at a place (after clones and restores).
@@ -284,6 +301,7 @@ content_shared = Table(
     Column("place", TEXT, primary_key=True),
     Column("piece", BigInteger, primary_key=True, autoincrement=False),
     Column("entry", BigInteger, nullable=False),
+    **_storage("content_shared"),
 )
 
 # What a place stores (distinct pieces) and the logical bytes its holders hold.
@@ -297,4 +315,5 @@ content_totals = Table(
     Column("vm_logical", BigInteger, nullable=False),
     Column("local_logical", BigInteger, nullable=False),
     Column("remote_logical", BigInteger, nullable=False),
+    **_storage("content_totals"),
 )

@@ -48,12 +48,17 @@ def _object_lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
-def _object_locks_statement(keys: Sequence[str]) -> str:
-    """Shared federation lock, then each object's lock in one order for all (no deadlock between them)."""
+def _object_locks_statement(keys: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+    """Shared federation lock, then each object's lock in one order for all (no deadlock between them).
+
+    The keys are parameters: the text depends only on how many there are, so the driver prepares it.
+    """
     ordered = sorted({_object_lock_key(k) for k in keys})
-    calls = [f"pg_advisory_xact_lock_shared({_PG_WRITE_LOCK})"]
-    calls += [f"pg_advisory_xact_lock({_PG_OBJECT_CLASS}, {k})" for k in ordered]
-    return "SELECT " + ", ".join(calls)
+    calls = ["pg_advisory_xact_lock_shared(%s)", *(["pg_advisory_xact_lock(%s, %s)"] * len(ordered))]
+    params = [_PG_WRITE_LOCK]
+    for key in ordered:
+        params += [_PG_OBJECT_CLASS, key]
+    return "SELECT " + ", ".join(calls), tuple(params)
 
 
 class _SqliteWriters:
@@ -116,7 +121,7 @@ def write_transaction(
         return
     with engine.connect() as conn, conn.begin():
         if objects is not None:
-            conn.exec_driver_sql(_object_locks_statement(objects))
+            conn.exec_driver_sql(*_object_locks_statement(objects))
         elif exclusive:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
         yield conn
