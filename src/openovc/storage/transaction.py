@@ -262,21 +262,19 @@ class SqlTxn:
         if not changes:
             return
         columns = tuple(changes[0][1])
+        assert all(tuple(values) == columns for _, values in changes), "every change sets the same fields"
+        keys = [key for key, _ in changes]
+        encoded = [self._encode(coll, values) for _, values in changes]
         if self.conn.dialect.name == "postgresql":
-            assert all(tuple(values) == columns for _, values in changes), "every change sets the same fields"
-            encoded = [self._encode(coll, values) for _, values in changes]
-            arrays: dict[str, Any] = {"keys": [key for key, _ in changes]}
+            arrays: dict[str, Any] = {"keys": keys}
             arrays.update((f"set_{c}", [values[c] for values in encoded]) for c in columns)
             update_each_statement(coll.plural, coll.key, columns).run(self.conn, arrays)
             return
-        stmt = update_statement(coll.plural, (coll.key,), columns)
-        params = []
-        for key, values in changes:
-            assert tuple(values) == columns, "every change sets the same fields"
-            row = {f"set_{k}": v for k, v in self._encode(coll, values).items()}
-            row[f"where_{coll.key}"] = key
-            params.append(row)
-        stmt.run_many(self.conn, params)
+        rows = [
+            {f"where_{coll.key}": key, **{f"set_{c}": v for c, v in values.items()}}
+            for key, values in zip(keys, encoded, strict=True)
+        ]
+        update_statement(coll.plural, (coll.key,), columns).run_many(self.conn, rows)
 
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.
