@@ -267,9 +267,9 @@ def _shift(
         return
     _inherited(work, place, [(s, lineage.inherited[s]) for s in base if s in lineage.inherited], sign)
     change = work.change(place)
-    own = [(slot, *lineage.layout.segment_at(slot)) for slot in base if slot not in lineage.inherited]
-    work.read_segments(place, [seg.seed for _, seg, _ in own])
-    for _slot, seg, offset in own:
+    own = [lineage.layout.segment_at(slot) for slot in base if slot not in lineage.inherited]
+    work.read_segments(place, [seg.seed for seg, _ in own])
+    for seg, offset in own:
         state = work.segment(place, seg.seed)
         assert state is not None, "a held lineage's segments are held"
         h, m = state.holders, state.masks[offset]

@@ -76,7 +76,7 @@ def _insert_task(columns: tuple[str, ...]) -> Prepared:
 
 
 def _held(conn: Connection, locks: Sequence[str]) -> bool:
-    """Whether an unfinished task holds one of these objects."""
+    """Whether an unfinished task holds one of these objects (most tasks name one: that case is prepared)."""
     if len(locks) == 1:
         return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
     return conn.execute(_HELD, {"objects": list(locks)}).first() is not None
