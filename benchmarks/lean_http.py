@@ -3,7 +3,7 @@
 The clients run on the same two cores as the server they measure. httpx spends about three times the
 CPU of http.client on each small request (URL and header models, hooks, its transport layers); every
 millisecond a client spends is one the server does not get, so the load generators use this instead.
-It speaks only what they need: one connection per client, JSON bodies, status and body of the answer.
+It speaks only what they need: one connection per client, a body and headers out, status and body back.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import http.client
 import ssl
 from collections.abc import Mapping
 from typing import Any
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlsplit
 
 import orjson
 
@@ -70,12 +70,9 @@ class LeanClient:
         url: str,
         content: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        params: Mapping[str, str | int] | None = None,
     ) -> Response:
         """Send one request and read the whole answer; a failed exchange closes the connection (the
         next request opens a new one) and raises one of HTTPError."""
-        if params:
-            url = f"{url}?{urlencode(params)}"
         conn = self._connection()
         try:
             conn.request(method, url, body=content, headers={**self.headers, **(headers or {})})
@@ -88,13 +85,8 @@ class LeanClient:
             self.close()
         return Response(answer.status, body)
 
-    def get(self, url: str, params: Mapping[str, str | int] | None = None) -> Response:
-        return self.request("GET", url, params=params)
-
-    def post(
-        self, url: str, content: bytes | None = None, headers: Mapping[str, str] | None = None
-    ) -> Response:
-        return self.request("POST", url, content=content, headers=headers)
+    def get(self, url: str) -> Response:
+        return self.request("GET", url)
 
     def close(self) -> None:
         if self._conn is not None:

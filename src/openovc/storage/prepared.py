@@ -49,17 +49,6 @@ class Prepared:
     def _bound(self, order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Any:
         return tuple(params[name] for name in order) if order is not None else params
 
-    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
-        """The rows a SELECT finds, by column name."""
-        sql, order = self._sql(conn)
-        cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        try:
-            cursor.execute(sql, self._bound(order, params))
-            names = self.names
-            return [dict(zip(names, row, strict=True)) for row in cursor.fetchall()]
-        finally:
-            cursor.close()
-
     def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows a SELECT finds, as tuples in the order of its columns."""
         sql, order = self._sql(conn)
@@ -69,6 +58,11 @@ class Prepared:
             return list(cursor.fetchall())
         finally:
             cursor.close()
+
+    def rows(self, conn: Connection, params: Mapping[str, Any]) -> list[dict[str, Any]]:
+        """The rows a SELECT finds, by column name."""
+        names = self.names
+        return [dict(zip(names, row, strict=True)) for row in self.tuples(conn, params)]
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the rows it changed."""

@@ -32,7 +32,8 @@ _L = tables.task_locks
 _S = tables.server_instances
 
 Work = Callable[[Txn, Record], list[AffectedObject]]
-_GET = select(_T).where(_T.c.id == bindparam("id"))
+# Every poll's read: prepared (see storage/prepared.py).
+_GET = Prepared(select(_T).where(_T.c.id == bindparam("id")))
 
 
 def _eligible() -> ColumnElement[bool]:
@@ -65,8 +66,6 @@ _RUNNABLE = select(_T).where(_T.c.id == bindparam("id"), _eligible())
 _DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("limit"))
 # Only unfinished tasks hold objects: their lock rows go when they end.
 _HELD = select(_L.c.task_id).where(_L.c.object_id.in_(bindparam("objects", expanding=True))).limit(1)
-# Every task's insert and every poll's read: prepared (see storage/prepared.py).
-_GET_PREPARED = Prepared(_GET)
 _HELD_ONE = Prepared(select(exists().where(_L.c.object_id == bindparam("object_id")).label("held")))
 
 
@@ -132,7 +131,7 @@ class SqlTaskStore:
 
     def get(self, task_id: str) -> Record | None:
         with self._reads.connect() as conn:
-            rows = _GET_PREPARED.rows(conn, {"id": task_id})
+            rows = _GET.rows(conn, {"id": task_id})
         return rows[0] if rows else None
 
     def note_poll(self, task_id: str) -> None:
