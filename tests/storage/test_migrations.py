@@ -11,7 +11,7 @@ from sqlalchemy import text
 from sqlalchemy.schema import CreateTable
 
 from openovc.storage.engine import make_engine, migrate
-from openovc.storage.tables import FILLFACTOR, UPDATED_IN_PLACE, metadata
+from openovc.storage.tables import FILLFACTOR, metadata
 from tests.support.databases import BACKENDS, database_url
 
 
@@ -39,15 +39,16 @@ def test_tables_updated_in_place_leave_room_on_their_pages_on_postgresql(tmp_pat
             with engine.connect() as conn:
                 rows = conn.execute(
                     text("SELECT relname, reloptions FROM pg_class WHERE relname = ANY(:names)"),
-                    {"names": [*UPDATED_IN_PLACE, "virtual_machines"]},
+                    {"names": [*FILLFACTOR, "virtual_machines"]},
                 ).all()
             options = {str(row[0]): row[1] for row in rows}
             assert options == {
-                **{name: [f"fillfactor={FILLFACTOR}"] for name in UPDATED_IN_PLACE},
+                **{name: [f"fillfactor={percent}"] for name, percent in FILLFACTOR.items()},
                 "virtual_machines": None,
             }
             # Declared as migrated: a database made from the tables (as the tests' is) is the same.
-            ddl = str(CreateTable(metadata.tables["content_shared"]).compile(dialect=engine.dialect))
-            assert f"WITH (fillfactor = {FILLFACTOR})" in ddl
+            for name in ("content_shared", "backups"):
+                ddl = str(CreateTable(metadata.tables[name]).compile(dialect=engine.dialect))
+                assert f"WITH (fillfactor = {FILLFACTOR[name]})" in ddl
         finally:
             engine.dispose()

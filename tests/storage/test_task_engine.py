@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections.abc import Iterator, Mapping
@@ -16,7 +17,7 @@ from openovc.domain.catalog import CLUSTER_GROUPS
 from openovc.domain.clock import ManualClock
 from openovc.domain.ports import Txn
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskFailure, parse_pacing
-from openovc.operations.engine import DEAD_AFTER_MS, ORPHAN_MESSAGE, TaskEngine
+from openovc.operations.engine import DEAD_AFTER_MS, ORPHAN_MESSAGE, EndedTasks, TaskEngine
 from openovc.operations.worker import Worker
 from openovc.storage import tables
 from openovc.storage.engine import make_engine, migrate
@@ -217,3 +218,80 @@ def test_a_worker_busy_with_a_long_turn_still_beats(harness: Harness) -> None:
     finally:
         release.set()
         worker.stop()
+
+
+def test_a_task_that_ended_here_is_answered_from_memory(harness: Harness) -> None:
+    done = harness.engine.submit("rename", {"id": "g1", "suffix": "-m"}, ["g1"])
+    failed = harness.engine.submit("rename", {"id": "g1", "suffix": "-x", "fail": True}, ["g1"])
+    for task, state in ((done, "COMPLETED"), (failed, "FAILED")):
+        remembered = harness.engine.ended.get(task["id"])
+        # What is remembered is what the store holds, field for field.
+        assert remembered is not None and remembered["state"] == state
+        assert remembered == harness.engine.store.get(task["id"])
+    # A poll needs no store for it: another server's engine (no memory of it) reads the same.
+    other = harness.make_engine()
+    assert other.ended.get(done["id"]) is None
+    assert other.poll(done["id"]) == harness.engine.poll(done["id"])
+    assert other.ended.get(done["id"]) is not None  # read final once, remembered from then on
+    assert harness.engine.ended.get("vc:vc:unknown") is None and harness.engine.poll("vc:vc:unknown") is None
+
+
+def test_a_queued_task_is_not_remembered_until_it_ends(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.POLLS, polls=1)
+    task = harness.engine.submit("rename", {"id": "g1", "suffix": "-q"}, ["g1"])
+    assert harness.engine.ended.get(task["id"]) is None
+    assert harness.engine.poll(task["id"])["state"] == "COMPLETED"  # type: ignore[index]
+    assert harness.engine.ended.get(task["id"])["state"] == "COMPLETED"  # type: ignore[index]
+
+
+def test_ended_tasks_memory_is_bounded() -> None:
+    memory = EndedTasks(capacity=3)
+    for i in range(5):
+        memory.remember({"id": f"t{i}", "state": "COMPLETED"})
+    assert [memory.get(f"t{i}") is not None for i in range(5)] == [False, False, True, True, True]
+    with pytest.raises(AssertionError):
+        memory.remember({"id": "q", "state": "QUEUED"})
+
+
+def test_the_worker_runs_its_chores_once_per_idle_period_however_often_it_is_woken(harness: Harness) -> None:
+    turns: list[float] = []
+    worker = Worker(
+        harness.engine, alone=False, idle_seconds=0.2, chores=lambda: turns.append(time.monotonic())
+    )
+    worker.start()
+    wakes = 0
+    try:
+        deadline = time.monotonic() + 30
+        while len(turns) < 4:
+            assert time.monotonic() < deadline, turns
+            harness.engine.wake.set()  # as tasks queued behind others do, many times a second
+            wakes += 1
+            time.sleep(0.001)
+    finally:
+        worker.stop()
+    assert wakes > 4 * len(turns)
+    assert all(b - a >= 0.2 for a, b in itertools.pairwise(turns))
+
+
+def test_chores_that_found_work_get_the_next_turn_at_once(harness: Harness) -> None:
+    left = [3]
+    calls: list[float] = []
+
+    def chore() -> int:
+        calls.append(time.monotonic())
+        if left[0]:
+            left[0] -= 1
+            harness.engine.wake.set()
+            return 1
+        return 0
+
+    worker = Worker(harness.engine, alone=False, idle_seconds=5, chores=chore)
+    worker.start()
+    try:
+        deadline = time.monotonic() + 5
+        while len(calls) < 4:
+            assert time.monotonic() < deadline, calls
+            time.sleep(0.01)
+    finally:
+        worker.stop()
+    assert calls[3] - calls[0] < 2  # not one idle period (5 s) apart

@@ -41,7 +41,7 @@ class TaskStore(Protocol):
         work: Callable[[str, Txn, Record], list[AffectedObject]],
         *,
         scope: Sequence[str] | None = None,
-    ) -> bool: ...
+    ) -> Record | None: ...
 
     def insert_ended(self, task: Record) -> None: ...
 
@@ -70,6 +70,26 @@ class TaskStore(Protocol):
     def forget_dead_servers(self, live_since_ms: int) -> None: ...
 
 
+class EndedTasks:
+    """The tasks that ended lately, as they ended: a final state never changes, so a poll of one is answered
+    from memory (a client polls the server that accepted its task, which also ran it)."""
+
+    def __init__(self, capacity: int = 10_000) -> None:
+        self._capacity = capacity
+        self._tasks: dict[str, Record] = {}
+        self._lock = threading.Lock()
+
+    def remember(self, task: Record) -> None:
+        assert task["state"] != TaskState.QUEUED.value, "only a final state never changes"
+        with self._lock:
+            self._tasks[str(task["id"])] = task
+            if len(self._tasks) > self._capacity:
+                del self._tasks[next(iter(self._tasks))]  # the oldest: dicts keep insertion order
+
+    def get(self, task_id: str) -> Record | None:
+        return self._tasks.get(task_id)
+
+
 class TaskEngine:
     """The one way state changes: submit() queues a task, run() performs it atomically."""
 
@@ -86,6 +106,7 @@ class TaskEngine:
         self._seq_lock = threading.Lock()
         self._last_seq = 0
         self.wake = threading.Event()
+        self.ended = EndedTasks()
 
     def register(self, operation: str, handler: Handler) -> None:
         self._handlers[operation] = handler
@@ -152,21 +173,38 @@ class TaskEngine:
         """
         end = to_text(self.clock.now())
         try:
-            return self.store.insert_and_run(task, locks, end, self._work, scope=scope)
+            ended = self.store.insert_and_run(task, locks, end, self._work, scope=scope)
+            if ended is None:
+                return False
+            self.ended.remember(ended)
+            return True
         except TaskFailure as failure:
             code, message = failure.error_code, failure.message
         except Exception:
             log.exception("task %s crashed", task["id"])
             code, message = Codes.SERVER_DIED, "An internal error occurred while running the task."
         # What the operation wrote was rolled back with its transaction; the failure is recorded apart.
-        ended = {**task, "state": TaskState.FAILED.value, "error_code": code, "message": message}
-        self.store.insert_ended({**ended, "end_time": end})
+        failed = {
+            **task,
+            "state": TaskState.FAILED.value,
+            "error_code": code,
+            "message": message,
+            "end_time": end,
+        }
+        self.store.insert_ended(failed)
+        self.ended.remember(failed)
         return True
 
     def poll(self, task_id: str) -> Record | None:
         """A client reads a task: count the poll, run it first if it is due, then answer."""
+        task = self.ended.get(task_id)
+        if task is not None:
+            return task
         task = self.store.get(task_id)
-        if task is None or task["state"] != TaskState.QUEUED.value:
+        if task is None:
+            return None
+        if task["state"] != TaskState.QUEUED.value:
+            self.ended.remember(task)
             return task
         if task["polls_left"] > 0:
             self.store.note_poll(task_id)
@@ -174,7 +212,12 @@ class TaskEngine:
             return task  # not due yet: nothing to try
         ran = self.run(task_id)
         # Re-read only when something changed: it ran, or its poll count went down.
-        return self.store.get(task_id) if ran or task["polls_left"] > 0 else task
+        if not ran and task["polls_left"] <= 0:
+            return task
+        after = self.store.get(task_id)
+        if after is not None and after["state"] != TaskState.QUEUED.value:
+            self.ended.remember(after)
+        return after
 
     def run(self, task_id: str) -> bool:
         """Run one task if it is due and its objects are free; True when it ended."""

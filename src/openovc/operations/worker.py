@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 
 from .engine import HEARTBEAT_MS, TaskEngine
@@ -68,8 +69,14 @@ class Worker:
             except Exception:
                 log.exception("heartbeat failed")
 
+    def _chores_due(self, last_chores: float, busy: bool) -> bool:
+        # Tasks wake the loop many times a second under load; the chores' time-driven changes need a
+        # turn only once per idle period, unless the last turn found more to do than it could finish.
+        return busy or time.monotonic() - last_chores >= self.idle_seconds
+
     def _loop(self) -> None:
         last_check = 0
+        last_chores, chores_busy = 0.0, False
         while not self._stop.is_set():
             try:
                 now = self.engine.now_ms()
@@ -77,8 +84,9 @@ class Worker:
                     self.engine.recover()
                     last_check = now
                 ran = self.engine.run_due()
-                if self.chores is not None:
-                    self.chores()
+                if self.chores is not None and self._chores_due(last_chores, chores_busy):
+                    last_chores = time.monotonic()
+                    chores_busy = bool(self.chores())
             except Exception:
                 log.exception("task worker iteration failed")
                 ran = 0

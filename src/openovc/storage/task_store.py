@@ -104,15 +104,16 @@ class SqlTaskStore:
         work: Callable[[str, Txn, Record], list[AffectedObject]],
         *,
         scope: Sequence[str] | None = None,
-    ) -> bool:
-        """Run a new task and record it COMPLETED in one transaction; False: queued behind an earlier task.
+    ) -> Record | None:
+        """Run a new task and record it COMPLETED in one transaction: the task as it ended, or None when it
+        was queued behind an earlier task instead.
 
         `scope`: everything it reads and writes, when it names it all: only that is locked.
         """
         with write_transaction(self.engine, objects=scope) as conn:
             if locks and _held(conn, locks):
                 self._queue(conn, task, locks)
-                return False
+                return None
             affected = work(str(task["operation"]), SqlTxn(conn), orjson.loads(task["payload"]))
             ended = {
                 **task,
@@ -122,7 +123,7 @@ class SqlTaskStore:
                 "affected_objects": orjson.dumps([a.as_dict() for a in affected]).decode(),
             }
             _insert_task(tuple(ended)).run(conn, ended)
-        return True
+        return ended
 
     def insert_ended(self, task: Record) -> None:
         """Record a task that ended before it was ever queued (it failed where it ran at once)."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import orjson
 from fastapi import APIRouter
+from starlette.concurrency import run_in_threadpool
 
 from ...domain.errors import ObjectNotFound
 from ...domain.ports import Record
@@ -34,8 +35,9 @@ def task_body(engine: TaskEngine, task: Record) -> dict[str, object]:
 
 
 @router.get("/{taskId}", operation_id="getTask")
-def get_task(taskId: str, rt: RuntimeDep) -> JSON:
-    task = rt.tasks.poll(taskId)
+async def get_task(taskId: str, rt: RuntimeDep) -> JSON:
+    # A task that ended here lately is answered on the event loop; any other poll may run it, in the pool.
+    task = rt.tasks.ended.get(taskId) or await run_in_threadpool(rt.tasks.poll, taskId)
     if task is None:
         raise ObjectNotFound("task", taskId)
     return JSON({"task": task_body(rt.tasks, task)})
