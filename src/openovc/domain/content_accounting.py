@@ -152,10 +152,6 @@ class UnitOfWork:
         self.logical.setdefault(place, Totals()).add_logical(kind, nbytes)
 
     def flush(self) -> None:
-        with self.ledger.writes():
-            self._save()
-
-    def _save(self) -> None:
         ledger = self.ledger
         for lineage_id in self.dirty_lineages:
             ledger.save_lineage(self.lineages[lineage_id])

@@ -22,7 +22,6 @@ from __future__ import annotations
 import bisect
 from array import array
 from collections.abc import Collection, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass, field
 from typing import Protocol
 
@@ -158,11 +157,6 @@ class PieceLedger(Protocol):
 
     def save_lineage(self, lineage: Lineage) -> None: ...
 
-    def writes(self) -> AbstractContextManager[None]:
-        """A run of saves whose outcome nobody reads before it ends: a store may send them together
-        (a read inside it still answers, after what was sent before it)."""
-        ...
-
     def holder(self, holder_id: str) -> Holder | None: ...
 
     def save_holder(self, holder: Holder) -> None: ...
@@ -224,9 +218,6 @@ class MemoryLedger:
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         return self.lineages.get(lineage_id)
-
-    def writes(self) -> AbstractContextManager[None]:
-        return nullcontext()
 
     def save_lineage(self, lineage: Lineage) -> None:
         self.lineages[lineage.id] = lineage

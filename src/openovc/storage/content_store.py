@@ -5,13 +5,11 @@ from __future__ import annotations
 import sys
 from array import array
 from collections.abc import Collection, Iterable, Iterator, Mapping
-from contextlib import AbstractContextManager, nullcontext
 from dataclasses import replace
 from functools import lru_cache
-from typing import Any, cast
+from typing import Any
 
 import orjson
-import psycopg
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
@@ -244,15 +242,6 @@ class SqlPieceLedger:
             self._lineages[lineage_id] = self._row(_LINEAGE, lineage_id=lineage_id)
         row = self._lineages[lineage_id]
         return _lineage(row) if row is not None else None
-
-    def writes(self) -> AbstractContextManager[None]:
-        # psycopg's pipeline mode: statements go out without waiting for each answer (a clone's dozen
-        # saves take one round trip); SQLite, in process, has no round trips to save.
-        if self.conn.dialect.name == "postgresql":
-            driver = self.conn.connection.driver_connection
-            assert isinstance(driver, psycopg.Connection)
-            return cast(AbstractContextManager[None], driver.pipeline())
-        return nullcontext()
 
     def save_lineage(self, lineage: Lineage) -> None:
         row = lineage_row(lineage)

@@ -54,8 +54,9 @@ def make_engine(url: str) -> Engine:
         event.listen(engine, "begin", _sqlite_begin)
         return engine
     # No pre-ping: it costs a round trip per checkout; a connection broken by a database restart
-    # fails one request, and the pool then replaces it.
-    return create_engine(url, pool_size=10, max_overflow=20)
+    # fails one request, and the pool then replaces it. No automatic preparation by psycopg: the hot
+    # statements are prepared by storage/libpq.py, whose prepared statements psycopg's would deallocate.
+    return create_engine(url, pool_size=10, max_overflow=20, connect_args={"prepare_threshold": None})
 
 
 def reads(engine: Engine) -> Engine:

@@ -14,8 +14,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, bindparam
+from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
+
+from . import libpq
+
+# PostgreSQL's text as libpq prepares it: numbered parameters ($1, $2, ...).
+_LIBPQ_DIALECT = postgresql_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]
 
 
 def equal_to_binds(table: Table, keys: Sequence[str]) -> list[ColumnElement[bool]]:
@@ -30,6 +36,7 @@ class Prepared:
         self.statement = statement
         self.columns = list(columns) if columns is not None else None
         self._compiled: dict[str, tuple[str, tuple[str, ...] | None]] = {}
+        self._libpq: tuple[bytes, tuple[str, ...]] | None = None
         # A SELECT's column names, known before it runs: reading them off each result costs PostgreSQL's
         # driver an object per column.
         selected = getattr(statement, "selected_columns", None)
@@ -49,8 +56,28 @@ class Prepared:
     def _bound(self, order: tuple[str, ...] | None, params: Mapping[str, Any]) -> Any:
         return tuple(params[name] for name in order) if order is not None else params
 
+    def _direct(
+        self, conn: Connection, params: Mapping[str, Any]
+    ) -> tuple[libpq.Session, bytes, list[Any]] | None:
+        """On PostgreSQL, what runs the statement on libpq directly: the session, the text, the values."""
+        if conn.dialect.name != "postgresql":
+            return None
+        session = libpq.session(conn)
+        if session is None:
+            return None
+        if self._libpq is None:
+            compiled = self.statement.compile(dialect=_LIBPQ_DIALECT, column_keys=self.columns)
+            assert isinstance(compiled, SQLCompiler)
+            self._libpq = (compiled.string.encode(), tuple(compiled.positiontup or ()))
+        sql, order = self._libpq
+        return session, sql, [params[name] for name in order]
+
     def tuples(self, conn: Connection, params: Mapping[str, Any]) -> list[tuple[Any, ...]]:
         """The rows a SELECT finds, as tuples in the order of its columns."""
+        direct = self._direct(conn, params)
+        if direct is not None:
+            session, text, values = direct
+            return session.tuples(text, values)
         sql, order = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:
@@ -66,6 +93,10 @@ class Prepared:
 
     def run(self, conn: Connection, params: Mapping[str, Any]) -> int:
         """Run an INSERT, UPDATE or DELETE; the rows it changed."""
+        direct = self._direct(conn, params)
+        if direct is not None:
+            session, text, values = direct
+            return session.execute(text, values).command_tuples or 0
         sql, order = self._sql(conn)
         cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
         try:

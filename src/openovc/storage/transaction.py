@@ -32,7 +32,7 @@ from ..domain.content_model import ContentModel
 from ..domain.fields import Collection, Kind
 from ..domain.operations_ports import OperationsState
 from ..domain.ports import Record
-from . import tables
+from . import libpq, tables
 from .content_store import SqlPieceLedger
 from .prepared import Prepared, equal_to_binds
 
@@ -48,17 +48,23 @@ def _object_lock_key(name: str) -> int:
     return int.from_bytes(hashlib.blake2b(name.encode(), digest_size=4).digest(), "big", signed=True)
 
 
-def _object_locks_statement(keys: Sequence[str]) -> tuple[str, tuple[int, ...]]:
+@lru_cache(maxsize=16)
+def _object_locks_text(count: int) -> bytes:
+    calls = ["pg_advisory_xact_lock_shared($1::bigint)"]
+    calls += [f"pg_advisory_xact_lock(${2 * i + 2}::int, ${2 * i + 3}::int)" for i in range(count)]
+    return ("SELECT " + ", ".join(calls)).encode()
+
+
+def _object_locks_statement(keys: Sequence[str]) -> tuple[bytes, list[int]]:
     """Shared federation lock, then each object's lock in one order for all (no deadlock between them).
 
-    The keys are parameters: the text depends only on how many there are, so the driver prepares it.
+    The keys are parameters: the text depends only on how many there are, so it is prepared once.
     """
     ordered = sorted({_object_lock_key(k) for k in keys})
-    calls = ["pg_advisory_xact_lock_shared(%s)", *(["pg_advisory_xact_lock(%s, %s)"] * len(ordered))]
     params = [_PG_WRITE_LOCK]
     for key in ordered:
         params += [_PG_OBJECT_CLASS, key]
-    return "SELECT " + ", ".join(calls), tuple(params)
+    return _object_locks_text(len(ordered)), params
 
 
 class _SqliteWriters:
@@ -121,7 +127,9 @@ def write_transaction(
         return
     with engine.connect() as conn, conn.begin():
         if objects is not None:
-            conn.exec_driver_sql(*_object_locks_statement(objects))
+            session = libpq.session(conn)
+            assert session is not None, "a new transaction is not in pipeline mode"
+            session.execute(*_object_locks_statement(objects))
         elif exclusive:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
         yield conn
