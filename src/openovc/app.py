@@ -7,14 +7,14 @@ from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 import swagger_ui_bundle
-from fastapi import APIRouter, Depends, FastAPI
+from fastapi import FastAPI
 from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
 from . import __version__
 from .api import errors
-from .api.deps import Runtime, session
+from .api.deps import Runtime
 from .api.middleware import OmniStackMiddleware
 from .api.responses import JSON
 from .api.routes import (
@@ -52,7 +52,7 @@ from .storage.task_store import SqlTaskStore
 
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come before
 # the collections' routers, so that they win over /{id}. Tasks and VMs, the busiest, come first: each
-# request tries the routers in order (virtual_machines has no path that a literal one of theirs shadows).
+# request tries the routes in order (virtual_machines has no path that a literal one of theirs shadows).
 _PROTECTED = (
     tasks.router, virtual_machines.router, metrics.router, reports.router, backups.router, datastores.router,
     hosts.router, omnistack_clusters.router, policies.router, cluster_groups.router, external_stores.router,
@@ -140,12 +140,8 @@ def create_app(rt: Runtime) -> FastAPI:
     app.state.runtime = rt
     app.state.clock = rt.clock
     errors.install(app)
-    api = APIRouter(prefix="/api")
-    api.include_router(version.router)
-    api.include_router(oauth.router)
-    for router in _PROTECTED:
-        api.include_router(router, dependencies=[Depends(session)])
-    app.include_router(api)
+    for router in (version.router, oauth.router, *_PROTECTED):
+        app.router.routes.extend(router.routes)  # flat: see api.deps.api_router
 
     # Swagger UI is served from the installed package, so the docs work without internet access.
     app.mount("/api/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")

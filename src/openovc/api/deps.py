@@ -6,7 +6,7 @@ import re
 from dataclasses import dataclass
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
@@ -18,6 +18,7 @@ from ..operations.engine import TaskEngine
 from ..services.auth import AuthService, Session
 from ..settings import Settings
 from .errors import OAuthError
+from .responses import JSON
 
 
 @dataclass
@@ -130,3 +131,22 @@ def media_type(minimum: int) -> Any:
             raise UnsupportedMediaType(f"Content type '{raw}' not supported")
 
     return Depends(check)
+
+
+API_PREFIX = "/api"
+
+
+def api_router(path: str = "", *, tags: list[str] | None = None, protected: bool = True) -> APIRouter:
+    """A route module's router: its paths under /api, its answers JSON, and (unless `protected` is False)
+    only for a caller with a valid session.
+
+    The application adds these routes to its own router, one flat list: FastAPI tries included routers
+    one after another, and matches a request again inside the one that takes it, at a cost on every
+    request (a quarter of a simple GET's CPU, with a dozen routers).
+    """
+    return APIRouter(
+        prefix=API_PREFIX + path,
+        tags=list(tags or []),
+        default_response_class=JSON,
+        dependencies=[Depends(session)] if protected else [],
+    )

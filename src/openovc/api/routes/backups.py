@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...domain.catalog import BACKUPS
 from ...domain.query import parse_bool
@@ -13,12 +13,12 @@ from ...services import backups as ops
 from ...storage.operations_state import SqlOperationsStore
 from ..bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..render import render_record
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/backups", tags=["backups"])
+router = api_router("/backups", tags=["backups"])
 
 
 def _query(name: str, typ: str, description: str) -> dict[str, Any]:

@@ -2,17 +2,17 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...domain.catalog import CLUSTER_GROUPS
 from ...services import clusters
 from ..bodies import Body
 from ..collection import list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/cluster_groups", tags=["cluster_groups"])
+router = api_router("/cluster_groups", tags=["cluster_groups"])
 
 
 class RenameClusterGroup(Body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Request
+from fastapi import Request
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
@@ -14,11 +14,11 @@ from ...services import datastores as ds
 from ...services import reads
 from ..bodies import Body, Id, SetPolicy
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/datastores", tags=["datastores"])
+router = api_router("/datastores", tags=["datastores"])
 
 MAX_INT64 = 2**63 - 1
 

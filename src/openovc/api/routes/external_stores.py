@@ -4,17 +4,17 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...domain.catalog import EXTERNAL_STORES
 from ...services import external_stores as stores
 from ..bodies import Body
 from ..collection import list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/external_stores", tags=["external_stores"])
+router = api_router("/external_stores", tags=["external_stores"])
 
 
 class RegisterExternalStore(Body):

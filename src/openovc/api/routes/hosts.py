@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import orjson
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 
 from ...domain.catalog import HOSTS
 from ...domain.errors import ObjectNotFound
@@ -13,11 +13,11 @@ from ...services import hosts
 from ...storage.operations_state import SqlOperationsStore
 from ..bodies import Body as BodyModel
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/hosts", tags=["hosts"])
+router = api_router("/hosts", tags=["hosts"])
 
 
 class ShutdownVirtualController(BodyModel):

@@ -8,7 +8,7 @@ from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import Depends, Request
 
 from ...domain import metrics, timefmt
 from ...domain.catalog import HOSTS, OMNISTACK_CLUSTERS
@@ -17,10 +17,10 @@ from ...domain.metrics import ClusterLabel, RemoteSend, Resolution, Window
 from ...domain.metrics_ports import MetricsReader
 from ...services import reads
 from ...storage.metrics_reads import SqlMetricsReader
-from ..deps import ReaderDep, RuntimeDep
+from ..deps import ReaderDep, RuntimeDep, api_router
 from ..responses import JSON
 
-router = APIRouter()
+router = api_router()
 
 
 def metrics_store(rt: RuntimeDep) -> MetricsReader:

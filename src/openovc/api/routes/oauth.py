@@ -5,17 +5,17 @@ from __future__ import annotations
 import base64
 import binascii
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ...domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
 from ...services.auth import LoginRefused
-from ..deps import RuntimeDep, bearer_token
+from ..deps import RuntimeDep, api_router, bearer_token
 from ..errors import OAuthError, error_body
 from ..responses import JSON
 
-router = APIRouter(prefix="/oauth", tags=["oauth"])
+router = api_router("/oauth", tags=["oauth"], protected=False)
 
 
 def _client_ok(request: Request) -> bool:

@@ -2,19 +2,19 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...domain.catalog import OMNISTACK_CLUSTERS
 from ...domain.timezones import time_zone_list
 from ...services import clusters, reads
 from ..bodies import Body
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..render import render_rows
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/omnistack_clusters", tags=["omnistack_clusters"])
+router = api_router("/omnistack_clusters", tags=["omnistack_clusters"])
 
 
 class SetTimeZone(Body):

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any
 
 import orjson
-from fastapi import APIRouter, Body, Request
+from fastapi import Body, Request
 
 from ...domain.catalog import DATASTORES, POLICIES, VIRTUAL_MACHINES
 from ...domain.errors import ObjectNotFound
@@ -13,11 +13,11 @@ from ...domain.query import parse_bool
 from ...services import policies, reads
 from ..bodies import Body as BodyModel
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/policies", tags=["policies"])
+router = api_router("/policies", tags=["policies"])
 
 # Rule bodies are read as plain JSON: the rules module names the rule and field that is wrong.
 AnyBody = Annotated[Any, Body()]

@@ -5,16 +5,16 @@ This router comes before the collection routers, so its literal paths win over `
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...services import policies
 from ..bodies import SetPolicyVMs
-from ..deps import RuntimeDep, media_type
+from ..deps import RuntimeDep, api_router, media_type
 from ..responses import JSON
 from .metrics import MetricsDep, scope_clusters
 from .policies import REPLACE_ALL_RULES, AnyBody, replace_all_rules
 
-router = APIRouter()
+router = api_router()
 
 _REPORT = {
     "parameters": [

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import APIRouter, Depends, Request, UploadFile
+from fastapi import Depends, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from ...domain.auth import RBAC_ROLES
 from ...services import certificates
 from ...storage.security_store import SqlSecurityStore
-from ..deps import RuntimeDep, media_type
+from ..deps import RuntimeDep, api_router, media_type
 from ..responses import JSON
 
-router = APIRouter(tags=["security"])
+router = api_router(tags=["security"])
 
 
 def store(rt: RuntimeDep) -> SqlSecurityStore:

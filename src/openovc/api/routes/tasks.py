@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import orjson
-from fastapi import APIRouter
 from starlette.concurrency import run_in_threadpool
 
 from ...domain.errors import ObjectNotFound
@@ -11,10 +10,10 @@ from ...domain.ports import Record
 from ...domain.tasks import TaskState
 from ...domain.timefmt import EPOCH_TEXT
 from ...operations.engine import TaskEngine
-from ..deps import RuntimeDep
+from ..deps import RuntimeDep, api_router
 from ..responses import JSON
 
-router = APIRouter(prefix="/tasks", tags=["tasks"])
+router = api_router("/tasks", tags=["tasks"])
 
 
 def task_body(engine: TaskEngine, task: Record) -> dict[str, object]:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
-
 from ... import REST_API_VERSION, SVTFS_VERSION
+from ..deps import api_router
 from ..responses import JSON
 
-router = APIRouter(tags=["version"])
+router = api_router(tags=["version"], protected=False)
 
 
 @router.get("/version", operation_id="getVersion")

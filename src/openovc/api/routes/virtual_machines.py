@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Literal
 
-from fastapi import APIRouter, Request
+from fastapi import Request
 
 from ...domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from ...services import backups, reads
@@ -14,11 +14,11 @@ from ...storage.operations_state import SqlOperationsStore
 from ..bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from ..bodies import Body as BodyModel
 from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, media_type
+from ..deps import ReaderDep, RuntimeDep, api_router, media_type
 from ..responses import JSON
 from ..tasking import accepted
 
-router = APIRouter(prefix="/virtual_machines", tags=["virtual_machines"])
+router = api_router("/virtual_machines", tags=["virtual_machines"])
 
 
 @router.get("", operation_id="listVms", openapi_extra=list_openapi(VIRTUAL_MACHINES))
