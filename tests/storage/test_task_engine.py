@@ -125,6 +125,19 @@ def test_operations_on_one_object_run_in_order(harness: Harness) -> None:
     assert harness.name() == "G-x-1-2"
 
 
+def test_a_task_on_several_objects_waits_when_any_of_them_is_held(harness: Harness) -> None:
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=5)
+    harness.engine.submit("rename", {"id": "g1", "suffix": "-1"}, ["vm-a", "datastore-1"])
+    harness.pacing.default = Pacing()
+    waits = harness.engine.submit("rename", {"id": "g1", "suffix": "-2"}, ["vm-b", "datastore-1"])
+    free = harness.engine.submit("rename", {"id": "g1", "suffix": "-3"}, ["vm-c", "datastore-2", "x"])
+    assert harness.engine.poll(waits["id"])["state"] == "QUEUED"  # type: ignore[index]
+    assert harness.engine.poll(free["id"])["state"] == "COMPLETED"  # type: ignore[index]
+    harness.clock.advance(timedelta(seconds=5))
+    assert harness.engine.run_due() == 2
+    assert harness.name() == "G-3-1-2"
+
+
 def test_a_failure_changes_nothing(harness: Harness) -> None:
     task = harness.engine.submit("rename", {"id": "g1", "suffix": "-f", "fail": True}, ["g1"])
     polled = harness.engine.poll(task["id"])

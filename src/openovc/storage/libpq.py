@@ -50,7 +50,7 @@ class Session:
             name = b"openovc_%d" % next(_NAMES)
             self._check(self.pgconn.prepare(name, sql), sql)
             self.names[sql] = name
-        params = self.adapters.dump_sequence(values, [PyFormat.TEXT] * len(values))
+        params = self.adapters.dump_sequence([_int_array(v) for v in values], [PyFormat.TEXT] * len(values))
         # A None is a NULL to libpq, as psycopg's own cursor passes it (its annotation omits it).
         return self._check(self.pgconn.exec_prepared(name, cast(Sequence[bytes], params)), sql, values)
 
@@ -58,6 +58,14 @@ class Session:
         result = self.execute(sql, values)
         self.adapters.set_pgresult(result)
         return self.adapters.load_rows(0, result.ntuples, tuple)
+
+
+def _int_array(value: Any) -> Any:
+    """A list of integers as PostgreSQL's array literal: psycopg's general list adapter costs ten times
+    as much, and the content ledger binds lists of a hundred pieces (the statement casts the text)."""
+    if type(value) is list and all(type(item) is int for item in value):
+        return "{" + ",".join(map(str, value)) + "}"
+    return value
 
 
 def _begin(connection: psycopg.Connection[Any]) -> bytes:

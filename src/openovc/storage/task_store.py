@@ -16,6 +16,7 @@ from sqlalchemy import (
     exists,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import aliased
@@ -74,10 +75,18 @@ def _insert_task(columns: tuple[str, ...]) -> Prepared:
     return Prepared(insert(_T), columns)
 
 
+# PostgreSQL binds any number of objects as one array, so one prepared statement serves every count.
+_HELD_ANY = Prepared(
+    text("SELECT 1 FROM task_locks WHERE object_id = ANY(CAST(:objects AS VARCHAR[])) LIMIT 1")
+)
+
+
 def _held(conn: Connection, locks: Sequence[str]) -> bool:
-    """Whether an unfinished task holds one of these objects (most tasks name one: that case is prepared)."""
+    """Whether an unfinished task holds one of these objects (prepared, but for several on SQLite)."""
     if len(locks) == 1:
         return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
+    if conn.dialect.name == "postgresql":
+        return bool(_HELD_ANY.tuples(conn, {"objects": list(locks)}))
     return conn.execute(_HELD, {"objects": list(locks)}).first() is not None
 
 
