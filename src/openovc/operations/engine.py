@@ -174,15 +174,16 @@ class TaskEngine:
         end = to_text(self.clock.now())
         try:
             ended = self.store.insert_and_run(task, locks, end, self._work, scope=scope)
-            if ended is None:
-                return False
-            self.ended.remember(ended)
-            return True
         except TaskFailure as failure:
             code, message = failure.error_code, failure.message
         except Exception:
             log.exception("task %s crashed", task["id"])
             code, message = Codes.SERVER_DIED, "An internal error occurred while running the task."
+        else:
+            if ended is None:
+                return False
+            self.ended.remember(ended)
+            return True
         # What the operation wrote was rolled back with its transaction; the failure is recorded apart.
         failed = {
             **task,
