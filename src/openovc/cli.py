@@ -266,8 +266,6 @@ def _serve(args: argparse.Namespace) -> int:
         "host": settings.host,
         "port": settings.port,
         "http": "httptools",
-        # uvloop: the event loop and its TLS compiled; a tenth less server CPU per request than asyncio.
-        "loop": "uvloop",
         "lifespan": "on",
         "log_level": settings.log_level,
         "access_log": args.access_log,

@@ -71,7 +71,7 @@ class Worker:
 
     def _chores_due(self, last_chores: float, busy: bool) -> bool:
         # Tasks wake the loop many times a second under load; the chores' time-driven changes need a
-        # turn only once per idle period, unless the last turn found more to do than it could finish.
+        # turn only once per idle period, unless the last turn changed something (more may be waiting).
         return busy or time.monotonic() - last_chores >= self.idle_seconds
 
     def _loop(self) -> None:
