@@ -45,7 +45,7 @@ from .services.operations import register_operations
 from .settings import Settings
 from .storage.auth_store import SqlAuthStore
 from .storage.content_store import SqlWorkloadSchedule
-from .storage.engine import checkpoint, make_engine, migrate
+from .storage.engine import make_engine, migrate
 from .storage.operations_state import SqlOperationsStore
 from .storage.repositories import SqlFederationReader
 from .storage.task_store import SqlTaskStore
@@ -100,13 +100,11 @@ def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
 
 
 def chores(rt: Runtime) -> Callable[[], int]:
-    """The worker's time-driven changes: backups settling and expiring, then VM workloads advancing; then
-    SQLite's log checkpointed."""
+    """The worker's time-driven changes: backups settling and expiring, then VM workloads advancing."""
     store = SqlOperationsStore(rt.engine)
     return every(
         backups_service.housekeeping(rt.reader, store, rt.clock),
         workload_service.housekeeping(SqlWorkloadSchedule(rt.engine), store, rt.clock),
-        lambda: checkpoint(rt.engine),
     )
 
 

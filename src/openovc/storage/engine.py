@@ -11,7 +11,6 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-WAL_AUTOCHECKPOINT_PAGES = 20_000
 
 
 def normalise_url(url: str) -> str:
@@ -33,11 +32,6 @@ def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
     # The API's wildcards and filters are case-sensitive unless the client asks otherwise.
     cursor.execute("PRAGMA case_sensitive_like=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # The commit that fills the write-ahead log copies it back into the database, fsync included, while
-    # it holds the write lock every other writer waits for (at SQLite's default of 1,000 pages, a quarter
-    # of the time a clone or a move held it). A server's worker does that beside the writers instead
-    # (`checkpoint`); commits still do it past this bound, if nothing else has.
-    cursor.execute(f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES}")
     cursor.close()
 
 
@@ -63,15 +57,6 @@ def make_engine(url: str) -> Engine:
     # fails one request, and the pool then replaces it. No automatic preparation by psycopg: the hot
     # statements are prepared by storage/libpq.py, whose prepared statements psycopg's would deallocate.
     return create_engine(url, pool_size=10, max_overflow=20, connect_args={"prepare_threshold": None})
-
-
-def checkpoint(engine: Engine) -> int:
-    """SQLite: copy what the write-ahead log holds back into the database, beside the writers (a passive
-    checkpoint waits for none of them); 0. PostgreSQL checkpoints on its own."""
-    if engine.dialect.name == "sqlite":
-        with engine.connect() as conn:
-            conn.exec_driver_sql("PRAGMA wal_checkpoint(PASSIVE)")
-    return 0  # it changes nothing the federation shows
 
 
 def reads(engine: Engine) -> Engine:
