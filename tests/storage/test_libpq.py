@@ -43,6 +43,7 @@ _THINGS = Table(
 _INSERT = Prepared(insert(_THINGS), ["id", "count", "ratio", "flag", "blob"])
 _GET = Prepared(select(_THINGS).where(_THINGS.c.id == bindparam("id")))
 _ANY = Prepared(text("SELECT id FROM things WHERE count = ANY(CAST(:counts AS bigint[])) ORDER BY id"))
+_ECHO_TEXTS = Prepared(text("SELECT CAST(:texts AS VARCHAR[]), CAST(:counts AS bigint[])"))
 
 ROWS: list[dict[str, Any]] = [
     {"id": "plain", "count": 2**62, "ratio": 0.1, "flag": True, "blob": b"\x00\xffbytes"},
@@ -82,6 +83,29 @@ def test_values_go_in_and_come_back_as_the_cursor_has_them(engine: Engine) -> No
             assert _GET.rows(conn, {"id": row["id"]}) == [row]
         assert _ANY.tuples(conn, {"counts": [-5, 2**62, 7]}) == [("plain",), ("quotes ' \" \\ é 漢",)]
         assert _GET.rows(conn, {"id": "absent"}) == []
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        [],
+        [None],
+        ["plain", "", "NULL", None, "with space", "a,b", "{braces}", 'quote " here', "back\\slash", "é 漢"],
+        ["\\", '"', '\\"', " lead", "trail "],
+    ],
+)
+def test_lists_of_text_and_integers_arrive_as_the_cursor_sends_them(
+    engine: Engine, texts: list[str | None]
+) -> None:
+    counts: list[int | None] = [2**62, -1, None, 0]
+    with reads(engine).connect() as conn:
+        assert libpq.session(conn) is not None
+        direct = _ECHO_TEXTS.tuples(conn, {"texts": texts, "counts": counts})
+        by_cursor = conn.exec_driver_sql(
+            "SELECT CAST(%(texts)s AS VARCHAR[]), CAST(%(counts)s AS bigint[])",
+            {"texts": texts, "counts": counts},
+        ).all()
+    assert direct == [(texts, counts)] == [tuple(row) for row in by_cursor]
 
 
 def test_a_failed_statement_raises_what_sqlalchemy_raises_and_its_transaction_rolls_back(

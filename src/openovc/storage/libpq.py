@@ -26,6 +26,7 @@ from sqlalchemy.exc import DBAPIError
 _NAMES = itertools.count()
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _INFO_KEY = "openovc.libpq"
+_LITERAL_TYPES = (int, str)
 
 
 class Session:
@@ -50,7 +51,9 @@ class Session:
             name = b"openovc_%d" % next(_NAMES)
             self._check(self.pgconn.prepare(name, sql), sql)
             self.names[sql] = name
-        params = self.adapters.dump_sequence([_int_array(v) for v in values], [PyFormat.TEXT] * len(values))
+        params = self.adapters.dump_sequence(
+            [_array_literal(v) for v in values], [PyFormat.TEXT] * len(values)
+        )
         # A None is a NULL to libpq, as psycopg's own cursor passes it (its annotation omits it).
         return self._check(self.pgconn.exec_prepared(name, cast(Sequence[bytes], params)), sql, values)
 
@@ -60,11 +63,20 @@ class Session:
         return self.adapters.load_rows(0, result.ntuples, tuple)
 
 
-def _int_array(value: Any) -> Any:
-    """A list of integers as PostgreSQL's array literal: psycopg's general list adapter costs ten times
-    as much, and the content ledger binds lists of a hundred pieces (the statement casts the text)."""
-    if type(value) is list and all(type(item) is int for item in value):
-        return "{" + ",".join(map(str, value)) + "}"
+def _element(item: int | str | None) -> str:
+    if item is None:
+        return "NULL"
+    if type(item) is int:
+        return str(item)
+    return '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _array_literal(value: Any) -> Any:
+    """A list of integers, strings and NULLs as PostgreSQL's array literal (the statement casts the text):
+    psycopg's general list adapter costs ten times as much, and the content ledger binds lists of a
+    hundred pieces. Other lists (booleans, floats, ...) are left to psycopg."""
+    if type(value) is list and all(item is None or type(item) in _LITERAL_TYPES for item in value):
+        return "{" + ",".join(map(_element, value)) + "}"
     return value
 
 

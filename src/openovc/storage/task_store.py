@@ -83,10 +83,10 @@ _HELD_ANY = Prepared(
 
 def _held(conn: Connection, locks: Sequence[str]) -> bool:
     """Whether an unfinished task holds one of these objects (prepared, but for several on SQLite)."""
-    if len(locks) == 1:
-        return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
     if conn.dialect.name == "postgresql":
         return bool(_HELD_ANY.tuples(conn, {"objects": list(locks)}))
+    if len(locks) == 1:
+        return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
     return conn.execute(_HELD, {"objects": list(locks)}).first() is not None
 
 
