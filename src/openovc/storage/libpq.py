@@ -51,9 +51,9 @@ class Session:
             name = b"openovc_%d" % next(_NAMES)
             self._check(self.pgconn.prepare(name, sql), sql)
             self.names[sql] = name
-        params = self.adapters.dump_sequence(
-            [_array_literal(v) for v in values], [PyFormat.TEXT] * len(values)
-        )
+        # Only lists need a look: a call per value would cost more than the literal saves.
+        literal = [_array_literal(v) if type(v) is list else v for v in values]
+        params = self.adapters.dump_sequence(literal, [PyFormat.TEXT] * len(values))
         # A None is a NULL to libpq, as psycopg's own cursor passes it (its annotation omits it).
         return self._check(self.pgconn.exec_prepared(name, cast(Sequence[bytes], params)), sql, values)
 
@@ -71,11 +71,11 @@ def _element(item: int | str | None) -> str:
     return '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
-def _array_literal(value: Any) -> Any:
+def _array_literal(value: list[Any]) -> Any:
     """A list of integers, strings and NULLs as PostgreSQL's array literal (the statement casts the text):
     psycopg's general list adapter costs ten times as much, and the content ledger binds lists of a
     hundred pieces. Other lists (booleans, floats, ...) are left to psycopg."""
-    if type(value) is list and all(item is None or type(item) in _LITERAL_TYPES for item in value):
+    if all(item is None or type(item) in _LITERAL_TYPES for item in value):
         return "{" + ",".join(map(_element, value)) + "}"
     return value
 
