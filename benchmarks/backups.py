@@ -98,10 +98,10 @@ from tasks import (
 )
 
 from openovc.app import build_runtime, create_app
-from openovc.domain.federation import Federation, FederationSpec
 from openovc.domain.timefmt import to_text
-from openovc.drivers.simulated.generator import generate
 from openovc.settings import Settings
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
 
 with warnings.catch_warnings():
     # Starlette asks for httpx2 under its TestClient; the httpx installed here serves it well.

@@ -36,10 +36,10 @@ from pathlib import Path
 import psutil
 from report import Report, Row, mb
 
-from openovc.domain.content import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
-from openovc.domain.content_ledger import MemoryLedger
-from openovc.domain.content_model import ContentModel
-from openovc.drivers.simulated.plan import IMAGES
+from openovc.simulator.content.ledger import MemoryLedger
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
+from openovc.simulator.generator.plan import IMAGES
 from openovc.storage.content_store import SqlPieceLedger, bulk_load
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.transaction import write_transaction

@@ -55,9 +55,9 @@ from report import Report, Row, loadavg, mb, timing
 
 from openovc.app import build_runtime
 from openovc.domain.auth import Role
-from openovc.domain.federation import Federation, FederationSpec
-from openovc.drivers.simulated.generator import generate
 from openovc.settings import Settings
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
 from openovc.storage.loading import load_federation
 
 ADMIN = "administrator@vsphere.local"

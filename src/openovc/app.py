@@ -12,12 +12,12 @@ from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from . import __version__
-from .api import errors
-from .api.deps import Runtime
-from .api.middleware import OmniStackMiddleware
-from .api.responses import JSON
-from .api.routes import (
+from openovc import __version__
+from openovc.api import errors
+from openovc.api.deps import Runtime
+from openovc.api.middleware import OmniStackMiddleware
+from openovc.api.responses import JSON
+from openovc.api.routes import (
     backups,
     cluster_groups,
     datastores,
@@ -33,22 +33,22 @@ from .api.routes import (
     version,
     virtual_machines,
 )
-from .domain.auth import TokenPolicy
-from .domain.clock import Clock, SystemClock
-from .domain.tasks import parse_pacing_table
-from .operations.engine import TaskEngine
-from .operations.worker import Worker, every
-from .services import backups as backups_service
-from .services import workload as workload_service
-from .services.auth import AuthService
-from .services.operations import register_operations
-from .settings import Settings
-from .storage.auth_store import SqlAuthStore
-from .storage.content_store import SqlWorkloadSchedule
-from .storage.engine import make_engine, migrate
-from .storage.operations_state import SqlOperationsStore
-from .storage.repositories import SqlFederationReader
-from .storage.task_store import SqlTaskStore
+from openovc.domain.auth import TokenPolicy
+from openovc.domain.clock import Clock, SystemClock
+from openovc.domain.tasks import parse_pacing_table
+from openovc.operations.engine import TaskEngine
+from openovc.operations.worker import Worker, every
+from openovc.services import backups as backups_service
+from openovc.services.auth import AuthService
+from openovc.services.operations import register_operations
+from openovc.settings import Settings
+from openovc.simulator import workload as workload_service
+from openovc.storage.auth_store import SqlAuthStore
+from openovc.storage.content_store import SqlWorkloadSchedule
+from openovc.storage.engine import make_engine, migrate
+from openovc.storage.operations_state import SqlOperationsStore
+from openovc.storage.repositories import SqlFederationReader
+from openovc.storage.task_store import SqlTaskStore
 
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come before
 # the collections' routers, so that they win over /{id}. Tasks and VMs, the busiest, come first: each

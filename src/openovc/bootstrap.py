@@ -14,18 +14,18 @@ from pathlib import Path
 
 from sqlalchemy import Engine, delete, insert, select, text
 
-from .api.deps import Runtime
-from .app import build_runtime
-from .domain.auth import EMERGENCY_USERNAME, Role
-from .domain.clock import Clock
-from .domain.federation import Federation, FederationSpec
-from .domain.timefmt import to_text
-from .drivers.simulated.generator import generate
-from .services.auth import verify_password
-from .settings import Settings
-from .storage import tables
-from .storage.loading import is_empty, load_federation
-from .storage.reset import FEDERATION_STATE_KEY
+from openovc.api.deps import Runtime
+from openovc.app import build_runtime
+from openovc.domain.auth import EMERGENCY_USERNAME, Role
+from openovc.domain.clock import Clock
+from openovc.domain.timefmt import to_text
+from openovc.services.auth import verify_password
+from openovc.settings import Settings
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
+from openovc.storage import tables
+from openovc.storage.loading import is_empty, load_federation
+from openovc.storage.reset import FEDERATION_STATE_KEY
 
 ADMIN_PASSWORD_FILE = "admin-password"
 EMERGENCY_PASSWORD_FILE = "emergency-password"

@@ -20,13 +20,13 @@ from pydantic import ValidationError
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
-from . import __version__
-from .domain.auth import Role
-from .domain.federation import FederationSpec
-from .settings import Settings
+from openovc import __version__
+from openovc.domain.auth import Role
+from openovc.settings import Settings
+from openovc.simulator.federation import FederationSpec
 
 if TYPE_CHECKING:
-    from .api.deps import Runtime
+    from openovc.api.deps import Runtime
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -226,9 +226,9 @@ class _Server(uvicorn.Server):
 def _serve(args: argparse.Namespace) -> int:
     # A thread that holds the store's write lock gets the GIL back sooner among many request threads.
     sys.setswitchinterval(0.0005)
-    from .app import create_app
-    from .bootstrap import prepare
-    from .tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
+    from openovc.app import create_app
+    from openovc.bootstrap import prepare
+    from openovc.tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
 
     settings = _settings(
         args,
@@ -300,7 +300,7 @@ def _serve_processes(
     config_kwargs: dict[str, Any],
     announce: Callable[[], None],
 ) -> int:
-    from .processes import supervise
+    from openovc.processes import supervise
 
     if rt.engine.dialect.name == "sqlite":
         # No other server can share this store: the tasks the previous run left fail before any process
@@ -336,9 +336,9 @@ def _spec(args: argparse.Namespace) -> FederationSpec:
 
 
 def _init(args: argparse.Namespace) -> int:
-    from .bootstrap import install_federation, open_runtime
-    from .storage.loading import is_empty
-    from .storage.reset import clear_federation
+    from openovc.bootstrap import install_federation, open_runtime
+    from openovc.storage.loading import is_empty
+    from openovc.storage.reset import clear_federation
 
     if args.inventory is not None:
         given = [name for name, _ in _SPEC_COUNTS if getattr(args, name) is not None]
@@ -360,7 +360,7 @@ def _init(args: argparse.Namespace) -> int:
         now = rt.clock.now()
         # Built before anything is cleared, so that a bad inventory leaves the old federation in place.
         if spec is None:
-            from .drivers.simulated.inventory_file import load_inventory
+            from openovc.simulator.generator.inventory_file import load_inventory
 
             try:
                 federation = load_inventory(args.inventory, now)
@@ -368,7 +368,7 @@ def _init(args: argparse.Namespace) -> int:
                 raise CommandError(f"invalid inventory: {exc}") from None
             source = "inventory"
         else:
-            from .drivers.simulated.generator import generate
+            from openovc.simulator.generator.generator import generate
 
             federation = generate(spec, now)
             source = "generated"
@@ -406,7 +406,7 @@ def _password(args: argparse.Namespace, command: str) -> str:
 
 
 def _with_runtime(args: argparse.Namespace, action: Callable[[Runtime, Settings], int]) -> int:
-    from .bootstrap import open_runtime
+    from openovc.bootstrap import open_runtime
 
     settings = _settings(args)
     rt = open_runtime(settings)
@@ -465,7 +465,7 @@ def _users_remove(args: argparse.Namespace) -> int:
 
 def _users_passwd(args: argparse.Namespace) -> int:
     def run(rt: Runtime, settings: Settings) -> int:
-        from .bootstrap import accounts, forget_generated_password
+        from openovc.bootstrap import accounts, forget_generated_password
 
         current = rt.auth.store.user(args.name)
         if current is None:

@@ -15,7 +15,7 @@ from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
-from .settings import Settings
+from openovc.settings import Settings
 
 # The parent hands its resolved settings (flags included) to the processes it spawns.
 SETTINGS_ENV = "OPENOVC_SERVE_SETTINGS"
@@ -30,8 +30,8 @@ def _die_with_parent() -> None:
 
 def worker_app() -> FastAPI:
     """The application one server process runs (uvicorn calls this factory in each process)."""
-    from .app import create_app
-    from .bootstrap import open_runtime
+    from openovc.app import create_app
+    from openovc.bootstrap import open_runtime
 
     _die_with_parent()
     sys.setswitchinterval(0.0005)  # as `serve` does in a single process

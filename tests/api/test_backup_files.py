@@ -8,8 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import update
 
-from openovc.domain import guest_files as gf
 from openovc.domain.timefmt import from_text
+from openovc.simulator import guest_files as gf
 from openovc.storage import tables
 from tests.support.inprocess import Env
 from tests.support.spec import validate

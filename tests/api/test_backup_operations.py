@@ -13,14 +13,14 @@ from typing import Any
 import pytest
 
 from openovc.domain.catalog import BACKUPS
-from openovc.domain.content import piece_compressed
 from openovc.domain.fields import Filter, Op
-from openovc.domain.guest_files import LINUX
 from openovc.domain.tasks import parse_pacing
 from openovc.domain.timefmt import from_text, to_text
 from openovc.operations.worker import Worker
-from openovc.services import backup_data as data
 from openovc.services import backup_files, backups
+from openovc.simulator import backup_data as data
+from openovc.simulator.content.pieces import piece_compressed
+from openovc.simulator.guest_files import LINUX
 from openovc.storage.operations_state import SqlOperationsStore
 from tests.support.content_check import mirror_of_store
 from tests.support.content_ops import Mirror

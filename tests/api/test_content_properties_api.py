@@ -12,7 +12,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from openovc.app import chores
-from openovc.domain.federation import FederationSpec
+from openovc.simulator.federation import FederationSpec
 from tests.support.content_check import mirror_of_store, mismatches
 from tests.support.inprocess import Env, make_env
 from tests.support.invariants import snapshot

@@ -8,8 +8,8 @@ from datetime import timedelta
 from typing import Any
 
 from openovc.app import chores
-from openovc.domain.content import piece_compressed
-from openovc.domain.content_workload import PIECE
+from openovc.simulator.content.pieces import piece_compressed
+from openovc.simulator.content.workload import PIECE
 from openovc.storage.content_store import SqlPieceLedger
 from tests.support.content_check import checked_snapshot, mirror_of_store
 from tests.support.content_ops import Mirror

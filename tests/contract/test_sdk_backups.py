@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 from simplivity.exceptions import HPESimpliVityException
 
-from openovc.domain.content import piece_compressed
+from openovc.simulator.content.pieces import piece_compressed
 from openovc.storage.engine import make_engine
 from tests.contract.conftest import Api, Contract
 from tests.support.content_check import mirror_of_store

@@ -8,8 +8,8 @@ from dataclasses import dataclass
 import pytest
 from sqlalchemy import Engine
 
-from openovc.domain.federation import Federation, FederationSpec
-from openovc.drivers.simulated.generator import generate
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.loading import load_federation
 from openovc.storage.repositories import SqlFederationReader

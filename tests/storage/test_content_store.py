@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import Engine
 
-from openovc.domain.content_ledger import MemoryLedger, SegmentState
-from openovc.domain.content_model import ContentModel
+from openovc.simulator.content.ledger import MemoryLedger, SegmentState
+from openovc.simulator.content.model import ContentModel
 from openovc.storage.content_store import SqlPieceLedger, bulk_load
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.transaction import write_transaction

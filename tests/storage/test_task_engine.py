@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from openovc.domain.catalog import CLUSTER_GROUPS
 from openovc.domain.clock import ManualClock
-from openovc.domain.ports import Txn
+from openovc.domain.ports.federation import Txn
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskFailure, parse_pacing
 from openovc.operations.engine import DEAD_AFTER_MS, ORPHAN_MESSAGE, EndedTasks, TaskEngine
 from openovc.operations.worker import Worker

@@ -7,8 +7,8 @@ from typing import Any
 
 from sqlalchemy import Engine, select
 
-from openovc.domain.content_figures import cluster_capacity
-from openovc.domain.content_ledger import MemoryLedger
+from openovc.domain.figures import cluster_capacity
+from openovc.simulator.content.ledger import MemoryLedger
 from openovc.storage import tables
 from openovc.storage.content_store import SqlPieceLedger
 from tests.support.content_ops import Mirror

@@ -6,9 +6,9 @@ import random
 from collections import Counter
 from dataclasses import dataclass, field
 
-from openovc.domain.content import MiB, image_segment, piece_compressed, piece_size
-from openovc.domain.content_ledger import Totals
-from openovc.domain.content_model import ContentModel
+from openovc.simulator.content.ledger import Totals
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import MiB, image_segment, piece_compressed, piece_size
 
 PLACES = ("c1", "c2", "c3")
 # Tiny VMs (a handful of slots) so that rewrites, clones and restores collide all the time.

@@ -14,9 +14,9 @@ from openovc.api.deps import Runtime
 from openovc.app import build_runtime, create_app
 from openovc.domain.auth import Role
 from openovc.domain.clock import ManualClock
-from openovc.domain.federation import Federation, FederationSpec
-from openovc.drivers.simulated.generator import generate
 from openovc.settings import Settings
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
 from openovc.storage.loading import load_federation
 
 START = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)

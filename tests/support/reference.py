@@ -6,9 +6,9 @@ import fnmatch
 from typing import Any
 
 from openovc.domain.catalog import BY_PLURAL
-from openovc.domain.federation import Federation
 from openovc.domain.fields import Collection, Kind, Op
 from openovc.domain.query import CollectionQuery, parse_collection_query, visible_fields
+from openovc.simulator.federation import Federation
 
 
 def wire(coll: Collection, row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:

@@ -6,8 +6,11 @@ from statistics import fmean
 
 import pytest
 
-from openovc.domain.capacity import cluster_fields
-from openovc.domain.content import (
+from openovc.domain.figures import apportion, cluster_fields, host_fields, place_fields
+from openovc.simulator.content.ledger import Held, MemoryLedger, Totals
+from openovc.simulator.content.lineage import Lineage
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import (
     BLOCK,
     COLD_CLASS,
     GRAIN,
@@ -25,11 +28,8 @@ from openovc.domain.content import (
     piece_size,
     profile_for,
 )
-from openovc.domain.content_ledger import Held, MemoryLedger, Totals
-from openovc.domain.content_lineage import Lineage
-from openovc.domain.content_model import ContentModel, apportion, host_fields, place_fields
-from openovc.domain.federation import FederationSpec
-from openovc.drivers.simulated.plan import IMAGES
+from openovc.simulator.federation import FederationSpec
+from openovc.simulator.generator.plan import IMAGES
 
 GiB = 1024**3
 RHEL = image_segment("rhel9", 9 * GiB, 2.1)

@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from openovc.domain.content import Layout, image_segment
-from openovc.domain.content_ledger import Held, MemoryLedger
-from openovc.domain.content_lineage import Lineage
-from openovc.domain.content_model import ContentModel
+from openovc.simulator.content.ledger import Held, MemoryLedger
+from openovc.simulator.content.lineage import Lineage
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import Layout, image_segment
 from tests.support.content_ops import Runner, check
 
 # No example database: examples are cheap to regenerate and the model's ids would make old ones stale.

@@ -6,10 +6,10 @@ import math
 
 import pytest
 
-from openovc.domain.content import MiB, image_segment
-from openovc.domain.content_ledger import MemoryLedger
-from openovc.domain.content_model import ContentModel
-from openovc.domain.content_workload import (
+from openovc.simulator.content.ledger import MemoryLedger
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import MiB, image_segment
+from openovc.simulator.content.workload import (
     DAY,
     PIECE,
     WEEK,

@@ -10,12 +10,12 @@ import pytest
 
 from openovc import SVTFS_VERSION
 from openovc.domain import catalog
-from openovc.domain.content import piece_compressed
-from openovc.domain.federation import Federation, FederationSpec
 from openovc.domain.fields import Kind
 from openovc.domain.schedules import parse_clock, parse_days
 from openovc.domain.timefmt import parse, to_text
-from openovc.drivers.simulated.generator import generate
+from openovc.simulator.content.pieces import piece_compressed
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.generator import generate
 from tests.support.content_check import mirror_of_memory, mismatches
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)

@@ -12,17 +12,17 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from openovc.domain import guest_files as gf
 from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidParameter, ObjectNotFound, TypeMismatch
-from openovc.domain.federation import FederationSpec
 from openovc.domain.fields import Collection
-from openovc.domain.guest_files import DAY, LINUX, WINDOWS, Entry, GiB, GuestVm, MiB
-from openovc.domain.operations_ports import OperationsStore
-from openovc.domain.ports import FederationReader, Record
-from openovc.drivers.simulated.generator import generate
-from openovc.drivers.simulated.plan import IMAGES, ROLES, image_for
+from openovc.domain.ports.federation import FederationReader, Record
+from openovc.domain.ports.operations import OperationsStore
 from openovc.services import backup_files
+from openovc.simulator import guest_files as gf
+from openovc.simulator.federation import FederationSpec
+from openovc.simulator.generator.generator import generate
+from openovc.simulator.generator.plan import IMAGES, ROLES, image_for
+from openovc.simulator.guest_files import DAY, LINUX, WINDOWS, Entry, GiB, GuestVm, MiB
 
 TAKEN = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 WIN = GuestVm("0b9e6a4c-1f00-4d7e-9c1a-5b2f3e4d5a60", "sql-01", WINDOWS, 3, 200 * GiB)

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from openovc.domain import catalog
-from openovc.domain.federation import Federation
-from openovc.drivers.simulated.inventory_file import load_inventory
+from openovc.simulator.federation import Federation
+from openovc.simulator.generator.inventory_file import load_inventory
 
 NOW = datetime(2026, 11, 21, 12, 0, tzinfo=UTC)
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "inventory.yaml"

@@ -7,12 +7,12 @@ from typing import Any
 
 from fastapi import Request
 
-from ..domain.fields import Collection, Field, Kind, Op
-from ..domain.ports import FederationReader
-from ..services import reads
-from .deps import emergency
-from .render import envelope, render_record
-from .responses import JSON
+from openovc.api.deps import emergency
+from openovc.api.render import envelope, render_record
+from openovc.api.responses import JSON
+from openovc.domain.fields import Collection, Field, Kind, Op
+from openovc.domain.ports.federation import FederationReader
+from openovc.services import reads
 
 
 def list_response(

@@ -10,15 +10,15 @@ from fastapi import APIRouter, Depends, Request
 from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
-from ..domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, invalid_token_description
-from ..domain.clock import Clock
-from ..domain.errors import PermissionDenied, UnsupportedMediaType
-from ..domain.ports import FederationReader
-from ..operations.engine import TaskEngine
-from ..services.auth import AuthService, Session
-from ..settings import Settings
-from .errors import OAuthError
-from .responses import JSON
+from openovc.api.errors import OAuthError
+from openovc.api.responses import JSON
+from openovc.domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, invalid_token_description
+from openovc.domain.clock import Clock
+from openovc.domain.errors import PermissionDenied, UnsupportedMediaType
+from openovc.domain.ports.federation import FederationReader
+from openovc.operations.engine import TaskEngine
+from openovc.services.auth import AuthService, Session
+from openovc.settings import Settings
 
 
 @dataclass

@@ -8,9 +8,9 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from ..domain import errors
-from ..domain.timefmt import to_text
-from .responses import JSON
+from openovc.api.responses import JSON
+from openovc.domain import errors
+from openovc.domain.timefmt import to_text
 
 
 class OAuthError(Exception):

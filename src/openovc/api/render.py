@@ -7,9 +7,9 @@ from typing import Any
 
 import orjson
 
-from ..domain.fields import Collection, Kind
-from ..domain.ports import Page, Record
-from ..domain.timefmt import NA
+from openovc.domain.fields import Collection, Kind
+from openovc.domain.ports.federation import Page, Record
+from openovc.domain.timefmt import NA
 
 
 def _ratio(value: object) -> str:

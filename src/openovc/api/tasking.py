@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from ..domain.ports import Record
-from ..operations.engine import TaskEngine
-from .responses import JSON
-from .routes.tasks import task_body
+from openovc.api.responses import JSON
+from openovc.api.routes.tasks import task_body
+from openovc.domain.ports.federation import Record
+from openovc.operations.engine import TaskEngine
 
 
 def accepted(engine: TaskEngine, task: Record) -> JSON:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from .fields import Collection, Field, Filter, Kind, Op
+from openovc.domain.fields import Collection, Field, Filter, Kind, Op
 
 HYPERVISOR_TYPES = ("VSPHERE", "HYPERV")
 CONSISTENCY_TYPES = ("NONE", "DEFAULT", "FAILEDVSS", "NOT_APPLICABLE", "VSS")

@@ -44,9 +44,9 @@ from enum import Enum
 from functools import lru_cache
 from operator import add
 
-from . import timefmt
-from .errors import InvalidParameter
-from .query import parse_int
+from openovc.domain import timefmt
+from openovc.domain.errors import InvalidParameter
+from openovc.domain.query import parse_int
 
 GiB = 1024**3
 DEFAULT_RANGE = 43_200

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from . import timefmt
-from .errors import InvalidParameter, InvalidSortCriteria, TypeMismatch
-from .fields import Collection, Filter, Kind, Op
+from openovc.domain import timefmt
+from openovc.domain.errors import InvalidParameter, InvalidSortCriteria, TypeMismatch
+from openovc.domain.fields import Collection, Filter, Kind, Op
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000

@@ -20,8 +20,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from .catalog import CONSISTENCY_TYPES
-from .schedules import WEEKDAYS, parse_clock, parse_days
+from openovc.domain.catalog import CONSISTENCY_TYPES
+from openovc.domain.schedules import WEEKDAYS, parse_clock, parse_days
 
 LOCAL = "<local>"
 MAX_RULES = 16  # per policy: SimpliVity's limit as published (vhersey.com, 2016)

@@ -9,14 +9,15 @@ import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any
 
 import orjson
 
-from ..domain.clock import Clock
-from ..domain.ports import Record, Txn
-from ..domain.tasks import AffectedObject, Codes, PacingMode, PacingTable, TaskFailure, TaskState
-from ..domain.timefmt import epoch_ms, to_text
+from openovc.domain.clock import Clock
+from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.tasks import TaskStore
+from openovc.domain.tasks import AffectedObject, Codes, PacingMode, PacingTable, TaskFailure, TaskState
+from openovc.domain.timefmt import epoch_ms, to_text
 
 log = logging.getLogger(__name__)
 
@@ -28,46 +29,6 @@ DEAD_AFTER_MS = 15_000
 ORPHAN_MESSAGE = (
     "The Virtual Controller that accepted this task stopped before the task finished; nothing was changed."
 )
-
-
-class TaskStore(Protocol):
-    def insert(self, task: Record, locks: Sequence[str]) -> None: ...
-
-    def insert_and_run(
-        self,
-        task: Record,
-        locks: Sequence[str],
-        end_time: str,
-        work: Callable[[str, Txn, Record], list[AffectedObject]],
-        *,
-        scope: Sequence[str] | None = None,
-    ) -> Record | None: ...
-
-    def insert_ended(self, task: Record) -> None: ...
-
-    def get(self, task_id: str) -> Record | None: ...
-
-    def note_poll(self, task_id: str) -> None: ...
-
-    def due(self, now_ms: int, limit: int) -> list[str]: ...
-
-    def run(
-        self,
-        task_id: str,
-        now_ms: int,
-        end_time: str,
-        work: Callable[[str, Txn, Record], list[AffectedObject]],
-    ) -> bool: ...
-
-    def fail(self, task_id: str, error_code: int, message: str, end_time: str) -> bool: ...
-
-    def beat(self, instance_id: str, now_ms: int) -> None: ...
-
-    def leave(self, instance_id: str) -> None: ...
-
-    def orphans(self, live_since_ms: int) -> list[str]: ...
-
-    def forget_dead_servers(self, live_since_ms: int) -> None: ...
 
 
 class EndedTasks:

@@ -7,7 +7,7 @@ import threading
 import time
 from collections.abc import Callable
 
-from .engine import HEARTBEAT_MS, TaskEngine
+from openovc.operations.engine import HEARTBEAT_MS, TaskEngine
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from dataclasses import dataclass, replace
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 
-from ..domain.auth import (
+from openovc.domain.auth import (
     PASSWORD_GRANT,
     Role,
     Token,
@@ -22,9 +22,9 @@ from ..domain.auth import (
     locked_for,
     needs_touch,
 )
-from ..domain.clock import Clock
-from ..domain.ports import AuthStore
-from ..domain.timefmt import epoch_ms
+from openovc.domain.clock import Clock
+from openovc.domain.ports.auth import AuthStore
+from openovc.domain.timefmt import epoch_ms
 
 _HASHER = PasswordHasher()
 # Every request checks its token: re-reading it from the store at most once a second per token saves

@@ -9,15 +9,16 @@ from typing import Protocol
 
 import orjson
 
-from ..domain import guest_files, timefmt
-from ..domain.catalog import BACKUPS, VIRTUAL_MACHINES
-from ..domain.errors import InvalidParameter
-from ..domain.fields import Collection
-from ..domain.guest_files import GuestVm
-from ..domain.operations_ports import OperationsState, OperationsStore
-from ..domain.ports import FederationReader, Record
-from ..domain.query import parse_int
-from . import reads
+from openovc.domain import timefmt
+from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
+from openovc.domain.errors import InvalidParameter
+from openovc.domain.fields import Collection
+from openovc.domain.ports.federation import FederationReader, Record
+from openovc.domain.ports.operations import OperationsState, OperationsStore
+from openovc.domain.query import parse_int
+from openovc.services import reads
+from openovc.simulator import guest_files
+from openovc.simulator.guest_files import GuestVm
 
 BROWSABLE_STATE = "PROTECTED"
 

@@ -27,8 +27,8 @@ from typing import Any
 
 import orjson
 
-from ..domain import guest_files, timefmt
-from ..domain.catalog import (
+from openovc.domain import timefmt
+from openovc.domain.catalog import (
     BACKUPS,
     CLUSTER_GROUPS,
     DATASTORES,
@@ -37,21 +37,28 @@ from ..domain.catalog import (
     OMNISTACK_CLUSTERS,
     VIRTUAL_MACHINES,
 )
-from ..domain.clock import Clock
-from ..domain.content import HOT_CLASS, SIZE_CLASSES
-from ..domain.content_model import ContentModel
-from ..domain.errors import InvalidBody, ObjectNotFound, TaskError
-from ..domain.fields import Collection, Op
-from ..domain.operations_ports import OperationsStore
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.query import MAX_LIMIT, CollectionQuery, Condition
-from ..domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from . import backup_data as data
-from . import workload
-from .backup_files import guest_of, guest_vm, with_restored
-from .common import alive_vm_named, fail_duplicate, new_id, refuse_duplicate_now, stamp, valid_name
-from .vm_data import fresh_identity, give_space, placed_on, take_space
+from openovc.domain.clock import Clock
+from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
+from openovc.domain.fields import Collection, Op
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.operations import OperationsStore
+from openovc.domain.query import MAX_LIMIT, CollectionQuery, Condition
+from openovc.domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.backup_files import guest_of, guest_vm, with_restored
+from openovc.services.common import (
+    alive_vm_named,
+    fail_duplicate,
+    new_id,
+    refuse_duplicate_now,
+    stamp,
+    valid_name,
+)
+from openovc.simulator import backup_data as data
+from openovc.simulator import guest_files, workload
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
+from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space
 
 BACKUP = "backup"
 VM = "virtual_machine"

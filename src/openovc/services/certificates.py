@@ -3,25 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-from typing import Protocol
 
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 from cryptography.x509.oid import NameOID
 
-from ..domain.errors import InvalidBody, ObjectNotFound
-from ..domain.ports import Record
+from openovc.domain.errors import InvalidBody, ObjectNotFound
+from openovc.domain.ports.certificates import CertificateStore
+from openovc.domain.ports.federation import Record
 
 # Java's X500Principal names the e-mail attribute this way; clients compare subjects as text.
 _NAMES = {NameOID.EMAIL_ADDRESS: "EMAILADDRESS"}
-
-
-class CertificateStore(Protocol):
-    def certificate_list(self) -> list[Record]: ...
-
-    def put_certificate(self, record: Record) -> None: ...
-
-    def delete_certificate(self, thumbprint: str) -> bool: ...
 
 
 def describe(cert: x509.Certificate) -> Record:

@@ -6,13 +6,13 @@ from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
-from ..domain.catalog import CLUSTER_GROUPS, OMNISTACK_CLUSTERS
-from ..domain.errors import InvalidBody
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.tasks import AffectedObject
-from ..domain.timezones import is_time_zone
-from ..operations.engine import Handler, TaskEngine
-from .common import existing, fail_duplicate, refuse_duplicate_now, still_there, valid_name
+from openovc.domain.catalog import CLUSTER_GROUPS, OMNISTACK_CLUSTERS
+from openovc.domain.errors import InvalidBody
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.tasks import AffectedObject
+from openovc.domain.timezones import is_time_zone
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.common import existing, fail_duplicate, refuse_duplicate_now, still_there, valid_name
 
 CLUSTER = "omnistack_cluster"
 GROUP = "cluster_group"

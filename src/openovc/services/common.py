@@ -6,13 +6,13 @@ import hashlib
 import uuid
 from typing import Any
 
-from ..domain.catalog import VIRTUAL_MACHINES
-from ..domain.errors import InvalidBody, ObjectNotFound, TaskError
-from ..domain.fields import Collection
-from ..domain.names import name_problem
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.tasks import Codes, TaskFailure
-from ..domain.timefmt import to_text
+from openovc.domain.catalog import VIRTUAL_MACHINES
+from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
+from openovc.domain.fields import Collection
+from openovc.domain.names import name_problem
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.tasks import Codes, TaskFailure
+from openovc.domain.timefmt import to_text
 
 DUPLICATE_NAME = "Duplicate name exists."
 

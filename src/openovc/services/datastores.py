@@ -9,12 +9,12 @@ from typing import Any
 
 import orjson
 
-from ..domain.catalog import DATASTORES, OMNISTACK_CLUSTERS, POLICIES, VIRTUAL_MACHINES
-from ..domain.errors import TaskError
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from .common import (
+from openovc.domain.catalog import DATASTORES, OMNISTACK_CLUSTERS, POLICIES, VIRTUAL_MACHINES
+from openovc.domain.errors import TaskError
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.common import (
     existing,
     fail_duplicate,
     new_id,

@@ -13,14 +13,14 @@ from typing import Any
 
 import orjson
 
-from ..domain.catalog import EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
-from ..domain.errors import InvalidBody, TaskError
-from ..domain.operations_ports import StoreCredentials
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from .auth import hash_password
-from .common import existing, fail_duplicate, refuse_duplicate_now, still_there, valid_name
+from openovc.domain.catalog import EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
+from openovc.domain.errors import InvalidBody, TaskError
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.operations import StoreCredentials
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.auth import hash_password
+from openovc.services.common import existing, fail_duplicate, refuse_duplicate_now, still_there, valid_name
 
 STORE = "external_store"
 STORE_TYPES = ("StoreOnceOnPrem", "StoreOnceCloud")

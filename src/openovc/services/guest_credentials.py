@@ -26,15 +26,15 @@ from typing import Any
 
 import orjson
 
-from ..domain.catalog import VIRTUAL_MACHINES
-from ..domain.errors import InvalidBody, TaskError
-from ..domain.guest_files import LINUX, OsFamily, guest_os
-from ..domain.operations_ports import GuestCredentials, OperationsStore
-from ..domain.ports import FederationReader, Record, Txn
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from .auth import hash_password, verify_password
-from .common import existing, still_there
+from openovc.domain.catalog import VIRTUAL_MACHINES
+from openovc.domain.errors import InvalidBody, TaskError
+from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.operations import GuestCredentials, OperationsStore
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.auth import hash_password, verify_password
+from openovc.services.common import existing, still_there
+from openovc.simulator.guest_files import LINUX, OsFamily, guest_os
 
 VM = "virtual_machine"
 VALID, INVALID, POWERED_OFF = "VALID", "INVALID", "VM_POWERED_OFF"

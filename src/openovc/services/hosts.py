@@ -15,15 +15,15 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
-from ..domain.content_model import ContentModel
-from ..domain.errors import ObjectNotFound, TaskError
-from ..domain.operations_ports import OperationsStore, Shutdown
-from ..domain.ports import FederationReader, Record, Txn
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from .backup_data import refresh_clusters
-from .common import existing, still_there
+from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from openovc.domain.errors import ObjectNotFound, TaskError
+from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.operations import OperationsStore, Shutdown
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.common import existing, still_there
+from openovc.simulator.backup_data import refresh_clusters
+from openovc.simulator.content.model import ContentModel
 
 HOST = "host"
 SUCCESS, FAILURE, IN_PROGRESS = "SUCCESS", "FAILURE", "IN_PROGRESS"

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from ..operations.engine import TaskEngine
-from . import (
+from openovc.operations.engine import TaskEngine
+from openovc.services import (
     backups,
     clusters,
     datastores,

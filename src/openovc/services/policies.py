@@ -9,8 +9,8 @@ from typing import Any
 
 import orjson
 
-from ..domain import rules as rulebook
-from ..domain.catalog import (
+from openovc.domain import rules as rulebook
+from openovc.domain.catalog import (
     CLUSTER_GROUPS,
     DATASTORES,
     EXTERNAL_STORES,
@@ -19,14 +19,21 @@ from ..domain.catalog import (
     POLICIES,
     VIRTUAL_MACHINES,
 )
-from ..domain.errors import InvalidBody, ObjectInUse, ObjectNotFound
-from ..domain.fields import Collection
-from ..domain.metrics_ports import MetricsReader, PolicyUsage
-from ..domain.ports import FederationReader, Finder, Record, Txn
-from ..domain.schedules import PolicyLoad, schedule_report
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from .common import existing, fail_duplicate, new_id, refuse_duplicate_now, still_there, valid_name
+from openovc.domain.errors import InvalidBody, ObjectInUse, ObjectNotFound
+from openovc.domain.fields import Collection
+from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.metrics import MetricsReader, PolicyUsage
+from openovc.domain.schedules import PolicyLoad, schedule_report
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.common import (
+    existing,
+    fail_duplicate,
+    new_id,
+    refuse_duplicate_now,
+    still_there,
+    valid_name,
+)
 
 POLICY = "policy"
 RULE = "rule"

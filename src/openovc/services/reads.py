@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from ..domain.errors import ObjectNotFound
-from ..domain.fields import Collection
-from ..domain.ports import FederationReader, Page, Record
-from ..domain.query import CollectionQuery, parse_collection_query, visible_fields
+from openovc.domain.errors import ObjectNotFound
+from openovc.domain.fields import Collection
+from openovc.domain.ports.federation import FederationReader, Page, Record
+from openovc.domain.query import CollectionQuery, parse_collection_query, visible_fields
 
 
 def list_objects(

@@ -6,14 +6,12 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHINES
-from ..domain.errors import InvalidBody, TaskError
-from ..domain.ports import FederationReader, Record, Txn
-from ..domain.tasks import AffectedObject, Codes, TaskFailure
-from ..operations.engine import Handler, TaskEngine
-from . import workload
-from .backup_data import refresh_clusters
-from .common import (
+from openovc.domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHINES
+from openovc.domain.errors import InvalidBody, TaskError
+from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
+from openovc.operations.engine import Handler, TaskEngine
+from openovc.services.common import (
     alive_vm_named,
     existing,
     fail_duplicate,
@@ -24,7 +22,9 @@ from .common import (
     still_there,
     valid_name,
 )
-from .vm_data import fresh_identity, give_space, placed_on, take_space
+from openovc.simulator import workload
+from openovc.simulator.backup_data import refresh_clusters
+from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space
 
 VM = "virtual_machine"
 POWER_STATE_MESSAGE = "The VM power state is not acceptable."

@@ -5,11 +5,11 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Engine, delete, insert, select, update
 
-from ..domain.auth import Failures, Token
-from . import tables
-from .engine import reads
-from .security_store import SqlSecurityStore
-from .transaction import write_transaction
+from openovc.domain.auth import Failures, Token
+from openovc.storage import tables
+from openovc.storage.engine import reads
+from openovc.storage.security_store import SqlSecurityStore
+from openovc.storage.transaction import write_transaction
 
 _T = tables.tokens
 _U = tables.users

@@ -14,12 +14,12 @@ from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, selec
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..domain.content import Layout, Segment
-from ..domain.content_ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
-from ..domain.content_lineage import Inherited, Lineage
-from . import tables
-from .batches import insert_batched
-from .prepared import Prepared, equal_to_binds
+from openovc.simulator.content.ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
+from openovc.simulator.content.lineage import Inherited, Lineage
+from openovc.simulator.content.pieces import Layout, Segment
+from openovc.storage import tables
+from openovc.storage.batches import insert_batched
+from openovc.storage.prepared import Prepared, equal_to_binds
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 _TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")

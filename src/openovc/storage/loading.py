@@ -7,11 +7,11 @@ from collections.abc import Iterable
 import orjson
 from sqlalchemy import Engine, Table, func, select
 
-from ..domain.federation import Federation
-from ..domain.fields import Kind
-from . import tables
-from .batches import insert_batched
-from .content_store import bulk_load
+from openovc.domain.fields import Kind
+from openovc.simulator.federation import Federation
+from openovc.storage import tables
+from openovc.storage.batches import insert_batched
+from openovc.storage.content_store import bulk_load
 
 
 def _table(name: str) -> Table:
@@ -21,7 +21,7 @@ def _table(name: str) -> Table:
 
 
 def _json_columns(name: str) -> set[str]:
-    from ..domain.catalog import BY_PLURAL
+    from openovc.domain.catalog import BY_PLURAL
 
     coll = BY_PLURAL.get(name)
     if coll is None:

@@ -8,10 +8,10 @@ from datetime import datetime
 import orjson
 from sqlalchemy import Engine, func, select
 
-from ..domain import timefmt
-from ..domain.metrics import ClusterLabel, RemoteSend, VmWorkload
-from ..domain.metrics_ports import PolicyUsage
-from . import tables
+from openovc.domain import timefmt
+from openovc.domain.metrics import ClusterLabel, RemoteSend, VmWorkload
+from openovc.domain.ports.metrics import PolicyUsage
+from openovc.storage import tables
 
 _vms = tables.COLLECTION_TABLES["virtual_machines"]
 _hosts = tables.COLLECTION_TABLES["hosts"]

@@ -7,16 +7,11 @@ from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
-from ..domain.guest_files import RestoredFile
-from ..domain.operations_ports import (
-    GuestCredentials,
-    OperationsState,
-    Shutdown,
-    StoreCredentials,
-)
-from ..domain.ports import Record, Txn
-from . import tables
-from .transaction import SqlTxn, write_transaction
+from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.operations import GuestCredentials, OperationsState, Shutdown, StoreCredentials
+from openovc.simulator.guest_files import RestoredFile
+from openovc.storage import tables
+from openovc.storage.transaction import SqlTxn, write_transaction
 
 
 class SqlOperationsState:

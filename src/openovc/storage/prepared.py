@@ -18,7 +18,7 @@ from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
-from . import libpq
+from openovc.storage import libpq
 
 # PostgreSQL's text as libpq prepares it: numbered parameters ($1, $2, ...).
 _LIBPQ_DIALECT = postgresql_psycopg.dialect(paramstyle="numeric_dollar")  # type: ignore[no-untyped-call]

@@ -8,9 +8,9 @@ import orjson
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, or_, select, true
 from sqlalchemy.sql.elements import ColumnElement as Col
 
-from ..domain.fields import Collection, Kind, Op
-from ..domain.query import CollectionQuery, Condition
-from . import tables
+from openovc.domain.fields import Collection, Kind, Op
+from openovc.domain.query import CollectionQuery, Condition
+from openovc.storage import tables
 
 _LIKE_ESCAPE = "\\"
 

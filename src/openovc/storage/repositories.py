@@ -6,13 +6,13 @@ from collections.abc import Sequence
 
 from sqlalchemy import Engine, func, select
 
-from ..domain.fields import Collection
-from ..domain.ports import Page, Record
-from ..domain.query import CollectionQuery
-from . import querying, tables
-from .engine import reads
-from .rows import as_record
-from .transaction import find_statement, found_records
+from openovc.domain.fields import Collection
+from openovc.domain.ports.federation import Page, Record
+from openovc.domain.query import CollectionQuery
+from openovc.storage import querying, tables
+from openovc.storage.engine import reads
+from openovc.storage.rows import as_record
+from openovc.storage.transaction import find_statement, found_records
 
 
 class SqlFederationReader:

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Engine, Table, delete
 
-from . import tables
-from .content_store import CONTENT_TABLES
+from openovc.storage import tables
+from openovc.storage.content_store import CONTENT_TABLES
 
 FEDERATION_STATE_KEY = "federation"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Row
 
-from ..domain.ports import Record
+from openovc.domain.ports.federation import Record
 
 
 def as_record(row: Row[object]) -> Record:

@@ -5,10 +5,10 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Engine, delete, insert, select
 
-from ..domain.ports import Record
-from . import tables
-from .rows import as_record
-from .transaction import write_transaction
+from openovc.domain.ports.federation import Record
+from openovc.storage import tables
+from openovc.storage.rows import as_record
+from openovc.storage.transaction import write_transaction
 
 _C = tables.COLLECTION_TABLES["certificates"]
 _R = tables.role_assignments

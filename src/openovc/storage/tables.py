@@ -20,8 +20,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.types import TypeEngine
 
-from ..domain import catalog
-from ..domain.fields import Collection, Kind
+from openovc.domain import catalog
+from openovc.domain.fields import Collection, Kind
 
 metadata = MetaData(
     naming_convention={

@@ -21,12 +21,12 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import aliased
 
-from ..domain.ports import Record, Txn
-from ..domain.tasks import AffectedObject, TaskState
-from . import tables
-from .engine import reads
-from .prepared import Prepared
-from .transaction import SqlTxn, write_transaction
+from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.tasks import AffectedObject, TaskState
+from openovc.storage import tables
+from openovc.storage.engine import reads
+from openovc.storage.prepared import Prepared
+from openovc.storage.transaction import SqlTxn, write_transaction
 
 _T = tables.tasks
 _L = tables.task_locks

@@ -27,14 +27,14 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects import postgresql
 
-from ..domain.catalog import BY_PLURAL
-from ..domain.content_model import ContentModel
-from ..domain.fields import Collection, Kind
-from ..domain.operations_ports import OperationsState
-from ..domain.ports import Record
-from . import libpq, tables
-from .content_store import SqlPieceLedger
-from .prepared import Prepared, equal_to_binds
+from openovc.domain.catalog import BY_PLURAL
+from openovc.domain.fields import Collection, Kind
+from openovc.domain.ports.federation import Record
+from openovc.domain.ports.operations import OperationsState
+from openovc.simulator.content.model import ContentModel
+from openovc.storage import libpq, tables
+from openovc.storage.content_store import SqlPieceLedger
+from openovc.storage.prepared import Prepared, equal_to_binds
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
@@ -286,7 +286,7 @@ class SqlTxn:
 
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.
-        from .operations_state import SqlOperationsState
+        from openovc.storage.operations_state import SqlOperationsState
 
         return SqlOperationsState(self.conn)
 

@@ -6,17 +6,17 @@ from typing import Any
 
 from fastapi import Request
 
-from ...domain.catalog import BACKUPS
-from ...domain.query import parse_bool
-from ...services import backup_files
-from ...services import backups as ops
-from ...storage.operations_state import SqlOperationsStore
-from ..bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..render import render_record
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.render import render_record
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import BACKUPS
+from openovc.domain.query import parse_bool
+from openovc.services import backup_files
+from openovc.services import backups as ops
+from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/backups", tags=["backups"])
 

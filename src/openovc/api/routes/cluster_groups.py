@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ...domain.catalog import CLUSTER_GROUPS
-from ...services import clusters
-from ..bodies import Body
-from ..collection import list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body
+from openovc.api.collection import list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import CLUSTER_GROUPS
+from openovc.services import clusters
 
 router = api_router("/cluster_groups", tags=["cluster_groups"])
 

@@ -9,14 +9,14 @@ from fastapi import Request
 from pydantic import BeforeValidator, Field
 from pydantic_core import PydanticCustomError
 
-from ...domain.catalog import DATASTORES
-from ...services import datastores as ds
-from ...services import reads
-from ..bodies import Body, Id, SetPolicy
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body, Id, SetPolicy
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import DATASTORES
+from openovc.services import datastores as ds
+from openovc.services import reads
 
 router = api_router("/datastores", tags=["datastores"])
 

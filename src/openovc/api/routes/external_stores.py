@@ -6,13 +6,13 @@ from typing import Literal
 
 from fastapi import Request
 
-from ...domain.catalog import EXTERNAL_STORES
-from ...services import external_stores as stores
-from ..bodies import Body
-from ..collection import list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body
+from openovc.api.collection import list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import EXTERNAL_STORES
+from openovc.services import external_stores as stores
 
 router = api_router("/external_stores", tags=["external_stores"])
 

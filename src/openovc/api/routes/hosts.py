@@ -7,15 +7,15 @@ from typing import Annotated
 import orjson
 from fastapi import Body, Request
 
-from ...domain.catalog import HOSTS
-from ...domain.errors import ObjectNotFound
-from ...services import hosts
-from ...storage.operations_state import SqlOperationsStore
-from ..bodies import Body as BodyModel
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body as BodyModel
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import HOSTS
+from openovc.domain.errors import ObjectNotFound
+from openovc.services import hosts
+from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/hosts", tags=["hosts"])
 

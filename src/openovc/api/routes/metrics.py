@@ -10,15 +10,15 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Request
 
-from ...domain import metrics, timefmt
-from ...domain.catalog import HOSTS, OMNISTACK_CLUSTERS
-from ...domain.errors import ObjectNotFound
-from ...domain.metrics import ClusterLabel, RemoteSend, Resolution, Window
-from ...domain.metrics_ports import MetricsReader
-from ...services import reads
-from ...storage.metrics_reads import SqlMetricsReader
-from ..deps import ReaderDep, RuntimeDep, api_router
-from ..responses import JSON
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router
+from openovc.api.responses import JSON
+from openovc.domain import metrics, timefmt
+from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS
+from openovc.domain.errors import ObjectNotFound
+from openovc.domain.metrics import ClusterLabel, RemoteSend, Resolution, Window
+from openovc.domain.ports.metrics import MetricsReader
+from openovc.services import reads
+from openovc.storage.metrics_reads import SqlMetricsReader
 
 router = api_router()
 

@@ -9,11 +9,11 @@ from fastapi import Request
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
-from ...domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
-from ...services.auth import LoginRefused
-from ..deps import RuntimeDep, api_router, bearer_token
-from ..errors import OAuthError, error_body
-from ..responses import JSON
+from openovc.api.deps import RuntimeDep, api_router, bearer_token
+from openovc.api.errors import OAuthError, error_body
+from openovc.api.responses import JSON
+from openovc.domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
+from openovc.services.auth import LoginRefused
 
 router = api_router("/oauth", tags=["oauth"], protected=False)
 

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ...domain.catalog import OMNISTACK_CLUSTERS
-from ...domain.timezones import time_zone_list
-from ...services import clusters, reads
-from ..bodies import Body
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..render import render_rows
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.render import render_rows
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import OMNISTACK_CLUSTERS
+from openovc.domain.timezones import time_zone_list
+from openovc.services import clusters, reads
 
 router = api_router("/omnistack_clusters", tags=["omnistack_clusters"])
 

@@ -7,15 +7,15 @@ from typing import Annotated, Any
 import orjson
 from fastapi import Body, Request
 
-from ...domain.catalog import DATASTORES, POLICIES, VIRTUAL_MACHINES
-from ...domain.errors import ObjectNotFound
-from ...domain.query import parse_bool
-from ...services import policies, reads
-from ..bodies import Body as BodyModel
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import Body as BodyModel
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import DATASTORES, POLICIES, VIRTUAL_MACHINES
+from openovc.domain.errors import ObjectNotFound
+from openovc.domain.query import parse_bool
+from openovc.services import policies, reads
 
 router = api_router("/policies", tags=["policies"])
 

@@ -7,12 +7,12 @@ from __future__ import annotations
 
 from fastapi import Request
 
-from ...services import policies
-from ..bodies import SetPolicyVMs
-from ..deps import RuntimeDep, api_router, media_type
-from ..responses import JSON
-from .metrics import MetricsDep, scope_clusters
-from .policies import REPLACE_ALL_RULES, AnyBody, replace_all_rules
+from openovc.api.bodies import SetPolicyVMs
+from openovc.api.deps import RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.routes.metrics import MetricsDep, scope_clusters
+from openovc.api.routes.policies import REPLACE_ALL_RULES, AnyBody, replace_all_rules
+from openovc.services import policies
 
 router = api_router()
 

@@ -7,11 +7,11 @@ from typing import Annotated
 from fastapi import Depends, Request, UploadFile
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from ...domain.auth import RBAC_ROLES
-from ...services import certificates
-from ...storage.security_store import SqlSecurityStore
-from ..deps import RuntimeDep, api_router, media_type
-from ..responses import JSON
+from openovc.api.deps import RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.domain.auth import RBAC_ROLES
+from openovc.services import certificates
+from openovc.storage.security_store import SqlSecurityStore
 
 router = api_router(tags=["security"])
 

@@ -5,13 +5,13 @@ from __future__ import annotations
 import orjson
 from starlette.concurrency import run_in_threadpool
 
-from ...domain.errors import ObjectNotFound
-from ...domain.ports import Record
-from ...domain.tasks import TaskState
-from ...domain.timefmt import EPOCH_TEXT
-from ...operations.engine import TaskEngine
-from ..deps import RuntimeDep, api_router
-from ..responses import JSON
+from openovc.api.deps import RuntimeDep, api_router
+from openovc.api.responses import JSON
+from openovc.domain.errors import ObjectNotFound
+from openovc.domain.ports.federation import Record
+from openovc.domain.tasks import TaskState
+from openovc.domain.timefmt import EPOCH_TEXT
+from openovc.operations.engine import TaskEngine
 
 router = api_router("/tasks", tags=["tasks"])
 

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from ... import REST_API_VERSION, SVTFS_VERSION
-from ..deps import api_router
-from ..responses import JSON
+from openovc import REST_API_VERSION, SVTFS_VERSION
+from openovc.api.deps import api_router
+from openovc.api.responses import JSON
 
 router = api_router(tags=["version"], protected=False)
 

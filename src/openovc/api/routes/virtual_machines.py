@@ -6,17 +6,17 @@ from typing import Literal
 
 from fastapi import Request
 
-from ...domain.catalog import BACKUPS, VIRTUAL_MACHINES
-from ...services import backups, reads
-from ...services import guest_credentials as guests
-from ...services import virtual_machines as vms
-from ...storage.operations_state import SqlOperationsStore
-from ..bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
-from ..bodies import Body as BodyModel
-from ..collection import get_openapi, get_response, list_openapi, list_response
-from ..deps import ReaderDep, RuntimeDep, api_router, media_type
-from ..responses import JSON
-from ..tasking import accepted
+from openovc.api.bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
+from openovc.api.bodies import Body as BodyModel
+from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
+from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.responses import JSON
+from openovc.api.tasking import accepted
+from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
+from openovc.services import backups, reads
+from openovc.services import guest_credentials as guests
+from openovc.services import virtual_machines as vms
+from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/virtual_machines", tags=["virtual_machines"])
 

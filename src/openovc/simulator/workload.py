@@ -15,15 +15,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
-from ..domain.catalog import VIRTUAL_MACHINES
-from ..domain.clock import Clock
-from ..domain.content_ledger import WorkloadSchedule
-from ..domain.content_model import ContentModel
-from ..domain.operations_ports import OperationsStore
-from ..domain.ports import Record, Txn
-from ..domain.timefmt import epoch_ms
-from . import backup_data as data
-from .vm_data import shift_space
+from openovc.domain.catalog import VIRTUAL_MACHINES
+from openovc.domain.clock import Clock
+from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.operations import OperationsStore
+from openovc.domain.timefmt import epoch_ms
+from openovc.simulator import backup_data as data
+from openovc.simulator.content.ledger import WorkloadSchedule
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.vm_data import shift_space
 
 BATCH = 200  # VMs advanced per chore turn: a turn stays a short write transaction
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
-from ...domain.federation import Federation, FederationSpec
-from .builder import build
-from .plan import (
+from openovc.simulator.federation import Federation, FederationSpec
+from openovc.simulator.generator.builder import build
+from openovc.simulator.generator.plan import (
     IMAGES,
     ROLES,
     DatastorePlan,

@@ -11,7 +11,7 @@ Figures
 - sent: the compressed bytes of the pieces a copy added at its destination (it sends only those);
 - per place: stored_uncompressed_data (the distinct pieces' logical bytes), stored_compressed_data,
   stored_virtual_machine_data (live VMs' logical bytes), local/remote backup capacity (backups kept
-  where their VM is / received from elsewhere), and the ratios, through capacity.capacity_fields.
+  where their VM is / received from elsewhere), and the ratios, through domain/figures.py.
 
 Hosts
 -----
@@ -29,13 +29,12 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from .capacity import capacity_fields
-from .content import MASK63, Segment, mix, name_key, own_layout
-from .content import profile_for as _profile_for
-from .content_accounting import Change, UnitOfWork, add_version, remove_version
-from .content_ledger import Holder, PieceLedger, Totals
-from .content_lineage import Lineage
-from .content_workload import due_steps, first_due
+from openovc.simulator.content.accounting import Change, UnitOfWork, add_version, remove_version
+from openovc.simulator.content.ledger import Holder, PieceLedger, Totals
+from openovc.simulator.content.lineage import Lineage
+from openovc.simulator.content.pieces import MASK63, Segment, mix, name_key, own_layout
+from openovc.simulator.content.pieces import profile_for as _profile_for
+from openovc.simulator.content.workload import due_steps, first_due
 
 # ---- the operations ------------------------------------------------------------------------------------
 
@@ -311,55 +310,3 @@ class ContentModel:
     def totals(self, place: str) -> Totals:
         self._settle()
         return self.ledger.totals(place).copy()
-
-
-# ---- figures -------------------------------------------------------------------------------------------
-
-
-def place_fields(totals: Totals, allocated: int) -> dict[str, object]:
-    """A cluster's capacity properties from what it stores."""
-    return capacity_fields(
-        allocated=allocated,
-        vm_logical=totals.vm_logical,
-        local=totals.local_logical,
-        remote=totals.remote_logical,
-        uncompressed=totals.uncompressed,
-        compressed=totals.compressed,
-    )
-
-
-def apportion(total: int, weights: Sequence[int]) -> list[int]:
-    """`total` split in proportion to the weights, exactly (largest remainder; equal if all are 0)."""
-    if not weights:
-        raise ValueError("nothing to apportion among")
-    if any(w < 0 for w in weights):
-        raise ValueError("weights must not be negative")
-    if sum(weights) == 0:
-        weights = [1] * len(weights)
-    whole = sum(weights)
-    shares = [total * w // whole for w in weights]
-    by_remainder = sorted(range(len(weights)), key=lambda i: (-(total * weights[i] % whole), i))
-    for i in by_remainder[: total - sum(shares)]:
-        shares[i] += 1
-    return shares
-
-
-def host_fields(totals: Totals, allocated: Sequence[int], weights: Sequence[int]) -> list[dict[str, object]]:
-    """Each host's capacity properties: the cluster's bytes apportioned by weight (module doc)."""
-    if len(allocated) != len(weights):
-        raise ValueError("one allocated capacity and one weight per host")
-    parts = {
-        name: apportion(getattr(totals, name), weights)
-        for name in ("vm_logical", "local_logical", "remote_logical", "uncompressed", "compressed")
-    }
-    return [
-        capacity_fields(
-            allocated=allocated[i],
-            vm_logical=parts["vm_logical"][i],
-            local=parts["local_logical"][i],
-            remote=parts["remote_logical"][i],
-            uncompressed=parts["uncompressed"][i],
-            compressed=parts["compressed"][i],
-        )
-        for i in range(len(weights))
-    ]

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from ..domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
-from ..domain.ports import Record, Txn
-from ..domain.tasks import Codes, TaskFailure
-from .common import stamp, vmware_uuid
+from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
+from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.tasks import Codes, TaskFailure
+from openovc.services.common import stamp, vmware_uuid
 
 
 def take_space(txn: Txn, datastore: Record, amount: int) -> None:

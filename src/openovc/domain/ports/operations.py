@@ -11,8 +11,8 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
 
-from .guest_files import RestoredFile
-from .ports import Txn
+from openovc.domain.ports.federation import Txn
+from openovc.simulator.guest_files import RestoredFile
 
 
 @dataclass(frozen=True)

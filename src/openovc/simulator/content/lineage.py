@@ -13,7 +13,7 @@ import random
 from array import array
 from collections.abc import Sequence
 
-from .content import Layout, mix, piece_id, piece_size
+from openovc.simulator.content.pieces import Layout, mix, piece_id, piece_size
 
 # Where a workload rewrites: mostly hot data, now and then a cold file or an OS file (patching).
 _WORKLOAD_WEIGHTS = {"hot": 0.90, "data": 0.08, "base": 0.02}

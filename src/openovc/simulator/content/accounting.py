@@ -20,9 +20,9 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .content import Segment, piece_compressed, piece_size
-from .content_ledger import Held, Holder, PieceLedger, SegmentState, SharedEntry, Totals
-from .content_lineage import Entry, Lineage
+from openovc.simulator.content.ledger import Held, Holder, PieceLedger, SegmentState, SharedEntry, Totals
+from openovc.simulator.content.lineage import Entry, Lineage
+from openovc.simulator.content.pieces import Segment, piece_compressed, piece_size
 
 
 @dataclass

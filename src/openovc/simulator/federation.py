@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from .content_ledger import MemoryLedger
+from openovc.simulator.content.ledger import MemoryLedger
 
 # The tables a federation fills, in load order: each collection plural, then the two extra tables.
 COLLECTION_TABLES = (

@@ -1,4 +1,4 @@
-"""Ports the domain and services need; storage implements them."""
+"""The federation's objects: read, found and changed in a transaction; storage implements it."""
 
 from __future__ import annotations
 
@@ -6,13 +6,12 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .auth import Failures, Token
-from .fields import Collection
+from openovc.domain.fields import Collection
 
 if TYPE_CHECKING:
-    from .content_model import ContentModel
-    from .operations_ports import OperationsState
-from .query import CollectionQuery
+    from openovc.domain.ports.operations import OperationsState
+    from openovc.simulator.content.model import ContentModel
+from openovc.domain.query import CollectionQuery
 
 Record = dict[str, Any]  # stored values by property name (Any: each kind has its own type)
 
@@ -50,46 +49,6 @@ class FederationReader(Protocol):
     def count_vms(self, datastore_id: str, host_names: Sequence[str]) -> dict[str, int]: ...
 
     def controller_host_id(self) -> str | None: ...
-
-
-class AuthStore(Protocol):
-    """Users, tokens and failed-login records."""
-
-    def user(self, username: str) -> tuple[str, str] | None:
-        """(password_hash, role) of a user, or None."""
-        ...
-
-    def upsert_user(self, username: str, password_hash: str, role: str, now_ms: int) -> None: ...
-
-    def delete_user(self, username: str) -> bool: ...
-
-    def list_users(self) -> list[tuple[str, str]]: ...
-
-    def failures(self, username: str) -> Failures | None: ...
-
-    def record_failures(self, username: str, record: Failures | None) -> None: ...
-
-    def add_token(self, token: Token) -> None: ...
-
-    def token(self, access_token: str) -> Token | None: ...
-
-    def session_for(self, access_token: str) -> tuple[Token, str, list[str]] | None:
-        """A token, and its user's role and groups."""
-        ...
-
-    def role_assignments(self) -> dict[str, list[str]]:
-        """OmniStack role -> the vCenter groups it is assigned to."""
-        ...
-
-    def user_groups(self, username: str) -> list[str] | None: ...
-
-    def set_user_groups(self, username: str, groups: list[str]) -> bool: ...
-
-    def touch_token(self, access_token: str, now_ms: int) -> None: ...
-
-    def revoke_token(self, access_token: str) -> None: ...
-
-    def purge_tokens(self, older_than_ms: int) -> int: ...
 
 
 class Txn(Protocol):

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from .metrics import ClusterLabel, RemoteSend, VmWorkload
+from openovc.domain.metrics import ClusterLabel, RemoteSend, VmWorkload
 
 
 @dataclass(frozen=True)

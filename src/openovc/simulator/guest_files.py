@@ -27,8 +27,8 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from typing import Literal
 
-from .errors import InvalidParameter
-from .timefmt import to_text
+from openovc.domain.errors import InvalidParameter
+from openovc.domain.timefmt import to_text
 
 MiB = 1024**2
 GiB = 1024**3

@@ -12,10 +12,10 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
 
-from ...domain import schedules as schedule
-from ...domain.federation import Federation
-from .builder import build
-from .plan import (
+from openovc.domain import schedules as schedule
+from openovc.simulator.federation import Federation
+from openovc.simulator.generator.builder import build
+from openovc.simulator.generator.plan import (
     IMAGES,
     MAX_CLUSTERS,
     MAX_HOSTS_PER_CLUSTER,

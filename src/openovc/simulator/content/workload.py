@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import math
 
-from .content import HOT_CLASS, SIZE_CLASSES
+from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
 
 DAY = 86_400
 WEEK = 7 * DAY

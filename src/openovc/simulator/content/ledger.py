@@ -25,7 +25,7 @@ from collections.abc import Collection, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from .content_lineage import Lineage
+from openovc.simulator.content.lineage import Lineage
 
 KINDS = ("vm", "local", "remote")  # a live VM; a backup kept where its VM is; one kept elsewhere
 

@@ -14,18 +14,18 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from ... import SVTFS_VERSION
-from ...domain import schedules as schedule
-from ...domain.content import Segment, image_segment
-from ...domain.content_figures import cluster_capacity
-from ...domain.content_ledger import MemoryLedger
-from ...domain.content_model import ContentModel
-from ...domain.content_workload import workload_pieces, workload_rate
-from ...domain.federation import Federation
-from ...domain.rules import max_backups
-from ...domain.timefmt import to_text
-from . import hardware
-from .plan import (
+from openovc import SVTFS_VERSION
+from openovc.domain import schedules as schedule
+from openovc.domain.figures import cluster_capacity
+from openovc.domain.rules import max_backups
+from openovc.domain.timefmt import to_text
+from openovc.simulator.content.ledger import MemoryLedger
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import Segment, image_segment
+from openovc.simulator.content.workload import workload_pieces, workload_rate
+from openovc.simulator.federation import Federation
+from openovc.simulator.generator import hardware
+from openovc.simulator.generator.plan import (
     DOMAIN,
     IMAGES,
     ClusterPlan,

@@ -23,10 +23,10 @@ import hashlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-from ..domain.catalog import HOSTS, OMNISTACK_CLUSTERS
-from ..domain.content_figures import cluster_capacity
-from ..domain.content_model import ContentModel
-from ..domain.ports import Record, Txn
+from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS
+from openovc.domain.figures import cluster_capacity
+from openovc.domain.ports.federation import Record, Txn
+from openovc.simulator.content.model import ContentModel
 
 MiB = 1024**2
 GiB = 1024**3

@@ -1,0 +1,1 @@
+"""Ports: what services and the simulator need from storage and from each other, a module per port."""

@@ -1,1 +1,0 @@
-"""Drivers: where the federation's data comes from (today only a simulated one)."""
