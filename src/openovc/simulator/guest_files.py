@@ -28,6 +28,7 @@ from datetime import UTC, datetime
 from typing import Literal
 
 from openovc.domain.errors import InvalidParameter
+from openovc.domain.ports.operations import RestoredFile
 from openovc.domain.timefmt import to_text
 
 MiB = 1024**2
@@ -537,20 +538,6 @@ def _directory(
 
 
 # ---- restored files ----------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class RestoredFile:
-    """A file or directory restore_files wrote into a VM's guest."""
-
-    disk_index: int
-    partition_number: int
-    path: str  # inside the partition, '/'-separated
-    directory: bool
-    size: int
-    last_modified: int  # epoch seconds: the backed-up file's own time, which a restore keeps
-    restored_at: int  # epoch seconds
-    undone_at: int | None = None  # epoch seconds: when the VM was restored over from an older backup
 
 
 RESTORED_DIRECTORY = "restored"

@@ -8,8 +8,13 @@ from contextlib import contextmanager
 from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
 
 from openovc.domain.ports.federation import Record, Txn
-from openovc.domain.ports.operations import GuestCredentials, OperationsState, Shutdown, StoreCredentials
-from openovc.simulator.guest_files import RestoredFile
+from openovc.domain.ports.operations import (
+    GuestCredentials,
+    OperationsState,
+    RestoredFile,
+    Shutdown,
+    StoreCredentials,
+)
 from openovc.storage import tables
 from openovc.storage.transaction import SqlTxn, write_transaction
 
@@ -96,4 +101,6 @@ class SqlOperationsStore:
     @contextmanager
     def changing(self) -> Iterator[tuple[Txn, OperationsState]]:
         with write_transaction(self.engine) as conn:
-            yield SqlTxn(conn), SqlOperationsState(conn)
+            txn = SqlTxn(conn)
+            yield txn, SqlOperationsState(conn)
+            txn.finish()

@@ -123,7 +123,9 @@ class SqlTaskStore:
             if locks and _held(conn, locks):
                 self._queue(conn, task, locks)
                 return None
-            affected = work(str(task["operation"]), SqlTxn(conn), orjson.loads(task["payload"]))
+            txn = SqlTxn(conn)
+            affected = work(str(task["operation"]), txn, orjson.loads(task["payload"]))
+            txn.finish()
             ended = {
                 **task,
                 "state": TaskState.COMPLETED.value,
@@ -169,7 +171,9 @@ class SqlTaskStore:
             row = conn.execute(_RUNNABLE, {"id": task_id, "now": now_ms}).first()
             if row is None:
                 return False
-            affected = work(str(row.operation), SqlTxn(conn), orjson.loads(row.payload))
+            txn = SqlTxn(conn)
+            affected = work(str(row.operation), txn, orjson.loads(row.payload))
+            txn.finish()
             done = conn.execute(
                 update(_T)
                 .where(_T.c.id == task_id, _T.c.state == TaskState.QUEUED.value)

@@ -6,7 +6,7 @@ import fcntl
 import hashlib
 import os
 import threading
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
 from typing import Any
@@ -224,6 +224,7 @@ class SqlTxn:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._content: ContentModel | None = None
+        self._before_commit: dict[str, Callable[[], None]] = {}
 
     def _decode(self, coll: Collection, record: Record) -> Record:
         for name in _json_fields(coll):
@@ -283,6 +284,15 @@ class SqlTxn:
             for key, values in zip(keys, encoded, strict=True)
         ]
         update_statement(coll.plural, (coll.key,), columns).run_many(self.conn, rows)
+
+    def before_commit(self, key: str, hook: Callable[[], None]) -> None:
+        self._before_commit.setdefault(key, hook)
+
+    def finish(self) -> None:
+        """The work is done: run the hooks it left (one may leave another), before the caller commits."""
+        while self._before_commit:
+            key = next(iter(self._before_commit))
+            self._before_commit.pop(key)()
 
     def state(self) -> OperationsState:
         # Imported here: operations_state builds on this module's transactions.

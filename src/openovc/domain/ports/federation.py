@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -71,6 +71,11 @@ class Txn(Protocol):
         ...
 
     def delete(self, coll: Collection, key: str) -> bool: ...
+
+    def before_commit(self, key: str, hook: Callable[[], None]) -> None:
+        """Run `hook` once, just before this transaction commits; a second hook under the same key is
+        ignored (the simulator writes the figures of everything an operation changed, once)."""
+        ...
 
     def state(self) -> OperationsState:
         """The server's own operation records (shutdowns, credentials) in this same transaction."""

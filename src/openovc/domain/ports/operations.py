@@ -12,7 +12,20 @@ from dataclasses import dataclass
 from typing import Protocol
 
 from openovc.domain.ports.federation import Txn
-from openovc.simulator.guest_files import RestoredFile
+
+
+@dataclass(frozen=True)
+class RestoredFile:
+    """A file or directory restore_files wrote into a VM's guest."""
+
+    disk_index: int
+    partition_number: int
+    path: str  # inside the partition, '/'-separated
+    directory: bool
+    size: int
+    last_modified: int  # epoch seconds: the backed-up file's own time, which a restore keeps
+    restored_at: int  # epoch seconds
+    undone_at: int | None = None  # epoch seconds: when the VM was restored over from an older backup
 
 
 @dataclass(frozen=True)
