@@ -16,7 +16,7 @@ from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidParameter, ObjectNotFound, TypeMismatch
 from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import FederationReader, Record
-from openovc.domain.ports.operations import OperationsStore
+from openovc.domain.ports.operations import OperationsStore, RestoredFile
 from openovc.services import backup_files
 from openovc.simulator import guest_files as gf
 from openovc.simulator.federation import FederationSpec
@@ -370,15 +370,15 @@ def _service(*records: tuple[Collection, Record]) -> FederationReader:
 
 
 class _State:
-    def __init__(self, restored: dict[str, list[gf.RestoredFile]]) -> None:
+    def __init__(self, restored: dict[str, list[RestoredFile]]) -> None:
         self.restored = restored
 
-    def restored_files(self, vm_id: str) -> list[gf.RestoredFile]:
+    def restored_files(self, vm_id: str) -> list[RestoredFile]:
         return self.restored.get(vm_id, [])
 
 
 class _Store:
-    def __init__(self, **restored: list[gf.RestoredFile]) -> None:
+    def __init__(self, **restored: list[RestoredFile]) -> None:
         self.state = _State(restored)
 
     @contextmanager
@@ -386,7 +386,7 @@ class _Store:
         yield self.state
 
 
-def _store(**restored: list[gf.RestoredFile]) -> OperationsStore:
+def _store(**restored: list[RestoredFile]) -> OperationsStore:
     # Only `reading` and `restored_files` are called.
     return cast(OperationsStore, _Store(**restored))
 
@@ -447,7 +447,7 @@ def test_service_lists_a_partition_and_its_files() -> None:
     listed = backup_files.files(reader, _store(), "b1", params)
     assert [e["name"] for e in listed] == ["$RECYCLE.BIN", "data", "System Volume Information"]
     # What was restored into the VM by the backup's time is in it.
-    put = gf.RestoredFile(1, 1, "data/x.txt", False, 9, 0, int(TAKEN.timestamp()) - 400 * DAY)
+    put = RestoredFile(1, 1, "data/x.txt", False, 9, 0, int(TAKEN.timestamp()) - 400 * DAY)
     listed = backup_files.files(reader, _store(vm1=[put]), "b1", {**params, "file_path": "data"})
     assert {"name": "x.txt", "size": 9} == {k: v for k, v in listed[-1].items() if k in ("name", "size")}
 
@@ -457,12 +457,12 @@ def test_service_lists_a_partition_and_its_files() -> None:
 T = int(TAKEN.timestamp())
 
 
-def _restored(vm: GuestVm, *files: gf.RestoredFile) -> GuestVm:
+def _restored(vm: GuestVm, *files: RestoredFile) -> GuestVm:
     return GuestVm(vm.id, vm.name, vm.os_family, vm.disk_count, vm.allocated, files)
 
 
 def test_a_restored_file_shows_from_its_restore_until_the_guest_rewrites_it() -> None:
-    messages = gf.RestoredFile(0, 2, "var/log/messages", False, 123, T - 30 * DAY, T)
+    messages = RestoredFile(0, 2, "var/log/messages", False, 123, T - 30 * DAY, T)
     vm = _restored(LIN, messages)
     own = dict(_walk(_tree(LIN, 0, 2, TAKEN)))["/var/log/messages"]
     assert (own.size, own.last_modified) != (123, T - 30 * DAY)
@@ -480,8 +480,8 @@ def test_a_restored_file_shows_from_its_restore_until_the_guest_rewrites_it() ->
 
 
 def test_the_last_restore_of_a_path_wins() -> None:
-    first = gf.RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60)
-    second = gf.RestoredFile(0, 2, "etc/crontab", False, 200, T - 8 * DAY, T - 30)
+    first = RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60)
+    second = RestoredFile(0, 2, "etc/crontab", False, 200, T - 8 * DAY, T - 30)
     shown = dict(_walk(_tree(_restored(LIN, first, second), 0, 2, TAKEN)))["/etc/crontab"]
     assert (shown.size, shown.last_modified) == (200, T - 8 * DAY)
     between = dict(_walk(_tree(_restored(LIN, first, second), 0, 2, TAKEN - timedelta(seconds=45))))
@@ -490,9 +490,9 @@ def test_the_last_restore_of_a_path_wins() -> None:
 
 def test_a_restored_path_that_was_not_there_is_created_with_its_directories() -> None:
     made = [
-        gf.RestoredFile(0, 2, "restored", True, 0, T - DAY, T - 10),
-        gf.RestoredFile(0, 2, "restored/notes", True, 0, T - DAY, T - 10),
-        gf.RestoredFile(0, 2, "restored/notes/a.txt", False, 42, T - 2 * DAY, T - 10),
+        RestoredFile(0, 2, "restored", True, 0, T - DAY, T - 10),
+        RestoredFile(0, 2, "restored/notes", True, 0, T - DAY, T - 10),
+        RestoredFile(0, 2, "restored/notes/a.txt", False, 42, T - 2 * DAY, T - 10),
     ]
     before = _tree(LIN, 0, 2, TAKEN)
     after = _tree(_restored(LIN, *made), 0, 2, TAKEN)
@@ -501,7 +501,7 @@ def test_a_restored_path_that_was_not_there_is_created_with_its_directories() ->
     assert walked["/restored/notes"].directory and walked["/restored/notes"].last_modified == T - 10
     # Creating an entry changes its parent's time; overwriting one does not.
     assert after.last_modified == T - 10 != before.last_modified
-    overwritten = _tree(_restored(LIN, gf.RestoredFile(0, 2, "etc/fstab", False, 1, 0, T - 10)), 0, 2, TAKEN)
+    overwritten = _tree(_restored(LIN, RestoredFile(0, 2, "etc/fstab", False, 1, 0, T - 10)), 0, 2, TAKEN)
     assert dict(_walk(overwritten))["/etc"].as_json() == dict(_walk(before))["/etc"].as_json()
     assert dict(_walk(overwritten))["/etc/fstab"].size == 1
 
@@ -541,8 +541,8 @@ def test_restoring_a_directory_writes_it_and_its_restorable_entries() -> None:
 
 
 def test_a_restore_over_the_vm_undoes_later_restored_files_from_then_on() -> None:
-    undone = gf.RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60, undone_at=T - 10)
-    kept = gf.RestoredFile(0, 2, "etc/fstab", False, 7, T - 9 * DAY, T - 60)
+    undone = RestoredFile(0, 2, "etc/crontab", False, 100, T - 9 * DAY, T - 60, undone_at=T - 10)
+    kept = RestoredFile(0, 2, "etc/fstab", False, 7, T - 9 * DAY, T - 60)
     vm = _restored(LIN, undone, kept)
     between = dict(_walk(_tree(vm, 0, 2, TAKEN - timedelta(seconds=30))))
     assert (between["/etc/crontab"].size, between["/etc/fstab"].size) == (100, 7)

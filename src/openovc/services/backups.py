@@ -41,7 +41,7 @@ from openovc.domain.clock import Clock
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.fields import Collection, Op
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
-from openovc.domain.ports.operations import OperationsStore
+from openovc.domain.ports.operations import OperationsStore, RestoredFile
 from openovc.domain.query import MAX_LIMIT, CollectionQuery, Condition
 from openovc.domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
@@ -904,15 +904,13 @@ def _run_restore_files(txn: Txn, payload: Mapping[str, Any], now: datetime) -> l
     return [AffectedObject(str(vm["id"]), VM)]
 
 
-def _written(
-    txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
-) -> list[guest_files.RestoredFile]:
+def _written(txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime) -> list[RestoredFile]:
     """The files and directories restoring `paths` writes into the VM, in the order written."""
     guest = with_restored(guest_vm(txn, backup), txn.state())
     target = guest_of(vm)
     taken = timefmt.from_text(str(backup["created_at"]))
     at = int(now.timestamp())
-    written: list[guest_files.RestoredFile] = []
+    written: list[RestoredFile] = []
     for raw in paths:
         disk, partition, trail = _resolve(guest, taken, raw)
         written += guest_files.restored_files(trail, guest_files.landing(disk, partition, target), at)
