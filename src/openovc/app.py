@@ -5,6 +5,8 @@ from __future__ import annotations
 import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import swagger_ui_bundle
 from fastapi import FastAPI
@@ -42,13 +44,19 @@ from openovc.services import backups as backups_service
 from openovc.services.auth import AuthService
 from openovc.services.operations import register_operations
 from openovc.settings import Settings
-from openovc.simulator import workload as workload_service
+from openovc.simulator.simulated import SimulatedFederation
 from openovc.storage.auth_store import SqlAuthStore
 from openovc.storage.content_store import SqlWorkloadSchedule
-from openovc.storage.engine import make_engine, migrate
-from openovc.storage.operations_state import SqlOperationsStore
+from openovc.storage.metrics_reads import SqlMetricsReader
+from openovc.storage.operations_store import SqlOperationsStore
 from openovc.storage.repositories import SqlFederationReader
+from openovc.storage.security_store import SqlSecurityStore
+from openovc.storage.store import Storage
 from openovc.storage.task_store import SqlTaskStore
+from openovc.storage.transaction import content_of
+
+if TYPE_CHECKING:
+    from sqlalchemy import Engine
 
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come before
 # the collections' routers, so that they win over /{id}. Tasks and VMs, the busiest, come first: each
@@ -60,10 +68,22 @@ _PROTECTED = (
 )  # fmt: skip
 
 
-def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+@dataclass(kw_only=True)
+class AppRuntime(Runtime):
+    """The routes' runtime, and the store it was built over, which only the composition root sees."""
+
+    storage: Storage
+
+    @property
+    def engine(self) -> Engine:
+        """The store's engine, for tests and benchmarks that look at the tables themselves."""
+        return self.storage.engine
+
+
+def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     """Open (and migrate) the store and wire the services."""
-    engine = make_engine(settings.effective_database_url)
-    migrate(engine)
+    storage = Storage.open(settings.effective_database_url)
+    engine = storage.engine
     clock = clock or SystemClock()
     policy = TokenPolicy(
         idle_ms=settings.token_idle_seconds * 1000, absolute_ms=settings.token_absolute_seconds * 1000
@@ -72,15 +92,23 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
     tasks = TaskEngine(
         SqlTaskStore(engine), clock, parse_pacing_table(settings.task_pacing), _controller_id(reader)
     )
-    rt = Runtime(
+    security = SqlSecurityStore(engine)
+    operations = SqlOperationsStore(engine)
+    simulator = SimulatedFederation(content_of, SqlWorkloadSchedule(engine), operations)
+    rt = AppRuntime(
         settings=settings,
-        engine=engine,
         clock=clock,
         reader=reader,
         auth=AuthService(SqlAuthStore(engine), clock, policy),
         tasks=tasks,
+        operations=operations,
+        metrics=SqlMetricsReader(engine),
+        certificates=security,
+        role_assignments=security,
+        simulator=simulator,
+        storage=storage,
     )
-    register_operations(tasks)
+    register_operations(tasks, simulator)
     return rt
 
 
@@ -99,23 +127,22 @@ def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
     return controller_id
 
 
-def chores(rt: Runtime) -> Callable[[], int]:
-    """The worker's time-driven changes: backups settling and expiring, then VM workloads advancing."""
-    store = SqlOperationsStore(rt.engine)
+def chores(rt: AppRuntime) -> Callable[[], int]:
+    """The worker's time-driven changes: backups settling and expiring, then the simulated hardware's."""
     return every(
-        backups_service.housekeeping(rt.reader, store, rt.clock),
-        workload_service.housekeeping(SqlWorkloadSchedule(rt.engine), store, rt.clock),
+        backups_service.housekeeping(rt.reader, rt.operations, rt.simulator, rt.clock),
+        *rt.simulator.chores(rt.clock),
     )
 
 
 @asynccontextmanager
 async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
-    rt: Runtime = app.state.runtime
+    rt: AppRuntime = app.state.runtime
     worker = None
     if rt.settings.task_worker:
         # With several server processes on one SQLite store, the others are alive: `serve` recovered the
         # previous run's tasks before it started them.
-        alone = rt.engine.dialect.name == "sqlite" and rt.settings.workers == 1
+        alone = rt.storage.private and rt.settings.workers == 1
         worker = Worker(rt.tasks, alone=alone, chores=chores(rt))
         worker.start()
     try:
@@ -125,7 +152,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             worker.stop()
 
 
-def create_app(rt: Runtime) -> FastAPI:
+def create_app(rt: AppRuntime) -> FastAPI:
     """The ASGI application serving the OmniStack REST API under /api."""
     app = FastAPI(
         title="HPE OmniStack REST API (OpenOVC)",

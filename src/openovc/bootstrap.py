@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import os
 import secrets
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import Engine, delete, insert, select, text
-
 from openovc.api.deps import Runtime
-from openovc.app import build_runtime
+from openovc.app import AppRuntime, build_runtime
 from openovc.domain.auth import EMERGENCY_USERNAME, Role
 from openovc.domain.clock import Clock
 from openovc.domain.timefmt import to_text
@@ -23,14 +19,9 @@ from openovc.services.auth import verify_password
 from openovc.settings import Settings
 from openovc.simulator.federation import Federation, FederationSpec
 from openovc.simulator.generator.generator import generate
-from openovc.storage import tables
-from openovc.storage.loading import is_empty, load_federation
-from openovc.storage.reset import FEDERATION_STATE_KEY
 
 ADMIN_PASSWORD_FILE = "admin-password"
 EMERGENCY_PASSWORD_FILE = "emergency-password"
-# Any constant works: it only has to be the same in every controller sharing one PostgreSQL database.
-_FIRST_START_LOCK = 7243002
 
 Announce = Callable[[str], None]
 
@@ -40,7 +31,7 @@ def _stdout(line: str) -> None:
     sys.stdout.flush()
 
 
-def open_runtime(settings: Settings, clock: Clock | None = None) -> Runtime:
+def open_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     """The runtime over a migrated store; creates the data directory, which SQLite's file lives in."""
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     return build_runtime(settings, clock)
@@ -50,40 +41,8 @@ def admin_password_path(settings: Settings) -> Path:
     return settings.data_dir / ADMIN_PASSWORD_FILE
 
 
-@contextmanager
-def first_start_lock(engine: Engine) -> Iterator[None]:
-    """Serialise first starts of several controllers sharing one PostgreSQL database.
-
-    Without it two could both find the store empty and load two federations, or each generate its own
-    administrator password. A session lock, since loading runs in transactions of its own. SQLite stores
-    are one per data directory, so they need none.
-    """
-    if engine.dialect.name != "postgresql":
-        yield
-        return
-    with engine.connect() as conn:
-        conn.execute(text("SELECT pg_advisory_lock(:key)"), {"key": _FIRST_START_LOCK})
-        conn.commit()
-        try:
-            yield
-        finally:
-            conn.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": _FIRST_START_LOCK})
-            conn.commit()
-
-
-def federation_record(engine: Engine) -> dict[str, object] | None:
-    """How the stored federation was made (source, seed, time), or None when none was recorded."""
-    kv = tables.settings_kv
-    with engine.connect() as conn:
-        value = conn.execute(select(kv.c.value).where(kv.c.key == FEDERATION_STATE_KEY)).scalar_one_or_none()
-    if value is None:
-        return None
-    record: dict[str, object] = json.loads(value)
-    return record
-
-
 def install_federation(
-    rt: Runtime,
+    rt: AppRuntime,
     federation: Federation,
     *,
     source: str,
@@ -92,7 +51,7 @@ def install_federation(
     inventory: Path | None = None,
 ) -> None:
     """Load a federation into the (empty) store and record where it came from."""
-    load_federation(rt.engine, federation)
+    rt.storage.load(federation)
     record: dict[str, object] = {
         "source": source,
         "inventory": str(inventory.resolve()) if inventory is not None else None,
@@ -101,10 +60,7 @@ def install_federation(
         "generated_at": to_text(generated_at),
         "counts": {name: len(rows) for name, rows in federation.rows.items()},
     }
-    kv = tables.settings_kv
-    with rt.engine.begin() as conn:
-        conn.execute(delete(kv).where(kv.c.key == FEDERATION_STATE_KEY))
-        conn.execute(insert(kv).values(key=FEDERATION_STATE_KEY, value=json.dumps(record, sort_keys=True)))
+    rt.storage.record_federation(record)
 
 
 def _read_password(path: Path) -> str | None:
@@ -188,11 +144,11 @@ def ensure_admin(rt: Runtime, announce: Announce = _stdout) -> None:
         ensure_account(rt, account, announce)
 
 
-def prepare(settings: Settings, clock: Clock | None = None, *, announce: Announce = _stdout) -> Runtime:
+def prepare(settings: Settings, clock: Clock | None = None, *, announce: Announce = _stdout) -> AppRuntime:
     """The runtime `serve` runs: the store migrated, the demo federation loaded if empty, the admin there."""
     rt = open_runtime(settings, clock)
-    with first_start_lock(rt.engine):
-        if settings.generate_demo and is_empty(rt.engine):
+    with rt.storage.first_start_lock():
+        if settings.generate_demo and rt.storage.is_empty():
             spec = FederationSpec.demo(seed=settings.seed)
             now = rt.clock.now()
             install_federation(rt, generate(spec, now), source="demo", generated_at=now, spec=spec)

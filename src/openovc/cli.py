@@ -17,8 +17,6 @@ from typing import TYPE_CHECKING, Any
 
 import uvicorn
 from pydantic import ValidationError
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 from openovc import __version__
 from openovc.domain.auth import Role
@@ -27,6 +25,7 @@ from openovc.simulator.federation import FederationSpec
 
 if TYPE_CHECKING:
     from openovc.api.deps import Runtime
+    from openovc.app import AppRuntime
 
 EXIT_OK = 0
 EXIT_ERROR = 1
@@ -160,7 +159,9 @@ def _settings(args: argparse.Namespace, **extra: Any) -> Settings:
 
 
 def _database_label(settings: Settings) -> str:
-    return make_url(settings.effective_database_url).render_as_string(hide_password=True)
+    from openovc.storage.store import database_label
+
+    return database_label(settings.effective_database_url)
 
 
 def _say(line: str) -> None:
@@ -289,12 +290,12 @@ def _serve(args: argparse.Namespace) -> int:
     finally:
         sock.close()
         if rt is not None:
-            rt.engine.dispose()
+            rt.storage.dispose()
     return EXIT_OK
 
 
 def _serve_processes(
-    rt: Runtime,
+    rt: AppRuntime,
     settings: Settings,
     sock: socket.socket,
     config_kwargs: dict[str, Any],
@@ -302,11 +303,11 @@ def _serve_processes(
 ) -> int:
     from openovc.processes import supervise
 
-    if rt.engine.dialect.name == "sqlite":
+    if rt.storage.private:
         # No other server can share this store: the tasks the previous run left fail before any process
         # starts (the processes then only fail the tasks of one of them that dies).
         rt.tasks.recover(alone=True)
-    rt.engine.dispose()
+    rt.storage.dispose()
     # A socket each: one shared socket would let the first process to wake accept a whole burst of
     # connections, and a client's keep-alive connections would then all load one process.
     port = sock.getsockname()[1]
@@ -337,8 +338,6 @@ def _spec(args: argparse.Namespace) -> FederationSpec:
 
 def _init(args: argparse.Namespace) -> int:
     from openovc.bootstrap import install_federation, open_runtime
-    from openovc.storage.loading import is_empty
-    from openovc.storage.reset import clear_federation
 
     if args.inventory is not None:
         given = [name for name, _ in _SPEC_COUNTS if getattr(args, name) is not None]
@@ -350,7 +349,7 @@ def _init(args: argparse.Namespace) -> int:
     settings = _settings(args)
     rt = open_runtime(settings)
     try:
-        exists = not is_empty(rt.engine)
+        exists = not rt.storage.is_empty()
         if exists and not args.force:
             raise CommandError(
                 f"a federation already exists in {_database_label(settings)}; use --force to replace it",
@@ -373,13 +372,13 @@ def _init(args: argparse.Namespace) -> int:
             federation = generate(spec, now)
             source = "generated"
         if exists:
-            clear_federation(rt.engine)
+            rt.storage.clear_federation()
         install_federation(
             rt, federation, source=source, generated_at=now, spec=spec, inventory=args.inventory
         )
         elapsed = time.perf_counter() - started
     finally:
-        rt.engine.dispose()
+        rt.storage.dispose()
     counts = ", ".join(f"{len(rows)} {name}" for name, rows in federation.rows.items())
     origin = f"from {args.inventory}" if spec is None else f"with seed {spec.seed}"
     _say(f"Loaded a federation {origin} into {_database_label(settings)} in {elapsed:.2f} s: {counts}")
@@ -413,7 +412,7 @@ def _with_runtime(args: argparse.Namespace, action: Callable[[Runtime, Settings]
     try:
         return action(rt, settings)
     finally:
-        rt.engine.dispose()
+        rt.storage.dispose()
 
 
 def _users_list(args: argparse.Namespace) -> int:
@@ -487,12 +486,15 @@ def _users_passwd(args: argparse.Namespace) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     handler: Callable[[argparse.Namespace], int] = args.handler
+    # Imported once a command runs (every command opens the store): --help and --version need not load it.
+    from openovc.storage.store import StoreUnavailable
+
     try:
         return handler(args)
     except CommandError as exc:
         print(f"openovc: {exc.message}", file=sys.stderr, flush=True)
         return exc.code
-    except OperationalError as exc:
+    except StoreUnavailable as exc:
         # An unreachable or unopenable database is the operator's to fix: say so without a traceback.
         print(f"openovc: cannot use the database: {exc.orig}", file=sys.stderr, flush=True)
         return EXIT_ERROR

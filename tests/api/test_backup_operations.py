@@ -17,11 +17,12 @@ from openovc.domain.fields import Filter, Op
 from openovc.domain.tasks import parse_pacing
 from openovc.domain.timefmt import from_text, to_text
 from openovc.operations.worker import Worker
-from openovc.services import backup_files, backups
+from openovc.services import backups
 from openovc.simulator import backup_data as data
+from openovc.simulator import guests
 from openovc.simulator.content.pieces import piece_compressed
 from openovc.simulator.guest_files import LINUX
-from openovc.storage.operations_state import SqlOperationsStore
+from openovc.storage.operations_store import SqlOperationsStore
 from tests.support.content_check import mirror_of_store
 from tests.support.content_ops import Mirror
 from tests.support.databases import BACKENDS, database_url
@@ -122,7 +123,7 @@ def _post(env: Env, h: dict[str, str], path: str, body: Any = None, version: str
 def _settle(env: Env) -> int:
     """What the worker does each turn."""
     store = SqlOperationsStore(env.runtime.engine)
-    return backups.settle(env.runtime.reader, store, env.clock.now())
+    return backups.settle(env.runtime.reader, store, env.runtime.simulator, env.clock.now())
 
 
 def _paced(env: Env, *operations: str) -> None:
@@ -411,7 +412,7 @@ def test_the_worker_runs_the_backup_chores(own_env: Env) -> None:
     finally:
         worker.stop()
     store = SqlOperationsStore(own_env.runtime.engine)
-    chore = backups.housekeeping(own_env.runtime.reader, store, own_env.clock)
+    chore = backups.housekeeping(own_env.runtime.reader, store, own_env.runtime.simulator, own_env.clock)
     own_env.clock.advance(timedelta(hours=2))
     assert chore() > 0  # the generated backups expiring within two hours
 
@@ -990,7 +991,7 @@ def _restored_files_show_in_later_backups(own_env: Env) -> None:
     assert _entry(own_env, h, after, disk, log) == restored
     assert _entry(own_env, h, before, disk, log) != restored
     # Another VM, of another OS: under restored/<disk>/<partition>/ on its main volume.
-    target = next(v for v in _vms(own_env) if backup_files.guest_of(v).os_family == LINUX)
+    target = next(v for v in _vms(own_env) if guests.guest_of(v).os_family == LINUX)
     documents = "/Users/Administrator/Documents"
     source = _listing(own_env, h, old, disk, documents)
     completed(own_env, "POST", f"/api/backups/{old['id']}/restore_files", h,

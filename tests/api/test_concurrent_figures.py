@@ -30,7 +30,7 @@ def _work(env: Env, me: int, vms: list[Row], doomed: list[str], clusters: list[s
                               store_name=None, consistency="NONE", retention=0),
             backups.backup_vm(rt.reader, rt.tasks, vm["id"], name=f"r{me}-{i}", cluster_id=remote,
                               store_name=None, consistency="NONE", retention=0),
-            backups.delete(rt.reader, rt.tasks, [doomed[me * ROUNDS + i]]),
+            backups.delete(rt.reader, rt.tasks, rt.simulator, [doomed[me * ROUNDS + i]]),
             virtual_machines.clone(rt.reader, rt.tasks, vm["id"], f"twin-{me}-{i}", "NONE"),
         ]  # fmt: skip
         for task in made:

@@ -852,6 +852,7 @@ def test_expired_token_is_transparently_renewed(quick_expiry: str, api: Api) -> 
     token = sdk.connection._access_token
     with httpx.Client(base_url=f"https://{quick_expiry}", verify=False) as raw:
         assert raw.get("/api/hosts", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+        # Deliberate: the token must sit idle past its two seconds (a poll would keep it alive).
         time.sleep(3)
         refused = raw.get("/api/hosts", headers={"Authorization": f"Bearer {token}"})
     assert refused.status_code == 401

@@ -17,7 +17,6 @@ import pytest
 from sqlalchemy import func, select
 
 from openovc.app import build_runtime
-from openovc.bootstrap import federation_record
 from openovc.settings import Settings
 from openovc.storage import tables
 from tests.support.server import RunningServer, clean_environment, start_server
@@ -70,7 +69,7 @@ def _count(data_dir: Path, table: str) -> int:
 def _federation_record(data_dir: Path) -> dict[str, object]:
     rt = build_runtime(Settings(data_dir=data_dir, generate_demo=False))
     try:
-        record = federation_record(rt.engine)
+        record = rt.storage.federation_record()
     finally:
         rt.engine.dispose()
     assert record is not None

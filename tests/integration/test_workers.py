@@ -3,7 +3,6 @@ stop together."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import psutil
@@ -11,6 +10,7 @@ import pytest
 
 from tests.support.databases import BACKENDS, database_url
 from tests.support.server import RunningServer, admin_token, start_server
+from tests.support.waiting import wait_until
 
 PASSWORD = "Workers-Passw0rd"
 ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD}
@@ -83,14 +83,15 @@ def test_a_process_that_dies_is_replaced(tmp_path: Path) -> None:
         first, second = _children(server)
         first.kill()
         first.wait(10)
-        deadline = time.monotonic() + 60
-        while time.monotonic() < deadline:
+
+        def replaced() -> bool:
             now = _children(server)
-            if len(now) == 2 and first.pid not in {p.pid for p in now}:
-                break
-            time.sleep(0.2)
-        else:
-            pytest.fail(f"no replacement: {[p.pid for p in _children(server)]}\n{server.output()}")
+            return len(now) == 2 and first.pid not in {p.pid for p in now}
+
+        try:
+            wait_until(replaced, timeout=60, interval=0.2, what=f"a replacement for process {first.pid}")
+        except AssertionError as err:
+            pytest.fail(f"{err}: {[p.pid for p in _children(server)]}\n{server.output()}")
         assert second.is_running()
         # Every connection is served, whichever socket the kernel gives it to.
         for _ in range(8):

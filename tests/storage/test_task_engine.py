@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import itertools
 import threading
-import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -17,6 +15,7 @@ from openovc.domain.catalog import CLUSTER_GROUPS
 from openovc.domain.clock import ManualClock
 from openovc.domain.ports.federation import Txn
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskFailure, parse_pacing
+from openovc.operations import worker as worker_module
 from openovc.operations.engine import DEAD_AFTER_MS, ORPHAN_MESSAGE, EndedTasks, TaskEngine
 from openovc.operations.worker import Worker
 from openovc.storage import tables
@@ -25,6 +24,7 @@ from openovc.storage.task_store import SqlTaskStore
 from openovc.storage.transaction import SqlTxn, write_transaction
 from tests.support.databases import BACKENDS, database_url
 from tests.support.inprocess import START
+from tests.support.waiting import wait_until
 
 
 def _rename(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
@@ -219,10 +219,11 @@ def test_a_worker_busy_with_a_long_turn_still_beats(harness: Harness) -> None:
         assert busy.wait(10)
         # Longer than a dead server's silence passes while the worker's turn is still going on...
         harness.clock.advance(timedelta(milliseconds=DEAD_AFTER_MS + 5_000))
-        deadline = time.monotonic() + 10
-        while _heartbeat(harness, harness.engine.instance_id) < harness.engine.now_ms():
-            assert time.monotonic() < deadline, "no heartbeat while the worker was busy"
-            time.sleep(0.05)
+        wait_until(
+            lambda: _heartbeat(harness, harness.engine.instance_id) >= harness.engine.now_ms(),
+            interval=0.05,
+            what="a heartbeat while the worker was busy",
+        )
         # ...yet its heartbeat went on, so another server does not take it for dead.
         other = harness.make_engine()
         other.beat()
@@ -266,45 +267,95 @@ def test_ended_tasks_memory_is_bounded() -> None:
         memory.remember({"id": "q", "state": "QUEUED"})
 
 
-def test_the_worker_runs_its_chores_once_per_idle_period_however_often_it_is_woken(harness: Harness) -> None:
-    turns: list[float] = []
-    worker = Worker(
-        harness.engine, alone=False, idle_seconds=0.2, chores=lambda: turns.append(time.monotonic())
-    )
+class _Monotonic:
+    """Stands for the `time` module in operations.worker: its idle periods pass only when told to."""
+
+    def __init__(self) -> None:
+        self.now = 1_000.0
+
+    def monotonic(self) -> float:
+        return self.now
+
+
+class _Turns:
+    """Counts the worker loop's turns (each calls run_due once) and records its chores' turns."""
+
+    def __init__(self, engine: TaskEngine, monkeypatch: pytest.MonkeyPatch, clock: _Monotonic) -> None:
+        self.loops = 0
+        self.chores: list[float] = []
+        self._clock = clock
+        run_due = engine.run_due
+
+        def counted(limit: int = 50) -> int:
+            self.loops += 1
+            return run_due(limit)
+
+        monkeypatch.setattr(engine, "run_due", counted)
+
+    def chore_at(self) -> None:
+        self.chores.append(self._clock.monotonic())
+
+    def wake_once(self, engine: TaskEngine) -> None:
+        """Wake the worker and wait for the loop turn that wakes it (it runs its chores if due)."""
+        seen = self.loops
+        engine.wake.set()
+        wait_until(lambda: self.loops > seen, what="a worker turn after a wake")
+        # The turn began with run_due and its chores follow: the next wake finds the turn over.
+        wait_until(lambda: not engine.wake.is_set(), what="the worker waiting again")
+
+
+@pytest.fixture
+def monotonic(monkeypatch: pytest.MonkeyPatch) -> _Monotonic:
+    clock = _Monotonic()
+    monkeypatch.setattr(worker_module, "time", clock)
+    return clock
+
+
+def test_the_worker_runs_its_chores_once_per_idle_period_however_often_it_is_woken(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, monotonic: _Monotonic
+) -> None:
+    turns = _Turns(harness.engine, monkeypatch, monotonic)
+    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=turns.chore_at)
     worker.start()
-    wakes = 0
     try:
-        deadline = time.monotonic() + 30
-        while len(turns) < 4:
-            assert time.monotonic() < deadline, turns
-            harness.engine.wake.set()  # as tasks queued behind others do, many times a second
-            wakes += 1
-            time.sleep(0.001)
+        wait_until(lambda: turns.chores, what="the worker's first chores")
+        # Woken again and again (as tasks queued behind others do) within one idle period: the loop
+        # takes a turn each time, the chores none.
+        loops = turns.loops
+        for _ in range(5):
+            turns.wake_once(harness.engine)
+        assert turns.loops >= loops + 5
+        assert turns.chores == [1_000.0]
+        # Once an idle period has passed, the next turn runs them again.
+        monotonic.now += 60
+        turns.wake_once(harness.engine)
+        wait_until(lambda: len(turns.chores) == 2, what="the chores' second turn")
+        assert turns.chores == [1_000.0, 1_060.0]
     finally:
         worker.stop()
-    assert wakes > 4 * len(turns)
-    assert all(b - a >= 0.2 for a, b in itertools.pairwise(turns))
 
 
-def test_chores_that_found_work_get_the_next_turn_at_once(harness: Harness) -> None:
+def test_chores_that_found_work_get_the_next_turn_at_once(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, monotonic: _Monotonic
+) -> None:
+    turns = _Turns(harness.engine, monkeypatch, monotonic)
     left = [3]
-    calls: list[float] = []
 
     def chore() -> int:
-        calls.append(time.monotonic())
+        turns.chore_at()
         if left[0]:
             left[0] -= 1
             harness.engine.wake.set()
             return 1
         return 0
 
-    worker = Worker(harness.engine, alone=False, idle_seconds=5, chores=chore)
+    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
     worker.start()
     try:
-        deadline = time.monotonic() + 5
-        while len(calls) < 4:
-            assert time.monotonic() < deadline, calls
-            time.sleep(0.01)
+        # No idle period passes (the worker's clock stands still), yet each turn that found work
+        # is followed by another, until one finds none.
+        wait_until(lambda: len(turns.chores) >= 4, what="four turns of chores that found work")
+        turns.wake_once(harness.engine)
+        assert turns.chores == [1_000.0] * 4
     finally:
         worker.stop()
-    assert calls[3] - calls[0] < 2  # not one idle period (5 s) apart

@@ -10,8 +10,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from openovc.api.deps import Runtime
-from openovc.app import build_runtime, create_app
+from openovc.app import AppRuntime, build_runtime, create_app
 from openovc.domain.auth import Role
 from openovc.domain.clock import ManualClock
 from openovc.settings import Settings
@@ -29,7 +28,7 @@ READER = ("auditor@vsphere.local", "Read-0nly-pass")
 class Env:
     """An in-process server over a generated demo federation."""
 
-    runtime: Runtime
+    runtime: AppRuntime
     client: TestClient
     clock: ManualClock
     federation: Federation

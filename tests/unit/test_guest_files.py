@@ -16,13 +16,18 @@ from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidParameter, ObjectNotFound, TypeMismatch
 from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import FederationReader, Record
-from openovc.domain.ports.operations import OperationsStore, RestoredFile
-from openovc.services import backup_files
+from openovc.domain.ports.operations import RestoredFile
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.services import backups
 from openovc.simulator import guest_files as gf
+from openovc.simulator import guests
+from openovc.simulator.content.ledger import MemoryLedger
+from openovc.simulator.content.model import ContentModel
 from openovc.simulator.federation import FederationSpec
 from openovc.simulator.generator.generator import generate
 from openovc.simulator.generator.plan import IMAGES, ROLES, image_for
 from openovc.simulator.guest_files import DAY, LINUX, WINDOWS, Entry, GiB, GuestVm, MiB
+from openovc.simulator.simulated import SimulatedFederation
 
 TAKEN = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 WIN = GuestVm("0b9e6a4c-1f00-4d7e-9c1a-5b2f3e4d5a60", "sql-01", WINDOWS, 3, 200 * GiB)
@@ -386,21 +391,30 @@ class _Store:
         yield self.state
 
 
+def _simulator() -> SimulatedFederation:
+    """Browsing needs neither the content model nor the workload chore."""
+    ledger = MemoryLedger()
+    return SimulatedFederation(lambda _txn: ContentModel(ledger), ledger, _store())
+
+
 def _store(**restored: list[RestoredFile]) -> OperationsStore:
     # Only `reading` and `restored_files` are called.
     return cast(OperationsStore, _Store(**restored))
 
 
+_SIM = _simulator()
+
+
 def test_service_reads_disks_from_the_vm_and_names_from_the_backup() -> None:
     reader = _service((BACKUPS, _BACKUP), (VIRTUAL_MACHINES, _VM))
-    assert backup_files.virtual_disks(reader, "b1") == ["web-01.vmdk", "web-01_1.vmdk"]
-    vm = backup_files.guest_vm(reader, _BACKUP)
+    assert backups.virtual_disks(reader, _SIM, "b1") == ["web-01.vmdk", "web-01_1.vmdk"]
+    vm = guests.guest_vm(reader, _BACKUP)
     assert vm == GuestVm("vm1", "web-01", WINDOWS, 2, 120 * GiB)
 
 
 def test_service_without_a_vm_row_shows_one_disk_the_size_of_the_backup() -> None:
     reader = _service((BACKUPS, _BACKUP))
-    vm = backup_files.guest_vm(reader, _BACKUP)
+    vm = guests.guest_vm(reader, _BACKUP)
     assert vm == GuestVm("vm1", "web-01", LINUX, 1, 6 * GiB)
 
 
@@ -427,28 +441,28 @@ def test_service_refusals(
 ) -> None:
     reader = _service((BACKUPS, backup), (VIRTUAL_MACHINES, _VM))
     with pytest.raises(error) as caught:
-        backup_files.files(reader, _store(), "b1", params)
+        backups.files(reader, _store(), _SIM, "b1", params)
     assert str(caught.value) == message
 
 
 def test_service_unknown_backup() -> None:
     with pytest.raises(ObjectNotFound) as caught:
-        backup_files.virtual_disks(_service(), "nope")
+        backups.virtual_disks(_service(), _SIM, "nope")
     assert caught.value.message == "Object type: backup id: nope could not be found"
 
 
 def test_service_lists_a_partition_and_its_files() -> None:
     reader = _service((BACKUPS, _BACKUP), (VIRTUAL_MACHINES, _VM))
-    parts = backup_files.partitions(reader, "b1", {"virtual_disk": "web-01_1.vmdk"})
+    parts = backups.partitions(reader, _SIM, "b1", {"virtual_disk": "web-01_1.vmdk"})
     assert parts == [
         {"partition_number": 1, "size": 40 * GiB - 2 * MiB, "disk_type": "GPT", "mountable": True}
     ]
     params = {"virtual_disk": "web-01_1.vmdk", "partition_number": "1", "file_path": ""}
-    listed = backup_files.files(reader, _store(), "b1", params)
+    listed = backups.files(reader, _store(), _SIM, "b1", params)
     assert [e["name"] for e in listed] == ["$RECYCLE.BIN", "data", "System Volume Information"]
     # What was restored into the VM by the backup's time is in it.
     put = RestoredFile(1, 1, "data/x.txt", False, 9, 0, int(TAKEN.timestamp()) - 400 * DAY)
-    listed = backup_files.files(reader, _store(vm1=[put]), "b1", {**params, "file_path": "data"})
+    listed = backups.files(reader, _store(vm1=[put]), _SIM, "b1", {**params, "file_path": "data"})
     assert {"name": "x.txt", "size": 9} == {k: v for k, v in listed[-1].items() if k in ("name", "size")}
 
 

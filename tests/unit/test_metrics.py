@@ -23,11 +23,10 @@ from openovc.domain.metrics import (
     metrics_document,
     parse_capacity_fields,
     parse_window,
-    performance,
-    profile,
     throughput,
     throughput_entry,
 )
+from openovc.simulator.metrics import performance, profile
 
 NOW = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)  # a Friday
 ON = VmWorkload("vm-web-01", 80 * GiB, True)

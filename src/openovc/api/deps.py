@@ -7,7 +7,6 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
-from sqlalchemy import Engine
 from starlette.concurrency import run_in_threadpool
 
 from openovc.api.errors import OAuthError
@@ -15,7 +14,12 @@ from openovc.api.responses import JSON
 from openovc.domain.auth import EMERGENCY_GRANT, Role, TokenVerdict, emergency_may, invalid_token_description
 from openovc.domain.clock import Clock
 from openovc.domain.errors import PermissionDenied, UnsupportedMediaType
+from openovc.domain.ports.certificates import CertificateStore
 from openovc.domain.ports.federation import FederationReader
+from openovc.domain.ports.metrics import MetricsReader
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.role_assignments import RoleAssignmentStore
+from openovc.domain.ports.simulator import Simulator
 from openovc.operations.engine import TaskEngine
 from openovc.services.auth import AuthService, Session
 from openovc.settings import Settings
@@ -23,14 +27,18 @@ from openovc.settings import Settings
 
 @dataclass
 class Runtime:
-    """Everything routes need, built once by the composition root."""
+    """Everything routes need, built once by the composition root: services and ports, never storage."""
 
     settings: Settings
-    engine: Engine
     clock: Clock
     reader: FederationReader
     auth: AuthService
     tasks: TaskEngine
+    operations: OperationsStore
+    metrics: MetricsReader
+    certificates: CertificateStore
+    role_assignments: RoleAssignmentStore
+    simulator: Simulator
 
 
 async def runtime(request: Request) -> Runtime:

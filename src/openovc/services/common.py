@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import uuid
 from typing import Any
 
@@ -63,12 +62,6 @@ def fail_duplicate(taken: bool) -> None:
 
 def new_id() -> str:
     return str(uuid.uuid4())
-
-
-def vmware_uuid(seed: str) -> str:
-    """A vCenter-style UUID (`42xxxxxx-...`) derived from a seed."""
-    digest = hashlib.sha1(seed.encode()).hexdigest()
-    return f"42{digest[2:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
 def stamp(now: Any) -> str:

@@ -4,7 +4,7 @@ How a simulated guest answers a login (the emulator cannot ask a real one):
 
 - Every guest has one administrator account: `root` on a Linux guest; `Administrator` on a Windows
   guest, written `Administrator`, `.\\Administrator` or `<DOMAIN>\\Administrator`, in any case (Windows
-  account names ignore case). The guest's OS family is what domain.guest_files.guest_os reads from
+  account names ignore case). The guest's OS family is what the simulator's guest_os reads from
   the VM's row, as file-level restore sees it.
 - Until backup_parameters has stored credentials that the guest accepted, the guest accepts its
   administrator account with any non-empty password. From then on it accepts exactly those
@@ -22,52 +22,40 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from typing import Any
-
-import orjson
 
 from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
-from openovc.domain.ports.operations import GuestCredentials, OperationsStore
+from openovc.domain.ports.operations import GuestCredentials
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.simulator import LINUX, Simulator
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.auth import hash_password, verify_password
 from openovc.services.common import existing, still_there
-from openovc.simulator.guest_files import LINUX, OsFamily, guest_os
 
 VM = "virtual_machine"
 VALID, INVALID, POWERED_OFF = "VALID", "INVALID", "VM_POWERED_OFF"
 
 
-def os_family(vm: Record) -> OsFamily:
-    adapters = [str(n.get("adapter_type", "")) for n in _nics(vm)]
-    return guest_os(str(vm["id"]), str(vm["name"]), vm["app_aware_vm_status"], adapters)
-
-
-def _nics(vm: Record) -> list[dict[str, Any]]:
-    nics = vm["network_interfaces"]
-    if isinstance(nics, str):  # the reader hands JSON back as text
-        nics = orjson.loads(nics)
-    return list(nics or [])
-
-
-def is_administrator(family: OsFamily, username: str) -> bool:
+def is_administrator(family: str, username: str) -> bool:
     if family == LINUX:
         return username == "root"
     domain, sep, account = username.rpartition("\\")
     return account.lower() == "administrator" and (not sep or domain != "")
 
 
-def _same_account(family: OsFamily, known: str, username: str) -> bool:
+def _same_account(family: str, known: str, username: str) -> bool:
     return known == username if family == LINUX else known.lower() == username.lower()
 
 
-def accepts(vm: Record, known: GuestCredentials | None, username: str, password: str) -> bool:
+def accepts(sim: Simulator, vm: Record, known: GuestCredentials | None, username: str, password: str) -> bool:
     """Whether the guest accepts this login (see the module's docstring)."""
     if username == "" or password == "":
         return False
-    family = os_family(vm)
+    family = sim.guest_os(vm)
     if known is not None and known.account_username is not None and known.account_password_hash is not None:
         return _same_account(family, known.account_username, username) and verify_password(
             known.account_password_hash, password
@@ -84,7 +72,7 @@ def _alive(vm: Record) -> None:
 
 
 def validate(
-    store: OperationsStore, reader: FederationReader, vm_id: str, username: str, password: str
+    store: OperationsStore, reader: FederationReader, sim: Simulator, vm_id: str, username: str, password: str
 ) -> str:
     """VALID, INVALID, or VM_POWERED_OFF when no running guest can answer."""
     vm = existing(reader, VIRTUAL_MACHINES, vm_id)
@@ -93,7 +81,7 @@ def validate(
         return POWERED_OFF
     with store.reading() as state:
         known = state.guest_credentials(vm_id)
-    return VALID if accepts(vm, known, username, password) else INVALID
+    return VALID if accepts(sim, vm, known, username, password) else INVALID
 
 
 # -------------------------------------------------------------------------------- backup parameters
@@ -103,6 +91,7 @@ def set_backup_parameters(
     store: OperationsStore,
     reader: FederationReader,
     tasks: TaskEngine,
+    sim: Simulator,
     vm_id: str,
     *,
     username: str,
@@ -124,20 +113,22 @@ def set_backup_parameters(
         "password_hash": hash_password(password),
         "override": override,
         "app_aware_type": app_aware_type,
-        "accepted": accepts(vm, known, username, password),
+        "accepted": accepts(sim, vm, known, username, password),
         "asked": known.account_password_hash if known is not None else None,
     }
     return tasks.submit("virtual_machine.backup_parameters", payload, [vm_id])
 
 
-def _status(vm: Record, accepted: bool) -> str:
-    if os_family(vm) == LINUX:
+def _status(sim: Simulator, vm: Record, accepted: bool) -> str:
+    if sim.guest_os(vm) == LINUX:
         on = vm["hypervisor_virtual_machine_power_state"] == "ON"
         return "INVALID_OS" if on else str(vm["app_aware_vm_status"])
     return "VALID_CREDS" if accepted else "INVALID_CREDS"
 
 
-def _run_backup_parameters(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+def _run_backup_parameters(
+    sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: datetime
+) -> list[AffectedObject]:
     vm = still_there(txn, VIRTUAL_MACHINES, payload["vm"])
     if vm["state"] != "ALIVE":
         raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
@@ -166,9 +157,10 @@ def _run_backup_parameters(txn: Txn, payload: Mapping[str, Any], _now: datetime)
             else (known.account_password_hash if known else None),
         )
     )
-    status = _status(vm, accepted or bool(payload["override"]))
+    status = _status(sim, vm, accepted or bool(payload["override"]))
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"app_aware_vm_status": status})
     return [AffectedObject(str(vm["id"]), VM)]
 
 
-HANDLERS: dict[str, Handler] = {"virtual_machine.backup_parameters": _run_backup_parameters}
+def handlers(sim: Simulator) -> dict[str, Handler]:
+    return {"virtual_machine.backup_parameters": partial(_run_backup_parameters, sim)}

@@ -13,17 +13,18 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from openovc.domain.errors import ObjectNotFound, TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
-from openovc.domain.ports.operations import OperationsStore, Shutdown
+from openovc.domain.ports.operations import Shutdown
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.simulator import Simulator
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import existing, still_there
-from openovc.simulator.backup_data import refresh_clusters
-from openovc.simulator.content.model import ContentModel
 
 HOST = "host"
 SUCCESS, FAILURE, IN_PROGRESS = "SUCCESS", "FAILURE", "IN_PROGRESS"
@@ -204,16 +205,7 @@ def _rehome(vm: Record, gone: str, loads: _Loads, single: bool) -> Record:
     return values
 
 
-def _give_back(txn: Txn, vm: Record) -> None:
-    """A VM that is no longer live no longer takes space on its datastore."""
-    used = max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
-    datastore = txn.get(DATASTORES, str(vm["datastore_id"]))
-    if datastore is not None and datastore["hypervisor_free_space"] is not None:
-        free = min(int(datastore["hypervisor_free_space"]) + used, int(datastore["size"]))
-        txn.update(DATASTORES, str(datastore["id"]), {"hypervisor_free_space": free})
-
-
-def _run_remove(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
+def _run_remove(sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     host = still_there(txn, HOSTS, payload["host"])
     host_id, name, cluster_id = str(host["id"]), str(host["name"]), str(host["omnistack_cluster_id"])
     if min(str(h["id"]) for h in txn.find(HOSTS)) == host_id:
@@ -233,19 +225,18 @@ def _run_remove(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
                 Codes.INVALID_STATE,
                 f"Host {name} is the last host of its omnistack_cluster; set force to remove it anyway.",
             )
-    model = txn.content()
-    _move_vms(txn, model, holders, host_id, _Loads(txn, cluster_id, others))
+    _move_vms(sim, txn, holders, host_id, _Loads(txn, cluster_id, others))
     _leave_cluster(txn, cluster_id, host_id)
     state = txn.state()
     state.drop_shutdown(host_id)
     state.drop_host_hardware(host_id)
     txn.delete(HOSTS, host_id)
-    # The remaining hosts share the cluster's bytes by their new replica load; the host's share goes.
-    refresh_clusters(txn, model, [cluster_id])
+    # The remaining hosts share the cluster's bytes; the host's share goes.
+    sim.hosts_changed(txn, cluster_id)
     return [AffectedObject(host_id, HOST)]
 
 
-def _move_vms(txn: Txn, model: ContentModel, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
+def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
     live = {h for h, rec in loads.hosts.items() if rec["state"] == "ALIVE"}
     single = _SingleReplica(txn)
     for vm in holders:
@@ -257,8 +248,7 @@ def _move_vms(txn: Txn, model: ContentModel, holders: Sequence[Record], gone: st
             else:
                 # No host is left to run it: it leaves the inventory, as a VM deleted outside SimpliVity.
                 values.update(state="REMOVED", ha_status="UNKNOWN", ha_resynchronization_progress=0)
-                _give_back(txn, vm)
-                model.delete(str(vm["id"]))
+                sim.remove_vm(txn, vm)
                 txn.update_where(
                     BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "REMOVED"}
                 )
@@ -273,4 +263,5 @@ def _leave_cluster(txn: Txn, cluster_id: str, gone: str) -> None:
     txn.update(OMNISTACK_CLUSTERS, cluster_id, {"members": members, "arbiter_required": len(members) == 2})
 
 
-HANDLERS: dict[str, Handler] = {"host.remove_from_federation": _run_remove}
+def handlers(sim: Simulator) -> dict[str, Handler]:
+    return {"host.remove_from_federation": partial(_run_remove, sim)}

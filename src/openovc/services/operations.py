@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from openovc.domain.ports.simulator import Simulator
 from openovc.operations.engine import TaskEngine
 from openovc.services import (
     backups,
@@ -14,19 +15,15 @@ from openovc.services import (
     virtual_machines,
 )
 
-MODULES = (
-    backups,
-    clusters,
-    datastores,
-    external_stores,
-    guest_credentials,
-    hosts,
-    policies,
-    virtual_machines,
-)  # fmt: skip
+PLAIN = (clusters, datastores, external_stores, policies)
+# Their operations change what the simulated hardware holds: their handlers are given the simulator.
+SIMULATED = (backups, guest_credentials, hosts, virtual_machines)
 
 
-def register_operations(engine: TaskEngine) -> None:
-    for module in MODULES:
+def register_operations(engine: TaskEngine, sim: Simulator) -> None:
+    for module in PLAIN:
         for name, handler in module.HANDLERS.items():
+            engine.register(name, handler)
+    for simulated in SIMULATED:
+        for name, handler in simulated.handlers(sim).items():
             engine.register(name, handler)

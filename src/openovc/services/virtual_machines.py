@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from openovc.domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.simulator import Simulator
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import (
@@ -22,9 +24,6 @@ from openovc.services.common import (
     still_there,
     valid_name,
 )
-from openovc.simulator import workload
-from openovc.simulator.backup_data import refresh_clusters
-from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space
 
 VM = "virtual_machine"
 POWER_STATE_MESSAGE = "The VM power state is not acceptable."
@@ -41,11 +40,6 @@ def _alive(txn: Txn, vm_id: str) -> Record:
     return vm
 
 
-def _used(vm: Record) -> int:
-    """Bytes the VM's data takes on its datastore."""
-    return max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
-
-
 # ------------------------------------------------------------------------------------------- power
 
 
@@ -54,8 +48,8 @@ def power(reader: FederationReader, tasks: TaskEngine, vm_id: str, state: str) -
     return tasks.submit(f"virtual_machine.power_{state.lower()}", {"vm": vm_id}, [vm_id])
 
 
-def _power_to(state: str) -> Handler:
-    def run(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
+def _power_to(state: str) -> Callable[[Simulator, Txn, Mapping[str, Any], datetime], list[AffectedObject]]:
+    def run(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
         vm = _alive(txn, payload["vm"])
         if vm["hypervisor_virtual_machine_power_state"] == state or (
             state == "ON" and vm["hypervisor_is_template"]
@@ -64,13 +58,7 @@ def _power_to(state: str) -> Handler:
         cpus, memory = int(vm["hypervisor_cpu_count"] or 1), int(vm["hypervisor_total_memory"] or 0)
         on = state == "ON"
         # Its workload runs while it does: what it wrote until now stays, then it stops (or starts).
-        model = txn.content()
-        if on:
-            workload.start(model, vm, now)
-        else:
-            if workload.catch_up(txn, model, vm, now) is not vm:
-                refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
-            workload.stop(model, str(vm["id"]))
+        sim.power_changed(txn, vm, on, now)
         txn.update(
             VIRTUAL_MACHINES,
             str(vm["id"]),
@@ -140,19 +128,15 @@ def clone(reader: FederationReader, tasks: TaskEngine, vm_id: str, name: str, co
     return tasks.submit("virtual_machine.clone", payload, [vm_id], scope=scope)
 
 
-def _run_clone(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
-    model = txn.content()
+def _run_clone(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     # The clone is the source's content as its workload has made it by now (its datastore too).
-    vm = workload.catch_up(txn, model, _alive(txn, payload["vm"]), now)
+    vm = sim.vm_now(txn, _alive(txn, payload["vm"]), now)
     fail_duplicate(alive_vm_named(txn, payload["name"]))
     datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
-    # A clone shares its source's data when created; it is counted once more on the datastore's
-    # logical capacity, which is what vSphere reports as used. It is powered off: no workload runs.
+    # It is powered off: no workload runs.
     new = new_id()
-    model.clone(str(vm["id"]), new)
-    take_space(txn, datastore, model.size(new))
-    txn.insert(VIRTUAL_MACHINES, {**vm, **fresh_identity(vm, new, payload["name"], now)})
-    refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"])])
+    sim.clone_vm(txn, vm, datastore, new)
+    txn.insert(VIRTUAL_MACHINES, {**vm, **sim.new_identity(vm, new, payload["name"], now)})
     return _vm(new)
 
 
@@ -173,7 +157,7 @@ def move(
     return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id], scope=scope)
 
 
-def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
+def _run_move(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     vm = _alive(txn, payload["vm"])
     # Only a powered-off VM moves: its workload is stopped, so its content is as it was.
     if vm["hypervisor_virtual_machine_power_state"] != "OFF":
@@ -184,35 +168,26 @@ def _run_move(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Affec
             Codes.INVALID_DESTINATION, f"The virtual machine is already on datastore {target['name']}."
         )
     fail_duplicate(alive_vm_named(txn, payload["name"], except_id=str(vm["id"])))
-    used = _used(vm)
-    take_space(txn, target, used)
-    give_space(txn, str(vm["datastore_id"]), used)
-    moved: Record = {**vm, **fresh_identity(vm, new_id(), payload["name"], now)}
+    moved: Record = {**vm, **sim.new_identity(vm, new_id(), payload["name"], now)}
     moved.update(
         datastore_id=target["id"], datastore_name=target["name"],
         hypervisor_virtual_machine_power_state="OFF", created_at=vm["created_at"],
     )  # fmt: skip
     if target["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
-        moved.update(placed_on(txn, target))
+        moved.update(sim.placement(txn, target))
+    sim.move_vm(txn, vm, moved, target)
     # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
     txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
     txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})
     txn.insert(VIRTUAL_MACHINES, moved)
-    # The moved VM holds the same content under its new id; in another cluster it is stored there.
-    model = txn.content()
-    with model.batch():  # one write-back of the content ledger for the three steps
-        model.clone(str(vm["id"]), str(moved["id"]))
-        model.delete(str(vm["id"]))
-        if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
-            model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
-    refresh_clusters(txn, model, [str(vm["omnistack_cluster_id"]), str(moved["omnistack_cluster_id"])])
     return _vm(str(moved["id"]))
 
 
-HANDLERS: dict[str, Handler] = {
-    "virtual_machine.power_on": _power_to("ON"),
-    "virtual_machine.power_off": _power_to("OFF"),
-    "virtual_machine.set_policy": _run_set_policy,
-    "virtual_machine.clone": _run_clone,
-    "virtual_machine.move": _run_move,
-}
+def handlers(sim: Simulator) -> dict[str, Handler]:
+    return {
+        "virtual_machine.power_on": partial(_power_to("ON"), sim),
+        "virtual_machine.power_off": partial(_power_to("OFF"), sim),
+        "virtual_machine.set_policy": _run_set_policy,
+        "virtual_machine.clone": partial(_run_clone, sim),
+        "virtual_machine.move": partial(_run_move, sim),
+    }

@@ -45,14 +45,6 @@ def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-# ---- a VM's data ----------------------------------------------------------------------------------
-
-
-def vm_data(vm: Record) -> int:
-    """Bytes of a VM's data: what its datastore counts for it."""
-    return max(0, _int(vm.get("hypervisor_allocated_capacity")) - _int(vm.get("hypervisor_free_space")))
-
-
 # ---- rows from the model --------------------------------------------------------------------------
 
 

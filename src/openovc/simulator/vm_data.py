@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 
 from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
 from openovc.domain.ports.federation import Record, Txn
 from openovc.domain.tasks import Codes, TaskFailure
-from openovc.services.common import stamp, vmware_uuid
+from openovc.domain.timefmt import to_text
+
+
+def vmware_uuid(seed: str) -> str:
+    """A vCenter-style UUID (`42xxxxxx-...`) derived from a seed."""
+    digest = hashlib.sha1(seed.encode()).hexdigest()
+    return f"42{digest[2:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
+
+
+def vm_data(vm: Record) -> int:
+    """Bytes of a VM's data: what its datastore counts for it."""
+    return max(0, _int(vm.get("hypervisor_allocated_capacity")) - _int(vm.get("hypervisor_free_space")))
+
+
+def _int(value: object) -> int:
+    return int(value) if isinstance(value, int | float) else 0
 
 
 def take_space(txn: Txn, datastore: Record, amount: int) -> None:
@@ -48,7 +64,7 @@ def fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
     return {
         "id": new,
         "name": name,
-        "created_at": stamp(now),
+        "created_at": to_text(now),
         "deleted_at": None,
         "hypervisor_object_id": f"vm-{int(vmware_uuid(new)[2:8], 16) % 900000 + 1000}",
         "hypervisor_instance_id": vmware_uuid("instance" + new).replace("42", "50", 1),

@@ -1,22 +1,21 @@
-"""The operations state in the database: implements domain.operations_ports on one connection."""
+"""The operations state in the database: implements domain.ports.operations on one connection.
+
+It imports nothing of transaction.py, whose transactions hand it out (`SqlTxn.state()`); the store that
+opens it outside a task is operations_store.py.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
+from sqlalchemy import Connection, Table, delete, insert, select, update
 
-from sqlalchemy import Connection, Engine, Table, delete, insert, select, update
-
-from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
     GuestCredentials,
-    OperationsState,
     RestoredFile,
     Shutdown,
     StoreCredentials,
 )
 from openovc.storage import tables
-from openovc.storage.transaction import SqlTxn, write_transaction
 
 
 class SqlOperationsState:
@@ -85,22 +84,3 @@ class SqlOperationsState:
         t = tables.restored_files
         kept = (t.c.vm_id == vm_id, t.c.restored_at > after, t.c.undone_at.is_(None))
         return self.conn.execute(update(t).where(*kept).values(undone_at=at)).rowcount
-
-
-class SqlOperationsStore:
-    """OperationsStore over an engine."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.engine = engine
-
-    @contextmanager
-    def reading(self) -> Iterator[OperationsState]:
-        with self.engine.connect() as conn:
-            yield SqlOperationsState(conn)
-
-    @contextmanager
-    def changing(self) -> Iterator[tuple[Txn, OperationsState]]:
-        with write_transaction(self.engine) as conn:
-            txn = SqlTxn(conn)
-            yield txn, SqlOperationsState(conn)
-            txn.finish()

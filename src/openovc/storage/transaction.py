@@ -29,11 +29,12 @@ from sqlalchemy.dialects import postgresql
 
 from openovc.domain.catalog import BY_PLURAL
 from openovc.domain.fields import Collection, Kind
-from openovc.domain.ports.federation import Record
+from openovc.domain.ports.federation import Record, Txn
 from openovc.domain.ports.operations import OperationsState
 from openovc.simulator.content.model import ContentModel
 from openovc.storage import libpq, tables
 from openovc.storage.content_store import SqlPieceLedger
+from openovc.storage.operations_state import SqlOperationsState
 from openovc.storage.prepared import Prepared, equal_to_binds
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
@@ -295,12 +296,10 @@ class SqlTxn:
             self._before_commit.pop(key)()
 
     def state(self) -> OperationsState:
-        # Imported here: operations_state builds on this module's transactions.
-        from openovc.storage.operations_state import SqlOperationsState
-
         return SqlOperationsState(self.conn)
 
     def content(self) -> ContentModel:
+        """The simulator's content model over this transaction's ledger (see content_of)."""
         # One model for the transaction, so that what its ledger remembers stays true.
         if self._content is None:
             self._content = ContentModel(SqlPieceLedger(self.conn))
@@ -309,3 +308,10 @@ class SqlTxn:
     def delete(self, coll: Collection, key: str) -> bool:
         table = tables.COLLECTION_TABLES[coll.plural]
         return bool(self.conn.execute(delete(table).where(table.c[coll.key] == key)).rowcount)
+
+
+def content_of(txn: Txn) -> ContentModel:
+    """The content model of a transaction this storage opened: how the simulator reaches its ledger."""
+    if not isinstance(txn, SqlTxn):
+        raise TypeError(f"not a transaction of this store: {txn!r}")
+    return txn.content()

@@ -14,9 +14,7 @@ from openovc.api.responses import JSON
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import BACKUPS
 from openovc.domain.query import parse_bool
-from openovc.services import backup_files
 from openovc.services import backups as ops
-from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/backups", tags=["backups"])
 
@@ -45,7 +43,7 @@ def list_backups(request: Request, reader: ReaderDep) -> JSON:
 
 @router.post("/delete", operation_id="deleteBackups", status_code=202, dependencies=[media_type(0)])
 def delete_backups(body: BackupIds, rt: RuntimeDep) -> JSON:
-    task = ops.delete(rt.reader, rt.tasks, body.backup_id or [], body.cluster_group_id)
+    task = ops.delete(rt.reader, rt.tasks, rt.simulator, body.backup_id or [], body.cluster_group_id)
     return accepted(rt.tasks, task)
 
 
@@ -54,7 +52,7 @@ def delete_backups(body: BackupIds, rt: RuntimeDep) -> JSON:
 )
 def set_retention(body: SetRetention, rt: RuntimeDep) -> JSON:
     task, doomed = ops.set_retention(
-        rt.reader, rt.tasks, body.backup_id or [], retention=body.retention, force=bool(body.force),
+        rt.reader, rt.tasks, rt.simulator, body.backup_id or [], retention=body.retention, force=bool(body.force),
         forever=bool(body.forever), cluster_group_id=body.cluster_group_id,
     )  # fmt: skip
     if task is None:
@@ -70,22 +68,22 @@ def get_backup(bkpId: str, reader: ReaderDep) -> JSON:
 
 @router.delete("/{bkpId}", operation_id="deleteBackup", status_code=202)
 def delete_backup(bkpId: str, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, ops.delete(rt.reader, rt.tasks, [bkpId]))
+    return accepted(rt.tasks, ops.delete(rt.reader, rt.tasks, rt.simulator, [bkpId]))
 
 
 @router.post("/{bkpId}/rename", operation_id="renameBackup", status_code=202, dependencies=[media_type(0)])
 def rename_backup(bkpId: str, body: RenameBackup, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, ops.rename(rt.reader, rt.tasks, bkpId, body.backup_name))
+    return accepted(rt.tasks, ops.rename(rt.reader, rt.tasks, rt.simulator, bkpId, body.backup_name))
 
 
 @router.post("/{bkpId}/lock", operation_id="lockBackup", status_code=202, dependencies=[media_type(0)])
 def lock_backup(bkpId: str, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, ops.lock(rt.reader, rt.tasks, bkpId))
+    return accepted(rt.tasks, ops.lock(rt.reader, rt.tasks, rt.simulator, bkpId))
 
 
 @router.post("/{bkpId}/cancel", operation_id="cancelBackup", status_code=202, dependencies=[media_type(0)])
 def cancel_backup(bkpId: str, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, ops.cancel(rt.reader, rt.tasks, bkpId))
+    return accepted(rt.tasks, ops.cancel(rt.reader, rt.tasks, rt.simulator, bkpId))
 
 
 @router.post(
@@ -95,12 +93,12 @@ def cancel_backup(bkpId: str, rt: RuntimeDep) -> JSON:
     dependencies=[media_type(0)],
 )
 def calculate_unique_size(bkpId: str, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, ops.calculate_unique_size(rt.reader, rt.tasks, bkpId))
+    return accepted(rt.tasks, ops.calculate_unique_size(rt.reader, rt.tasks, rt.simulator, bkpId))
 
 
 @router.post("/{bkpId}/copy", operation_id="copyBackup", status_code=202, dependencies=[media_type(0)])
 def copy_backup(bkpId: str, body: CopyBackup, rt: RuntimeDep) -> JSON:
-    task = ops.copy(rt.reader, rt.tasks, bkpId, body.destination_id, body.external_store_name)
+    task = ops.copy(rt.reader, rt.tasks, rt.simulator, bkpId, body.destination_id, body.external_store_name)
     return accepted(rt.tasks, task)
 
 
@@ -116,7 +114,7 @@ def restore_backup(bkpId: str, request: Request, rt: RuntimeDep, body: RestoreBa
     original = parse_bool("restore_original", raw) if raw else False
     given = body or RestoreBackup()
     task = ops.restore(
-        rt.reader, rt.tasks, bkpId, original=original, name=given.virtual_machine_name,
+        rt.reader, rt.tasks, rt.simulator, bkpId, original=original, name=given.virtual_machine_name,
         datastore_id=given.datastore_id,
     )  # fmt: skip
     return accepted(rt.tasks, task)
@@ -126,14 +124,14 @@ def restore_backup(bkpId: str, request: Request, rt: RuntimeDep, body: RestoreBa
     "/{bkpId}/restore_files", operation_id="restoreFiles", status_code=202, dependencies=[media_type(9)]
 )
 def restore_files(bkpId: str, body: RestoreFiles, rt: RuntimeDep) -> JSON:
-    store = SqlOperationsStore(rt.engine)
-    task = ops.restore_files(rt.reader, store, rt.tasks, bkpId, body.virtual_machine_id, body.paths or [])
+    store = rt.operations
+    task = ops.restore_files(rt.reader, store, rt.tasks, rt.simulator, bkpId, body.virtual_machine_id, body.paths or [])
     return accepted(rt.tasks, task)
 
 
 @router.get("/{bkpId}/virtual_disks", operation_id="getVirtualDisksFromBackup")
-def get_virtual_disks(bkpId: str, reader: ReaderDep) -> JSON:
-    return JSON({"virtual_disks": backup_files.virtual_disks(reader, bkpId)})
+def get_virtual_disks(bkpId: str, rt: RuntimeDep) -> JSON:
+    return JSON({"virtual_disks": ops.virtual_disks(rt.reader, rt.simulator, bkpId)})
 
 
 @router.get(
@@ -141,8 +139,8 @@ def get_virtual_disks(bkpId: str, reader: ReaderDep) -> JSON:
     operation_id="getBackupPartitions",
     openapi_extra={"parameters": [_DISK]},
 )
-def get_partitions(bkpId: str, request: Request, reader: ReaderDep) -> JSON:
-    return JSON({"partitions": backup_files.partitions(reader, bkpId, request.query_params)})
+def get_partitions(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
+    return JSON({"partitions": ops.partitions(rt.reader, rt.simulator, bkpId, request.query_params)})
 
 
 @router.get(
@@ -151,5 +149,5 @@ def get_partitions(bkpId: str, request: Request, reader: ReaderDep) -> JSON:
     openapi_extra={"parameters": [_DISK, _PARTITION, _PATH]},
 )
 def get_files(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
-    found = backup_files.files(rt.reader, SqlOperationsStore(rt.engine), bkpId, request.query_params)
+    found = ops.files(rt.reader, rt.operations, rt.simulator, bkpId, request.query_params)
     return JSON({"virtual_disk_partition_files": found})

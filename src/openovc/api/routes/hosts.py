@@ -15,7 +15,6 @@ from openovc.api.tasking import accepted
 from openovc.domain.catalog import HOSTS
 from openovc.domain.errors import ObjectNotFound
 from openovc.services import hosts
-from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/hosts", tags=["hosts"])
 
@@ -50,7 +49,7 @@ def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:
     "/{hostId}/virtual_controller_shutdown_status", operation_id="getVirtualControllerShutdownStatusUsingGET"
 )
 def get_shutdown_status(hostId: str, rt: RuntimeDep) -> JSON:
-    status = hosts.shutdown_status(SqlOperationsStore(rt.engine), rt.reader, hostId)
+    status = hosts.shutdown_status(rt.operations, rt.reader, hostId)
     return JSON({"shutdown_status": {"status": status}})
 
 
@@ -61,7 +60,7 @@ def shutdown_virtual_controller(
     hostId: str, rt: RuntimeDep, body: Annotated[ShutdownVirtualController | None, Body()] = None
 ) -> JSON:
     ha_wait = body.ha_wait if body is not None else True
-    status = hosts.shutdown(SqlOperationsStore(rt.engine), rt.reader, hostId, ha_wait, rt.tasks.now_ms())
+    status = hosts.shutdown(rt.operations, rt.reader, hostId, ha_wait, rt.tasks.now_ms())
     return JSON({"shutdown_status": {"status": status}})
 
 
@@ -69,7 +68,7 @@ def shutdown_virtual_controller(
     "/{hostId}/cancel_virtual_controller_shutdown", operation_id="cancelShutdownVirtualControllerUsingPOST"
 )
 def cancel_virtual_controller_shutdown(hostId: str, rt: RuntimeDep) -> JSON:
-    status = hosts.cancel_shutdown(SqlOperationsStore(rt.engine), rt.reader, hostId)
+    status = hosts.cancel_shutdown(rt.operations, rt.reader, hostId)
     return JSON({"cancellation_status": {"status": status}})
 
 

@@ -17,14 +17,14 @@ from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS
 from openovc.domain.errors import ObjectNotFound
 from openovc.domain.metrics import ClusterLabel, RemoteSend, Resolution, Window
 from openovc.domain.ports.metrics import MetricsReader
+from openovc.domain.ports.simulator import Simulator
 from openovc.services import reads
-from openovc.storage.metrics_reads import SqlMetricsReader
 
 router = api_router()
 
 
 def metrics_store(rt: RuntimeDep) -> MetricsReader:
-    return SqlMetricsReader(rt.engine)
+    return rt.metrics
 
 
 MetricsDep = Annotated[MetricsReader, Depends(metrics_store)]
@@ -89,8 +89,10 @@ def _now(rt: RuntimeDep) -> datetime:
     return rt.clock.now()
 
 
-def _performance(store: MetricsReader, host_ids: Sequence[str], window: Window, tz: tzinfo) -> JSON:
-    perf = metrics.performance(store.workloads_on_hosts(host_ids), window, tz)
+def _performance(
+    sim: Simulator, store: MetricsReader, host_ids: Sequence[str], window: Window, tz: tzinfo
+) -> JSON:
+    perf = sim.performance(store.workloads_on_hosts(host_ids), window, tz)
     return JSON(metrics.metrics_document(perf))
 
 
@@ -101,7 +103,7 @@ def get_host_metrics(
     window = metrics.parse_window(request.query_params, _now(rt))
     host = reads.get_object(reader, HOSTS, hostId)
     tz = _zone(store.time_zone(str(host["omnistack_cluster_id"])))
-    return _performance(store, [hostId], window, tz)
+    return _performance(rt.simulator, store, [hostId], window, tz)
 
 
 @router.get(
@@ -125,7 +127,8 @@ def get_cluster_metrics(
 ) -> JSON:
     window = metrics.parse_window(request.query_params, _now(rt))
     cluster = reads.get_object(reader, OMNISTACK_CLUSTERS, clusterId)
-    return _performance(store, store.host_ids(clusterId), window, _zone(cluster["time_zone"]))
+    tz = _zone(cluster["time_zone"])
+    return _performance(rt.simulator, store, store.host_ids(clusterId), window, tz)
 
 
 @router.get(
@@ -140,7 +143,7 @@ def get_vm_metrics(vmId: str, request: Request, store: MetricsDep, rt: RuntimeDe
     if found is None:
         raise ObjectNotFound("virtual_machine", vmId)
     workload, cluster_id = found
-    perf = metrics.performance([workload], window, _zone(store.time_zone(cluster_id)))
+    perf = rt.simulator.performance([workload], window, _zone(store.time_zone(cluster_id)))
     return JSON(metrics.metrics_document(perf))
 
 

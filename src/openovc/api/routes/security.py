@@ -10,17 +10,24 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 from openovc.api.deps import RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
 from openovc.domain.auth import RBAC_ROLES
+from openovc.domain.ports.certificates import CertificateStore
+from openovc.domain.ports.role_assignments import RoleAssignmentStore
 from openovc.services import certificates
-from openovc.storage.security_store import SqlSecurityStore
 
 router = api_router(tags=["security"])
 
 
-def store(rt: RuntimeDep) -> SqlSecurityStore:
-    return SqlSecurityStore(rt.engine)
+async def certificate_store(rt: RuntimeDep) -> CertificateStore:
+    # async: no I/O here, so no trip through the thread pool.
+    return rt.certificates
 
 
-StoreDep = Annotated[SqlSecurityStore, Depends(store)]
+async def role_assignment_store(rt: RuntimeDep) -> RoleAssignmentStore:
+    return rt.role_assignments
+
+
+StoreDep = Annotated[CertificateStore, Depends(certificate_store)]
+RolesDep = Annotated[RoleAssignmentStore, Depends(role_assignment_store)]
 
 
 class AddCertificate(BaseModel):
@@ -72,7 +79,7 @@ def add_certificate(body: AddCertificate, st: StoreDep) -> JSON:
 
 async def add_der_certificate(certificate: UploadFile, rt: RuntimeDep) -> JSON:
     data = await certificate.read()
-    return JSON(certificates.add(SqlSecurityStore(rt.engine), certificates.parse_der(data)), status_code=201)
+    return JSON(certificates.add(rt.certificates, certificates.parse_der(data)), status_code=201)
 
 
 def get_certificate(certId: str, st: StoreDep) -> JSON:
@@ -89,12 +96,12 @@ _RBAC = "/security/rbac/policies/role_assignments"
 
 
 @router.get(_RBAC, operation_id="getRoleAssignments")
-def get_role_assignments(st: StoreDep) -> JSON:
+def get_role_assignments(st: RolesDep) -> JSON:
     return JSON({"role_assignments": st.role_assignments()})
 
 
 @router.post(_RBAC, operation_id="addRoleAssignments", status_code=201, dependencies=[media_type(16)])
-def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
+def add_role_assignments(body: RoleAssignment, st: RolesDep) -> JSON:
     current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}
     groups = list(dict.fromkeys([*current.get(body.role, []), *body.groups]))
     st.set_groups(body.role, groups)
@@ -104,7 +111,7 @@ def add_role_assignments(body: RoleAssignment, st: StoreDep) -> JSON:
 @router.post(
     f"{_RBAC}/remove", operation_id="removeRoleAssignments", status_code=201, dependencies=[media_type(16)]
 )
-def remove_role_assignments(body: RoleAssignment, request: Request, st: StoreDep) -> JSON:
+def remove_role_assignments(body: RoleAssignment, request: Request, st: RolesDep) -> JSON:
     del request
     current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}
     groups = [g for g in current.get(body.role, []) if g not in set(body.groups)]

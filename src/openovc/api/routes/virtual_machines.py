@@ -16,7 +16,6 @@ from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.services import backups, reads
 from openovc.services import guest_credentials as guests
 from openovc.services import virtual_machines as vms
-from openovc.storage.operations_state import SqlOperationsStore
 
 router = api_router("/virtual_machines", tags=["virtual_machines"])
 
@@ -112,7 +111,7 @@ class GuestLogin(BodyModel):
 )
 def set_backup_parameters(vmId: str, body: BackupParameters, rt: RuntimeDep) -> JSON:
     task = guests.set_backup_parameters(
-        SqlOperationsStore(rt.engine), rt.reader, rt.tasks, vmId, username=body.guest_username,
+        rt.operations, rt.reader, rt.tasks, rt.simulator, vmId, username=body.guest_username,
         password=body.guest_password, override=body.override(), app_aware_type=body.app_aware_type,
     )  # fmt: skip
     return accepted(rt.tasks, task)
@@ -122,7 +121,5 @@ def set_backup_parameters(vmId: str, body: BackupParameters, rt: RuntimeDep) -> 
     "/{vmId}/validate_backup_credentials", operation_id="validateBackupCred", dependencies=[media_type(8)]
 )
 def validate_backup_credentials(vmId: str, body: GuestLogin, rt: RuntimeDep) -> JSON:
-    status = guests.validate(
-        SqlOperationsStore(rt.engine), rt.reader, vmId, body.guest_username, body.guest_password
-    )
+    status = guests.validate(rt.operations, rt.reader, rt.simulator, vmId, body.guest_username, body.guest_password)
     return JSON({"credentials_validation": {"status": status}})

@@ -4,13 +4,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import Any, Protocol
 
 from openovc.domain.fields import Collection
-
-if TYPE_CHECKING:
-    from openovc.domain.ports.operations import OperationsState
-    from openovc.simulator.content.model import ContentModel
+from openovc.domain.ports.operations import OperationsState
 from openovc.domain.query import CollectionQuery
 
 Record = dict[str, Any]  # stored values by property name (Any: each kind has its own type)
@@ -79,8 +76,4 @@ class Txn(Protocol):
 
     def state(self) -> OperationsState:
         """The server's own operation records (shutdowns, credentials) in this same transaction."""
-        ...
-
-    def content(self) -> ContentModel:
-        """What every VM and backup holds (domain/content_model.py), changed in this same transaction."""
         ...

@@ -1,17 +1,15 @@
 """State some operations keep beyond the catalog's columns (shutdowns, credentials, restored files); storage implements it.
 
-Task handlers get it for their own transaction through `state_in(txn)`, so that it changes together
-with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`.
+Task handlers get it for their own transaction through `Txn.state()`, so that it changes together
+with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`
+(operations_store.py).
 Passwords only ever arrive here as hashes.
 """
 
 from __future__ import annotations
 
-from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from typing import Protocol
-
-from openovc.domain.ports.federation import Txn
 
 
 @dataclass(frozen=True)
@@ -90,11 +88,3 @@ class OperationsState(Protocol):
         """What was restored into a VM after `after` is gone from `at` on (epoch seconds): its disks
         went back to a backup taken at `after`. Backups taken in between still hold it."""
         ...
-
-
-class OperationsStore(Protocol):
-    """Opens the operations state: read-only, or with the federation in one write transaction."""
-
-    def reading(self) -> AbstractContextManager[OperationsState]: ...
-
-    def changing(self) -> AbstractContextManager[tuple[Txn, OperationsState]]: ...

@@ -48,6 +48,8 @@ class ContentModel:
     def __init__(self, ledger: PieceLedger) -> None:
         self.ledger = ledger
         self._batch: UnitOfWork | None = None
+        # Places whose stored bytes changed since their figures were last written (in order).
+        self.touched: dict[str, None] = {}
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -105,15 +107,15 @@ class ContentModel:
             key = mix(key, 1) & MASK63
         return key
 
-    @staticmethod
-    def _attach(work: UnitOfWork, holder: Holder) -> None:
+    def _attach(self, work: UnitOfWork, holder: Holder) -> None:
+        self.touched[holder.place] = None
         lineage = work.lineage(holder.lineage)
         add_version(work, holder.place, lineage, holder.version)
         work.add_logical(holder.place, holder.kind, lineage.logical[holder.version])
         work.put_holder(holder)
 
-    @staticmethod
-    def _detach(work: UnitOfWork, holder: Holder) -> None:
+    def _detach(self, work: UnitOfWork, holder: Holder) -> None:
+        self.touched[holder.place] = None
         lineage = work.lineage(holder.lineage)
         remove_version(work, holder.place, lineage, holder.version)
         work.add_logical(holder.place, holder.kind, -lineage.logical[holder.version])
@@ -167,6 +169,7 @@ class ContentModel:
 
     def _write(self, work: UnitOfWork, vm: Holder, slots: Sequence[int]) -> Holder:
         lineage = self._newest(work, vm)
+        self.touched[vm.place] = None
         old = vm.version
         new = lineage.append(slots)
         work.touch(lineage)

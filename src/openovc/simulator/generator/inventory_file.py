@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import random
-import re
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import yaml
@@ -15,6 +12,7 @@ import yaml
 from openovc.domain import schedules as schedule
 from openovc.simulator.federation import Federation
 from openovc.simulator.generator.builder import build
+from openovc.simulator.generator.inventory_entries import Entry, entries_of, kind_of, unique
 from openovc.simulator.generator.plan import (
     IMAGES,
     MAX_CLUSTERS,
@@ -45,127 +43,10 @@ _TOP_KEYS = (
     "seed", "backups_per_vm", "clusters", "policies", "datastores", "virtual_machines",
     "cluster_groups", "external_stores",
 )  # fmt: skip
-_UNITS = {
-    "": 1, "b": 1, "kb": 10**3, "mb": 10**6, "gb": 10**9, "tb": 10**12,
-    "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40,
-}  # fmt: skip
-_SIZE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([a-zA-Z]*)\s*$")
-_T = TypeVar("_T")
 
 
-def _kind(value: object) -> str:
-    if value is None:
-        return "nothing"
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int):
-        return "an integer"
-    if isinstance(value, float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "a list"
-    if isinstance(value, dict):
-        return "a mapping"
-    return type(value).__name__
-
-
-class _Entry:
-    """One mapping of the file, with where it is, for messages that say exactly what is wrong."""
-
-    def __init__(self, data: object, where: str, keys: tuple[str, ...]) -> None:
-        if not isinstance(data, dict):
-            raise ValueError(f"{where}: expected a mapping, got {_kind(data)}")
-        self.data: dict[object, object] = data
-        name = data.get("name")
-        self.where = f"{where} ({name})" if isinstance(name, str) else where
-        for key in data:
-            if key not in keys:
-                raise ValueError(f"{self.where}: unknown key {key!r} (expected one of {', '.join(keys)})")
-
-    def has(self, key: str) -> bool:
-        return key in self.data
-
-    def raw(self, key: str) -> object:
-        if key not in self.data:
-            raise ValueError(f"{self.where}: missing key {key!r}")
-        return self.data[key]
-
-    def fail(self, key: str, problem: str) -> ValueError:
-        return ValueError(f"{self.where}.{key}: {problem}")
-
-    def _typed(self, key: str, check: Callable[[object], bool], what: str, default: _T | None) -> object:
-        if key not in self.data and default is not None:
-            return default
-        value = self.raw(key)
-        if not check(value):
-            raise self.fail(key, f"expected {what}, got {_kind(value)}")
-        return value
-
-    def text(self, key: str, default: str | None = None) -> str:
-        value = self._typed(
-            key, lambda v: isinstance(v, str) and v.strip() != "", "a non-empty string", default
-        )
-        assert isinstance(value, str)
-        return value.strip()
-
-    def integer(self, key: str, default: int | None = None, low: int = 0, high: int | None = None) -> int:
-        value = self._typed(
-            key, lambda v: isinstance(v, int) and not isinstance(v, bool), "an integer", default
-        )
-        assert isinstance(value, int)
-        if value < low or (high is not None and value > high):
-            upper = f" and at most {high}" if high is not None else ""
-            raise self.fail(key, f"must be at least {low}{upper}, got {value}")
-        return value
-
-    def flag(self, key: str, default: bool) -> bool:
-        value = self._typed(key, lambda v: isinstance(v, bool), "true or false", default)
-        assert isinstance(value, bool)
-        return value
-
-    def items(self, key: str) -> list[object]:
-        value = self.raw(key)
-        if not isinstance(value, list):
-            raise self.fail(key, f"expected a list, got {_kind(value)}")
-        return value
-
-    def choice(self, key: str, allowed: tuple[str, ...], default: str | None = None) -> str:
-        value = self.text(key, default).upper()
-        if value not in allowed:
-            raise self.fail(key, f"expected one of {', '.join(allowed)}, got {self.data[key]!r}")
-        return value
-
-    def size(self, key: str) -> int | None:
-        if key not in self.data:
-            return None
-        value = self.data[key]
-        if isinstance(value, int) and not isinstance(value, bool) and value > 0:
-            return value
-        if isinstance(value, str):
-            match = _SIZE.match(value)
-            if match and match.group(2).lower() in _UNITS:
-                size = int(float(match.group(1)) * _UNITS[match.group(2).lower()])
-                if size > 0:
-                    return size
-        raise self.fail(key, f"expected a size in bytes or like '100GiB' or '2TB', got {value!r}")
-
-
-def _unique(names: list[str], what: str, where: list[str]) -> None:
-    seen: set[str] = set()
-    for name, at in zip(names, where, strict=True):
-        if name in seen:
-            raise ValueError(f"{at}: duplicate {what} name {name!r}")
-        seen.add(name)
-
-
-def _entries(top: _Entry, key: str, keys: tuple[str, ...]) -> list[_Entry]:
-    return [_Entry(item, f"{key}[{i}]", keys) for i, item in enumerate(top.items(key))]
-
-
-def _clusters(top: _Entry) -> list[ClusterPlan]:
-    entries = _entries(top, "clusters", ("name", "hosts", "time_zone"))
+def _clusters(top: Entry) -> list[ClusterPlan]:
+    entries = entries_of(top, "clusters", ("name", "hosts", "time_zone"))
     if not 1 <= len(entries) <= MAX_CLUSTERS:
         raise ValueError(f"clusters: a federation has 1 to {MAX_CLUSTERS} clusters, got {len(entries)}")
     plans: list[ClusterPlan] = []
@@ -181,14 +62,14 @@ def _clusters(top: _Entry) -> list[ClusterPlan]:
             hosts = []
             for i, host in enumerate(raw):
                 if not isinstance(host, str) or not host.strip():
-                    raise entry.fail(f"hosts[{i}]", f"expected a host name, got {_kind(host)}")
+                    raise entry.fail(f"hosts[{i}]", f"expected a host name, got {kind_of(host)}")
                 hosts.append(host.strip())
             if not 1 <= len(hosts) <= MAX_HOSTS_PER_CLUSTER:
                 raise entry.fail(
                     "hosts", f"a cluster has 1 to {MAX_HOSTS_PER_CLUSTER} hosts, got {len(hosts)}"
                 )
         else:
-            raise entry.fail("hosts", f"expected a list of host names or a count, got {_kind(raw)}")
+            raise entry.fail("hosts", f"expected a list of host names or a count, got {kind_of(raw)}")
         zone = entry.text("time_zone", known_zones.get(name) or site(index)[1])
         try:
             ZoneInfo(zone)
@@ -197,28 +78,28 @@ def _clusters(top: _Entry) -> list[ClusterPlan]:
                 "time_zone", f"unknown time zone {zone!r} (use an IANA name like Europe/London)"
             ) from None
         plans.append(ClusterPlan(name, hosts, zone))
-    _unique([c.name for c in plans], "cluster", [e.where for e in entries])
+    unique([c.name for c in plans], "cluster", [e.where for e in entries])
     all_hosts = [h for c in plans for h in c.hosts]
-    _unique(all_hosts, "host", [e.where for e, c in zip(entries, plans, strict=True) for _ in c.hosts])
+    unique(all_hosts, "host", [e.where for e, c in zip(entries, plans, strict=True) for _ in c.hosts])
     return plans
 
 
-def _external_stores(top: _Entry, clusters: list[str]) -> list[ExternalStorePlan]:
+def _external_stores(top: Entry, clusters: list[str]) -> list[ExternalStorePlan]:
     if not top.has("external_stores"):
         return default_external_stores(clusters, 1)
     plans: list[ExternalStorePlan] = []
-    entries = _entries(top, "external_stores", ("name", "cluster", "management_ip"))
+    entries = entries_of(top, "external_stores", ("name", "cluster", "management_ip"))
     for entry in entries:
         cluster = entry.text("cluster")
         if cluster not in clusters:
             raise entry.fail("cluster", f"unknown cluster {cluster!r}")
         ip = entry.text("management_ip") if entry.has("management_ip") else None
         plans.append(ExternalStorePlan(entry.text("name"), cluster, ip))
-    _unique([s.name for s in plans], "external store", [e.where for e in entries])
+    unique([s.name for s in plans], "external store", [e.where for e in entries])
     return plans
 
 
-def _days(entry: _Entry) -> str:
+def _days(entry: Entry) -> str:
     raw = entry.data.get("days", "All")
     # YAML reads `days: 1` as a number.
     text = str(raw) if isinstance(raw, int) and not isinstance(raw, bool) else entry.text("days", "All")
@@ -229,7 +110,7 @@ def _days(entry: _Entry) -> str:
     return text
 
 
-def _clock(entry: _Entry, key: str) -> str:
+def _clock(entry: Entry, key: str) -> str:
     raw = entry.data.get(key, "00:00")
     if isinstance(raw, int) and not isinstance(raw, bool) and 0 <= raw < schedule.DAY_MINUTES:
         # YAML 1.1 reads an unquoted 22:00 as the base-60 number 1320.
@@ -242,7 +123,7 @@ def _clock(entry: _Entry, key: str) -> str:
     return text
 
 
-def _rule(entry: _Entry, clusters: list[str], stores: list[str]) -> RulePlan:
+def _rule(entry: Entry, clusters: list[str], stores: list[str]) -> RulePlan:
     rule = RulePlan(
         frequency=entry.integer("frequency", low=1, high=schedule.DAY_MINUTES),
         retention=entry.integer("retention", low=1),
@@ -266,10 +147,10 @@ def _rule(entry: _Entry, clusters: list[str], stores: list[str]) -> RulePlan:
     return rule
 
 
-def _policies(top: _Entry, clusters: list[str], stores: list[ExternalStorePlan]) -> list[PolicyPlan]:
+def _policies(top: Entry, clusters: list[str], stores: list[ExternalStorePlan]) -> list[PolicyPlan]:
     if not top.has("policies"):
         return default_policies(clusters, stores, DEFAULT_POLICIES)
-    entries = _entries(top, "policies", ("name", "rules", "owner_cluster"))
+    entries = entries_of(top, "policies", ("name", "rules", "owner_cluster"))
     plans: list[PolicyPlan] = []
     store_names = [s.name for s in stores]
     for entry in entries:
@@ -290,18 +171,18 @@ def _policies(top: _Entry, clusters: list[str], stores: list[ExternalStorePlan])
                 "consistency_type",
             )
             for i, item in enumerate(entry.items("rules")):
-                rules.append(_rule(_Entry(item, f"{entry.where}.rules[{i}]", keys), clusters, store_names))
+                rules.append(_rule(Entry(item, f"{entry.where}.rules[{i}]", keys), clusters, store_names))
         plans.append(PolicyPlan(name, rules, owner))
-    _unique([p.name for p in plans], "policy", [e.where for e in entries])
+    unique([p.name for p in plans], "policy", [e.where for e in entries])
     return plans
 
 
-def _datastores(top: _Entry, clusters: list[str], policies: list[PolicyPlan]) -> list[DatastorePlan]:
+def _datastores(top: Entry, clusters: list[str], policies: list[PolicyPlan]) -> list[DatastorePlan]:
     if not top.has("datastores"):
         if not policies:
             raise ValueError("datastores: the generated datastores need a policy, and the file defines none")
         return default_datastores(DEFAULT_DATASTORES_PER_CLUSTER * len(clusters), clusters, policies)
-    entries = _entries(top, "datastores", ("name", "cluster", "policy", "size", "single_replica", "shared"))
+    entries = entries_of(top, "datastores", ("name", "cluster", "policy", "size", "single_replica", "shared"))
     plans: list[DatastorePlan] = []
     policy_names = [p.name for p in policies]
     for entry in entries:
@@ -323,12 +204,12 @@ def _datastores(top: _Entry, clusters: list[str], policies: list[PolicyPlan]) ->
                 name, cluster, policy, entry.size("size"), entry.flag("single_replica", False), shared
             )
         )
-    _unique([d.name for d in plans], "datastore", [e.where for e in entries])
+    unique([d.name for d in plans], "datastore", [e.where for e in entries])
     return plans
 
 
 def _vms(
-    top: _Entry,
+    top: Entry,
     clusters: list[ClusterPlan],
     policies: list[PolicyPlan],
     datastores: list[DatastorePlan],
@@ -348,7 +229,7 @@ def _vms(
         "image",
         "backups",
     )
-    entries = _entries(top, "virtual_machines", keys)
+    entries = entries_of(top, "virtual_machines", keys)
     by_ds = {d.name: d for d in datastores}
     hosts_of = {c.name: c.hosts for c in clusters}
     policy_names = {p.name for p in policies}
@@ -386,21 +267,21 @@ def _vms(
         vm.backups = entry.integer("backups", per_vm) if entry.has("backups") else per_vm
         plans.append(vm)
     alive = [(vm.name, e.where) for vm, e in zip(plans, entries, strict=True) if not vm.deleted]
-    _unique([n for n, _ in alive], "virtual machine", [w for _, w in alive])
+    unique([n for n, _ in alive], "virtual machine", [w for _, w in alive])
     return plans
 
 
-def _cluster_groups(top: _Entry, clusters: list[str]) -> list[ClusterGroupPlan]:
+def _cluster_groups(top: Entry, clusters: list[str]) -> list[ClusterGroupPlan]:
     if not top.has("cluster_groups"):
         return default_cluster_groups(clusters, 1)
-    entries = _entries(top, "cluster_groups", ("name", "clusters"))
+    entries = entries_of(top, "cluster_groups", ("name", "clusters"))
     plans: list[ClusterGroupPlan] = []
     grouped: dict[str, str] = {}
     for entry in entries:
         members: list[str] = []
         for i, member in enumerate(entry.items("clusters")):
             if not isinstance(member, str):
-                raise entry.fail(f"clusters[{i}]", f"expected a cluster name, got {_kind(member)}")
+                raise entry.fail(f"clusters[{i}]", f"expected a cluster name, got {kind_of(member)}")
             if member not in clusters:
                 raise entry.fail(f"clusters[{i}]", f"unknown cluster {member!r}")
             if member in grouped:
@@ -410,13 +291,13 @@ def _cluster_groups(top: _Entry, clusters: list[str]) -> list[ClusterGroupPlan]:
             grouped[member] = entry.text("name")
             members.append(member)
         plans.append(ClusterGroupPlan(entry.text("name"), members))
-    _unique([g.name for g in plans], "cluster group", [e.where for e in entries])
+    unique([g.name for g in plans], "cluster group", [e.where for e in entries])
     return plans
 
 
 def parse_inventory(data: object) -> tuple[FederationPlan, int]:
     """The plan an inventory document describes, and its seed; raises ValueError naming the problem."""
-    top = _Entry(data, "inventory", _TOP_KEYS)
+    top = Entry(data, "inventory", _TOP_KEYS)
     seed = top.integer("seed", 1) if top.has("seed") else 1
     clusters = _clusters(top)
     names = [c.name for c in clusters]

@@ -1,0 +1,300 @@
+"""SimulatedFederation: the Simulator port over the content model, the workloads and the guests' files."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from datetime import datetime, timedelta, tzinfo
+
+from openovc.domain import timefmt
+from openovc.domain.backups import IN_FLIGHT, NEW, PROTECTED, SAVING, kept_at
+from openovc.domain.catalog import DATASTORES, VIRTUAL_MACHINES
+from openovc.domain.clock import Clock
+from openovc.domain.metrics import Performance, VmWorkload, Window
+from openovc.domain.ports.federation import Finder, Record, Txn
+from openovc.domain.ports.operations import OperationsState, RestoredFile
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.simulator import Rows
+from openovc.domain.tasks import Codes, TaskFailure
+from openovc.domain.timefmt import epoch_ms, to_text
+from openovc.simulator import backup_data as data
+from openovc.simulator import guest_files, guests, metrics, workload
+from openovc.simulator.content.ledger import WorkloadSchedule
+from openovc.simulator.content.model import ContentModel
+from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
+from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space, vm_data
+
+_FIGURES = "simulator.figures"  # the before-commit hook that writes the touched places' figures
+
+
+class SimulatedFederation:
+    """What the hardware under the Virtual Controllers holds and does (domain/ports/simulator.py).
+
+    `content_of`: the content model of a transaction (one per transaction, over the store's ledger);
+    `schedule` and `store` serve the workload chore, which opens transactions of its own.
+    """
+
+    def __init__(
+        self,
+        content_of: Callable[[Txn], ContentModel],
+        schedule: WorkloadSchedule,
+        store: OperationsStore,
+    ) -> None:
+        self._content_of = content_of
+        self._schedule = schedule
+        self._store = store
+
+    def _model(self, txn: Txn) -> ContentModel:
+        """The transaction's content model; what it changes has its figures written before commit."""
+        model = self._content_of(txn)
+        txn.before_commit(_FIGURES, lambda: self._write_figures(txn, model))
+        return model
+
+    @staticmethod
+    def _write_figures(txn: Txn, model: ContentModel) -> None:
+        places, model.touched = list(model.touched), {}
+        data.refresh_clusters(txn, model, places)
+
+    # ---- virtual machines ----------------------------------------------------------------------
+
+    def vm_now(self, txn: Txn, vm: Record, now: datetime) -> Record:
+        return workload.catch_up(txn, self._model(txn), vm, now)
+
+    def power_changed(self, txn: Txn, vm: Record, on: bool, now: datetime) -> None:
+        model = self._model(txn)
+        if on:
+            workload.start(model, vm, now)
+            return
+        # What it wrote until now stays; then it stops.
+        workload.catch_up(txn, model, vm, now)
+        workload.stop(model, str(vm["id"]))
+
+    def new_identity(self, vm: Record, new_id: str, name: str, now: datetime) -> Record:
+        return fresh_identity(vm, new_id, name, now)
+
+    def placement(self, txn: Txn, datastore: Record) -> Record:
+        return placed_on(txn, datastore)
+
+    def clone_vm(self, txn: Txn, vm: Record, datastore: Record, clone_id: str) -> None:
+        model = self._model(txn)
+        # A clone shares its source's data when created; it is counted once more on the datastore's
+        # logical capacity, which is what vSphere reports as used.
+        model.clone(str(vm["id"]), clone_id)
+        take_space(txn, datastore, model.size(clone_id))
+
+    def move_vm(self, txn: Txn, vm: Record, moved: Record, target: Record) -> None:
+        used = vm_data(vm)
+        take_space(txn, target, used)
+        give_space(txn, str(vm["datastore_id"]), used)
+        # The moved VM holds the same content under its new id; in another cluster it is stored there.
+        model = self._model(txn)
+        with model.batch():  # one write-back of the content ledger for the three steps
+            model.clone(str(vm["id"]), str(moved["id"]))
+            model.delete(str(vm["id"]))
+            if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
+                model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
+
+    def remove_vm(self, txn: Txn, vm: Record) -> None:
+        give_space(txn, str(vm["datastore_id"]), vm_data(vm))
+        self._model(txn).delete(str(vm["id"]))
+
+    def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
+        self._model(txn).touched[cluster_id] = None
+
+    def guest_os(self, vm: Record) -> str:
+        return guests.guest_of(vm).os_family
+
+    # ---- backups -------------------------------------------------------------------------------
+
+    def take_backup(self, txn: Txn, vm: Record, backup: Record, paced: bool, now: datetime) -> Record:
+        model = self._model(txn)
+        change = model.backup(str(vm["id"]), str(backup["id"]), kept_at(backup))
+        return self._arrived(txn, model, backup, change.compressed, paced, now)
+
+    def copy_backup(self, txn: Txn, source: Record, copy: Record, paced: bool, now: datetime) -> Record:
+        model = self._model(txn)
+        change = model.copy(str(source["id"]), str(copy["id"]), kept_at(copy))
+        return self._arrived(txn, model, copy, change.compressed, paced, now)
+
+    def _arrived(
+        self, finder: Finder, model: ContentModel, backup: Record, sent: int, paced: bool, now: datetime
+    ) -> Record:
+        """A new backup (or copy) that began now, with its figures from the model: NEW when paced, else
+        already where it is going. `sent` holds, from the start, the bytes it sends (the model's change
+        at its place): its time in flight follows from them."""
+        key = str(backup["id"])
+        remote = _destination(finder, backup) is not None
+        stored = {**backup, "size": model.size(key), "unique_size_bytes": model.unique_size(key),
+                  "sent": sent if remote else 0}  # fmt: skip
+        if paced:
+            return {**stored, "state": NEW, "sent_duration": 0, "sent_completion_time": None}
+        return {**stored, **_finished(now, _plan(finder, stored))}
+
+    def delete_backups(self, txn: Txn, backup_ids: Sequence[str]) -> None:
+        model = self._model(txn)
+        for backup_id in backup_ids:
+            # A canceled backup holds no content (its pieces were freed when it was canceled).
+            if model.ledger.holder(backup_id) is not None:
+                model.delete(backup_id)
+
+    def backup_progress(self, finder: Finder, backup: Record, now: datetime) -> Record:
+        if backup["state"] not in IN_FLIGHT:
+            return {}
+        began = _began(backup)
+        plan = _plan(finder, backup)
+        elapsed = (now - began).total_seconds()
+        if elapsed >= plan.total:
+            return _finished(began, plan)
+        if elapsed >= data.NEW_SECONDS and backup["state"] == NEW:
+            return {"state": SAVING}
+        return {}
+
+    def backup_canceled(self, finder: Finder, backup: Record, now: datetime) -> Record:
+        sent, seconds = data.sent_so_far(_plan(finder, backup), (now - _began(backup)).total_seconds())
+        return {
+            "sent": sent,
+            "sent_duration": seconds,
+            "sent_completion_time": to_text(now) if sent else None,
+        }
+
+    def unique_size(self, txn: Txn, backup_id: str) -> int:
+        return self._model(txn).unique_size(backup_id)
+
+    def restore_vm(self, txn: Txn, backup: Record, vm: Record, datastore: Record) -> Record:
+        model = self._model(txn)
+        model.restore_as(str(backup["id"]), str(vm["id"]), str(datastore["omnistack_cluster_id"]))
+        size = model.size(str(vm["id"]))
+        take_space(txn, datastore, size)
+        return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
+
+    def restore_over(self, txn: Txn, backup: Record, vm: Record) -> Record:
+        model = self._model(txn)
+        # Its content now is replaced whole, so the workload steps due until now need not be applied;
+        # vSphere registers the restored VM again, powered off, so its workload stops.
+        model.restore(str(backup["id"]), str(vm["id"]))
+        workload.stop(model, str(vm["id"]))
+        size = model.size(str(vm["id"]))
+        self._resize(txn, vm, size - vm_data(vm))
+        return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
+
+    @staticmethod
+    def _resize(txn: Txn, vm: Record, delta: int) -> None:
+        """The VM's data grew by `delta` bytes (negative: shrank): its datastore's free space follows."""
+        if delta > 0:
+            datastore = txn.get(DATASTORES, str(vm["datastore_id"]))
+            if datastore is None:
+                raise TaskFailure(
+                    Codes.NOT_FOUND, f"Object type: datastore id: {vm['datastore_id']} could not be found"
+                )
+            take_space(txn, datastore, delta)
+        elif delta < 0:
+            give_space(txn, str(vm["datastore_id"]), -delta)
+
+    # ---- files in backups ----------------------------------------------------------------------
+
+    def backup_disks(self, rows: Rows, backup: Record) -> list[str]:
+        return [d.name for d in guests.guest_vm(rows, backup).disks()]
+
+    def backup_partitions(self, rows: Rows, backup: Record, disk_name: str) -> list[dict[str, object]]:
+        vm = guests.guest_vm(rows, backup)
+        return [p.as_json() for p in vm.partitions(vm.disk(disk_name))]
+
+    def backup_files(
+        self, rows: Rows, state: OperationsState, backup: Record, disk_name: str, number: int, path: str
+    ) -> list[dict[str, object]]:
+        vm = guests.with_restored(guests.guest_vm(rows, backup), state)
+        return [
+            e.as_json() for e in guest_files.list_files(vm, disk_name, number, path, guests.taken_at(backup))
+        ]
+
+    def check_restore_files(
+        self, rows: Rows, state: OperationsState, backup: Record, vm: Record, paths: Sequence[str]
+    ) -> None:
+        guests.check_landing(rows, state, backup, vm, paths)
+
+    def restore_files(
+        self, txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
+    ) -> list[RestoredFile]:
+        written = guests.written(txn, txn.state(), backup, vm, paths, now)
+        restored = sum(w.size for w in written if not w.directory)
+        # Restored files overwrite the guest's current ones: a write of as many of the VM's hot pieces as
+        # the restored bytes fill (at least one). The VM's data changes by what those pieces differ in size.
+        model = self._model(txn)
+        model.workload(str(vm["id"]), max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
+        size = model.size(str(vm["id"]))
+        values = data.with_data(vm, size)
+        if values is None:
+            raise TaskFailure(
+                Codes.INSUFFICIENT_CAPACITY,
+                f"The virtual machine {vm['name']} has {vm['hypervisor_free_space']} bytes free on its disks; "
+                f"{size - vm_data(vm)} more bytes are needed.",
+            )
+        self._resize(txn, vm, size - vm_data(vm))
+        txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
+        return written
+
+    # ---- metrics -------------------------------------------------------------------------------
+
+    def performance(self, vms: Iterable[VmWorkload], window: Window, tz: tzinfo) -> Performance:
+        return metrics.performance(vms, window, tz)
+
+    # ---- time ----------------------------------------------------------------------------------
+
+    def chores(self, clock: Clock) -> list[Callable[[], int]]:
+        return [lambda: self._advance_workloads(clock.now())]
+
+    def _advance_workloads(self, now: datetime, batch: int = workload.BATCH) -> int:
+        """Advance the VMs whose workload steps are longest due, `batch` at most a turn.
+
+        One indexed read finds them, so an idle server only reads; each is checked again in the write
+        transaction (a task may have advanced it meanwhile).
+        """
+        due = self._schedule.due(epoch_ms(now), batch)
+        if not due:
+            return 0
+        with self._store.changing() as (txn, _):
+            return workload.advance_due(txn, self._model(txn), due, now)
+
+
+# ---- where a backup is going, and how long it takes ------------------------------------------------
+
+
+def _home(finder: Finder, backup: Record) -> str | None:
+    """The cluster the backed-up VM's data lives in: its datastore's (or, that gone, its VM's)."""
+    for coll, key in ((DATASTORES, "datastore_id"), (VIRTUAL_MACHINES, "virtual_machine_id")):
+        found = finder.find(coll, id=str(backup[key]))
+        if found:
+            return str(found[0]["omnistack_cluster_id"])
+    return None
+
+
+def _destination(finder: Finder, backup: Record) -> str | None:
+    """Where a backup's data is sent to (a store's name, a remote cluster's id); None when it stays home."""
+    if backup["external_store_name"]:
+        return str(backup["external_store_name"])
+    holder = str(backup["omnistack_cluster_id"])
+    return None if holder == _home(finder, backup) else holder
+
+
+def _plan(finder: Finder, backup: Record) -> data.Transfer:
+    return data.transfer(
+        int(backup["size"] or 0),
+        int(backup["sent"] or 0),
+        str(backup["consistency_type"]),
+        _destination(finder, backup),
+    )
+
+
+def _began(backup: Record) -> datetime:
+    return timefmt.from_text(str(backup["unique_size_timestamp"] or backup["created_at"]))
+
+
+def _finished(began: datetime, plan: data.Transfer) -> Record:
+    if not plan.send:
+        return {"state": PROTECTED, "sent": 0, "sent_duration": 0, "sent_completion_time": None}
+    end = began + timedelta(seconds=plan.total)
+    return {
+        "state": PROTECTED,
+        "sent": plan.sent,
+        "sent_duration": plan.send,
+        "sent_completion_time": to_text(end),
+    }
