@@ -584,7 +584,7 @@ def _in_process(stack: contextlib.ExitStack, store: Store, password: str) -> Tes
         task_worker=False,
     )
     rt = build_runtime(settings)
-    stack.callback(rt.engine.dispose)
+    stack.callback(rt.storage.engine.dispose)
     # Not entered as a context: the application's lifespan (the task worker) stays off.
     http = TestClient(create_app(rt), base_url="https://testserver")
     login(http, password)

@@ -40,7 +40,8 @@ from openovc.simulator.content.ledger import MemoryLedger
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES, Segment, image_segment
 from openovc.simulator.generator.plan import IMAGES
-from openovc.storage.content_store import SqlPieceLedger, bulk_load
+from openovc.storage.content_rows import bulk_load
+from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.transaction import write_transaction
 

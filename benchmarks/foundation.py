@@ -136,7 +136,7 @@ def build(store: Store, spec: FederationSpec, password: str, federation: Federat
             federation = generate(spec, NOW)
             generate_s = time.perf_counter() - started
         started = time.perf_counter()
-        load_federation(rt.engine, federation)
+        load_federation(rt.storage.engine, federation)
         load_s = time.perf_counter() - started
         rt.auth.set_user(ADMIN, password, Role.ADMINISTRATOR)
         built = Built(
@@ -147,7 +147,7 @@ def build(store: Store, spec: FederationSpec, password: str, federation: Federat
             backups_per_vm_name=Counter(str(b["virtual_machine_name"]) for b in federation.rows["backups"]),
         )
     finally:
-        rt.engine.dispose()
+        rt.storage.engine.dispose()
     return built
 
 

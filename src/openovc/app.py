@@ -6,7 +6,6 @@ import uuid
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 import swagger_ui_bundle
 from fastapi import FastAPI
@@ -55,9 +54,6 @@ from openovc.storage.store import Storage
 from openovc.storage.task_store import SqlTaskStore
 from openovc.storage.transaction import content_of
 
-if TYPE_CHECKING:
-    from sqlalchemy import Engine
-
 # Routers with literal paths (/omnistack_clusters/throughput, /policies/policy_schedule_report) come before
 # the collections' routers, so that they win over /{id}. Tasks and VMs, the busiest, come first: each
 # request tries the routes in order (virtual_machines has no path that a literal one of theirs shadows).
@@ -73,11 +69,6 @@ class AppRuntime(Runtime):
     """The routes' runtime, and the store it was built over, which only the composition root sees."""
 
     storage: Storage
-
-    @property
-    def engine(self) -> Engine:
-        """The store's engine, for tests and benchmarks that look at the tables themselves."""
-        return self.storage.engine
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:

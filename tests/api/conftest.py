@@ -15,7 +15,7 @@ def env(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Env]:
     """A shared, read-mostly demo federation on SQLite; tests must not move its clock."""
     built = make_env(tmp_path_factory.mktemp("demo"))
     yield built
-    built.runtime.engine.dispose()
+    built.runtime.storage.engine.dispose()
 
 
 @pytest.fixture(scope="session")
@@ -33,4 +33,4 @@ def own_env(tmp_path: Path) -> Iterator[Env]:
     """A private federation for tests that move the clock or change state."""
     built = make_env(tmp_path)
     yield built
-    built.runtime.engine.dispose()
+    built.runtime.storage.engine.dispose()

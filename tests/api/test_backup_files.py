@@ -316,7 +316,7 @@ def test_only_a_protected_backup_can_be_browsed(own_env: Env) -> None:
         ("virtual_disk_partition_files", {"virtual_disk": disk, "partition_number": "2", "file_path": "/"}),
     ]
     for state in ("FAILED", "SAVING", "DELETED", "DEGRADED"):
-        with own_env.runtime.engine.begin() as conn:
+        with own_env.runtime.storage.engine.begin() as conn:
             conn.execute(update(backups).where(backups.c.id == backup["id"]).values(state=state))
         for what, params in requests:
             path = _url(backup, what)

@@ -122,7 +122,7 @@ def _post(env: Env, h: dict[str, str], path: str, body: Any = None, version: str
 
 def _settle(env: Env) -> int:
     """What the worker does each turn."""
-    store = SqlOperationsStore(env.runtime.engine)
+    store = SqlOperationsStore(env.runtime.storage.engine)
     return backups.settle(env.runtime.reader, store, env.runtime.simulator, env.clock.now())
 
 
@@ -145,7 +145,7 @@ def _now(env: Env) -> dict[str, str]:
 
 def _mirror(env: Env) -> Mirror:
     """Every VM's and backup's slot map, read from the stored content (the brute force)."""
-    return mirror_of_store(env.runtime.engine)
+    return mirror_of_store(env.runtime.storage.engine)
 
 
 def _lacked(before: Mirror, after: Mirror, holder_id: str, place: str) -> int:
@@ -155,7 +155,7 @@ def _lacked(before: Mirror, after: Mirror, holder_id: str, place: str) -> int:
 
 
 def _sql(env: Env, statement: str, *args: object) -> None:
-    with env.runtime.engine.begin() as conn:
+    with env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(statement, args)
 
 
@@ -411,7 +411,7 @@ def test_the_worker_runs_the_backup_chores(own_env: Env) -> None:
         assert ran.wait(30)
     finally:
         worker.stop()
-    store = SqlOperationsStore(own_env.runtime.engine)
+    store = SqlOperationsStore(own_env.runtime.storage.engine)
     chore = backups.housekeeping(own_env.runtime.reader, store, own_env.runtime.simulator, own_env.clock)
     own_env.clock.advance(timedelta(hours=2))
     assert chore() > 0  # the generated backups expiring within two hours
@@ -972,7 +972,7 @@ def test_restored_files_show_in_later_backups_of_the_vm(backend: str, tmp_path: 
         try:
             _restored_files_show_in_later_backups(env)
         finally:
-            env.runtime.engine.dispose()
+            env.runtime.storage.engine.dispose()
 
 
 def _restored_files_show_in_later_backups(own_env: Env) -> None:
@@ -1124,4 +1124,4 @@ def test_a_backups_life_on_each_database(backend: str, tmp_path: Path) -> None:
             fetch = lambda p, params: _get(env, h, p, **params)  # noqa: E731
             assert problems(snapshot(fetch)) == []
         finally:
-            env.runtime.engine.dispose()
+            env.runtime.storage.engine.dispose()

@@ -77,4 +77,4 @@ def test_concurrent_backups_deletes_and_clones_keep_every_figure_exact(backend: 
             assert {f"{k}{me}-{i}" for k in "tr" for me in range(THREADS) for i in range(ROUNDS)} <= names
             assert not {b["id"] for b in after["backups"]} & set(doomed)
         finally:
-            env.runtime.engine.dispose()
+            env.runtime.storage.engine.dispose()

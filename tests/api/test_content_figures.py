@@ -53,7 +53,7 @@ def test_every_figure_follows_each_operation(own_env: Env) -> None:
     _one(own_env, h, "POST", f"/api/backups/{local}/calculate_unique_size")
     after = _check(own_env, h)
     measured = next(b for b in after["backups"] if b["id"] == local)
-    assert measured["unique_size_bytes"] == mirror_of_store(own_env.runtime.engine).unique_size(local)
+    assert measured["unique_size_bytes"] == mirror_of_store(own_env.runtime.storage.engine).unique_size(local)
     target = next(d for d in after["datastores"] if d["omnistack_cluster_id"] == other)
     _one(own_env, h, "POST", f"/api/virtual_machines/{clone}/move",
          {"virtual_machine_name": "twin", "destination_datastore_id": target["id"]})  # fmt: skip

@@ -52,7 +52,7 @@ class Session:
             return resp.json()
 
         rows = snapshot(fetch)
-        mirror = mirror_of_store(self.env.runtime.engine)
+        mirror = mirror_of_store(self.env.runtime.storage.engine)
         assert mismatches(mirror, rows, unique_sizes=False) == [], self.log
         if measured is not None:
             backup = next(b for b in rows["backups"] if b["id"] == measured)
@@ -168,7 +168,7 @@ def test_every_figure_matches_the_pieces_after_each_step(steps: list[tuple[str, 
             for op, pick, count in steps:
                 session.step(op, pick, count)
         finally:
-            env.runtime.engine.dispose()
+            env.runtime.storage.engine.dispose()
 
 
 def test_a_long_seeded_sequence_matches_the_pieces_after_each_step(tmp_path: Path) -> None:
@@ -184,4 +184,4 @@ def test_a_long_seeded_sequence_matches_the_pieces_after_each_step(tmp_path: Pat
         done = [line for line in session.log if "COMPLETED" in line]
         assert len(done) >= len(OPERATIONS), session.log
     finally:
-        env.runtime.engine.dispose()
+        env.runtime.storage.engine.dispose()

@@ -44,14 +44,14 @@ def _lacked(mirror: Mirror, backup_id: str) -> int:
 
 
 def _versions(env: Env) -> dict[str, int]:
-    with env.runtime.engine.connect() as conn:
+    with env.runtime.storage.engine.connect() as conn:
         ledger = SqlPieceLedger(conn)
         vms = env.federation.rows["virtual_machines"]
         return {str(v["id"]): ledger.holder(str(v["id"])).version for v in vms if v["state"] == "ALIVE"}  # type: ignore[union-attr]
 
 
 def _rate(env: Env, vm_id: str) -> float:
-    with env.runtime.engine.connect() as conn:
+    with env.runtime.storage.engine.connect() as conn:
         ledger = SqlPieceLedger(conn)
         return ledger.lineage(ledger.holder(vm_id).lineage).rate  # type: ignore[union-attr]
 
@@ -76,7 +76,7 @@ def test_a_backup_taken_later_holds_what_the_workload_wrote(own_env: Env) -> Non
     later = _backup(env, vm["id"], "a-day-later")
     far_later = _backup(env, vm["id"], "far-a-day-later", other)
     _check(env)
-    mirror = mirror_of_store(env.runtime.engine)
+    mirror = mirror_of_store(env.runtime.storage.engine)
     assert mirror.maps[later["id"]] != mirror.maps[first["id"]]
     assert later["size"] == mirror.size(later["id"])
     # At home the VM still holds all of it; at the other cluster what changed is this backup's alone.
@@ -91,7 +91,9 @@ def test_a_backup_taken_later_holds_what_the_workload_wrote(own_env: Env) -> Non
     _backup(env, vm["id"], "two-days-later")
     _one(env, "POST", f"/api/backups/{later['id']}/calculate_unique_size")
     measured = env.client.get(f"/api/backups/{later['id']}", headers=env.headers()).json()["backup"]
-    assert measured["unique_size_bytes"] == mirror_of_store(env.runtime.engine).unique_size(later["id"])
+    assert measured["unique_size_bytes"] == mirror_of_store(env.runtime.storage.engine).unique_size(
+        later["id"]
+    )
     # Unique sizes stay the snapshot taken when each was made, until measured again.
     shown = env.client.get(f"/api/backups/{first['id']}", headers=env.headers()).json()["backup"]
     assert shown["unique_size_bytes"] == first["unique_size_bytes"]
@@ -148,7 +150,7 @@ def test_a_powered_off_vm_does_not_change_until_powered_on(own_env: Env) -> None
     env.clock.advance(timedelta(days=2))
     _run_chores(env)
     second = _backup(env, vm["id"], "still-off")
-    mirror = mirror_of_store(env.runtime.engine)
+    mirror = mirror_of_store(env.runtime.storage.engine)
     assert mirror.maps[second["id"]] == mirror.maps[first["id"]]
     assert second["unique_size_bytes"] == 0  # the first one holds the same content
     _one(env, "POST", f"/api/virtual_machines/{vm['id']}/power_on", version="1.14")
@@ -158,7 +160,7 @@ def test_a_powered_off_vm_does_not_change_until_powered_on(own_env: Env) -> None
     )  # what it wrote until now stays
     rows = _check(env)
     off_again = _versions(env)[vm["id"]]
-    mirror = mirror_of_store(env.runtime.engine)
+    mirror = mirror_of_store(env.runtime.storage.engine)
     assert mirror.maps[vm["id"]] != mirror.maps[second["id"]]
     shown = next(v for v in rows["virtual_machines"] if v["id"] == vm["id"])
     assert int(shown["hypervisor_allocated_capacity"]) - int(shown["hypervisor_free_space"]) == mirror.size(

@@ -76,7 +76,7 @@ def _vm(env: Env, h: dict[str, str], vm_id: str) -> dict[str, Any]:
 
 def _sql(env: Env, statement: str, *params: object) -> None:
     """Change the store behind the server's back: what another controller's work would do."""
-    with env.runtime.engine.begin() as conn:
+    with env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(statement, params)
 
 

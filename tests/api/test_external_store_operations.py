@@ -40,7 +40,7 @@ def _register_body(env: Env, name: str = "StoreOnce-02", **extra: Any) -> dict[s
 
 
 def _credentials(env: Env, name: str) -> tuple[str, str] | None:
-    with env.runtime.engine.connect() as conn:
+    with env.runtime.storage.engine.connect() as conn:
         row = conn.exec_driver_sql(
             "SELECT username, password_hash FROM external_store_credentials WHERE name = ?", (name,)
         ).first()
@@ -49,7 +49,7 @@ def _credentials(env: Env, name: str) -> tuple[str, str] | None:
 
 def _nothing_in_clear(env: Env, *secrets: str) -> None:
     """No password is kept in clear, in a task's payload or anywhere else the server stores."""
-    with env.runtime.engine.connect() as conn:
+    with env.runtime.storage.engine.connect() as conn:
         payloads = [str(r[0]) for r in conn.exec_driver_sql("SELECT payload FROM tasks")]
         stored = [
             str(r[0]) for r in conn.exec_driver_sql("SELECT password_hash FROM external_store_credentials")
@@ -243,7 +243,7 @@ def test_unregister_refuses_a_store_in_use(own_env: Env) -> None:
     h = own_env.headers()
     path = "/api/external_stores/unregister"
     cluster = _cluster(own_env)["id"]
-    with own_env.runtime.engine.begin() as conn:
+    with own_env.runtime.storage.engine.begin() as conn:
         kept = conn.exec_driver_sql(
             "SELECT count(*) FROM backups WHERE external_store_name = 'StoreOnce-01'"
         ).scalar_one()
@@ -261,7 +261,7 @@ def test_unregister_refuses_a_store_in_use(own_env: Env) -> None:
     assert resp.status_code == 202
     policy = own_env.federation.rows["policies"][0]
     rules = [*policy["rules"], {**policy["rules"][0], "id": "r-new", "external_store_name": "StoreOnce-02"}]
-    with own_env.runtime.engine.begin() as conn:
+    with own_env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE policies SET rules = ? WHERE id = ?", (orjson.dumps(rules).decode(), policy["id"])
         )
@@ -324,7 +324,7 @@ def test_backups_kept_in_a_store_do_not_hold_it(own_env: Env) -> None:
     h = own_env.headers()
     completed(own_env, "POST", "/api/external_stores", h, _register_body(own_env), version="1.11")
     backup = own_env.federation.rows["backups"][0]
-    with own_env.runtime.engine.begin() as conn:
+    with own_env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE backups SET external_store_name = 'StoreOnce-02' WHERE id = ?", (backup["id"],)
         )

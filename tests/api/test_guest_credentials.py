@@ -171,7 +171,7 @@ def test_backup_parameters_teach_the_guest_its_password(own_env: Env) -> None:
         own_env, h, vm["id"], {"guest_username": "svc", "guest_password": "pw-4", "override_validation": True}
     )
     assert _status(own_env, h, vm["id"]) == "VALID_CREDS"
-    with own_env.runtime.engine.connect() as conn:
+    with own_env.runtime.storage.engine.connect() as conn:
         row = conn.exec_driver_sql(
             "SELECT username, app_aware_type, override_validation, account_username FROM vm_guest_credentials "
             "WHERE vm_id = ?", (vm["id"],),
@@ -268,12 +268,12 @@ def test_backup_parameters_fail_when_the_vm_is_gone(own_env: Env) -> None:
     vm = _windows(own_env)
     resp = _post(own_env, h, f"/api/virtual_machines/{vm['id']}/backup_parameters",
                  {"guest_username": "Administrator", "guest_password": "x"})  # fmt: skip
-    with own_env.runtime.engine.begin() as conn:
+    with own_env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE virtual_machines SET state = 'DELETED' WHERE id = ?", (vm["id"],))
     task = own_env.client.get(f"/api/tasks/{resp.json()['task']['id']}", headers=h).json()["task"]
     assert (task["state"], task["error_code"], task["message"]) == (
         "FAILED", 60, f"The virtual machine {vm['name']} is DELETED.",
     )  # fmt: skip
     assert _status(own_env, h, vm["id"]) == "CAPABLE"
-    with own_env.runtime.engine.connect() as conn:
+    with own_env.runtime.storage.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM vm_guest_credentials").scalar_one() == 0

@@ -124,7 +124,7 @@ def test_set_time_zone_fails_when_the_cluster_went_away(own_env: Env) -> None:
     path = f"/api/omnistack_clusters/{cluster['id']}/set_time_zone"
     resp = _post(own_env, h, path, {"time_zone": "UTC"})
     assert resp.status_code == 202
-    with own_env.runtime.engine.begin() as conn:
+    with own_env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql("UPDATE omnistack_clusters SET id = 'gone' WHERE id = ?", (cluster["id"],))
     task = _get(own_env, h, f"/api/tasks/{resp.json()['task']['id']}")["task"]
     assert (task["state"], task["error_code"], task["message"]) == (
@@ -252,7 +252,7 @@ def test_rename_cluster_group_refusals(env: Env, admin: dict[str, str]) -> None:
 
 
 def _add_group(env: Env, group_id: str, name: str) -> None:
-    with env.runtime.engine.begin() as conn:
+    with env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(
             "INSERT INTO cluster_groups (id, name, clusters) VALUES (?, ?, '[]')", (group_id, name)
         )
@@ -485,7 +485,7 @@ def test_remove_refuses_the_last_host_without_force(own_env: Env) -> None:
     h = own_env.headers()
     cluster = _other_cluster(own_env)
     first, second, last = _cluster_hosts(own_env, cluster["id"])
-    with own_env.runtime.engine.begin() as conn:  # a cluster whose VMs are all gone
+    with own_env.runtime.storage.engine.begin() as conn:  # a cluster whose VMs are all gone
         conn.exec_driver_sql(
             "UPDATE virtual_machines SET state = 'DELETED' WHERE omnistack_cluster_id = ?", (cluster["id"],)
         )
@@ -508,7 +508,7 @@ def test_remove_a_shut_down_host_clears_its_shutdown(own_env: Env) -> None:
         own_env.client.get(f"/api/hosts/{host}/virtual_controller_shutdown_status", headers=h).status_code
         == 404
     )
-    with own_env.runtime.engine.connect() as conn:
+    with own_env.runtime.storage.engine.connect() as conn:
         assert conn.exec_driver_sql("SELECT count(*) FROM host_shutdowns").scalar_one() == 0
         assert (
             conn.exec_driver_sql("SELECT count(*) FROM host_hardware WHERE host_id = ?", (host,)).scalar_one()

@@ -17,7 +17,7 @@ from tests.support.tasks import media
 def immediate_env(tmp_path: Path) -> Iterator[Env]:
     built = make_env(tmp_path, task_pacing="immediate")
     yield built
-    built.runtime.engine.dispose()
+    built.runtime.storage.engine.dispose()
 
 
 def _post(env: Env, h: dict[str, str], path: str, body: Any) -> dict[str, Any]:

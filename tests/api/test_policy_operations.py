@@ -76,7 +76,7 @@ def _new_policy(
 
 
 def _sql(env: Env, statement: str, *args: object) -> None:
-    with env.runtime.engine.begin() as conn:
+    with env.runtime.storage.engine.begin() as conn:
         conn.exec_driver_sql(statement, args)
 
 

@@ -29,7 +29,7 @@ class Federation(RuleBasedStateMachine):
         self.state = self._snapshot()
 
     def teardown(self) -> None:
-        self.env.runtime.engine.dispose()
+        self.env.runtime.storage.engine.dispose()
         self.tmp.cleanup()
 
     def _get(self, path: str, params: dict[str, str] | None = None) -> Any:

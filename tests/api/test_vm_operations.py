@@ -161,7 +161,7 @@ def test_clone_refusals(own_env: Env) -> None:
 def test_clone_fails_when_the_datastore_is_full(own_env: Env) -> None:
     h = own_env.headers()
     vm = pick_vm(own_env, "ON")
-    engine = own_env.runtime.engine
+    engine = own_env.runtime.storage.engine
     with engine.begin() as conn:
         conn.exec_driver_sql(
             "UPDATE datastores SET hypervisor_free_space = 10 WHERE id = ?", (vm["datastore_id"],)

@@ -36,4 +36,4 @@ def test_the_worker_removes_an_expired_backup(tmp_path: Path) -> None:
                 what="the worker removing the expired backup",
             )
     finally:
-        env.runtime.engine.dispose()
+        env.runtime.storage.engine.dispose()

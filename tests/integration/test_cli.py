@@ -58,12 +58,12 @@ def _database(data_dir: Path) -> str:
 def _count(data_dir: Path, table: str) -> int:
     rt = build_runtime(Settings(data_dir=data_dir, generate_demo=False))
     try:
-        with rt.engine.connect() as conn:
+        with rt.storage.engine.connect() as conn:
             return int(
                 conn.execute(select(func.count()).select_from(tables.metadata.tables[table])).scalar_one()
             )
     finally:
-        rt.engine.dispose()
+        rt.storage.engine.dispose()
 
 
 def _federation_record(data_dir: Path) -> dict[str, object]:
@@ -71,7 +71,7 @@ def _federation_record(data_dir: Path) -> dict[str, object]:
     try:
         record = rt.storage.federation_record()
     finally:
-        rt.engine.dispose()
+        rt.storage.engine.dispose()
     assert record is not None
     return record
 
@@ -86,7 +86,7 @@ def _can_log_in(data_dir: Path, username: str, password: str) -> bool:
     except LoginRefused:
         return False
     finally:
-        rt.engine.dispose()
+        rt.storage.engine.dispose()
 
 
 # ---------------------------------------------------------------------------------------------- init

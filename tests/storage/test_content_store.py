@@ -12,7 +12,8 @@ from sqlalchemy import Engine
 
 from openovc.simulator.content.ledger import MemoryLedger, SegmentState
 from openovc.simulator.content.model import ContentModel
-from openovc.storage.content_store import SqlPieceLedger, bulk_load
+from openovc.storage.content_rows import bulk_load
+from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.transaction import write_transaction
 from tests.support.content_ops import PLACES, Runner, check

@@ -124,5 +124,5 @@ def checked_snapshot(
         return resp.json()
 
     rows = snapshot(fetch)
-    assert mismatches(mirror_of_store(env.runtime.engine), rows, unique_sizes=unique_sizes) == []
+    assert mismatches(mirror_of_store(env.runtime.storage.engine), rows, unique_sizes=unique_sizes) == []
     return rows

@@ -1,19 +1,24 @@
 """In-memory fakes of the ports, so that services run in-process with no HTTP and no database.
 
-- `MemoryFederation`: the federation's objects. It is a FederationReader (JSON-kind values come back as
-  JSON text, as storage gives them), a CertificateStore, an OperationsStore (`reading()`, `changing()`),
-  and opens write transactions (`writing()`): a `MemoryTxn` works on copies (JSON-kind values as Python
-  lists and dicts) that replace the federation's only when it commits; an exception, a TaskFailure
-  among them, discards them all. Writers are serialised, as on SQLite.
-- `MemoryTxn`: the Txn port, with `finish()` (runs the before-commit hooks), `state()` (a
-  `MemoryOperationsState` changed with the transaction) and `content()` (a ContentModel over a copy of
-  the federation's `MemoryLedger`, which the transaction also commits or discards).
-- `MemoryTaskStore`: the TaskStore port, so that the real `TaskEngine` submits, queues, runs and fails
-  tasks in-process; `Services` wires both to a manual clock and the handlers of the service modules.
+- `MemoryFederation`: the federation's objects, seeded from the demo generator (`generated()`, a cheap
+  copy each time: copies share the stored records, which are replaced, never changed in place). It is a
+  FederationReader (JSON-kind values come back as JSON text, as storage gives them), a CertificateStore,
+  an OperationsStore (`reading()`, `changing()`) and a WorkloadSchedule (`due()`), and opens write
+  transactions (`writing()`), serialised as on SQLite.
+- `MemoryTxn`: the Txn port over copies that replace the federation's only when it commits; an
+  exception, a TaskFailure among them, discards them all. `finish()` runs the before-commit hooks,
+  `state()` is a `MemoryOperationsState` changed with the transaction, and `content()` a ContentModel
+  over a copy of the federation's `MemoryLedger`, also committed or discarded with it (`content_of` is
+  that, for SimulatedFederation; the Txn port itself no longer has `content()`).
+- `MemoryTaskStore`: the TaskStore port, so that the real `TaskEngine` submits, queues (object locks,
+  pacing by duration or polls), runs, fails and recovers tasks in-process. `Services` wires it all to a
+  manual clock and the handlers of service modules (with a SimulatedFederation for `handlers(sim)`).
 
 Lookups follow SQL's: `find(coll, field=None)` matches nothing, as `field = NULL` does; finds are in key
 order, as storage's; an insert with a key already there, or an unknown field anywhere, raises.
-`page()` does what storage/querying.py does, with SQLite's ordering of NULLs (the smallest value).
+`page()` does what storage/querying.py does (tests/storage/test_memory_federation.py compares them),
+with SQLite's ordering of NULLs (the smallest value; PostgreSQL puts them last). Not modelled: a task's
+`scope` (every writer excludes the others), and the worker's threads (call `tasks.run_due()`).
 """
 
 from __future__ import annotations
@@ -43,11 +48,13 @@ from openovc.domain.ports.operations import (
     Shutdown,
     StoreCredentials,
 )
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.simulator import Simulator
 from openovc.domain.ports.tasks import TaskStore
 from openovc.domain.query import CollectionQuery, Condition
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskState
 from openovc.operations.engine import TaskEngine
-from openovc.simulator.content.ledger import MemoryLedger
+from openovc.simulator.content.ledger import MemoryLedger, WorkloadSchedule
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.federation import Federation, FederationSpec
 from openovc.simulator.generator.generator import generate
@@ -290,6 +297,10 @@ class MemoryFederation:
     @ledger.setter
     def ledger(self, ledger: MemoryLedger) -> None:
         self._ledger, self._ledger_source = ledger, None
+
+    def due(self, now_ms: int, limit: int) -> list[str]:
+        """The WorkloadSchedule port: VMs whose workload step is due, from the committed ledger."""
+        return self.ledger.due(now_ms, limit)
 
     def load(self, table: str, records: Iterable[Record]) -> None:
         """Add rows of a generated federation's table (storage form: JSON values as Python)."""
@@ -704,14 +715,18 @@ class Services:
     clock: ManualClock
     pacing: PacingTable
 
+    simulator: Simulator | None = None
+
     @classmethod
     def start(
         cls,
         *modules: ModuleType,
+        simulated: Sequence[ModuleType] = (),
         federation: MemoryFederation | None = None,
         pacing: PacingTable | None = None,
     ) -> Services:
-        """`modules`: service modules whose HANDLERS the engine runs."""
+        """`modules`: service modules whose HANDLERS the engine runs; `simulated`: modules whose
+        `handlers(sim)` need the simulator, which then runs over the same federation."""
         fed = federation if federation is not None else MemoryFederation.generated()
         clock = ManualClock(START)
         table = pacing if pacing is not None else PacingTable()
@@ -720,7 +735,16 @@ class Services:
         for module in modules:
             for name, handler in module.HANDLERS.items():
                 engine.register(name, handler)
-        return cls(fed, store, engine, clock, table)
+        services = cls(fed, store, engine, clock, table)
+        if simulated:
+            # Imported here: only the tests of simulated operations need the simulator.
+            from openovc.simulator.simulated import SimulatedFederation
+
+            services.simulator = SimulatedFederation(content_of, fed, fed)
+            for module in simulated:
+                for name, handler in module.handlers(services.simulator).items():
+                    engine.register(name, handler)
+        return services
 
     @property
     def reader(self) -> MemoryFederation:
@@ -744,6 +768,8 @@ class Services:
 
 def _implements_the_ports(
     fed: MemoryFederation, txn: MemoryTxn, store: MemoryTaskStore, state: MemoryOperationsState
-) -> tuple[FederationReader, CertificateStore, Txn, TaskStore, OperationsState]:
+) -> tuple[
+    FederationReader, CertificateStore, OperationsStore, WorkloadSchedule, Txn, TaskStore, OperationsState
+]:
     """Never called: mypy checks here that each fake has its port's shape."""
-    return fed, fed, txn, store, state
+    return fed, fed, fed, fed, txn, store, state

@@ -61,7 +61,7 @@ def make_env(
     )
     runtime = build_runtime(settings, clock)
     federation = generate(spec or FederationSpec.demo(), clock.now())
-    load_federation(runtime.engine, federation)
+    load_federation(runtime.storage.engine, federation)
     runtime.auth.set_user(ADMIN[0], ADMIN[1], Role.ADMINISTRATOR)
     runtime.auth.set_user(READER[0], READER[1], Role.READ_ONLY)
     return Env(runtime, TestClient(create_app(runtime)), clock, federation)

@@ -1,136 +1,33 @@
-"""The content model's ledger in the database: implements domain.content_ledger.PieceLedger on a connection."""
+"""The content model's ledger in the database: PieceLedger (simulator/content/ledger.py) on a connection."""
 
 from __future__ import annotations
 
-import sys
-from array import array
-from collections.abc import Collection, Iterable, Iterator, Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import replace
 from functools import lru_cache
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from openovc.simulator.content.ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
-from openovc.simulator.content.lineage import Inherited, Lineage
-from openovc.simulator.content.pieces import Layout, Segment
+from openovc.simulator.content.ledger import Held, Holder, SegmentState, SharedEntry, Totals
+from openovc.simulator.content.lineage import Lineage
 from openovc.storage import tables
-from openovc.storage.batches import insert_batched
+from openovc.storage.content_rows import (
+    CONTENT_TABLES,
+    TOTALS,
+    held_row,
+    holder_row,
+    lineage_from_row,
+    lineage_row,
+    segment_row,
+    totals_row,
+    unpack,
+)
 from openovc.storage.prepared import Prepared, equal_to_binds
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
-_TOTALS = ("uncompressed", "compressed", "pieces", "vm_logical", "local_logical", "remote_logical")
-
-
-def pack(values: array[int]) -> bytes:
-    """An array as a little-endian blob, whatever the machine's byte order."""
-    if sys.byteorder != "little":
-        values = array(values.typecode, values)
-        values.byteswap()
-    return values.tobytes()
-
-
-def unpack(typecode: str, blob: bytes) -> array[int]:
-    values = array(typecode)
-    values.frombytes(blob)
-    if sys.byteorder != "little":
-        values.byteswap()
-    return values
-
-
-def _layout_text(layout: Layout) -> str:
-    return orjson.dumps(
-        [
-            [s.seed, s.kind, s.length, s.size_class, s.profile, s.logical, s.compressed]
-            for s in layout.segments
-        ]
-    ).decode()
-
-
-def _layout(text: str) -> Layout:
-    return Layout.of([Segment(*row) for row in orjson.loads(text)])
-
-
-def _inherited_blob(inherited: Inherited) -> bytes:
-    slots = sorted(inherited)
-    return b"".join(
-        (
-            pack(array("I", slots)),
-            pack(array("q", (inherited[s][0] for s in slots))),
-            pack(array("q", (inherited[s][1] for s in slots))),
-            pack(array("I", (inherited[s][2] for s in slots))),
-        )
-    )
-
-
-def _inherited(blob: bytes) -> Inherited:
-    n = len(blob) // 24
-    slots = unpack("I", blob[: 4 * n])
-    pieces = unpack("q", blob[4 * n : 12 * n])
-    writers = unpack("q", blob[12 * n : 20 * n])
-    steps = unpack("I", blob[20 * n :])
-    return {slots[i]: (pieces[i], writers[i], steps[i]) for i in range(n)}
-
-
-def lineage_row(lineage: Lineage) -> dict[str, object]:
-    return {
-        "lineage_id": lineage.id,
-        "layout": _layout_text(lineage.layout),
-        "inherited": _inherited_blob(lineage.inherited),
-        "starts": pack(lineage.starts),
-        "slots": pack(lineage.slots),
-        "prevs": pack(lineage.prevs),
-        "pieces": pack(lineage.pieces),
-        "logical": pack(lineage.logical),
-        "forked": lineage.forked,
-        "rate": lineage.rate,
-    }
-
-
-def _lineage(row: Mapping[str, Any]) -> Lineage:
-    return Lineage(
-        row["lineage_id"],
-        _layout(row["layout"]),
-        _inherited(row["inherited"]),
-        starts=unpack("I", row["starts"]),
-        slots=unpack("I", row["slots"]),
-        prevs=unpack("I", row["prevs"]),
-        pieces=unpack("q", row["pieces"]),
-        logical=unpack("q", row["logical"]),
-        forked=bool(row["forked"]),
-        rate=row["rate"],
-    )
-
-
-def _holder_row(holder: Holder) -> dict[str, object]:
-    # Not its workload's due time: saving a holder (a new version, a move) leaves its workload as it is.
-    return {
-        "holder_id": holder.id,
-        "place": holder.place,
-        "lineage_id": holder.lineage,
-        "version": holder.version,
-        "kind": holder.kind,
-    }
-
-
-def _held_row(place: str, lineage_id: int, held: Held) -> dict[str, object]:
-    return {
-        "place": place,
-        "lineage_id": lineage_id,
-        "versions": pack(held.versions),
-        "counts": pack(held.counts),
-    }
-
-
-def _segment_row(place: str, seed: int, state: SegmentState) -> dict[str, object]:
-    return {"place": place, "seed": seed, "holders": state.holders, "masks": pack(state.masks)}
-
-
-def _totals_row(place: str, totals: Totals) -> dict[str, object]:
-    return {"place": place, **{name: getattr(totals, name) for name in _TOTALS}}
 
 
 def _by(table: Table, *keys: str) -> Prepared:
@@ -141,7 +38,7 @@ def _by(table: Table, *keys: str) -> Prepared:
 _LINEAGE = _by(tables.content_lineages, "lineage_id")
 _HOLDER = _by(tables.content_holders, "holder_id")
 _HELD = _by(tables.content_held, "place", "lineage_id")
-_TOTALS_OF = _by(tables.content_totals, "place")
+TOTALS_OF = _by(tables.content_totals, "place")
 
 
 def _gone(table: Table, *keys: str) -> Prepared:
@@ -241,7 +138,7 @@ class SqlPieceLedger:
         if lineage_id not in self._lineages:
             self._lineages[lineage_id] = self._row(_LINEAGE, lineage_id=lineage_id)
         row = self._lineages[lineage_id]
-        return _lineage(row) if row is not None else None
+        return lineage_from_row(row) if row is not None else None
 
     def save_lineage(self, lineage: Lineage) -> None:
         row = lineage_row(lineage)
@@ -261,7 +158,7 @@ class SqlPieceLedger:
         return found
 
     def save_holder(self, holder: Holder) -> None:
-        self._put(tables.content_holders, _holder_row(holder))
+        self._put(tables.content_holders, holder_row(holder))
         self._holders[holder.id] = holder
 
     def drop_holder(self, holder_id: str) -> None:
@@ -282,7 +179,7 @@ class SqlPieceLedger:
         t = tables.content_held
         self._helds[(place, lineage_id)] = held
         if held:
-            self._put(t, _held_row(place, lineage_id, held))
+            self._put(t, held_row(place, lineage_id, held))
         else:
             _DROP_HELD.run(self.conn, {"place": place, "lineage_id": lineage_id})
 
@@ -305,7 +202,7 @@ class SqlPieceLedger:
         if state is None:
             _DROP_SEGMENT.run(self.conn, {"place": place, "seed": seed})
         else:
-            self._put(t, _segment_row(place, seed, state))
+            self._put(t, segment_row(place, seed, state))
 
     def shared(self, place: str, pieces: Collection[int]) -> dict[int, SharedEntry]:
         wanted = list(pieces)
@@ -340,12 +237,12 @@ class SqlPieceLedger:
 
     def totals(self, place: str) -> Totals:
         if place not in self._totals:
-            row = self._row(_TOTALS_OF, place=place)
-            self._totals[place] = Totals(*(row[n] for n in _TOTALS)) if row is not None else Totals()
+            row = self._row(TOTALS_OF, place=place)
+            self._totals[place] = Totals(*(row[n] for n in TOTALS)) if row is not None else Totals()
         return replace(self._totals[place])  # a copy: Totals can change in place
 
     def save_totals(self, place: str, totals: Totals) -> None:
-        self._put(tables.content_totals, _totals_row(place, totals))
+        self._put(tables.content_totals, totals_row(place, totals))
         self._totals[place] = replace(totals)
 
     def workload_due(self, holder_id: str) -> int | None:
@@ -384,34 +281,3 @@ class SqlWorkloadSchedule:
     def due(self, now_ms: int, limit: int) -> list[str]:
         with self.engine.connect() as conn:
             return due_workloads(conn, now_ms, limit)
-
-
-CONTENT_TABLES = (
-    tables.content_lineages,
-    tables.content_holders,
-    tables.content_held,
-    tables.content_segments,
-    tables.content_shared,
-    tables.content_totals,
-)
-
-
-def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
-    yield tables.content_lineages, (lineage_row(lin) for lin in ledger.lineages.values())
-    yield (
-        tables.content_holders,
-        ({**_holder_row(h), "due_at": ledger.workloads.get(h.id)} for h in ledger.holders.values()),
-    )
-    yield tables.content_held, (_held_row(p, lid, held) for (p, lid), held in ledger.helds.items())
-    yield tables.content_segments, (_segment_row(p, seed, s) for (p, seed), s in ledger.segments.items())
-    yield (
-        tables.content_shared,
-        ({"place": p, "piece": piece, "entry": entry} for p, piece, entry in ledger.shared_rows()),
-    )
-    yield tables.content_totals, (_totals_row(p, t) for p, t in ledger.places.items())
-
-
-def bulk_load(conn: Connection, ledger: MemoryLedger) -> None:
-    """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
-    for table, rows in _ledger_rows(ledger):
-        insert_batched(conn, table, rows)

@@ -11,7 +11,7 @@ from openovc.domain.fields import Kind
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
 from openovc.storage.batches import insert_batched
-from openovc.storage.content_store import bulk_load
+from openovc.storage.content_rows import bulk_load
 
 
 def _table(name: str) -> Table:

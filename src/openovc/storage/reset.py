@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Engine, Table, delete
 
 from openovc.storage import tables
-from openovc.storage.content_store import CONTENT_TABLES
+from openovc.storage.content_rows import CONTENT_TABLES
 
 FEDERATION_STATE_KEY = "federation"
 

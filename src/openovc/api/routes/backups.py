@@ -125,7 +125,9 @@ def restore_backup(bkpId: str, request: Request, rt: RuntimeDep, body: RestoreBa
 )
 def restore_files(bkpId: str, body: RestoreFiles, rt: RuntimeDep) -> JSON:
     store = rt.operations
-    task = ops.restore_files(rt.reader, store, rt.tasks, rt.simulator, bkpId, body.virtual_machine_id, body.paths or [])
+    task = ops.restore_files(
+        rt.reader, store, rt.tasks, rt.simulator, bkpId, body.virtual_machine_id, body.paths or []
+    )
     return accepted(rt.tasks, task)
 
 

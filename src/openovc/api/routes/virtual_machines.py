@@ -121,5 +121,7 @@ def set_backup_parameters(vmId: str, body: BackupParameters, rt: RuntimeDep) -> 
     "/{vmId}/validate_backup_credentials", operation_id="validateBackupCred", dependencies=[media_type(8)]
 )
 def validate_backup_credentials(vmId: str, body: GuestLogin, rt: RuntimeDep) -> JSON:
-    status = guests.validate(rt.operations, rt.reader, rt.simulator, vmId, body.guest_username, body.guest_password)
+    status = guests.validate(
+        rt.operations, rt.reader, rt.simulator, vmId, body.guest_username, body.guest_password
+    )
     return JSON({"credentials_validation": {"status": status}})

@@ -1,0 +1,211 @@
+"""`openovc serve`: run the REST API server, in one process or several sharing the port and the store."""
+
+from __future__ import annotations
+
+import argparse
+import errno
+import signal
+import socket
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from types import FrameType
+from typing import TYPE_CHECKING, Any
+
+import uvicorn
+
+from openovc import __version__
+from openovc.cli.common import (
+    EXIT_OK,
+    EXIT_USAGE,
+    CommandError,
+    database_label,
+    say,
+    settings_from,
+    store_options,
+)
+from openovc.settings import Settings
+
+if TYPE_CHECKING:
+    from openovc.app import AppRuntime
+
+_LOG_LEVELS = ("critical", "error", "warning", "info", "debug", "trace")
+
+
+class _Stop(Exception):
+    """SIGTERM arrived: unwind and exit normally."""
+
+
+def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    """The `serve` command and its options."""
+    serve = commands.add_parser("serve", help="run the REST API server")
+    store_options(serve)
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port to listen on (default 8443)")
+    serve.add_argument(
+        "--no-tls", action="store_true", help="serve plain HTTP (the official SDK cannot connect)"
+    )
+    serve.add_argument(
+        "--cert", type=Path, help="PEM certificate (chain) to serve instead of the self-signed one"
+    )
+    serve.add_argument("--key", type=Path, help="PEM private key for --cert")
+    serve.add_argument("--seed", type=int, help="seed of the demo federation generated into an empty store")
+    serve.add_argument("--no-demo", action="store_true", help="leave an empty store empty")
+    serve.add_argument("--log-level", choices=_LOG_LEVELS, help="server log level (default warning)")
+    serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="server processes sharing the port and the store (default 1; one per core uses them all)",
+    )
+    serve.set_defaults(handler=_serve)
+
+
+def _bind(host: str, port: int, *, reuse_port: bool = False) -> socket.socket:
+    """The listening socket, bound here so that a refused port gets a message saying why.
+
+    `reuse_port`: one of several sockets on the port, among which the kernel spreads new connections.
+    """
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except socket.gaierror as exc:
+        raise CommandError(f"cannot listen on {host}: {exc.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    sock = socket.socket(family, kind, proto)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if reuse_port:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    try:
+        sock.bind(address)
+    except OSError as exc:
+        sock.close()
+        where = f"{host}:{port}"
+        if exc.errno == errno.EACCES and port < 1024:
+            raise CommandError(
+                f"cannot listen on {where}: permission denied; ports below 1024 need root or the "
+                "CAP_NET_BIND_SERVICE capability (or use --port 8443)"
+            ) from None
+        if exc.errno == errno.EADDRINUSE:
+            raise CommandError(f"cannot listen on {where}: address already in use") from None
+        raise CommandError(f"cannot listen on {where}: {exc.strerror}") from None
+    return sock
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}/api"
+
+
+def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
+    raise _Stop
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server, announcing the address only once it accepts connections."""
+
+    def __init__(self, config: uvicorn.Config, on_started: Callable[[], None]) -> None:
+        super().__init__(config)
+        self._on_started = on_started
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        await super().startup(sockets)
+        if self.started:
+            self._on_started()
+
+
+def _serve(args: argparse.Namespace) -> int:
+    # A thread that holds the store's write lock gets the GIL back sooner among many request threads.
+    sys.setswitchinterval(0.0005)
+    from openovc.app import create_app
+    from openovc.bootstrap import prepare
+    from openovc.tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
+
+    settings = settings_from(
+        args,
+        host=args.host,
+        port=args.port,
+        tls=False if args.no_tls else None,
+        cert=args.cert,
+        key=args.key,
+        seed=args.seed,
+        generate_demo=False if args.no_demo else None,
+        log_level=args.log_level,
+        workers=args.workers,
+    )
+    ssl_kwargs: dict[str, Any] = {}
+    if settings.tls:
+        try:
+            cert, key = resolve_certificate(settings.data_dir, settings.cert, settings.key)
+            server_context(cert, key)  # fail here, with a message, rather than inside uvicorn
+        except TlsConfigError as exc:
+            raise CommandError(str(exc), EXIT_USAGE) from None
+        ssl_kwargs = server_ssl_kwargs(cert, key)
+    elif settings.cert or settings.key:
+        raise CommandError("--cert/--key cannot be combined with --no-tls", EXIT_USAGE)
+
+    # uvicorn re-raises the signal that stopped it once it has shut down; SIGTERM's default action would
+    # then end the process with status -15 instead of a normal exit.
+    signal.signal(signal.SIGTERM, _raise_stop)
+    sock = _bind(settings.host, settings.port, reuse_port=settings.workers > 1)
+    url = _url("https" if settings.tls else "http", sock)
+    where = f"data in {settings.data_dir.resolve()}"
+    if settings.database_url:
+        where += f", database {database_label(settings)}"
+    rt = None
+    config_kwargs: dict[str, Any] = {
+        "host": settings.host,
+        "port": settings.port,
+        "http": "httptools",
+        "lifespan": "on",
+        "log_level": settings.log_level,
+        "access_log": args.access_log,
+        # Clients reach the controller directly: no proxy whose forwarded headers it should trust.
+        "proxy_headers": False,
+        "timeout_graceful_shutdown": 10,
+        **ssl_kwargs,
+    }
+
+    def announce() -> None:
+        say(f"OpenOVC {__version__} listening on {url} ({where})")
+
+    try:
+        rt = prepare(settings, announce=say)
+        if settings.workers > 1:
+            return _serve_processes(rt, settings, sock, config_kwargs, announce)
+        server = _Server(uvicorn.Config(create_app(rt), **config_kwargs), announce)
+        server.run(sockets=[sock])
+    except _Stop:
+        pass
+    finally:
+        sock.close()
+        if rt is not None:
+            rt.storage.dispose()
+    return EXIT_OK
+
+
+def _serve_processes(
+    rt: AppRuntime,
+    settings: Settings,
+    sock: socket.socket,
+    config_kwargs: dict[str, Any],
+    announce: Callable[[], None],
+) -> int:
+    from openovc.processes import supervise
+
+    if rt.storage.private:
+        # No other server can share this store: the tasks the previous run left fail before any process
+        # starts (the processes then only fail the tasks of one of them that dies).
+        rt.tasks.recover(alone=True)
+    rt.storage.dispose()
+    # A socket each: one shared socket would let the first process to wake accept a whole burst of
+    # connections, and a client's keep-alive connections would then all load one process.
+    port = sock.getsockname()[1]
+    socks = [sock] + [_bind(settings.host, port, reuse_port=True) for _ in range(settings.workers - 1)]
+    try:
+        if not supervise(settings, socks, config_kwargs, announce):
+            raise CommandError("the server processes failed to start (see the log above)")
+    finally:
+        for extra in socks[1:]:
+            extra.close()
+    return EXIT_OK
