@@ -15,6 +15,7 @@ from starlette.staticfiles import StaticFiles
 
 from openovc import __version__
 from openovc.api import errors
+from openovc.api.control import CONTROL_PREFIX, control_app
 from openovc.api.deps import Runtime
 from openovc.api.middleware import OmniStackMiddleware
 from openovc.api.responses import JSON
@@ -41,10 +42,14 @@ from openovc.operations.engine import TaskEngine
 from openovc.operations.worker import Worker, every
 from openovc.services import backups as backups_service
 from openovc.services.auth import AuthService
+from openovc.services.clock import SharedClock
 from openovc.services.operations import register_operations
+from openovc.services.schedule import PolicyScheduler
+from openovc.services.time_control import TimeControl
 from openovc.settings import Settings
 from openovc.simulator.simulated import SimulatedFederation
 from openovc.storage.auth_store import SqlAuthStore
+from openovc.storage.clock_store import SqlClockStore
 from openovc.storage.content_store import SqlWorkloadSchedule
 from openovc.storage.metrics_reads import SqlMetricsReader
 from openovc.storage.operations_store import SqlOperationsStore
@@ -69,34 +74,41 @@ class AppRuntime(Runtime):
     """The routes' runtime, and the store it was built over, which only the composition root sees."""
 
     storage: Storage
+    scheduler: PolicyScheduler
 
 
 def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     """Open (and migrate) the store and wire the services."""
     storage = Storage.open(settings.effective_database_url)
     engine = storage.engine
-    clock = clock or SystemClock()
+    # Tokens and heartbeats live on real time (or the test's clock); the federation on its own clock.
+    real = clock or SystemClock()
+    federation_clock = SharedClock(SqlClockStore(engine), real)
+    if settings.clock is not None:
+        federation_clock.start(settings.clock)
     policy = TokenPolicy(
         idle_ms=settings.token_idle_seconds * 1000, absolute_ms=settings.token_absolute_seconds * 1000
     )
     reader = SqlFederationReader(engine)
-    tasks = TaskEngine(
-        SqlTaskStore(engine), clock, parse_pacing_table(settings.task_pacing), _controller_id(reader)
-    )
+    pacing = parse_pacing_table(settings.task_pacing)
+    tasks = TaskEngine(SqlTaskStore(engine), federation_clock, pacing, _controller_id(reader), wall=real)
     security = SqlSecurityStore(engine)
     operations = SqlOperationsStore(engine)
     simulator = SimulatedFederation(content_of, SqlWorkloadSchedule(engine), operations)
+    scheduler = PolicyScheduler(reader, operations, simulator, tasks, federation_clock)
     rt = AppRuntime(
         settings=settings,
-        clock=clock,
+        clock=federation_clock,
         reader=reader,
-        auth=AuthService(SqlAuthStore(engine), clock, policy),
+        auth=AuthService(SqlAuthStore(engine), real, policy),
         tasks=tasks,
         operations=operations,
         metrics=SqlMetricsReader(engine),
         certificates=security,
         role_assignments=security,
         simulator=simulator,
+        time=TimeControl(federation_clock, scheduler),
+        scheduler=scheduler,
         storage=storage,
     )
     register_operations(tasks, simulator)
@@ -119,8 +131,10 @@ def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
 
 
 def chores(rt: AppRuntime) -> Callable[[], int]:
-    """The worker's time-driven changes: backups settling and expiring, then the simulated hardware's."""
+    """The worker's time-driven changes: policy backups, backups settling and expiring, then the
+    simulated hardware's."""
     return every(
+        rt.scheduler.run_due,
         backups_service.housekeeping(rt.reader, rt.operations, rt.simulator, rt.clock),
         *rt.simulator.chores(rt.clock),
     )
@@ -174,5 +188,6 @@ def create_app(rt: AppRuntime) -> FastAPI:
             swagger_favicon_url="/api/swagger-ui/favicon-32x32.png",
         )
 
+    app.mount(CONTROL_PREFIX, control_app(rt))
     app.add_middleware(OmniStackMiddleware)
     return app

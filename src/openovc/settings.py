@@ -30,6 +30,9 @@ class Settings(BaseSettings):
     # then optional per-operation overrides, e.g. `immediate,virtual_machine.clone=duration:20:0.3`.
     task_pacing: str = "immediate"
     task_worker: bool = True
+    # The federation's clock: `real`, `manual`, `manual:<ISO time>` or `accelerated:<factor>`; None keeps
+    # the stored clock as it runs (a new store's runs in real time).
+    clock: str | None = None
     # Server processes sharing the listening socket and the store (`serve --workers`).
     workers: int = Field(default=1, ge=1, le=64)
     generate_demo: bool = True

@@ -123,7 +123,8 @@ def _post(env: Env, h: dict[str, str], path: str, body: Any = None, version: str
 def _settle(env: Env) -> int:
     """What the worker does each turn."""
     store = SqlOperationsStore(env.runtime.storage.engine)
-    return backups.settle(env.runtime.reader, store, env.runtime.simulator, env.clock.now())
+    settled = backups.settle(env.runtime.reader, store, env.runtime.simulator, env.runtime.clock.now())
+    return settled.expired + settled.progressed
 
 
 def _paced(env: Env, *operations: str) -> None:

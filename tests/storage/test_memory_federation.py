@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from openovc.domain.catalog import (
@@ -14,6 +16,7 @@ from openovc.domain.catalog import (
     POLICIES,
     VIRTUAL_MACHINES,
 )
+from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import Page
 from openovc.domain.query import parse_collection_query, visible_fields
 from tests.storage.conftest import Store
@@ -107,7 +110,16 @@ def test_cluster_group_and_time_filters_match_the_stores(store: Store, fake: Mem
 
 
 def test_lookups_match_the_stores(store: Store, fake: MemoryFederation) -> None:
-    for coll in (VIRTUAL_MACHINES, BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, POLICIES, EXTERNAL_STORES):
+    colls: tuple[Collection[Any], ...] = (
+        VIRTUAL_MACHINES,
+        BACKUPS,
+        DATASTORES,
+        HOSTS,
+        OMNISTACK_CLUSTERS,
+        POLICIES,
+        EXTERNAL_STORES,
+    )
+    for coll in colls:
         keys = [str(r[coll.key]) for r in store.federation.rows[coll.plural]]
         for key in keys[:3]:
             assert fake.get(coll, key) == store.reader.get(coll, key)

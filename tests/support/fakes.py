@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from functools import lru_cache
 from types import ModuleType
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -40,7 +40,7 @@ from openovc.domain.catalog import BY_PLURAL, CLUSTER_GROUPS, HOSTS, VIRTUAL_MAC
 from openovc.domain.clock import ManualClock
 from openovc.domain.fields import Collection, Kind, Op
 from openovc.domain.ports.certificates import CertificateStore
-from openovc.domain.ports.federation import FederationReader, Page, Record, Txn
+from openovc.domain.ports.federation import FederationReader, Page, R, Record, Txn
 from openovc.domain.ports.operations import (
     GuestCredentials,
     OperationsState,
@@ -79,7 +79,7 @@ def _field_names(plural: str) -> tuple[str, ...]:
     return tuple(f.name for f in BY_PLURAL[plural].fields)
 
 
-def _checked(coll: Collection, names: Iterable[str]) -> None:
+def _checked(coll: Collection[Any], names: Iterable[str]) -> None:
     known = _field_names(coll.plural)
     unknown = [n for n in names if n not in known]
     if unknown:
@@ -91,7 +91,7 @@ def _copied(record: Record) -> Record:
     return {k: copy.deepcopy(v) if isinstance(v, list | dict) else v for k, v in record.items()}
 
 
-def _as_read(coll: Collection, record: Record) -> Record:
+def _as_read(coll: Collection[Any], record: Record) -> Record:
     """A record as the reader gives it: JSON-kind values as JSON text."""
     json_fields = _json_fields(coll.plural)
     return {
@@ -116,6 +116,8 @@ class OperationsData:
     store_credentials: dict[str, StoreCredentials] = field(default_factory=dict)
     guest_credentials: dict[str, GuestCredentials] = field(default_factory=dict)
     restored: dict[str, list[RestoredFile]] = field(default_factory=dict)
+    marks: dict[tuple[str, str], int] = field(default_factory=dict)
+    slots: dict[tuple[str, str, int], str] = field(default_factory=dict)  # (rule, VM, slot) -> backup id
 
     def copy(self) -> OperationsData:
         # The records are frozen dataclasses: copying the containers is enough.
@@ -125,6 +127,8 @@ class OperationsData:
             store_credentials=dict(self.store_credentials),
             guest_credentials=dict(self.guest_credentials),
             restored={vm: list(files) for vm, files in self.restored.items()},
+            marks=dict(self.marks),
+            slots=dict(self.slots),
         )
 
 
@@ -178,6 +182,32 @@ class MemoryOperationsState:
                 undone += 1
         return undone
 
+    def schedule_marks(self) -> dict[tuple[str, str], int]:
+        return dict(self.data.marks)
+
+    def move_schedule_mark(self, rule_id: str, cluster_id: str, expected: int | None, through: int) -> bool:
+        if self.data.marks.get((rule_id, cluster_id)) != expected:
+            return False
+        self.data.marks[(rule_id, cluster_id)] = through
+        return True
+
+    def claim_slots(self, rule_id: str, slot_ms: int, backups: dict[str, str]) -> None:
+        for vm_id, backup_id in backups.items():
+            if (rule_id, vm_id, slot_ms) in self.data.slots:
+                raise KeyError(f"slot {slot_ms} of rule {rule_id} already fired for {vm_id}")
+            self.data.slots[(rule_id, vm_id, slot_ms)] = backup_id
+
+    def slot_backups(self, rule_id: str, vm_ids: list[str]) -> dict[str, list[str]]:
+        found: dict[str, list[str]] = {vm: [] for vm in vm_ids}
+        for (rule, vm, _), backup_id in sorted(self.data.slots.items()):
+            if rule == rule_id and vm in found:
+                found[vm].append(backup_id)
+        return found
+
+    def forget_slots(self, before_ms: int) -> int:  # noqa: ARG002 - the port's signature
+        # The fake keeps every claim: it cannot see which backups are gone, and keeping them checks more.
+        return 0
+
 
 # ------------------------------------------------------------------------------------- the query
 
@@ -201,7 +231,7 @@ def _match_one(value: object, wanted: str, kind: Kind, wildcard: bool, insensiti
 class _Query:
     """A CollectionQuery applied to records, as storage/querying.py compiles it into SQL."""
 
-    def __init__(self, fed: MemoryFederation, coll: Collection, query: CollectionQuery) -> None:
+    def __init__(self, fed: MemoryFederation, coll: Collection[Any], query: CollectionQuery) -> None:
         self.fed = fed
         self.coll = coll
         self.query = query
@@ -318,7 +348,7 @@ class MemoryFederation:
                     raise ConstraintViolation(f"{table} already has {key}")
                 stored[key] = {name: record.get(name) for name in _field_names(table)}
 
-    def named(self, coll: Collection, name: str) -> Record:
+    def named(self, coll: Collection[Any], name: str) -> Record:
         """The object of that name as stored (the first by key); KeyError when there is none."""
         for record in self.rows(coll):
             if record["name"] == name:
@@ -329,37 +359,39 @@ class MemoryFederation:
         """Every object as stored now, to compare with later (a deep copy)."""
         return copy.deepcopy(self.collections)
 
-    def rows(self, coll: Collection) -> list[Record]:
+    def rows(self, coll: Collection[Any]) -> list[Record]:
         """Every object of a collection as stored (JSON values as Python), in key order; copies."""
         stored = self.collections[coll.plural]
         return [_copied(stored[key]) for key in sorted(stored)]
 
-    def row(self, coll: Collection, key: str) -> Record:
+    def row(self, coll: Collection[Any], key: str) -> Record:
         """One object as stored (JSON values as Python); KeyError when there is none."""
         return _copied(self.collections[coll.plural][key])
 
     # ---- FederationReader -------------------------------------------------------------------------
 
-    def page(self, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> Page:
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
         return _Query(self, coll, query).page(self.collections[coll.plural].values(), columns)
 
-    def get(self, coll: Collection, key: str) -> Record | None:
+    def get(self, coll: Collection[R], key: str) -> R | None:
         found = self.get_many(coll, [key])
         return found[0] if found else None
 
-    def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]:
+    def get_many(self, coll: Collection[R], keys: Sequence[str]) -> list[R]:
         stored = self.collections[coll.plural]
         if coll.key == "hash":  # thumbprints match in any case
             wanted = {k.lower() for k in keys}
             chosen = [k for k in stored if k.lower() in wanted]
         else:
             chosen = [k for k in dict.fromkeys(keys) if k in stored]
-        return [_as_read(coll, stored[k]) for k in sorted(chosen)]
+        return cast(list[R], [_as_read(coll, stored[k]) for k in sorted(chosen)])
 
-    def find(self, coll: Collection, **equals: object) -> list[Record]:
+    def find(self, coll: Collection[R], **equals: object) -> list[R]:
         _checked(coll, equals)
         stored = self.collections[coll.plural]
-        return [_as_read(coll, stored[k]) for k in sorted(stored) if _matches(stored[k], equals)]
+        return cast(
+            list[R], [_as_read(coll, stored[k]) for k in sorted(stored) if _matches(stored[k], equals)]
+        )
 
     def hardware(self, host_id: str) -> str | None:
         document = self.data.hardware.get(host_id)
@@ -447,7 +479,7 @@ class MemoryTxn:
         self._content: ContentModel | None = None
         self._before_commit: dict[str, Callable[[], None]] = {}
 
-    def _stored(self, coll: Collection) -> dict[str, Record]:
+    def _stored(self, coll: Collection[Any]) -> dict[str, Record]:
         """The transaction's own copy of a collection (its records are replaced, never changed in place)."""
         assert not self.closed, "the transaction is over"
         mine = self._collections.get(coll.plural)
@@ -455,20 +487,20 @@ class MemoryTxn:
             mine = self._collections[coll.plural] = dict(self.federation.collections[coll.plural])
         return mine
 
-    def get(self, coll: Collection, key: str) -> Record | None:
+    def get(self, coll: Collection[R], key: str) -> R | None:
         record = self._stored(coll).get(key)
-        return _copied(record) if record is not None else None
+        return cast(R, _copied(record)) if record is not None else None
 
-    def find(self, coll: Collection, **equals: object) -> list[Record]:
+    def find(self, coll: Collection[R], **equals: object) -> list[R]:
         _checked(coll, equals)
         stored = self._stored(coll)
-        return [_copied(stored[k]) for k in sorted(stored) if _matches(stored[k], equals)]
+        return cast(list[R], [_copied(stored[k]) for k in sorted(stored) if _matches(stored[k], equals)])
 
-    def count(self, coll: Collection, **equals: object) -> int:
+    def count(self, coll: Collection[Any], **equals: object) -> int:
         _checked(coll, equals)
         return sum(1 for record in self._stored(coll).values() if _matches(record, equals))
 
-    def insert(self, coll: Collection, record: Record) -> None:
+    def insert(self, coll: Collection[Any], record: Record) -> None:
         _checked(coll, record)
         stored = self._stored(coll)
         key = record.get(coll.key)
@@ -478,10 +510,10 @@ class MemoryTxn:
             raise ConstraintViolation(f"{coll.plural} already has {key}")
         stored[str(key)] = _copied({name: record.get(name) for name in _field_names(coll.plural)})
 
-    def update(self, coll: Collection, key: str, values: Record) -> None:
+    def update(self, coll: Collection[Any], key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)
 
-    def update_where(self, coll: Collection, equals: Record, values: Record) -> int:
+    def update_where(self, coll: Collection[Any], equals: Record, values: Record) -> int:
         _checked(coll, [*equals, *values])
         stored = self._stored(coll)
         chosen = [k for k, record in stored.items() if _matches(record, equals)]
@@ -495,7 +527,7 @@ class MemoryTxn:
             stored[new_key] = changed
         return len(chosen)
 
-    def update_each(self, coll: Collection, changes: Sequence[tuple[str, Record]]) -> None:
+    def update_each(self, coll: Collection[Any], changes: Sequence[tuple[str, Record]]) -> None:
         if not changes:
             return
         columns = tuple(changes[0][1])
@@ -503,7 +535,7 @@ class MemoryTxn:
         for key, values in changes:
             self.update(coll, key, values)
 
-    def delete(self, coll: Collection, key: str) -> bool:
+    def delete(self, coll: Collection[Any], key: str) -> bool:
         return self._stored(coll).pop(key, None) is not None
 
     def before_commit(self, key: str, hook: Callable[[], None]) -> None:

@@ -52,15 +52,20 @@ def make_env(
     database_url: str | None = None,
     spec: FederationSpec | None = None,
     task_pacing: str = "polls:1",
+    clock_mode: str | None = None,
 ) -> Env:
     """`task_pacing` "polls:1" (unlike a server's default, `immediate`): a task runs at its first poll, so
     a test can change the federation between a task's acceptance and its run."""
     clock = ManualClock(START)
     settings = Settings(
-        data_dir=data_dir, database_url=database_url, generate_demo=False, task_pacing=task_pacing
+        data_dir=data_dir,
+        database_url=database_url,
+        generate_demo=False,
+        task_pacing=task_pacing,
+        clock=clock_mode,
     )
     runtime = build_runtime(settings, clock)
-    federation = generate(spec or FederationSpec.demo(), clock.now())
+    federation = generate(spec or FederationSpec.demo(), runtime.clock.now())
     load_federation(runtime.storage.engine, federation)
     runtime.auth.set_user(ADMIN[0], ADMIN[1], Role.ADMINISTRATOR)
     runtime.auth.set_user(READER[0], READER[1], Role.READ_ONLY)

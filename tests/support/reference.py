@@ -11,7 +11,7 @@ from openovc.domain.query import CollectionQuery, parse_collection_query, visibl
 from openovc.simulator.federation import Federation
 
 
-def wire(coll: Collection, row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
+def wire(coll: Collection[Any], row: dict[str, Any], names: tuple[str, ...]) -> dict[str, Any]:
     out: dict[str, Any] = {}
     for name in names:
         fld = coll.field(name)
@@ -38,7 +38,7 @@ def _groups_clusters(fed: Federation, group_ids: tuple[object, ...]) -> set[str]
     return {c for g in fed.rows["cluster_groups"] if g["id"] in group_ids for c in g["clusters"]}
 
 
-def _keep(fed: Federation, coll: Collection, q: CollectionQuery, row: dict[str, Any]) -> bool:
+def _keep(fed: Federation, coll: Collection[Any], q: CollectionQuery, row: dict[str, Any]) -> bool:
     for cond in q.conditions:
         value = row[cond.field]
         fld = coll.field(cond.field)
@@ -61,7 +61,7 @@ def _keep(fed: Federation, coll: Collection, q: CollectionQuery, row: dict[str, 
     return True
 
 
-def _sort_key(coll: Collection, q: CollectionQuery) -> Any:
+def _sort_key(coll: Collection[Any], q: CollectionQuery) -> Any:
     fld = coll.field(q.sort)
     assert fld is not None
     lower = fld.kind is Kind.STR and (q.case_insensitive or q.sort in coll.insensitive_sort)

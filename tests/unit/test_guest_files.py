@@ -6,7 +6,7 @@ import random
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
-from typing import cast
+from typing import Any, cast
 
 import pytest
 from hypothesis import given
@@ -348,10 +348,10 @@ def test_every_demo_vm_gets_the_os_of_its_image() -> None:
 class _Reader:
     """A reader over a few records: browsing needs only `get`."""
 
-    def __init__(self, *records: tuple[Collection, Record]) -> None:
+    def __init__(self, *records: tuple[Collection[Any], Record]) -> None:
         self.records = records
 
-    def get(self, coll: Collection, key: str) -> Record | None:
+    def get(self, coll: Collection[Any], key: str) -> Record | None:
         return next((r for c, r in self.records if c is coll and r.get(coll.key) == key), None)
 
 
@@ -369,7 +369,7 @@ _VM: Record = {
 _FILES = {"virtual_disk": "web-01.vmdk", "partition_number": "2", "file_path": "/"}
 
 
-def _service(*records: tuple[Collection, Record]) -> FederationReader:
+def _service(*records: tuple[Collection[Any], Record]) -> FederationReader:
     # Only `get` is called; the cast spares the stub the rest of a growing protocol.
     return cast(FederationReader, _Reader(*records))
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import orjson
 import pytest
 
@@ -23,7 +25,7 @@ def _ids(page: Page) -> list[str]:
     return [str(row[at]) for row in page.rows]
 
 
-def _plain(coll: Collection) -> tuple[str, ...]:
+def _plain(coll: Collection[Any]) -> tuple[str, ...]:
     """The fields a collection GET shows without show_optional_fields."""
     return tuple(f.name for f in coll.fields if not f.optional)
 

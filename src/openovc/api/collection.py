@@ -16,7 +16,7 @@ from openovc.services import reads
 
 
 def list_response(
-    request: Request, reader: FederationReader, coll: Collection, fixed: Mapping[str, str] | None = None
+    request: Request, reader: FederationReader, coll: Collection[Any], fixed: Mapping[str, str] | None = None
 ) -> JSON:
     params: Mapping[str, str] = request.query_params
     if emergency(request):
@@ -25,7 +25,7 @@ def list_response(
     return JSON(envelope(coll, page, query.offset, query.limit))
 
 
-def get_response(reader: FederationReader, coll: Collection, key: str) -> JSON:
+def get_response(reader: FederationReader, coll: Collection[Any], key: str) -> JSON:
     return JSON({coll.singular: render_record(coll, reads.get_object(reader, coll, key))})
 
 
@@ -44,7 +44,7 @@ def _field_schema(fld: Field) -> dict[str, Any]:
     return schema
 
 
-def object_schema(coll: Collection) -> dict[str, Any]:
+def object_schema(coll: Collection[Any]) -> dict[str, Any]:
     return {
         "type": "object",
         "title": coll.singular,
@@ -52,7 +52,7 @@ def object_schema(coll: Collection) -> dict[str, Any]:
     }
 
 
-def _filter_param(coll: Collection, param: str, op: Op, field_name: str) -> dict[str, Any]:
+def _filter_param(coll: Collection[Any], param: str, op: Op, field_name: str) -> dict[str, Any]:
     fld = coll.field(field_name)
     kind = fld.kind if fld else Kind.STR
     typ = {Op.MIN: "integer", Op.MAX: "integer", Op.BOOL: "boolean"}.get(op, "string")
@@ -77,7 +77,7 @@ _PAGING = [
 ]
 
 
-def list_openapi(coll: Collection) -> dict[str, Any]:
+def list_openapi(coll: Collection[Any]) -> dict[str, Any]:
     """openapi_extra for a collection GET: every filter and paging parameter, and the envelope."""
     params = [_filter_param(coll, f.param, f.op, f.field) for f in coll.filters]
     params += [
@@ -111,7 +111,7 @@ def list_openapi(coll: Collection) -> dict[str, Any]:
     }
 
 
-def get_openapi(coll: Collection) -> dict[str, Any]:
+def get_openapi(coll: Collection[Any]) -> dict[str, Any]:
     return {
         "responses": {
             "200": {

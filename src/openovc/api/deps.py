@@ -22,6 +22,7 @@ from openovc.domain.ports.role_assignments import RoleAssignmentStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.operations.engine import TaskEngine
 from openovc.services.auth import AuthService, Session
+from openovc.services.time_control import TimeControl
 from openovc.settings import Settings
 
 
@@ -39,6 +40,7 @@ class Runtime:
     certificates: CertificateStore
     role_assignments: RoleAssignmentStore
     simulator: Simulator
+    time: TimeControl
 
 
 async def runtime(request: Request) -> Runtime:
@@ -150,7 +152,7 @@ def api_router(path: str = "", *, tags: list[str] | None = None, protected: bool
 
     The application adds these routes to its own router, one flat list: FastAPI tries included routers
     one after another, and matches a request again inside the one that takes it, at a cost on every
-    request (a quarter of a simple GET's CPU, with a dozen routers).
+    request (measured in docs/architecture.md, Performance notes).
     """
     return APIRouter(
         prefix=API_PREFIX + path,

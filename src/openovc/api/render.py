@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
 from openovc.domain.fields import Collection, Kind
-from openovc.domain.ports.federation import Page, Record
+from openovc.domain.ports.federation import Page
 from openovc.domain.timefmt import NA
 
 
@@ -16,7 +16,7 @@ def _ratio(value: object) -> str:
     return f"{float(value):.1f} : 1" if value is not None else "0.0 : 1"  # type: ignore[arg-type]
 
 
-def _converters(coll: Collection, columns: Sequence[str]) -> list[Any]:
+def _converters(coll: Collection[Any], columns: Sequence[str]) -> list[Any]:
     out: list[Any] = []
     for name in columns:
         fld = coll.field(name)
@@ -33,7 +33,7 @@ def _converters(coll: Collection, columns: Sequence[str]) -> list[Any]:
 
 
 def render_rows(
-    coll: Collection, columns: Sequence[str], rows: Sequence[Sequence[object]]
+    coll: Collection[Any], columns: Sequence[str], rows: Sequence[Sequence[object]]
 ) -> list[dict[str, object]]:
     """Stored rows of `columns` as wire objects."""
     convs = _converters(coll, columns)
@@ -45,13 +45,13 @@ def render_rows(
     ]
 
 
-def render_record(coll: Collection, record: Record) -> dict[str, object]:
+def render_record(coll: Collection[Any], record: Mapping[str, Any]) -> dict[str, object]:
     """One stored object with every field, in the catalog's order."""
     columns = [f.name for f in coll.fields]
     return render_rows(coll, columns, [[record.get(c) for c in columns]])[0]
 
 
-def envelope(coll: Collection, page: Page, offset: int, limit: int) -> dict[str, object]:
+def envelope(coll: Collection[Any], page: Page, offset: int, limit: int) -> dict[str, object]:
     """The real collection envelope: offset and limit echoed, count of all matches."""
     return {
         "offset": offset,

@@ -1,4 +1,4 @@
-"""The `openovc` command: serve the API, initialise the store, manage users."""
+"""The `openovc` command: serve the API, initialise the store, manage users, move the simulated clock."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from openovc import __version__
-from openovc.cli import init, serve, users
+from openovc.cli import clock, init, serve, users
 from openovc.cli.common import EXIT_ERROR, CommandError
 
 
@@ -18,6 +18,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_command(commands)
     init.add_command(commands)
     users.add_command(commands)
+    clock.add_command(commands)
     return parser
 
 

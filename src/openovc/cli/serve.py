@@ -24,6 +24,7 @@ from openovc.cli.common import (
     settings_from,
     store_options,
 )
+from openovc.domain.clock import parse_clock_mode
 from openovc.settings import Settings
 
 if TYPE_CHECKING:
@@ -53,6 +54,11 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     serve.add_argument("--no-demo", action="store_true", help="leave an empty store empty")
     serve.add_argument("--log-level", choices=_LOG_LEVELS, help="server log level (default warning)")
     serve.add_argument("--access-log", action="store_true", help="log every request")
+    serve.add_argument(
+        "--clock",
+        help="the simulated clock: real, manual, manual:2027-01-04T00:30:00Z or accelerated:60 "
+        "(default: as it was left; real for a new store)",
+    )
     serve.add_argument(
         "--workers",
         type=int,
@@ -132,7 +138,13 @@ def _serve(args: argparse.Namespace) -> int:
         generate_demo=False if args.no_demo else None,
         log_level=args.log_level,
         workers=args.workers,
+        clock=args.clock,
     )
+    try:
+        if settings.clock is not None:
+            parse_clock_mode(settings.clock, 0)
+    except ValueError as problem:
+        raise CommandError(f"invalid clock: {problem}", EXIT_USAGE) from None
     ssl_kwargs: dict[str, Any] = {}
     if settings.tls:
         try:

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from openovc.domain.ports.federation import Record
+from collections.abc import Mapping
+from typing import Any
 
 NEW, SAVING, PROTECTED, CANCELED = "NEW", "SAVING", "PROTECTED", "CANCELED"
 IN_FLIGHT = (NEW, SAVING)  # being taken, or sent to where it is kept
 
 
-def in_cluster(backup: Record) -> bool:
+def in_cluster(backup: Mapping[str, Any]) -> bool:
     """Kept by an omnistack_cluster (not an external store)."""
     return not backup["external_store_name"] and bool(backup["omnistack_cluster_id"])
 
 
-def kept_at(backup: Record) -> str:
+def kept_at(backup: Mapping[str, Any]) -> str:
     """Where a backup's content is kept: its cluster's id, or its external store's name."""
     return str(backup["external_store_name"] or backup["omnistack_cluster_id"])

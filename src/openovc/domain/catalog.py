@@ -2,7 +2,20 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from openovc.domain.fields import Collection, Field, Filter, Kind, Op
+from openovc.domain.records import (
+    Backup,
+    Certificate,
+    ClusterGroup,
+    Datastore,
+    ExternalStore,
+    Host,
+    OmnistackCluster,
+    Policy,
+    VirtualMachine,
+)
 
 HYPERVISOR_TYPES = ("VSPHERE", "HYPERV")
 CONSISTENCY_TYPES = ("NONE", "DEFAULT", "FAILEDVSS", "NOT_APPLICABLE", "VSS")
@@ -84,7 +97,7 @@ def _capacity(optional: bool) -> tuple[Field, ...]:
     return tuple(_i(n, optional) for n in _CAPACITY) + tuple(_r(n, optional) for n in _RATIOS)
 
 
-VIRTUAL_MACHINES = Collection(
+VIRTUAL_MACHINES: Collection[VirtualMachine] = Collection(
     plural="virtual_machines",
     singular="virtual_machine",
     has_optional_fields=True,
@@ -168,7 +181,7 @@ VIRTUAL_MACHINES = Collection(
     ),
 )
 
-BACKUPS = Collection(
+BACKUPS: Collection[Backup] = Collection(
     plural="backups",
     singular="backup",
     insensitive_sort=frozenset({"name"}),
@@ -234,7 +247,7 @@ BACKUPS = Collection(
     ),
 )
 
-DATASTORES = Collection(
+DATASTORES: Collection[Datastore] = Collection(
     plural="datastores",
     singular="datastore",
     has_optional_fields=True,
@@ -279,7 +292,7 @@ DATASTORES = Collection(
     ),
 )
 
-HOSTS = Collection(
+HOSTS: Collection[Host] = Collection(
     plural="hosts",
     singular="host",
     has_optional_fields=True,
@@ -351,7 +364,7 @@ HOSTS = Collection(
     ),
 )
 
-OMNISTACK_CLUSTERS = Collection(
+OMNISTACK_CLUSTERS: Collection[OmnistackCluster] = Collection(
     plural="omnistack_clusters",
     singular="omnistack_cluster",
     has_optional_fields=True,
@@ -409,7 +422,7 @@ OMNISTACK_CLUSTERS = Collection(
     ),
 )
 
-POLICIES = Collection(
+POLICIES: Collection[Policy] = Collection(
     plural="policies",
     singular="policy",
     fields=(
@@ -429,14 +442,14 @@ POLICIES = Collection(
     ),
 )
 
-CLUSTER_GROUPS = Collection(
+CLUSTER_GROUPS: Collection[ClusterGroup] = Collection(
     plural="cluster_groups",
     singular="cluster_group",
     fields=(_s("id"), _s("name", index=True), _j("clusters")),
     filters=(_m("id"), _w("name")),
 )
 
-EXTERNAL_STORES = Collection(
+EXTERNAL_STORES: Collection[ExternalStore] = Collection(
     plural="external_stores",
     singular="external_store",
     key="name",
@@ -457,7 +470,7 @@ EXTERNAL_STORES = Collection(
     ),
 )
 
-CERTIFICATES = Collection(
+CERTIFICATES: Collection[Certificate] = Collection(
     plural="certificates",
     singular="certificate",
     default_sort="hash",
@@ -466,8 +479,8 @@ CERTIFICATES = Collection(
     filters=(),
 )
 
-ALL: tuple[Collection, ...] = (
+ALL: tuple[Collection[Any], ...] = (
     VIRTUAL_MACHINES, BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, POLICIES,
     CLUSTER_GROUPS, EXTERNAL_STORES,
 )  # fmt: skip
-BY_PLURAL = {c.plural: c for c in (*ALL, CERTIFICATES)}
+BY_PLURAL: dict[str, Collection[Any]] = {c.plural: c for c in (*ALL, CERTIFICATES)}

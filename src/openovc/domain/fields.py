@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from typing import Any, Generic, TypeVar
 
 
 class Kind(Enum):
@@ -56,8 +58,12 @@ class Filter:
     wildcard: bool = False
 
 
+# The type of a collection's rows (domain/records.py): what reading the collection gives.
+R_co = TypeVar("R_co", bound=Mapping[str, Any], covariant=True)
+
+
 @dataclass(frozen=True)
-class Collection:
+class Collection(Generic[R_co]):
     """A collection of managed objects: names, fields, filters and defaults."""
 
     plural: str

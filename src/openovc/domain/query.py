@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from openovc.domain import timefmt
 from openovc.domain.errors import InvalidParameter, InvalidSortCriteria, TypeMismatch
@@ -68,7 +69,7 @@ def _split(raw: str) -> list[str]:
     return [part.strip() for part in raw.split(",") if part.strip() != ""]
 
 
-def _condition(coll: Collection, flt: Filter, raw: str) -> Condition:
+def _condition(coll: Collection[Any], flt: Filter, raw: str) -> Condition:
     fld = coll.field(flt.field)
     assert fld is not None, f"{coll.plural}.{flt.param} names an unknown field"
     if flt.op is Op.BOOL:
@@ -99,7 +100,7 @@ def _enum_value(param: str, allowed: tuple[str, ...], raw: str) -> str:
     return value
 
 
-def _sort(coll: Collection, params: Mapping[str, str]) -> str:
+def _sort(coll: Collection[Any], params: Mapping[str, str]) -> str:
     raw = _given(params, "sort")
     if raw is None:
         return coll.default_sort
@@ -144,7 +145,7 @@ def _limit(params: Mapping[str, str]) -> int:
     return value
 
 
-def _fields(coll: Collection, params: Mapping[str, str]) -> tuple[str, ...] | None:
+def _fields(coll: Collection[Any], params: Mapping[str, str]) -> tuple[str, ...] | None:
     raw = _given(params, "fields")
     if raw is None:
         return None
@@ -158,7 +159,7 @@ def _fields(coll: Collection, params: Mapping[str, str]) -> tuple[str, ...] | No
     return names
 
 
-def parse_collection_query(coll: Collection, params: Mapping[str, str]) -> CollectionQuery:
+def parse_collection_query(coll: Collection[Any], params: Mapping[str, str]) -> CollectionQuery:
     """Read a collection GET's query string. Unknown parameter names are ignored, as the real one does."""
     conditions = []
     for flt in coll.filters:
@@ -180,7 +181,7 @@ def parse_collection_query(coll: Collection, params: Mapping[str, str]) -> Colle
     )
 
 
-def visible_fields(coll: Collection, query: CollectionQuery) -> tuple[str, ...]:
+def visible_fields(coll: Collection[Any], query: CollectionQuery) -> tuple[str, ...]:
     """The properties each returned object carries: optional ones only when asked for."""
     names = [f.name for f in coll.fields if query.show_optional_fields or not f.optional]
     if query.fields is None:

@@ -2,8 +2,9 @@
 
 A rule fires on the days its `days` names, from `start_time` every `frequency` minutes up to
 `end_time` inclusive; an `end_time` not after `start_time` (the default 00:00) means until
-midnight, and a rule of a day or more fires once a day, at `start_time`. Times are local to the
-cluster's time zone; shares of days do not depend on it.
+midnight, and a rule of a day or more fires once a day, at `start_time` (every N-th day, for a rule of
+N days that runs every day). Times are local to the cluster's time zone, daylight-saving changes
+included (see `slots`); shares of days do not depend on it.
 
 The schedule report (`GET /policies/policy_schedule_report`, and the impact reports) weighs each
 rule by the ALIVE VMs of its policy:
@@ -20,6 +21,7 @@ grows with the hosts that take and store the backups.
 
 from __future__ import annotations
 
+import bisect
 import calendar
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
@@ -136,6 +138,14 @@ def daily_times(rule: Rule) -> list[int]:
     return list(range(rule.start, stop, rule.frequency))
 
 
+def day_step(rule: Rule) -> int:
+    """Every how many days a rule of several days' frequency runs (1 for a day or less).
+
+    Only a rule that runs every day can skip days: one that names its days runs on each of them.
+    """
+    return max(1, rule.frequency // DAY_MINUTES) if rule.days.every_day else 1
+
+
 @lru_cache(maxsize=256)
 def day_share(days: Days) -> float:
     """The long-run share of days on which a rule with these `days` runs."""
@@ -149,7 +159,7 @@ def day_share(days: Days) -> float:
 
 def runs_per_day(rule: Rule) -> float:
     """Backups one VM gets from the rule, averaged per day."""
-    return len(daily_times(rule)) * day_share(rule.days)
+    return len(daily_times(rule)) * day_share(rule.days) / day_step(rule)
 
 
 def retained(rule: Rule) -> float:
@@ -160,21 +170,53 @@ def retained(rule: Rule) -> float:
     return kept
 
 
+def slots(rule: Rule, tz: tzinfo, after: int, upto: int) -> list[int]:
+    """Ascending epoch seconds t, after < t <= upto, at which the rule fires in the zone `tz`.
+
+    A slot is a local wall time on a day the rule runs; it fires when the zone's clock first reads it.
+    So a time the clock skips (spring forward) fires at the end of the gap, a time it reads twice (fall
+    back) fires once, at its first reading, and slots that land on one instant fire once.
+    """
+    if upto <= after:
+        return []
+    day = datetime.fromtimestamp(after, tz).date() - timedelta(days=1)
+    last_day = datetime.fromtimestamp(upto, tz).date() + timedelta(days=1)
+    found: set[int] = set()
+    while day <= last_day:
+        times = _day_slots(rule, tz, day)
+        found.update(times[bisect.bisect_right(times, after) : bisect.bisect_right(times, upto)])
+        day += timedelta(days=1)
+    return sorted(found)
+
+
+@lru_cache(maxsize=4096)
+def _day_slots(rule: Rule, tz: tzinfo, day: date) -> tuple[int, ...]:
+    """The instants of the rule's slots on one local day (none on a day it does not run), ascending."""
+    if not rule.days.matches(day) or day.toordinal() % day_step(rule):
+        return ()
+    walls = (datetime(day.year, day.month, day.day, m // 60, m % 60) for m in daily_times(rule))
+    return tuple(sorted({_first_reading(wall, tz) for wall in walls}))
+
+
+def _first_reading(wall: datetime, tz: tzinfo) -> int:
+    """The first instant at which the zone's clock reads the naive `wall` time (or, skipped, passes it)."""
+    early = int(wall.replace(tzinfo=tz, fold=0).timestamp())
+    if datetime.fromtimestamp(early, tz).replace(tzinfo=None) == wall:
+        return early  # it exists; fold 0 is its first reading when the clock reads it twice
+    # Skipped: fold 1 reads it with the offset after the gap, which lands before the gap; fold 0 after.
+    low, high = int(wall.replace(tzinfo=tz, fold=1).timestamp()), early
+    while low < high:
+        mid = (low + high) // 2
+        if datetime.fromtimestamp(mid, tz).replace(tzinfo=None) >= wall:
+            high = mid
+        else:
+            low = mid + 1
+    return low
+
+
 def fire_times(rule: Rule, tz: tzinfo, after: int, before: int) -> list[int]:
     """Ascending epoch seconds in (after, before) when the rule fires, in the zone `tz`."""
-    minutes = daily_times(rule)
-    day = datetime.fromtimestamp(after, tz).date() - timedelta(days=1)
-    last_day = datetime.fromtimestamp(before, tz).date()
-    out: list[int] = []
-    while day <= last_day:
-        if rule.days.matches(day):
-            for minute in minutes:
-                local = datetime(day.year, day.month, day.day, minute // 60, minute % 60, tzinfo=tz)
-                ts = int(local.timestamp())
-                if after < ts < before:
-                    out.append(ts)
-        day += timedelta(days=1)
-    return out
+    return slots(rule, tz, after, before - 1)
 
 
 @dataclass(frozen=True)

@@ -55,10 +55,18 @@ class TaskEngine:
     """The one way state changes: submit() queues a task, run() performs it atomically."""
 
     def __init__(
-        self, store: TaskStore, clock: Clock, pacing: PacingTable, controller_id: Callable[[], str]
+        self,
+        store: TaskStore,
+        clock: Clock,
+        pacing: PacingTable,
+        controller_id: Callable[[], str],
+        wall: Clock | None = None,
     ) -> None:
+        """`clock`: the federation's time (task times, pacing); `wall`: real time, by which servers beat
+        and are found dead, whatever the federation's clock does (the same clock unless given)."""
         self.store = store
         self.clock = clock
+        self.wall = wall or clock
         self.pacing = pacing
         self.instance_id = str(uuid.uuid4())
         self._controller_id = controller_id
@@ -211,15 +219,18 @@ class TaskEngine:
             ended += ran
         return ended
 
+    def wall_ms(self) -> int:
+        return epoch_ms(self.wall.now())
+
     def beat(self) -> None:
-        self.store.beat(self.instance_id, self.now_ms())
+        self.store.beat(self.instance_id, self.wall_ms())
 
     def recover(self, *, alone: bool = False) -> int:
         """Fail the queued tasks of servers that stopped; they had changed nothing.
 
         `alone`: no other server shares this store (SQLite), so every other server is dead now.
         """
-        live_since = self.now_ms() if alone else self.now_ms() - DEAD_AFTER_MS
+        live_since = self.wall_ms() if alone else self.wall_ms() - DEAD_AFTER_MS
         end = to_text(self.clock.now())
         failed = sum(
             self.store.fail(t, Codes.SERVER_DIED, ORPHAN_MESSAGE, end) for t in self.store.orphans(live_since)

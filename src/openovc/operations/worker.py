@@ -79,7 +79,7 @@ class Worker:
         last_chores, chores_busy = 0.0, False
         while not self._stop.is_set():
             try:
-                now = self.engine.now_ms()
+                now = self.engine.wall_ms()
                 if now - last_check >= HEARTBEAT_MS:
                     self.engine.recover()
                     last_check = now

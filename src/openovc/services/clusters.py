@@ -38,8 +38,8 @@ def set_time_zone(reader: FederationReader, tasks: TaskEngine, cluster_id: str, 
 
 def _run_set_time_zone(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     cluster = still_there(txn, OMNISTACK_CLUSTERS, payload["cluster"])
-    txn.update(OMNISTACK_CLUSTERS, str(cluster["id"]), {"time_zone": payload["time_zone"]})
-    return _cluster(str(cluster["id"]))
+    txn.update(OMNISTACK_CLUSTERS, cluster["id"], {"time_zone": payload["time_zone"]})
+    return _cluster(cluster["id"])
 
 
 # --------------------------------------------------------------------------------------------- IWO
@@ -56,8 +56,8 @@ def _run_set_iwo(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[A
     cluster = still_there(txn, OMNISTACK_CLUSTERS, payload["cluster"])
     enabled = bool(payload["enabled"])
     # The emulated Intersight Workload Optimizer is always reachable, so it is active once enabled.
-    txn.update(OMNISTACK_CLUSTERS, str(cluster["id"]), {"iwo_enabled": enabled, "iwo_active": enabled})
-    return _cluster(str(cluster["id"]))
+    txn.update(OMNISTACK_CLUSTERS, cluster["id"], {"iwo_enabled": enabled, "iwo_active": enabled})
+    return _cluster(cluster["id"])
 
 
 # ---------------------------------------------------------------------------- cluster group rename
@@ -81,9 +81,9 @@ def rename_group(
 
 def _run_rename_group(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     group = still_there(txn, CLUSTER_GROUPS, payload["group"])
-    fail_duplicate(_group_named(txn, payload["name"], str(group["id"])))
+    fail_duplicate(_group_named(txn, payload["name"], group["id"]))
     # No other object stores a group's name (they carry cluster_group_ids only).
-    txn.update(CLUSTER_GROUPS, str(group["id"]), {"name": payload["name"]})
+    txn.update(CLUSTER_GROUPS, group["id"], {"name": payload["name"]})
     return []  # the real one reports no affected object for this task (the Python SDK says so)
 
 

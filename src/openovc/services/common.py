@@ -9,14 +9,14 @@ from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.fields import Collection
 from openovc.domain.names import name_problem
-from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.federation import FederationReader, Finder, R, Txn
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import to_text
 
 DUPLICATE_NAME = "Duplicate name exists."
 
 
-def existing(reader: FederationReader, coll: Collection, key: str) -> Record:
+def existing(reader: FederationReader, coll: Collection[R], key: str) -> R:
     """Quick check: the object exists (404 with the real message otherwise)."""
     record = reader.get(coll, key)
     if record is None:
@@ -24,7 +24,7 @@ def existing(reader: FederationReader, coll: Collection, key: str) -> Record:
     return record
 
 
-def still_there(txn: Txn, coll: Collection, key: str) -> Record:
+def still_there(txn: Txn, coll: Collection[R], key: str) -> R:
     """Run-time check: the object still exists (it may have gone since the task was accepted)."""
     record = txn.get(coll, key)
     if record is None:

@@ -12,6 +12,7 @@ import orjson
 from openovc.domain.catalog import DATASTORES, OMNISTACK_CLUSTERS, POLICIES, VIRTUAL_MACHINES
 from openovc.domain.errors import TaskError
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.records import Datastore, OmnistackCluster, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import (
@@ -42,11 +43,11 @@ def _json(value: Any) -> Any:
     return orjson.loads(value) if isinstance(value, str) else value
 
 
-def _alive_vms(finder: Finder, ds_id: str, **more: object) -> list[Record]:
+def _alive_vms(finder: Finder, ds_id: str, **more: object) -> list[VirtualMachine]:
     return finder.find(VIRTUAL_MACHINES, datastore_id=ds_id, state="ALIVE", **more)
 
 
-def _data(vms: list[Record]) -> int:
+def _data(vms: list[VirtualMachine]) -> int:
     """Bytes the VMs' data takes on their datastore (what clone and move count against its space)."""
     return sum(
         max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
@@ -54,7 +55,7 @@ def _data(vms: list[Record]) -> int:
     )
 
 
-def _too_big(size: int, cluster: Record) -> str | None:
+def _too_big(size: int, cluster: OmnistackCluster) -> str | None:
     # Datastores are thin-provisioned, so together they may promise more than the cluster holds;
     # but one datastore larger than the cluster's whole physical capacity could never be filled.
     allocated = cluster["allocated_capacity"]
@@ -66,19 +67,19 @@ def _too_big(size: int, cluster: Record) -> str | None:
     return None
 
 
-def _refuse_too_big(size: int, cluster: Record) -> None:
+def _refuse_too_big(size: int, cluster: OmnistackCluster) -> None:
     problem = _too_big(size, cluster)
     if problem is not None:
         raise TaskError(Codes.INSUFFICIENT_CAPACITY, problem)
 
 
-def _fail_too_big(size: int, cluster: Record) -> None:
+def _fail_too_big(size: int, cluster: OmnistackCluster) -> None:
     problem = _too_big(size, cluster)
     if problem is not None:
         raise TaskFailure(Codes.INSUFFICIENT_CAPACITY, problem)
 
 
-def _below_used(datastore: Record, size: int, used: int) -> str | None:
+def _below_used(datastore: Datastore, size: int, used: int) -> str | None:
     if size < used:
         return (
             f"Datastore {datastore['name']} cannot be resized to {size} bytes: "
@@ -87,7 +88,7 @@ def _below_used(datastore: Record, size: int, used: int) -> str | None:
     return None
 
 
-def _in_use(datastore: Record, n: int) -> str:
+def _in_use(datastore: Datastore, n: int) -> str:
     return f"Datastore {datastore['name']} cannot be deleted: it stores {_vms(n)}."
 
 
@@ -178,15 +179,15 @@ def resize(reader: FederationReader, tasks: TaskEngine, ds_id: str, size: int) -
 def _run_resize(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     datastore = still_there(txn, DATASTORES, payload["datastore"])
     size = int(payload["size"])
-    used = _data(_alive_vms(txn, str(datastore["id"])))
+    used = _data(_alive_vms(txn, datastore["id"]))
     problem = _below_used(datastore, size, used)
     if problem is not None:
         raise TaskFailure(Codes.INVALID_ARGUMENT, problem)
     cluster = txn.get(OMNISTACK_CLUSTERS, str(datastore["omnistack_cluster_id"]))
     if cluster is not None:
         _fail_too_big(size, cluster)
-    txn.update(DATASTORES, str(datastore["id"]), {"size": size, "hypervisor_free_space": size - used})
-    return _ds(str(datastore["id"]))
+    txn.update(DATASTORES, datastore["id"], {"size": size, "hypervisor_free_space": size - used})
+    return _ds(datastore["id"])
 
 
 # ------------------------------------------------------------------------------------------ delete
@@ -206,8 +207,8 @@ def _run_delete(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
     if n:
         raise TaskFailure(Codes.OBJECT_IN_USE, _in_use(datastore, n))
     # Deleted and removed VMs, and backups, keep naming the datastore: they are history.
-    txn.delete(DATASTORES, str(datastore["id"]))
-    return _ds(str(datastore["id"]))
+    txn.delete(DATASTORES, datastore["id"])
+    return _ds(datastore["id"])
 
 
 # -------------------------------------------------------------------------------------- set_policy
@@ -222,7 +223,7 @@ def set_policy(reader: FederationReader, tasks: TaskEngine, ds_id: str, policy_i
 def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     datastore = still_there(txn, DATASTORES, payload["datastore"])
     policy = still_there(txn, POLICIES, payload["policy"])
-    ds_id, old = str(datastore["id"]), datastore["policy_id"]
+    ds_id, old = datastore["id"], datastore["policy_id"]
     values = {"policy_id": policy["id"], "policy_name": policy["name"]}
     txn.update(DATASTORES, ds_id, values)
     # A VM inherits its datastore's policy unless one was set on it; the store does not record which,
@@ -232,13 +233,13 @@ def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> lis
         txn.update_where(
             VIRTUAL_MACHINES, {"datastore_id": ds_id, "state": "ALIVE", "policy_id": old}, values
         )
-    return _ds(ds_id) + [AffectedObject(str(vm["id"]), VM) for vm in followers]
+    return _ds(ds_id) + [AffectedObject(vm["id"], VM) for vm in followers]
 
 
 # -------------------------------------------------------------------------------- share / unshare
 
 
-def _standard_host(reader: FederationReader, datastore: Record, host_name: str) -> Record:
+def _standard_host(reader: FederationReader, datastore: Datastore, host_name: str) -> Record:
     """Quick check: the host is a standard (non-OmniStack) host of the datastore's cluster."""
     for host in reader.standard_hosts(str(datastore["omnistack_cluster_id"])):
         if host["name"] == host_name:
@@ -253,15 +254,15 @@ def _shared_with(shares: Any, host_name: str) -> bool:
     return any(share.get("host") == host_name for share in _json(shares) or [])
 
 
-def _already_shared(datastore: Record, host_name: str) -> str:
+def _already_shared(datastore: Datastore, host_name: str) -> str:
     return f"Datastore {datastore['name']} is already shared with host {host_name}."
 
 
-def _not_shared(datastore: Record, host_name: str) -> str:
+def _not_shared(datastore: Datastore, host_name: str) -> str:
     return f"Datastore {datastore['name']} is not shared with host {host_name}."
 
 
-def _host_uses(datastore: Record, host_name: str, n: int) -> str:
+def _host_uses(datastore: Datastore, host_name: str, n: int) -> str:
     return (
         f"Datastore {datastore['name']} cannot be unshared from host {host_name}: "
         f"it stores {_vms(n)} running on that host."
@@ -284,8 +285,8 @@ def _run_share(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Aff
     if _shared_with(shares, payload["host"]):
         raise TaskFailure(Codes.INVALID_STATE, _already_shared(datastore, payload["host"]))
     shares.append({"address": payload["address"], "host": payload["host"], "rw": True})
-    txn.update(DATASTORES, str(datastore["id"]), {"shares": shares})
-    return _ds(str(datastore["id"]))
+    txn.update(DATASTORES, datastore["id"], {"shares": shares})
+    return _ds(datastore["id"])
 
 
 def unshare(reader: FederationReader, tasks: TaskEngine, ds_id: str, host_name: str) -> Record:
@@ -309,8 +310,8 @@ def _run_unshare(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[A
     if n:
         raise TaskFailure(Codes.OBJECT_IN_USE, _host_uses(datastore, host_name, n))
     kept = [s for s in shares if s.get("host") != host_name]
-    txn.update(DATASTORES, str(datastore["id"]), {"shares": kept})
-    return _ds(str(datastore["id"]))
+    txn.update(DATASTORES, datastore["id"], {"shares": kept})
+    return _ds(datastore["id"])
 
 
 HANDLERS: dict[str, Handler] = {

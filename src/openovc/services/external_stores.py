@@ -17,6 +17,7 @@ from openovc.domain.catalog import EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
 from openovc.domain.errors import InvalidBody, TaskError
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
 from openovc.domain.ports.operations import StoreCredentials
+from openovc.domain.records import ExternalStore
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.auth import hash_password
@@ -129,7 +130,7 @@ def update_credentials(
 
 
 def _run_update_credentials(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
-    name = str(still_there(txn, EXTERNAL_STORES, payload["name"])["name"])
+    name = still_there(txn, EXTERNAL_STORES, payload["name"])["name"]
     if payload["management_ip"] is not None:
         txn.update(EXTERNAL_STORES, name, {"management_ip": payload["management_ip"]})
     txn.state().put_store_credentials(StoreCredentials(name, payload["username"], payload["password_hash"]))
@@ -151,9 +152,9 @@ def _rules_using(finder: Finder, name: str) -> list[str]:
     return used
 
 
-def _in_use(finder: Finder, store: Record, cluster_id: str) -> tuple[int, str] | None:
+def _in_use(finder: Finder, store: ExternalStore, cluster_id: str) -> tuple[int, str] | None:
     """Why the store cannot be unregistered now (error code and message), or None."""
-    name = str(store["name"])
+    name = store["name"]
     if store["omnistack_cluster_id"] != cluster_id:
         return (
             Codes.INVALID_ARGUMENT,
@@ -187,7 +188,7 @@ def _run_unregister(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> lis
     refused = _in_use(txn, store, payload["cluster"])
     if refused is not None:
         raise TaskFailure(*refused)
-    name = str(store["name"])
+    name = store["name"]
     txn.delete(EXTERNAL_STORES, name)
     txn.state().drop_store_credentials(name)
     return _store(name)

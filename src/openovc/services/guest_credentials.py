@@ -31,6 +31,7 @@ from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.operations import GuestCredentials
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import LINUX, Simulator
+from openovc.domain.records import VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.auth import hash_password, verify_password
@@ -51,7 +52,9 @@ def _same_account(family: str, known: str, username: str) -> bool:
     return known == username if family == LINUX else known.lower() == username.lower()
 
 
-def accepts(sim: Simulator, vm: Record, known: GuestCredentials | None, username: str, password: str) -> bool:
+def accepts(
+    sim: Simulator, vm: VirtualMachine, known: GuestCredentials | None, username: str, password: str
+) -> bool:
     """Whether the guest accepts this login (see the module's docstring)."""
     if username == "" or password == "":
         return False
@@ -63,7 +66,7 @@ def accepts(sim: Simulator, vm: Record, known: GuestCredentials | None, username
     return is_administrator(family, username)
 
 
-def _alive(vm: Record) -> None:
+def _alive(vm: VirtualMachine) -> None:
     if vm["state"] != "ALIVE":
         raise TaskError(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
 
@@ -119,7 +122,7 @@ def set_backup_parameters(
     return tasks.submit("virtual_machine.backup_parameters", payload, [vm_id])
 
 
-def _status(sim: Simulator, vm: Record, accepted: bool) -> str:
+def _status(sim: Simulator, vm: VirtualMachine, accepted: bool) -> str:
     if sim.guest_os(vm) == LINUX:
         on = vm["hypervisor_virtual_machine_power_state"] == "ON"
         return "INVALID_OS" if on else str(vm["app_aware_vm_status"])
@@ -133,7 +136,7 @@ def _run_backup_parameters(
     if vm["state"] != "ALIVE":
         raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
     state = txn.state()
-    known = state.guest_credentials(str(vm["id"]))
+    known = state.guest_credentials(vm["id"])
     if (known.account_password_hash if known is not None else None) != payload["asked"]:
         # The guest's password was learnt by another request in between: this answer is stale.
         raise TaskFailure(
@@ -145,7 +148,7 @@ def _run_backup_parameters(
     app_aware = payload["app_aware_type"]
     state.put_guest_credentials(
         GuestCredentials(
-            vm_id=str(vm["id"]),
+            vm_id=vm["id"],
             username=payload["username"],
             password_hash=payload["password_hash"],
             # null leaves the type as it was (the Python SDK sends null unless told otherwise).
@@ -158,8 +161,8 @@ def _run_backup_parameters(
         )
     )
     status = _status(sim, vm, accepted or bool(payload["override"]))
-    txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"app_aware_vm_status": status})
-    return [AffectedObject(str(vm["id"]), VM)]
+    txn.update(VIRTUAL_MACHINES, vm["id"], {"app_aware_vm_status": status})
+    return [AffectedObject(vm["id"], VM)]
 
 
 def handlers(sim: Simulator) -> dict[str, Handler]:

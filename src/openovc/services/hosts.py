@@ -22,6 +22,7 @@ from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.operations import Shutdown
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import Host, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import existing, still_there
@@ -31,11 +32,11 @@ SUCCESS, FAILURE, IN_PROGRESS = "SUCCESS", "FAILURE", "IN_PROGRESS"
 FORCE_IN_PROGRESS, NONE = "FORCE_IN_PROGRESS", "NONE"
 
 
-def _replica_hosts(vm: Record) -> list[str]:
+def _replica_hosts(vm: Mapping[str, Any]) -> list[str]:
     return [str(r["id"]) for r in vm["replica_set"] or []]
 
 
-def _ha_status(vm: Record, live: set[str], single: bool) -> str:
+def _ha_status(vm: Mapping[str, Any], live: set[str], single: bool) -> str:
     """Storage HA of a live VM from which of its replicas' controllers are up."""
     replicas = _replica_hosts(vm)
     up = sum(1 for h in replicas if h in live)
@@ -66,28 +67,28 @@ def _ha_values(ha: str) -> Record:
 
 def _refresh_ha(txn: Txn, cluster_id: str, host_id: str) -> None:
     """Recompute the HA status of the live VMs with a replica on this host."""
-    live = {str(h["id"]) for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"}
+    live = {h["id"] for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"}
     single = _SingleReplica(txn)
     for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id, state="ALIVE"):
         if host_id in _replica_hosts(vm):
             ha = _ha_status(vm, live, single(str(vm["datastore_id"])))
-            txn.update(VIRTUAL_MACHINES, str(vm["id"]), _ha_values(ha))
+            txn.update(VIRTUAL_MACHINES, vm["id"], _ha_values(ha))
 
 
 # ------------------------------------------------------------------------------------------ shutdown
 
 
-def _host_now(txn: Txn, host_id: str) -> Record:
+def _host_now(txn: Txn, host_id: str) -> Host:
     host = txn.get(HOSTS, host_id)
     if host is None:
         raise ObjectNotFound(HOST, host_id)
     return host
 
 
-def _unprotected(txn: Txn, host: Record) -> list[Record]:
+def _unprotected(txn: Txn, host: Host) -> list[VirtualMachine]:
     """Live VMs that would have no replica on a running controller once this host's controller stops."""
     others_up = {
-        str(h["id"])
+        h["id"]
         for h in txn.find(HOSTS, omnistack_cluster_id=host["omnistack_cluster_id"])
         if h["state"] == "ALIVE" and h["id"] != host["id"]
     }
@@ -156,7 +157,7 @@ def remove_from_federation(reader: FederationReader, tasks: TaskEngine, host_id:
     return tasks.submit("host.remove_from_federation", {"host": host_id, "force": force}, locks)
 
 
-def _holders(txn: Txn, cluster_id: str, host_id: str) -> list[Record]:
+def _holders(txn: Txn, cluster_id: str, host_id: str) -> list[VirtualMachine]:
     """Every VM (any state) that names the host as where it runs or keeps a replica."""
     return [
         vm
@@ -168,8 +169,8 @@ def _holders(txn: Txn, cluster_id: str, host_id: str) -> list[Record]:
 class _Loads:
     """Replicas per remaining host, so that re-homed VMs go to the least loaded ones (ALIVE first)."""
 
-    def __init__(self, txn: Txn, cluster_id: str, hosts: Sequence[Record]) -> None:
-        self.hosts = {str(h["id"]): h for h in hosts}
+    def __init__(self, txn: Txn, cluster_id: str, hosts: Sequence[Host]) -> None:
+        self.hosts = {h["id"]: h for h in hosts}
         self.count = dict.fromkeys(self.hosts, 0)
         for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id, state="ALIVE"):
             for h in _replica_hosts(vm):
@@ -185,7 +186,7 @@ class _Loads:
         return best
 
 
-def _rehome(vm: Record, gone: str, loads: _Loads, single: bool) -> Record:
+def _rehome(vm: VirtualMachine, gone: str, loads: _Loads, single: bool) -> Record:
     """The VM's new replica set and host once `gone` is removed; empty when no host is left."""
     kept = [dict(r) for r in vm["replica_set"] or [] if r["id"] != gone]
     if not kept:
@@ -207,8 +208,8 @@ def _rehome(vm: Record, gone: str, loads: _Loads, single: bool) -> Record:
 
 def _run_remove(sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     host = still_there(txn, HOSTS, payload["host"])
-    host_id, name, cluster_id = str(host["id"]), str(host["name"]), str(host["omnistack_cluster_id"])
-    if min(str(h["id"]) for h in txn.find(HOSTS)) == host_id:
+    host_id, name, cluster_id = host["id"], str(host["name"]), str(host["omnistack_cluster_id"])
+    if min(h["id"] for h in txn.find(HOSTS)) == host_id:
         raise TaskFailure(Codes.INVALID_ARGUMENT, _serving(name))
     others = [h for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["id"] != host_id]
     holders = _holders(txn, cluster_id, host_id)
@@ -236,7 +237,7 @@ def _run_remove(sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: date
     return [AffectedObject(host_id, HOST)]
 
 
-def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[Record], gone: str, loads: _Loads) -> None:
+def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[VirtualMachine], gone: str, loads: _Loads) -> None:
     live = {h for h, rec in loads.hosts.items() if rec["state"] == "ALIVE"}
     single = _SingleReplica(txn)
     for vm in holders:
@@ -252,7 +253,7 @@ def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[Record], gone: str, lo
                 txn.update_where(
                     BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "REMOVED"}
                 )
-        txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
+        txn.update(VIRTUAL_MACHINES, vm["id"], values)
 
 
 def _leave_cluster(txn: Txn, cluster_id: str, gone: str) -> None:

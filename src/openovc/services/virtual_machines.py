@@ -11,6 +11,7 @@ from openovc.domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHIN
 from openovc.domain.errors import InvalidBody, TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import (
@@ -33,7 +34,7 @@ def _vm(vm_id: str) -> list[AffectedObject]:
     return [AffectedObject(vm_id, VM)]
 
 
-def _alive(txn: Txn, vm_id: str) -> Record:
+def _alive(txn: Txn, vm_id: str) -> VirtualMachine:
     vm = still_there(txn, VIRTUAL_MACHINES, vm_id)
     if vm["state"] != "ALIVE":
         raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
@@ -61,7 +62,7 @@ def _power_to(state: str) -> Callable[[Simulator, Txn, Mapping[str, Any], dateti
         sim.power_changed(txn, vm, on, now)
         txn.update(
             VIRTUAL_MACHINES,
-            str(vm["id"]),
+            vm["id"],
             {
                 "hypervisor_virtual_machine_power_state": state,
                 # A running guest uses a steady share of what it was given; a stopped one nothing.
@@ -70,12 +71,12 @@ def _power_to(state: str) -> Callable[[Simulator, Txn, Mapping[str, Any], dateti
                 "app_aware_vm_status": _app_aware_after_power(vm, on),
             },
         )
-        return _vm(str(vm["id"]))
+        return _vm(vm["id"])
 
     return run
 
 
-def _app_aware_after_power(vm: Record, on: bool) -> str:
+def _app_aware_after_power(vm: VirtualMachine, on: bool) -> str:
     if not on:
         return "VMWARE_TOOLS_UNAVAILABLE"
     return (
@@ -106,10 +107,8 @@ def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> lis
     policy = still_there(txn, POLICIES, payload["policy"])
     vms = [_alive(txn, vm_id) for vm_id in payload["vms"]]
     for vm in vms:
-        txn.update(
-            VIRTUAL_MACHINES, str(vm["id"]), {"policy_id": policy["id"], "policy_name": policy["name"]}
-        )
-    return [AffectedObject(str(vm["id"]), VM) for vm in vms]
+        txn.update(VIRTUAL_MACHINES, vm["id"], {"policy_id": policy["id"], "policy_name": policy["name"]})
+    return [AffectedObject(vm["id"], VM) for vm in vms]
 
 
 # ------------------------------------------------------------------------------------------- clone
@@ -151,7 +150,7 @@ def move(
     if name is not None:
         valid_name(VM, name)
         refuse_duplicate_now(alive_vm_named(reader, name, except_id=vm_id))
-    payload = {"vm": vm_id, "datastore": datastore_id, "name": name or vm["name"]}
+    payload: dict[str, Any] = {"vm": vm_id, "datastore": datastore_id, "name": name or vm["name"]}
     clusters = [str(vm["omnistack_cluster_id"]), str(target["omnistack_cluster_id"])]
     scope = [vm_id, datastore_id, str(vm["datastore_id"]), *clusters, name_key(VM, payload["name"])]
     return tasks.submit("virtual_machine.move", payload, [vm_id, datastore_id], scope=scope)
@@ -167,7 +166,7 @@ def _run_move(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetim
         raise TaskFailure(
             Codes.INVALID_DESTINATION, f"The virtual machine is already on datastore {target['name']}."
         )
-    fail_duplicate(alive_vm_named(txn, payload["name"], except_id=str(vm["id"])))
+    fail_duplicate(alive_vm_named(txn, payload["name"], except_id=vm["id"]))
     moved: Record = {**vm, **sim.new_identity(vm, new_id(), payload["name"], now)}
     moved.update(
         datastore_id=target["id"], datastore_name=target["name"],
@@ -177,7 +176,7 @@ def _run_move(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetim
         moved.update(sim.placement(txn, target))
     sim.move_vm(txn, vm, moved, target)
     # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
-    txn.update(VIRTUAL_MACHINES, str(vm["id"]), {"state": "DELETED", "deleted_at": stamp(now)})
+    txn.update(VIRTUAL_MACHINES, vm["id"], {"state": "DELETED", "deleted_at": stamp(now)})
     txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})
     txn.insert(VIRTUAL_MACHINES, moved)
     return _vm(str(moved["id"]))

@@ -20,8 +20,9 @@ VSS inside Windows for VSS).
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS
 from openovc.domain.figures import cluster_capacity
@@ -55,7 +56,7 @@ def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> No
         if cluster is None:
             continue
         hosts = txn.find(HOSTS, omnistack_cluster_id=place)
-        host_ids = [str(h["id"]) for h in hosts]
+        host_ids = [h["id"] for h in hosts]
         allocated = [_int(h["allocated_capacity"]) for h in hosts]
         fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated)
         txn.update(OMNISTACK_CLUSTERS, place, fields)
@@ -116,7 +117,7 @@ def restored_vm(source_allocated: int, size: int) -> Record:
     return {"hypervisor_allocated_capacity": allocated, "hypervisor_free_space": allocated - size}
 
 
-def with_data(vm: Record, size: int) -> Record | None:
+def with_data(vm: Mapping[str, Any], size: int) -> Record | None:
     """Capacity fields of a VM whose data became `size` bytes; None if that does not fit its disks."""
     allocated = _int(vm.get("hypervisor_allocated_capacity"))
     if size > allocated:

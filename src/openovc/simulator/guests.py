@@ -2,23 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import datetime
+from typing import Any
 
 import orjson
 
 from openovc.domain import timefmt
 from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody
-from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.ports.simulator import Rows
+from openovc.domain.records import Backup, VirtualMachine
 from openovc.simulator import guest_files
 from openovc.simulator.guest_files import GuestVm
 
 
-def guest_vm(rows: Rows, backup: Record) -> GuestVm:
+def guest_vm(rows: Rows, backup: Mapping[str, Any]) -> GuestVm:
     """The backed-up VM's disks come from its row (a deleted VM keeps one); its name from the backup,
     since vSphere names disk files once, when they are created."""
     vm_id = str(backup["virtual_machine_id"])
@@ -37,7 +38,7 @@ def with_restored(vm: GuestVm, state: OperationsState) -> GuestVm:
     return replace(vm, restored=tuple(state.restored_files(vm.id)))
 
 
-def guest_of(row: Record, name: str | None = None) -> GuestVm:
+def guest_of(row: Mapping[str, Any], name: str | None = None) -> GuestVm:
     """A VM's guest as its row shows it (`name`: the name its disk files were given, if not its own)."""
     vm_id = str(row["id"])
     name = str(row["name"]) if name is None else name
@@ -53,7 +54,7 @@ def guest_of(row: Record, name: str | None = None) -> GuestVm:
     )
 
 
-def taken_at(backup: Record) -> datetime:
+def taken_at(backup: Mapping[str, Any]) -> datetime:
     return timefmt.from_text(str(backup["created_at"]))
 
 
@@ -88,7 +89,7 @@ def resolve(
 
 
 def check_landing(
-    rows: Rows, state: OperationsState, backup: Record, vm: Record, paths: Sequence[str]
+    rows: Rows, state: OperationsState, backup: Backup, vm: VirtualMachine, paths: Sequence[str]
 ) -> None:
     """Each path resolves in the backup and has a place to land in the VM."""
     guest = with_restored(guest_vm(rows, backup), state)
@@ -100,7 +101,12 @@ def check_landing(
 
 
 def written(
-    rows: Rows, state: OperationsState, backup: Record, vm: Record, paths: Sequence[str], now: datetime
+    rows: Rows,
+    state: OperationsState,
+    backup: Backup,
+    vm: VirtualMachine,
+    paths: Sequence[str],
+    now: datetime,
 ) -> list[RestoredFile]:
     """The files and directories restoring `paths` writes into the VM, in the order written."""
     guest = with_restored(guest_vm(rows, backup), state)

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
+from typing import Any
 
 from openovc.domain import timefmt
 from openovc.domain.backups import IN_FLIGHT, NEW, PROTECTED, SAVING, kept_at
@@ -14,6 +15,7 @@ from openovc.domain.ports.federation import Finder, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Rows
+from openovc.domain.records import Backup, Datastore, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import epoch_ms, to_text
 from openovc.simulator import backup_data as data
@@ -56,63 +58,63 @@ class SimulatedFederation:
 
     # ---- virtual machines ----------------------------------------------------------------------
 
-    def vm_now(self, txn: Txn, vm: Record, now: datetime) -> Record:
+    def vm_now(self, txn: Txn, vm: VirtualMachine, now: datetime) -> VirtualMachine:
         return workload.catch_up(txn, self._model(txn), vm, now)
 
-    def power_changed(self, txn: Txn, vm: Record, on: bool, now: datetime) -> None:
+    def power_changed(self, txn: Txn, vm: VirtualMachine, on: bool, now: datetime) -> None:
         model = self._model(txn)
         if on:
             workload.start(model, vm, now)
             return
         # What it wrote until now stays; then it stops.
         workload.catch_up(txn, model, vm, now)
-        workload.stop(model, str(vm["id"]))
+        workload.stop(model, vm["id"])
 
-    def new_identity(self, vm: Record, new_id: str, name: str, now: datetime) -> Record:
+    def new_identity(self, vm: VirtualMachine, new_id: str, name: str, now: datetime) -> Record:
         return fresh_identity(vm, new_id, name, now)
 
-    def placement(self, txn: Txn, datastore: Record) -> Record:
+    def placement(self, txn: Txn, datastore: Datastore) -> Record:
         return placed_on(txn, datastore)
 
-    def clone_vm(self, txn: Txn, vm: Record, datastore: Record, clone_id: str) -> None:
+    def clone_vm(self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str) -> None:
         model = self._model(txn)
         # A clone shares its source's data when created; it is counted once more on the datastore's
         # logical capacity, which is what vSphere reports as used.
-        model.clone(str(vm["id"]), clone_id)
+        model.clone(vm["id"], clone_id)
         take_space(txn, datastore, model.size(clone_id))
 
-    def move_vm(self, txn: Txn, vm: Record, moved: Record, target: Record) -> None:
+    def move_vm(self, txn: Txn, vm: VirtualMachine, moved: Record, target: Datastore) -> None:
         used = vm_data(vm)
         take_space(txn, target, used)
         give_space(txn, str(vm["datastore_id"]), used)
         # The moved VM holds the same content under its new id; in another cluster it is stored there.
         model = self._model(txn)
         with model.batch():  # one write-back of the content ledger for the three steps
-            model.clone(str(vm["id"]), str(moved["id"]))
-            model.delete(str(vm["id"]))
+            model.clone(vm["id"], str(moved["id"]))
+            model.delete(vm["id"])
             if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
                 model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
 
-    def remove_vm(self, txn: Txn, vm: Record) -> None:
+    def remove_vm(self, txn: Txn, vm: VirtualMachine) -> None:
         give_space(txn, str(vm["datastore_id"]), vm_data(vm))
-        self._model(txn).delete(str(vm["id"]))
+        self._model(txn).delete(vm["id"])
 
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         self._model(txn).touched[cluster_id] = None
 
-    def guest_os(self, vm: Record) -> str:
+    def guest_os(self, vm: VirtualMachine) -> str:
         return guests.guest_of(vm).os_family
 
     # ---- backups -------------------------------------------------------------------------------
 
-    def take_backup(self, txn: Txn, vm: Record, backup: Record, paced: bool, now: datetime) -> Record:
+    def take_backup(self, txn: Txn, vm: VirtualMachine, backup: Record, paced: bool, now: datetime) -> Record:
         model = self._model(txn)
-        change = model.backup(str(vm["id"]), str(backup["id"]), kept_at(backup))
+        change = model.backup(vm["id"], str(backup["id"]), kept_at(backup))
         return self._arrived(txn, model, backup, change.compressed, paced, now)
 
-    def copy_backup(self, txn: Txn, source: Record, copy: Record, paced: bool, now: datetime) -> Record:
+    def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
         model = self._model(txn)
-        change = model.copy(str(source["id"]), str(copy["id"]), kept_at(copy))
+        change = model.copy(source["id"], str(copy["id"]), kept_at(copy))
         return self._arrived(txn, model, copy, change.compressed, paced, now)
 
     def _arrived(
@@ -136,7 +138,7 @@ class SimulatedFederation:
             if model.ledger.holder(backup_id) is not None:
                 model.delete(backup_id)
 
-    def backup_progress(self, finder: Finder, backup: Record, now: datetime) -> Record:
+    def backup_progress(self, finder: Finder, backup: Backup, now: datetime) -> Record:
         if backup["state"] not in IN_FLIGHT:
             return {}
         began = _began(backup)
@@ -148,7 +150,7 @@ class SimulatedFederation:
             return {"state": SAVING}
         return {}
 
-    def backup_canceled(self, finder: Finder, backup: Record, now: datetime) -> Record:
+    def backup_canceled(self, finder: Finder, backup: Backup, now: datetime) -> Record:
         sent, seconds = data.sent_so_far(_plan(finder, backup), (now - _began(backup)).total_seconds())
         return {
             "sent": sent,
@@ -159,25 +161,25 @@ class SimulatedFederation:
     def unique_size(self, txn: Txn, backup_id: str) -> int:
         return self._model(txn).unique_size(backup_id)
 
-    def restore_vm(self, txn: Txn, backup: Record, vm: Record, datastore: Record) -> Record:
+    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore) -> Record:
         model = self._model(txn)
-        model.restore_as(str(backup["id"]), str(vm["id"]), str(datastore["omnistack_cluster_id"]))
+        model.restore_as(backup["id"], str(vm["id"]), str(datastore["omnistack_cluster_id"]))
         size = model.size(str(vm["id"]))
         take_space(txn, datastore, size)
         return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
 
-    def restore_over(self, txn: Txn, backup: Record, vm: Record) -> Record:
+    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine) -> Record:
         model = self._model(txn)
         # Its content now is replaced whole, so the workload steps due until now need not be applied;
         # vSphere registers the restored VM again, powered off, so its workload stops.
-        model.restore(str(backup["id"]), str(vm["id"]))
-        workload.stop(model, str(vm["id"]))
-        size = model.size(str(vm["id"]))
+        model.restore(backup["id"], vm["id"])
+        workload.stop(model, vm["id"])
+        size = model.size(vm["id"])
         self._resize(txn, vm, size - vm_data(vm))
         return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
 
     @staticmethod
-    def _resize(txn: Txn, vm: Record, delta: int) -> None:
+    def _resize(txn: Txn, vm: VirtualMachine, delta: int) -> None:
         """The VM's data grew by `delta` bytes (negative: shrank): its datastore's free space follows."""
         if delta > 0:
             datastore = txn.get(DATASTORES, str(vm["datastore_id"]))
@@ -191,15 +193,15 @@ class SimulatedFederation:
 
     # ---- files in backups ----------------------------------------------------------------------
 
-    def backup_disks(self, rows: Rows, backup: Record) -> list[str]:
+    def backup_disks(self, rows: Rows, backup: Backup) -> list[str]:
         return [d.name for d in guests.guest_vm(rows, backup).disks()]
 
-    def backup_partitions(self, rows: Rows, backup: Record, disk_name: str) -> list[dict[str, object]]:
+    def backup_partitions(self, rows: Rows, backup: Backup, disk_name: str) -> list[dict[str, object]]:
         vm = guests.guest_vm(rows, backup)
         return [p.as_json() for p in vm.partitions(vm.disk(disk_name))]
 
     def backup_files(
-        self, rows: Rows, state: OperationsState, backup: Record, disk_name: str, number: int, path: str
+        self, rows: Rows, state: OperationsState, backup: Backup, disk_name: str, number: int, path: str
     ) -> list[dict[str, object]]:
         vm = guests.with_restored(guests.guest_vm(rows, backup), state)
         return [
@@ -207,20 +209,20 @@ class SimulatedFederation:
         ]
 
     def check_restore_files(
-        self, rows: Rows, state: OperationsState, backup: Record, vm: Record, paths: Sequence[str]
+        self, rows: Rows, state: OperationsState, backup: Backup, vm: VirtualMachine, paths: Sequence[str]
     ) -> None:
         guests.check_landing(rows, state, backup, vm, paths)
 
     def restore_files(
-        self, txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
+        self, txn: Txn, backup: Backup, vm: VirtualMachine, paths: Sequence[str], now: datetime
     ) -> list[RestoredFile]:
         written = guests.written(txn, txn.state(), backup, vm, paths, now)
         restored = sum(w.size for w in written if not w.directory)
         # Restored files overwrite the guest's current ones: a write of as many of the VM's hot pieces as
         # the restored bytes fill (at least one). The VM's data changes by what those pieces differ in size.
         model = self._model(txn)
-        model.workload(str(vm["id"]), max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
-        size = model.size(str(vm["id"]))
+        model.workload(vm["id"], max(1, round(restored / SIZE_CLASSES[HOT_CLASS])))
+        size = model.size(vm["id"])
         values = data.with_data(vm, size)
         if values is None:
             raise TaskFailure(
@@ -229,7 +231,7 @@ class SimulatedFederation:
                 f"{size - vm_data(vm)} more bytes are needed.",
             )
         self._resize(txn, vm, size - vm_data(vm))
-        txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
+        txn.update(VIRTUAL_MACHINES, vm["id"], values)
         return written
 
     # ---- metrics -------------------------------------------------------------------------------
@@ -258,7 +260,7 @@ class SimulatedFederation:
 # ---- where a backup is going, and how long it takes ------------------------------------------------
 
 
-def _home(finder: Finder, backup: Record) -> str | None:
+def _home(finder: Finder, backup: Mapping[str, Any]) -> str | None:
     """The cluster the backed-up VM's data lives in: its datastore's (or, that gone, its VM's)."""
     for coll, key in ((DATASTORES, "datastore_id"), (VIRTUAL_MACHINES, "virtual_machine_id")):
         found = finder.find(coll, id=str(backup[key]))
@@ -267,7 +269,7 @@ def _home(finder: Finder, backup: Record) -> str | None:
     return None
 
 
-def _destination(finder: Finder, backup: Record) -> str | None:
+def _destination(finder: Finder, backup: Mapping[str, Any]) -> str | None:
     """Where a backup's data is sent to (a store's name, a remote cluster's id); None when it stays home."""
     if backup["external_store_name"]:
         return str(backup["external_store_name"])
@@ -275,7 +277,7 @@ def _destination(finder: Finder, backup: Record) -> str | None:
     return None if holder == _home(finder, backup) else holder
 
 
-def _plan(finder: Finder, backup: Record) -> data.Transfer:
+def _plan(finder: Finder, backup: Mapping[str, Any]) -> data.Transfer:
     return data.transfer(
         int(backup["size"] or 0),
         int(backup["sent"] or 0),
@@ -284,7 +286,7 @@ def _plan(finder: Finder, backup: Record) -> data.Transfer:
     )
 
 
-def _began(backup: Record) -> datetime:
+def _began(backup: Mapping[str, Any]) -> datetime:
     return timefmt.from_text(str(backup["unique_size_timestamp"] or backup["created_at"]))
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Mapping
 from datetime import datetime
+from typing import Any
 
 from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
 from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.records import Datastore, Host, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import to_text
 
@@ -17,7 +20,7 @@ def vmware_uuid(seed: str) -> str:
     return f"42{digest[2:8]}-{digest[8:12]}-{digest[12:16]}-{digest[16:20]}-{digest[20:32]}"
 
 
-def vm_data(vm: Record) -> int:
+def vm_data(vm: Mapping[str, Any]) -> int:
     """Bytes of a VM's data: what its datastore counts for it."""
     return max(0, _int(vm.get("hypervisor_allocated_capacity")) - _int(vm.get("hypervisor_free_space")))
 
@@ -26,21 +29,23 @@ def _int(value: object) -> int:
     return int(value) if isinstance(value, int | float) else 0
 
 
-def take_space(txn: Txn, datastore: Record, amount: int) -> None:
+def take_space(txn: Txn, datastore: Datastore, amount: int) -> None:
     free = int(datastore["hypervisor_free_space"] or 0)
     if amount > free:
         raise TaskFailure(
             Codes.INSUFFICIENT_CAPACITY,
             f"Datastore {datastore['name']} has {free} bytes free; {amount} bytes are needed.",
         )
-    txn.update(DATASTORES, str(datastore["id"]), {"hypervisor_free_space": free - amount})
+    txn.update(DATASTORES, datastore["id"], {"hypervisor_free_space": free - amount})
 
 
 def give_space(txn: Txn, datastore_id: str, amount: int) -> None:
     datastore = txn.get(DATASTORES, datastore_id)
     if datastore is not None:
         free = int(datastore["hypervisor_free_space"] or 0) + amount
-        txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"]))})
+        txn.update(
+            DATASTORES, datastore_id, {"hypervisor_free_space": min(free, int(datastore["size"] or 0))}
+        )
 
 
 def shift_space(txn: Txn, datastore_id: str, grown: int) -> None:
@@ -54,7 +59,7 @@ def shift_space(txn: Txn, datastore_id: str, grown: int) -> None:
         txn.update(DATASTORES, datastore_id, {"hypervisor_free_space": free})
 
 
-def fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
+def fresh_identity(vm: VirtualMachine, new: str, name: str, now: datetime) -> Record:
     """What a new VM does not share with its source: ids, name, times, MAC addresses, power."""
     nics = [
         {**nic, "mac_address": "00:50:56:" + ":".join(vmware_uuid(new + str(i))[j : j + 2] for j in (2, 4, 6)),
@@ -77,19 +82,19 @@ def fresh_identity(vm: Record, new: str, name: str, now: datetime) -> Record:
     }
 
 
-def placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Record, list[dict[str, str]]]:
+def placement(txn: Txn, cluster_id: str, single_replica: bool) -> tuple[Host, list[dict[str, str]]]:
     """The host a moved VM runs on in another cluster, and its replicas: the least loaded hosts."""
     hosts = [h for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"]
     if not hosts:
         raise TaskFailure(Codes.INVALID_DESTINATION, "Invalid or unexpected destination specified.")
-    hosts.sort(key=lambda h: (txn.count(VIRTUAL_MACHINES, host_id=h["id"], state="ALIVE"), str(h["id"])))
-    replicas = [{"id": str(hosts[0]["id"]), "role": "PRIMARY"}]
+    hosts.sort(key=lambda h: (txn.count(VIRTUAL_MACHINES, host_id=h["id"], state="ALIVE"), h["id"]))
+    replicas = [{"id": hosts[0]["id"], "role": "PRIMARY"}]
     if not single_replica and len(hosts) > 1:
-        replicas.append({"id": str(hosts[1]["id"]), "role": "SECONDARY"})
+        replicas.append({"id": hosts[1]["id"], "role": "SECONDARY"})
     return hosts[0], replicas
 
 
-def placed_on(txn: Txn, datastore: Record) -> Record:
+def placed_on(txn: Txn, datastore: Datastore) -> Record:
     """Where a VM arriving on a datastore of another cluster runs: that cluster, its least loaded hosts,
     and the datacenter and vCenter the datastore belongs to."""
     host, replicas = placement(txn, str(datastore["omnistack_cluster_id"]), bool(datastore["single_replica"]))

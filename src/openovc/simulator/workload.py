@@ -15,7 +15,8 @@ from __future__ import annotations
 from datetime import datetime
 
 from openovc.domain.catalog import VIRTUAL_MACHINES
-from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.federation import Txn
+from openovc.domain.records import VirtualMachine
 from openovc.domain.timefmt import epoch_ms
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.vm_data import shift_space, vm_data
@@ -23,25 +24,25 @@ from openovc.simulator.vm_data import shift_space, vm_data
 BATCH = 200  # VMs advanced per chore turn: a turn stays a short write transaction
 
 
-def catch_up(txn: Txn, model: ContentModel, vm: Record, now: datetime) -> Record:
+def catch_up(txn: Txn, model: ContentModel, vm: VirtualMachine, now: datetime) -> VirtualMachine:
     """The VM with its workload's due steps applied (its row and its datastore's written; its cluster's
     figures follow when the transaction commits)."""
-    if vm["state"] != "ALIVE" or model.ledger.holder(str(vm["id"])) is None:
+    if vm["state"] != "ALIVE" or model.ledger.holder(vm["id"]) is None:
         return vm
-    if not model.advance(str(vm["id"]), epoch_ms(now)):
+    if not model.advance(vm["id"], epoch_ms(now)):
         return vm
-    size = model.size(str(vm["id"]))
+    size = model.size(vm["id"])
     grown = size - vm_data(vm)
-    values = {"hypervisor_free_space": int(vm["hypervisor_allocated_capacity"] or 0) - size}
-    txn.update(VIRTUAL_MACHINES, str(vm["id"]), values)
+    free = int(vm["hypervisor_allocated_capacity"] or 0) - size
+    txn.update(VIRTUAL_MACHINES, vm["id"], {"hypervisor_free_space": free})
     shift_space(txn, str(vm["datastore_id"]), grown)
-    return {**vm, **values}
+    return {**vm, "hypervisor_free_space": free}
 
 
-def start(model: ContentModel, vm: Record, now: datetime) -> None:
+def start(model: ContentModel, vm: VirtualMachine, now: datetime) -> None:
     """The VM was powered on: its workload runs from now."""
-    if model.ledger.holder(str(vm["id"])) is not None:
-        model.start_workload(str(vm["id"]), epoch_ms(now))
+    if model.ledger.holder(vm["id"]) is not None:
+        model.start_workload(vm["id"], epoch_ms(now))
 
 
 def stop(model: ContentModel, vm_id: str) -> None:

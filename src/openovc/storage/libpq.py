@@ -1,10 +1,11 @@
 """PostgreSQL's hot path: statements prepared once per connection and run on psycopg's libpq connection.
 
-psycopg's cursor spends about three times the CPU of libpq itself on a small statement (query
-conversion, its prepared-statement bookkeeping, result objects); an operation runs tens of them. Here
-the text is prepared once per connection, the values go through psycopg's own adapters (in text form,
-their types left to the server, which knows them from the statement), and the rows come back through
-psycopg's own loaders, so values are what the cursor would give. libpq releases the GIL while it waits.
+psycopg's cursor spends much more CPU than libpq itself on a small statement (query conversion, its
+prepared-statement bookkeeping, result objects; measured in docs/architecture.md, Performance notes);
+an operation runs tens of them. Here the text is prepared once per connection, the values go through
+psycopg's own adapters (in text form, their types left to the server, which knows them from the
+statement), and the rows come back through psycopg's own loaders, so values are what the cursor would
+give. libpq releases the GIL while it waits.
 
 This module owns the connection's server-side prepared statements: psycopg's automatic preparation is
 turned off on these connections (see engine.make_engine), since it deallocates every prepared statement
@@ -73,8 +74,9 @@ def _element(item: int | str | None) -> str:
 
 def _array_literal(value: list[Any]) -> Any:
     """A list of integers, strings and NULLs as PostgreSQL's array literal (the statement casts the text):
-    psycopg's general list adapter costs ten times as much, and the content ledger binds lists of a
-    hundred pieces. Other lists (booleans, floats, ...) are left to psycopg."""
+    psycopg's general list adapter costs far more (docs/architecture.md, Performance notes), and the
+    content ledger binds lists of a hundred pieces. Other lists (booleans, floats, ...) are left to
+    psycopg."""
     if all(item is None or type(item) in _LITERAL_TYPES for item in value):
         return "{" + ",".join(map(_element, value)) + "}"
     return value

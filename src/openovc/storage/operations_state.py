@@ -7,6 +7,7 @@ opens it outside a task is operations_store.py.
 from __future__ import annotations
 
 from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
@@ -84,3 +85,42 @@ class SqlOperationsState:
         t = tables.restored_files
         kept = (t.c.vm_id == vm_id, t.c.restored_at > after, t.c.undone_at.is_(None))
         return self.conn.execute(update(t).where(*kept).values(undone_at=at)).rowcount
+
+    # ---- the policy schedule ----
+
+    def schedule_marks(self) -> dict[tuple[str, str], int]:
+        t = tables.schedule_marks
+        return {(r.rule_id, r.cluster_id): int(r.through_ms) for r in self.conn.execute(select(t))}
+
+    def move_schedule_mark(self, rule_id: str, cluster_id: str, expected: int | None, through: int) -> bool:
+        t = tables.schedule_marks
+        if expected is None:
+            # A new mark: the primary key keeps a second out (and the transaction goes on).
+            dialect_insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
+            new = dialect_insert(t).values(rule_id=rule_id, cluster_id=cluster_id, through_ms=through)
+            return self.conn.execute(new.on_conflict_do_nothing()).rowcount == 1
+        where = (t.c.rule_id == rule_id, t.c.cluster_id == cluster_id, t.c.through_ms == expected)
+        return self.conn.execute(update(t).where(*where).values(through_ms=through)).rowcount == 1
+
+    def claim_slots(self, rule_id: str, slot_ms: int, backups: dict[str, str]) -> None:
+        if backups:
+            rows = [
+                {"rule_id": rule_id, "vm_id": vm, "slot_ms": slot_ms, "backup_id": b}
+                for vm, b in backups.items()
+            ]
+            self.conn.execute(insert(tables.schedule_slots), rows)
+
+    def slot_backups(self, rule_id: str, vm_ids: list[str]) -> dict[str, list[str]]:
+        t = tables.schedule_slots
+        found: dict[str, list[str]] = {vm: [] for vm in vm_ids}
+        if not vm_ids:
+            return found
+        query = select(t.c.vm_id, t.c.backup_id).where(t.c.rule_id == rule_id, t.c.vm_id.in_(vm_ids))
+        for row in self.conn.execute(query.order_by(t.c.vm_id, t.c.slot_ms)):
+            found[row.vm_id].append(row.backup_id)
+        return found
+
+    def forget_slots(self, before_ms: int) -> int:
+        t, b = tables.schedule_slots, tables.COLLECTION_TABLES["backups"]
+        gone = ~select(b.c.id).where(b.c.id == t.c.backup_id).exists()
+        return self.conn.execute(delete(t).where(t.c.slot_ms < before_ms, gone)).rowcount

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, func, or_, select, true
@@ -42,7 +43,7 @@ def _cluster_ids_of_groups(conn: Connection, group_ids: Sequence[object]) -> lis
 
 
 def _clause(
-    conn: Connection, coll: Collection, table: Table, cond: Condition, insensitive: bool
+    conn: Connection, coll: Collection[Any], table: Table, cond: Condition, insensitive: bool
 ) -> ColumnElement[bool]:
     column = table.c[cond.field]
     fld = coll.field(cond.field)
@@ -59,12 +60,12 @@ def _clause(
     return column.in_(cluster_ids) if cluster_ids else false()
 
 
-def where_clause(conn: Connection, coll: Collection, query: CollectionQuery) -> ColumnElement[bool]:
+def where_clause(conn: Connection, coll: Collection[Any], query: CollectionQuery) -> ColumnElement[bool]:
     table = tables.COLLECTION_TABLES[coll.plural]
     return and_(true(), *(_clause(conn, coll, table, c, query.case_insensitive) for c in query.conditions))
 
 
-def _order_by(coll: Collection, table: Table, query: CollectionQuery) -> list[ColumnElement[object]]:
+def _order_by(coll: Collection[Any], table: Table, query: CollectionQuery) -> list[ColumnElement[object]]:
     fld = coll.field(query.sort)
     assert fld is not None
     column: Col[object] = table.c[query.sort]
@@ -77,7 +78,7 @@ def _order_by(coll: Collection, table: Table, query: CollectionQuery) -> list[Co
 
 
 def page_select(
-    conn: Connection, coll: Collection, query: CollectionQuery, columns: Sequence[str]
+    conn: Connection, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]
 ) -> tuple[Select[tuple[object, ...]], ColumnElement[bool]]:
     """The SELECT of one page of `columns`, and the WHERE clause for counting."""
     table = tables.COLLECTION_TABLES[coll.plural]
@@ -92,6 +93,6 @@ def page_select(
     return stmt, where
 
 
-def count_select(coll: Collection, where: ColumnElement[bool]) -> Select[int]:
+def count_select(coll: Collection[Any], where: ColumnElement[bool]) -> Select[int]:
     table = tables.COLLECTION_TABLES[coll.plural]
     return select(func.count()).select_from(table).where(where)

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any, cast
 
 from sqlalchemy import Engine, func, select
 
 from openovc.domain.fields import Collection
-from openovc.domain.ports.federation import Page, Record
+from openovc.domain.ports.federation import Page, R, Record
 from openovc.domain.query import CollectionQuery
 from openovc.storage import querying, tables
 from openovc.storage.engine import reads
@@ -21,7 +22,7 @@ class SqlFederationReader:
     def __init__(self, engine: Engine) -> None:
         self.engine = reads(engine)
 
-    def page(self, coll: Collection, query: CollectionQuery, columns: Sequence[str]) -> Page:
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
         with self.engine.connect() as conn:
             stmt, where = querying.page_select(conn, coll, query, columns)
             rows = conn.execute(stmt).all()
@@ -31,14 +32,14 @@ class SqlFederationReader:
                 count = conn.execute(querying.count_select(coll, where)).scalar_one()
         return Page(count=count, columns=tuple(columns), rows=rows)
 
-    def get(self, coll: Collection, key: str) -> Record | None:
+    def get(self, coll: Collection[R], key: str) -> R | None:
         if coll.key == "hash":
             found = self.get_many(coll, [key])  # thumbprints match in any case
         else:
             found = self.find(coll, **{coll.key: key})
         return found[0] if found else None
 
-    def get_many(self, coll: Collection, keys: Sequence[str]) -> list[Record]:
+    def get_many(self, coll: Collection[R], keys: Sequence[str]) -> list[R]:
         table = tables.COLLECTION_TABLES[coll.plural]
         key = table.c[coll.key]
         with self.engine.connect() as conn:
@@ -46,12 +47,12 @@ class SqlFederationReader:
                 stmt = select(table).where(func.lower(key).in_([k.lower() for k in keys]))
             else:
                 stmt = select(table).where(key.in_(list(keys)))
-            return [as_record(row) for row in conn.execute(stmt)]
+            return cast(list[R], [as_record(row) for row in conn.execute(stmt)])
 
-    def find(self, coll: Collection, **equals: object) -> list[Record]:
+    def find(self, coll: Collection[R], **equals: object) -> list[R]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
         with self.engine.connect() as conn:
-            return found_records(conn, coll.plural, stmt.rows(conn, equals))
+            return cast(list[R], found_records(conn, coll.plural, stmt.rows(conn, equals)))
 
     def hardware(self, host_id: str) -> str | None:
         hw = tables.host_hardware

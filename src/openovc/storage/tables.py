@@ -67,7 +67,7 @@ def _storage(name: str) -> dict[str, Any]:
     return {"postgresql_with": {"fillfactor": FILLFACTOR[name]}} if name in FILLFACTOR else {}
 
 
-def _collection_table(coll: Collection) -> Table:
+def _collection_table(coll: Collection[Any]) -> Table:
     columns = [
         Column(f.name, _TYPES[f.kind], primary_key=(f.name == coll.key), nullable=(f.name != coll.key))
         for f in coll.fields
@@ -321,4 +321,26 @@ content_totals = Table(
     Column("local_logical", BigInteger, nullable=False),
     Column("remote_logical", BigInteger, nullable=False),
     **_storage("content_totals"),
+)
+
+# ---- the policy schedule's progress (services/schedule.py) ----------------------------------------------
+
+# Per rule and cluster (the cluster's time zone places the rule's slots): the slots up to `through_ms`
+# have fired. Servers move a mark by compare-and-set, so only one fires a slot.
+schedule_marks = Table(
+    "schedule_marks",
+    metadata,
+    Column("rule_id", TEXT, primary_key=True),
+    Column("cluster_id", TEXT, primary_key=True),
+    Column("through_ms", BigInteger, nullable=False),
+)
+
+# Each slot that fired for a VM, and the backup it took: the key makes a second firing impossible.
+schedule_slots = Table(
+    "schedule_slots",
+    metadata,
+    Column("rule_id", TEXT, primary_key=True),
+    Column("vm_id", TEXT, primary_key=True),
+    Column("slot_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("backup_id", TEXT, nullable=False),
 )

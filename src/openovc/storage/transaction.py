@@ -9,7 +9,7 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 import orjson
 from sqlalchemy import (
@@ -29,7 +29,7 @@ from sqlalchemy.dialects import postgresql
 
 from openovc.domain.catalog import BY_PLURAL
 from openovc.domain.fields import Collection, Kind
-from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.ports.federation import R, Record, Txn
 from openovc.domain.ports.operations import OperationsState
 from openovc.simulator.content.model import ContentModel
 from openovc.storage import libpq, tables
@@ -215,7 +215,7 @@ def _json_fields_of(plural: str) -> frozenset[str]:
     return frozenset(f.name for f in BY_PLURAL[plural].fields if f.kind is Kind.JSON)
 
 
-def _json_fields(coll: Collection) -> frozenset[str]:
+def _json_fields(coll: Collection[Any]) -> frozenset[str]:
     return _json_fields_of(coll.plural)
 
 
@@ -227,48 +227,48 @@ class SqlTxn:
         self._content: ContentModel | None = None
         self._before_commit: dict[str, Callable[[], None]] = {}
 
-    def _decode(self, coll: Collection, record: Record) -> Record:
+    def _decode(self, coll: Collection[Any], record: Record) -> Record:
         for name in _json_fields(coll):
             value = record.get(name)
             if isinstance(value, str):
                 record[name] = orjson.loads(value)
         return record
 
-    def _encode(self, coll: Collection, values: Record) -> Record:
+    def _encode(self, coll: Collection[Any], values: Record) -> Record:
         json_fields = _json_fields(coll)
         return {
             k: (orjson.dumps(v).decode() if k in json_fields and v is not None else v)
             for k, v in values.items()
         }
 
-    def get(self, coll: Collection, key: str) -> Record | None:
+    def get(self, coll: Collection[R], key: str) -> R | None:
         found = self.find(coll, **{coll.key: key})
         return found[0] if found else None
 
-    def find(self, coll: Collection, **equals: object) -> list[Record]:
+    def find(self, coll: Collection[R], **equals: object) -> list[R]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
         found = found_records(self.conn, coll.plural, stmt.rows(self.conn, equals))
-        return [self._decode(coll, record) for record in found]
+        return cast(list[R], [self._decode(coll, record) for record in found])
 
-    def count(self, coll: Collection, **equals: object) -> int:
+    def count(self, coll: Collection[Any], **equals: object) -> int:
         table = tables.COLLECTION_TABLES[coll.plural]
         stmt = select(func.count()).select_from(table).where(*(table.c[k] == v for k, v in equals.items()))
         return int(self.conn.execute(stmt).scalar_one())
 
-    def insert(self, coll: Collection, record: Record) -> None:
+    def insert(self, coll: Collection[Any], record: Record) -> None:
         values = self._encode(coll, record)
         insert_statement(coll.plural, tuple(values)).run(self.conn, values)
 
-    def update(self, coll: Collection, key: str, values: Record) -> None:
+    def update(self, coll: Collection[Any], key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)
 
-    def update_where(self, coll: Collection, equals: Record, values: Record) -> int:
+    def update_where(self, coll: Collection[Any], equals: Record, values: Record) -> int:
         stmt = update_statement(coll.plural, tuple(equals), tuple(values))
         params = {f"where_{k}": v for k, v in equals.items()}
         params.update((f"set_{k}", v) for k, v in self._encode(coll, values).items())
         return stmt.run(self.conn, params)
 
-    def update_each(self, coll: Collection, changes: Sequence[tuple[str, Record]]) -> None:
+    def update_each(self, coll: Collection[Any], changes: Sequence[tuple[str, Record]]) -> None:
         if not changes:
             return
         columns = tuple(changes[0][1])
@@ -305,7 +305,7 @@ class SqlTxn:
             self._content = ContentModel(SqlPieceLedger(self.conn))
         return self._content
 
-    def delete(self, coll: Collection, key: str) -> bool:
+    def delete(self, coll: Collection[Any], key: str) -> bool:
         table = tables.COLLECTION_TABLES[coll.plural]
         return bool(self.conn.execute(delete(table).where(table.c[coll.key] == key)).rowcount)
 

@@ -1,4 +1,5 @@
-"""State some operations keep beyond the catalog's columns (shutdowns, credentials, restored files); storage implements it.
+"""State some operations keep beyond the catalog's columns (shutdowns, credentials, restored files, the policy
+schedule's progress); storage implements it.
 
 Task handlers get it for their own transaction through `Txn.state()`, so that it changes together
 with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`
@@ -87,4 +88,28 @@ class OperationsState(Protocol):
     def undo_restored_files(self, vm_id: str, after: int, at: int) -> int:
         """What was restored into a VM after `after` is gone from `at` on (epoch seconds): its disks
         went back to a backup taken at `after`. Backups taken in between still hold it."""
+        ...
+
+    # ---- the policy schedule (services/schedule.py) ----
+
+    def schedule_marks(self) -> dict[tuple[str, str], int]:
+        """(rule id, cluster id) -> the simulated epoch ms up to which that rule's slots have fired there."""
+        ...
+
+    def move_schedule_mark(self, rule_id: str, cluster_id: str, expected: int | None, through: int) -> bool:
+        """Compare-and-set: the mark moves to `through` only if it still is `expected` (None: no mark yet).
+        Two servers that would fire the same slots race here, and only one wins."""
+        ...
+
+    def claim_slots(self, rule_id: str, slot_ms: int, backups: dict[str, str]) -> None:
+        """The slot fired for these VMs (vm id -> its backup's id); a slot claimed twice for a VM is an
+        error the database refuses (its key is rule, VM and slot)."""
+        ...
+
+    def slot_backups(self, rule_id: str, vm_ids: list[str]) -> dict[str, list[str]]:
+        """Each VM's backup ids the rule took, oldest slot first (some may since have gone)."""
+        ...
+
+    def forget_slots(self, before_ms: int) -> int:
+        """Drop the claims of slots before this instant whose backups are gone: they can fire no more."""
         ...

@@ -17,8 +17,9 @@ from typing import Protocol
 from openovc.domain.clock import Clock
 from openovc.domain.fields import Collection
 from openovc.domain.metrics import Performance, VmWorkload, Window
-from openovc.domain.ports.federation import Finder, Record, Txn
+from openovc.domain.ports.federation import Finder, R, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
+from openovc.domain.records import Backup, Datastore, VirtualMachine
 
 WINDOWS, LINUX = "windows", "linux"  # what a guest runs: guest_os
 
@@ -26,39 +27,39 @@ WINDOWS, LINUX = "windows", "linux"  # what a guest runs: guest_os
 class Rows(Protocol):
     """Gets an object by id: the reader and a transaction both can."""
 
-    def get(self, coll: Collection, key: str) -> Record | None: ...
+    def get(self, coll: Collection[R], key: str) -> R | None: ...
 
 
 class Simulator(Protocol):
     # ---- virtual machines ----------------------------------------------------------------------
 
-    def vm_now(self, txn: Txn, vm: Record, now: datetime) -> Record:
+    def vm_now(self, txn: Txn, vm: VirtualMachine, now: datetime) -> VirtualMachine:
         """The VM with what its workload wrote until `now` applied (its row and its datastore's written)."""
         ...
 
-    def power_changed(self, txn: Txn, vm: Record, on: bool, now: datetime) -> None:
+    def power_changed(self, txn: Txn, vm: VirtualMachine, on: bool, now: datetime) -> None:
         """The VM was powered on or off: its workload runs from now, or stops after what it wrote."""
         ...
 
-    def new_identity(self, vm: Record, new_id: str, name: str, now: datetime) -> Record:
+    def new_identity(self, vm: VirtualMachine, new_id: str, name: str, now: datetime) -> Record:
         """What a VM made from `vm` does not share with it: ids, name, times, MAC addresses, power."""
         ...
 
-    def placement(self, txn: Txn, datastore: Record) -> Record:
+    def placement(self, txn: Txn, datastore: Datastore) -> Record:
         """Where a VM arriving on a datastore of another cluster runs: cluster, hosts, replicas, vCenter."""
         ...
 
-    def clone_vm(self, txn: Txn, vm: Record, datastore: Record, clone_id: str) -> None:
+    def clone_vm(self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str) -> None:
         """A clone of the VM as it is now shares its data; it takes its size on the VM's datastore (or
         the task fails for want of space)."""
         ...
 
-    def move_vm(self, txn: Txn, vm: Record, moved: Record, target: Record) -> None:
+    def move_vm(self, txn: Txn, vm: VirtualMachine, moved: Record, target: Datastore) -> None:
         """The VM's data now belongs to `moved`, a new VM on the `target` datastore (maybe of another
         cluster); the task fails if it does not fit there."""
         ...
 
-    def remove_vm(self, txn: Txn, vm: Record) -> None:
+    def remove_vm(self, txn: Txn, vm: VirtualMachine) -> None:
         """The VM left the inventory: its data is freed, and its datastore's space given back."""
         ...
 
@@ -66,18 +67,18 @@ class Simulator(Protocol):
         """A cluster's hosts changed (one left): its bytes are shared among them anew."""
         ...
 
-    def guest_os(self, vm: Record) -> str:
+    def guest_os(self, vm: VirtualMachine) -> str:
         """WINDOWS or LINUX: what the VM's guest runs, as its name, VMware Tools and NICs show it."""
         ...
 
     # ---- backups -------------------------------------------------------------------------------
 
-    def take_backup(self, txn: Txn, vm: Record, backup: Record, paced: bool, now: datetime) -> Record:
+    def take_backup(self, txn: Txn, vm: VirtualMachine, backup: Record, paced: bool, now: datetime) -> Record:
         """The backup of the VM as it is now (already `vm_now`), kept where `backup` says: the row to
         insert, with its sizes, what it sends, and its state (NEW when `paced`, else where it is going)."""
         ...
 
-    def copy_backup(self, txn: Txn, source: Record, copy: Record, paced: bool, now: datetime) -> Record:
+    def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
         """A copy of a backup kept where `copy` says: the row to insert, as take_backup."""
         ...
 
@@ -85,11 +86,11 @@ class Simulator(Protocol):
         """Backups gone (or canceled): the pieces nothing else refers to are freed."""
         ...
 
-    def backup_progress(self, finder: Finder, backup: Record, now: datetime) -> Record:
+    def backup_progress(self, finder: Finder, backup: Backup, now: datetime) -> Record:
         """What changed by `now` in a backup being taken or sent (empty when nothing did)."""
         ...
 
-    def backup_canceled(self, finder: Finder, backup: Record, now: datetime) -> Record:
+    def backup_canceled(self, finder: Finder, backup: Backup, now: datetime) -> Record:
         """A backup in flight canceled now: what it had sent, and when."""
         ...
 
@@ -97,33 +98,33 @@ class Simulator(Protocol):
         """The bytes deleting the backup would free where it is kept."""
         ...
 
-    def restore_vm(self, txn: Txn, backup: Record, vm: Record, datastore: Record) -> Record:
+    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore) -> Record:
         """A new VM (`vm`, not yet stored) whose data is the backup's, on `datastore`: its capacity fields."""
         ...
 
-    def restore_over(self, txn: Txn, backup: Record, vm: Record) -> Record:
+    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine) -> Record:
         """The VM's data goes back to the backup's: its capacity fields (its datastore's are written)."""
         ...
 
     # ---- files in backups ----------------------------------------------------------------------
 
-    def backup_disks(self, rows: Rows, backup: Record) -> list[str]: ...
+    def backup_disks(self, rows: Rows, backup: Backup) -> list[str]: ...
 
-    def backup_partitions(self, rows: Rows, backup: Record, disk_name: str) -> list[dict[str, object]]: ...
+    def backup_partitions(self, rows: Rows, backup: Backup, disk_name: str) -> list[dict[str, object]]: ...
 
     def backup_files(
-        self, rows: Rows, state: OperationsState, backup: Record, disk_name: str, number: int, path: str
+        self, rows: Rows, state: OperationsState, backup: Backup, disk_name: str, number: int, path: str
     ) -> list[dict[str, object]]: ...
 
     def check_restore_files(
-        self, rows: Rows, state: OperationsState, backup: Record, vm: Record, paths: Sequence[str]
+        self, rows: Rows, state: OperationsState, backup: Backup, vm: VirtualMachine, paths: Sequence[str]
     ) -> None:
         """Quick check: each path names something restorable in the backup, with a place in the VM
         (InvalidBody naming the path, or TaskFailure, when not)."""
         ...
 
     def restore_files(
-        self, txn: Txn, backup: Record, vm: Record, paths: Sequence[str], now: datetime
+        self, txn: Txn, backup: Backup, vm: VirtualMachine, paths: Sequence[str], now: datetime
     ) -> list[RestoredFile]:
         """The files land in the VM (already `vm_now`): its data and datastore change by what they
         write; what they are, for the caller to record."""

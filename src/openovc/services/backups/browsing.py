@@ -7,10 +7,11 @@ from collections.abc import Mapping
 from openovc.domain.backups import PROTECTED
 from openovc.domain.catalog import BACKUPS
 from openovc.domain.errors import InvalidParameter
-from openovc.domain.ports.federation import FederationReader, Record
+from openovc.domain.ports.federation import FederationReader
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.query import parse_int
+from openovc.domain.records import Backup
 from openovc.services import reads
 
 
@@ -48,7 +49,7 @@ def _required(params: Mapping[str, str], name: str) -> str:
     return value
 
 
-def _browsable(reader: FederationReader, backup_id: str) -> Record:
+def _browsable(reader: FederationReader, backup_id: str) -> Backup:
     """Only a PROTECTED backup with a creation time can be opened."""
     backup = reads.get_object(reader, BACKUPS, backup_id)
     state, created = backup.get("state"), backup.get("created_at")

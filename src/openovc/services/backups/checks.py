@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 import orjson
 
@@ -14,8 +14,9 @@ from openovc.domain.backups import IN_FLIGHT, PROTECTED
 from openovc.domain.catalog import BACKUPS, EXTERNAL_STORES, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from openovc.domain.errors import ObjectNotFound, TaskError
 from openovc.domain.fields import Collection
-from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.federation import FederationReader, Finder, R, Record, Txn
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import Backup, ExternalStore, OmnistackCluster, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from openovc.operations.engine import TaskEngine
 
@@ -47,14 +48,14 @@ def refused_now() -> Iterator[None]:
         raise TaskError(failure.error_code, failure.message) from None
 
 
-def found(finder: Finder, coll: Collection, key: str) -> Record:
+def found(finder: Finder, coll: Collection[R], key: str) -> R:
     rows = finder.find(coll, **{coll.key: key})
     if not rows:
         raise Missing(coll.singular, key)
     return rows[0]
 
 
-def alive_vm(finder: Finder, vm_id: str) -> Record:
+def alive_vm(finder: Finder, vm_id: str) -> VirtualMachine:
     vm = found(finder, VIRTUAL_MACHINES, vm_id)
     if vm["state"] != "ALIVE":
         raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
@@ -70,20 +71,20 @@ def affected(ids: Sequence[str]) -> list[AffectedObject]:
     return [AffectedObject(i, BACKUP) for i in ids]
 
 
-def expired(backup: Record, now: datetime) -> bool:
+def expired(backup: Backup, now: datetime) -> bool:
     expires = backup["expiration_time"]
     return expires is not None and timefmt.from_text(str(expires)) <= now
 
 
-def as_of(reader: FederationReader, sim: Simulator, backup_id: str, now: datetime) -> Record:
+def as_of(reader: FederationReader, sim: Simulator, backup_id: str, now: datetime) -> Backup:
     """A backup as it is now (quick checks): its progress applied; 404 once expired."""
     backup = reader.get(BACKUPS, backup_id)
     if backup is None or expired(backup, now):
         raise ObjectNotFound(BACKUP, backup_id)
-    return {**backup, **sim.backup_progress(reader, backup, now)}
+    return cast(Backup, {**backup, **sim.backup_progress(reader, backup, now)})
 
 
-def current(sim: Simulator, txn: Txn, backup_id: str, now: datetime) -> Record:
+def current(sim: Simulator, txn: Txn, backup_id: str, now: datetime) -> Backup:
     """A backup inside a task, its progress written down first; a FAILED task once it has expired."""
     backup = txn.get(BACKUPS, backup_id)
     if backup is None or expired(backup, now):
@@ -91,11 +92,11 @@ def current(sim: Simulator, txn: Txn, backup_id: str, now: datetime) -> Record:
     changed = sim.backup_progress(txn, backup, now)
     if changed:
         txn.update(BACKUPS, backup_id, changed)
-        backup.update(changed)
+        backup = cast(Backup, {**backup, **changed})
     return backup
 
 
-def protected(backup: Record, doing: str) -> None:
+def protected(backup: Backup, doing: str) -> None:
     if backup["state"] != PROTECTED:
         raise TaskFailure(
             Codes.INVALID_STATE,
@@ -103,7 +104,7 @@ def protected(backup: Record, doing: str) -> None:
         )
 
 
-def not_in_flight(backup: Record) -> None:
+def not_in_flight(backup: Backup) -> None:
     if backup["state"] in IN_FLIGHT:
         raise TaskFailure(
             Codes.INVALID_STATE,
@@ -116,7 +117,7 @@ def not_in_flight(backup: Record) -> None:
 
 def target(
     finder: Finder, cluster_id: str | None, store_name: str | None
-) -> tuple[Record | None, Record | None]:
+) -> tuple[OmnistackCluster | None, ExternalStore | None]:
     """The cluster or the store named as a destination (exactly one of them)."""
     if cluster_id and store_name:
         raise TaskFailure(Codes.INVALID_DESTINATION, INVALID_DESTINATION)
@@ -125,7 +126,7 @@ def target(
     return cluster, store
 
 
-def store_takes(store: Record, from_cluster: str, from_type: str) -> None:
+def store_takes(store: ExternalStore, from_cluster: str, from_type: str) -> None:
     """A StoreOnce takes backups only from the cluster it is registered with, and a cloud store only
     copies of on-premises StoreOnce backups (direct copy from OmniStack to a cloud store is refused)."""
     if store["omnistack_cluster_id"] != from_cluster or (
@@ -134,7 +135,7 @@ def store_takes(store: Record, from_cluster: str, from_type: str) -> None:
         raise TaskFailure(Codes.INVALID_DESTINATION, INVALID_DESTINATION)
 
 
-def holder(finder: Finder, cluster: Record | None, store: Record | None) -> Record:
+def holder(finder: Finder, cluster: OmnistackCluster | None, store: ExternalStore | None) -> Record:
     """The fields that say where a backup is kept."""
     if store is not None:
         groups = finder.find(OMNISTACK_CLUSTERS, id=str(store["omnistack_cluster_id"]))

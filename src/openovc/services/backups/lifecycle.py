@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
@@ -17,6 +18,7 @@ from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.query import MAX_LIMIT, CollectionQuery, Condition
+from openovc.domain.records import Backup
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.backups.checks import (
@@ -41,8 +43,16 @@ def _ids(reader: FederationReader, condition: Condition) -> list[str]:
     return [str(row[0]) for row in reader.page(BACKUPS, query, ("id",)).rows]
 
 
-def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> int:
-    """Write down the progress of backups being taken or sent, and remove expired ones; how many changed.
+@dataclass(frozen=True)
+class Settled:
+    """What settling did: backups removed as expired, and backups whose progress was written."""
+
+    expired: int = 0
+    progressed: int = 0
+
+
+def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> Settled:
+    """Write down the progress of backups being taken or sent, and remove expired ones.
 
     Two indexed reads find the candidates, so an idle server only reads; each is settled again in the
     write transaction, where it is checked once more.
@@ -50,8 +60,8 @@ def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now
     moving = _ids(reader, Condition("state", Op.MATCH, IN_FLIGHT))
     ending = _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)))
     if not moving and not ending:
-        return 0
-    changed = 0
+        return Settled()
+    progressed = 0
     with store.changing() as (txn, _):
         gone: list[str] = []
         for backup_id in dict.fromkeys([*ending, *moving]):
@@ -59,16 +69,16 @@ def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now
             if backup is None:
                 continue
             if expired(backup, now):
-                changed += txn.delete(BACKUPS, backup_id)
-                gone.append(backup_id)
+                if txn.delete(BACKUPS, backup_id):
+                    gone.append(backup_id)
                 continue
             progress = sim.backup_progress(txn, backup, now)
             if progress:
                 txn.update(BACKUPS, backup_id, progress)
-                changed += 1
+                progressed += 1
         if gone:
             sim.delete_backups(txn, gone)
-    return changed
+    return Settled(len(gone), progressed)
 
 
 def housekeeping(
@@ -77,7 +87,8 @@ def housekeeping(
     """The worker's chore: settle the backups as of the clock's now."""
 
     def run() -> int:
-        return settle(reader, store, sim, clock.now())
+        settled = settle(reader, store, sim, clock.now())
+        return settled.expired + settled.progressed
 
     return run
 
@@ -132,8 +143,8 @@ def lock(reader: FederationReader, tasks: TaskEngine, sim: Simulator, backup_id:
 def _run_lock(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = current(sim, txn, payload["backup"], now)
     # A locked backup never expires: its expiration_time reads NA, as with retention 0.
-    txn.update(BACKUPS, str(backup["id"]), {"expiration_time": None})
-    return affected([str(backup["id"])])
+    txn.update(BACKUPS, backup["id"], {"expiration_time": None})
+    return affected([backup["id"]])
 
 
 def rename(reader: FederationReader, tasks: TaskEngine, sim: Simulator, backup_id: str, name: str) -> Record:
@@ -144,14 +155,14 @@ def rename(reader: FederationReader, tasks: TaskEngine, sim: Simulator, backup_i
 
 def _run_rename(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = current(sim, txn, payload["backup"], now)
-    txn.update(BACKUPS, str(backup["id"]), {"name": payload["name"]})
-    return affected([str(backup["id"])])
+    txn.update(BACKUPS, backup["id"], {"name": payload["name"]})
+    return affected([backup["id"]])
 
 
 # ---- set_retention -----------------------------------------------------------------------------------
 
 
-def _expiry(backup: Record, retention: int, forever: bool) -> str | None:
+def _expiry(backup: Backup, retention: int, forever: bool) -> str | None:
     if forever or retention == 0:
         return None
     return stamp(timefmt.from_text(str(backup["created_at"])) + timedelta(minutes=retention))
@@ -171,7 +182,7 @@ def set_retention(
     force: bool,
     forever: bool,
     cluster_group_id: str | None = None,
-) -> tuple[Record | None, list[Record]]:
+) -> tuple[Record | None, list[Backup]]:
     """A task; or, when the new retention would remove backups and `force` is not set, no task and
     the backups it would remove (the real one answers 200 with them)."""
     if not backup_ids:
@@ -204,10 +215,10 @@ def _run_set_retention(
                     Codes.INVALID_ARGUMENT,
                     f"Backup {backup['name']} would expire at once; set force to remove it.",
                 )
-            txn.delete(BACKUPS, str(backup["id"]))
-            removed.append(str(backup["id"]))
+            txn.delete(BACKUPS, backup["id"])
+            removed.append(backup["id"])
         else:
-            txn.update(BACKUPS, str(backup["id"]), {"expiration_time": expiry})
+            txn.update(BACKUPS, backup["id"], {"expiration_time": expiry})
     if removed:
         sim.delete_backups(txn, removed)
     return affected(ids)
@@ -216,7 +227,7 @@ def _run_set_retention(
 # ---- cancel ------------------------------------------------------------------------------------------
 
 
-def _cancelable(backup: Record) -> None:
+def _cancelable(backup: Backup) -> None:
     if backup["state"] not in IN_FLIGHT:
         raise TaskFailure(
             Codes.INVALID_STATE,
@@ -233,16 +244,16 @@ def cancel(reader: FederationReader, tasks: TaskEngine, sim: Simulator, backup_i
 def _run_cancel(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[AffectedObject]:
     backup = current(sim, txn, payload["backup"], now)
     _cancelable(backup)
-    txn.update(BACKUPS, str(backup["id"]), {"state": CANCELED, **sim.backup_canceled(txn, backup, now)})
+    txn.update(BACKUPS, backup["id"], {"state": CANCELED, **sim.backup_canceled(txn, backup, now)})
     # What it had stored so far is dropped with it: a canceled backup holds nothing.
-    sim.delete_backups(txn, [str(backup["id"])])
-    return affected([str(backup["id"])])
+    sim.delete_backups(txn, [backup["id"]])
+    return affected([backup["id"]])
 
 
 # ---- calculate_unique_size ---------------------------------------------------------------------------
 
 
-def _measurable(backup: Record) -> None:
+def _measurable(backup: Backup) -> None:
     protected(backup, "measured")
     if not in_cluster(backup):
         raise TaskFailure(
@@ -265,9 +276,9 @@ def _run_calculate_unique_size(
 ) -> list[AffectedObject]:
     backup = current(sim, txn, payload["backup"], now)
     _measurable(backup)
-    unique = sim.unique_size(txn, str(backup["id"]))
-    txn.update(BACKUPS, str(backup["id"]), {"unique_size_bytes": unique, "unique_size_timestamp": stamp(now)})
-    return affected([str(backup["id"])])
+    unique = sim.unique_size(txn, backup["id"])
+    txn.update(BACKUPS, backup["id"], {"unique_size_bytes": unique, "unique_size_timestamp": stamp(now)})
+    return affected([backup["id"]])
 
 
 def handlers(sim: Simulator) -> dict[str, Handler]:

@@ -14,6 +14,7 @@ from openovc.domain.errors import InvalidBody
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import Backup, Datastore, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.backups.checks import VM, alive_vm, as_of, current, found, protected, refused_now
@@ -51,11 +52,11 @@ def restore(
     return tasks.submit("backup.restore", payload, [backup_id, target])
 
 
-def _source_vm(finder: Finder, backup: Record) -> Record:
+def _source_vm(finder: Finder, backup: Backup) -> VirtualMachine:
     return found(finder, VIRTUAL_MACHINES, str(backup["virtual_machine_id"]))
 
 
-def _restorable_over(finder: Finder, backup: Record) -> Record:
+def _restorable_over(finder: Finder, backup: Backup) -> VirtualMachine:
     protected(backup, "restored")
     if not in_cluster(backup):
         raise TaskFailure(
@@ -92,7 +93,7 @@ def _run_restore(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: date
     return [AffectedObject(str(vm["id"]), VM)]
 
 
-def _place(sim: Simulator, txn: Txn, vm: Record, datastore: Record) -> None:
+def _place(sim: Simulator, txn: Txn, vm: Record, datastore: Datastore) -> None:
     """A restored VM runs in its datastore's cluster, on its least loaded hosts."""
     single = bool(datastore["single_replica"])
     placed = sim.placement(txn, datastore)
@@ -104,13 +105,13 @@ def _place(sim: Simulator, txn: Txn, vm: Record, datastore: Record) -> None:
     )
 
 
-def _restore_over(sim: Simulator, txn: Txn, backup: Record, now: datetime) -> list[AffectedObject]:
+def _restore_over(sim: Simulator, txn: Txn, backup: Backup, now: datetime) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
     capacity = sim.restore_over(txn, backup, vm)
     # vSphere registers the restored VM again: it comes back powered off.
     txn.update(
         VIRTUAL_MACHINES,
-        str(vm["id"]),
+        vm["id"],
         {
             **capacity,
             "hypervisor_virtual_machine_power_state": "OFF",
@@ -121,8 +122,8 @@ def _restore_over(sim: Simulator, txn: Txn, backup: Record, now: datetime) -> li
     )
     # Its disks went back to the backup: what was restored into it since is gone again.
     taken = timefmt.from_text(str(backup["created_at"]))
-    txn.state().undo_restored_files(str(vm["id"]), int(taken.timestamp()), int(now.timestamp()))
-    return [AffectedObject(str(vm["id"]), VM)]
+    txn.state().undo_restored_files(vm["id"], int(taken.timestamp()), int(now.timestamp()))
+    return [AffectedObject(vm["id"], VM)]
 
 
 def restore_files(
@@ -157,8 +158,8 @@ def _run_restore_files(
     protected(backup, "restored")
     vm = sim.vm_now(txn, alive_vm(txn, payload["vm"]), now)
     written = sim.restore_files(txn, backup, vm, payload["paths"], now)
-    txn.state().add_restored_files(str(vm["id"]), written)
-    return [AffectedObject(str(vm["id"]), VM)]
+    txn.state().add_restored_files(vm["id"], written)
+    return [AffectedObject(vm["id"], VM)]
 
 
 def handlers(sim: Simulator) -> dict[str, Handler]:

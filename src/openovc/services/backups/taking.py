@@ -12,6 +12,7 @@ from openovc.domain.catalog import BACKUPS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import Backup, ExternalStore, OmnistackCluster, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.backups.checks import (
@@ -67,7 +68,7 @@ def backup_vm(
     return tasks.submit(operation, payload, [vm_id, backup_id], scope=scope)
 
 
-def _consistency(vm: Record, wanted: str) -> str:
+def _consistency(vm: VirtualMachine, wanted: str) -> str:
     """VSS needs a running Windows guest whose credentials it accepted; else the backup is FAILEDVSS
     (crash-consistent). A VMware snapshot (DEFAULT) needs nothing more."""
     if wanted != "VSS":
@@ -76,7 +77,7 @@ def _consistency(vm: Record, wanted: str) -> str:
     return "VSS" if running and vm["app_aware_vm_status"] == "VALID_CREDS" else "FAILEDVSS"
 
 
-def _vm_facts(vm: Record) -> Record:
+def _vm_facts(vm: VirtualMachine) -> Record:
     """What a backup records of its VM."""
     return {
         "virtual_machine_id": vm["id"],
@@ -144,8 +145,8 @@ def copy(
 
 
 def _copyable(
-    finder: Finder, backup: Record, cluster_id: str | None, store_name: str | None
-) -> tuple[Record | None, Record | None]:
+    finder: Finder, backup: Backup, cluster_id: str | None, store_name: str | None
+) -> tuple[OmnistackCluster | None, ExternalStore | None]:
     protected(backup, "copied")
     cluster, store = target(finder, cluster_id, store_name)
     if cluster is not None and in_cluster(backup) and cluster["id"] == backup["omnistack_cluster_id"]:

@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 
 from openovc.domain import rules as rulebook
-from openovc.domain.ports.federation import Record
+from openovc.domain.records import Policy
 
 POLICY = "policy"
 RULE = "rule"
@@ -18,6 +18,6 @@ def json_value(value: object) -> Any:
     return orjson.loads(value) if isinstance(value, str | bytes) else value
 
 
-def rules_of(policy: Record) -> list[rulebook.Rule]:
+def rules_of(policy: Policy) -> list[rulebook.Rule]:
     """The policy's rules, in their stored order."""
     return list(json_value(policy["rules"]) or [])

@@ -16,6 +16,7 @@ from openovc.domain.catalog import (
 )
 from openovc.domain.errors import ObjectInUse
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.records import Policy
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import (
@@ -50,7 +51,7 @@ def _run_create(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
     fail_duplicate(_named(txn, payload["name"]))
     owner = still_there(txn, OMNISTACK_CLUSTERS, payload["owner"]) if payload["owner"] else None
     if payload["cluster_group"]:
-        groups = [str(still_there(txn, CLUSTER_GROUPS, payload["cluster_group"])["id"])]
+        groups = [still_there(txn, CLUSTER_GROUPS, payload["cluster_group"])["id"]]
     else:
         groups = list(owner["cluster_group_ids"] or []) if owner else []
     policy_id = new_id()
@@ -77,20 +78,20 @@ def rename(reader: FederationReader, tasks: TaskEngine, policy_id: str, name: st
 
 def _run_rename(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     policy = still_there(txn, POLICIES, payload["policy"])
-    fail_duplicate(_named(txn, payload["name"], except_id=str(policy["id"])))
+    fail_duplicate(_named(txn, payload["name"], except_id=policy["id"]))
     name = payload["name"]
-    txn.update(POLICIES, str(policy["id"]), {"name": name})
+    txn.update(POLICIES, policy["id"], {"name": name})
     # Every object that names the policy follows, deleted VMs included (their rows still show it).
     txn.update_where(VIRTUAL_MACHINES, {"policy_id": policy["id"]}, {"policy_name": name})
     txn.update_where(DATASTORES, {"policy_id": policy["id"]}, {"policy_name": name})
-    return [AffectedObject(str(policy["id"]), POLICY)]
+    return [AffectedObject(policy["id"], POLICY)]
 
 
 def _plural(count: int, noun: str) -> str:
     return f"{count} {noun}{'' if count == 1 else 's'}"
 
 
-def _in_use(finder: Finder, policy: Record) -> str | None:
+def _in_use(finder: Finder, policy: Policy) -> str | None:
     """Why the policy cannot be deleted: datastores or live VMs still use it."""
     datastores = finder.find(DATASTORES, policy_id=policy["id"])
     vms = finder.find(VIRTUAL_MACHINES, policy_id=policy["id"], state="ALIVE")
@@ -115,8 +116,8 @@ def _run_delete(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
     problem = _in_use(txn, policy)
     if problem:
         raise TaskFailure(Codes.OBJECT_IN_USE, problem)
-    txn.delete(POLICIES, str(policy["id"]))
-    return [AffectedObject(str(policy["id"]), POLICY)]
+    txn.delete(POLICIES, policy["id"])
+    return [AffectedObject(policy["id"], POLICY)]
 
 
 HANDLERS: dict[str, Handler] = {

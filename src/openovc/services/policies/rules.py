@@ -10,6 +10,7 @@ from openovc.domain import rules as rulebook
 from openovc.domain.catalog import EXTERNAL_STORES, OMNISTACK_CLUSTERS, POLICIES
 from openovc.domain.errors import InvalidBody, ObjectNotFound
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.records import Policy
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import existing, new_id, still_there
@@ -17,8 +18,8 @@ from openovc.services.policies.common import POLICY, RULE, rules_of
 
 
 def _places(finder: Finder) -> rulebook.Places:
-    clusters = {str(c["id"]): str(c["name"]) for c in finder.find(OMNISTACK_CLUSTERS)}
-    return rulebook.Places(clusters, frozenset(str(s["name"]) for s in finder.find(EXTERNAL_STORES)))
+    clusters = {c["id"]: str(c["name"]) for c in finder.find(OMNISTACK_CLUSTERS)}
+    return rulebook.Places(clusters, frozenset(s["name"] for s in finder.find(EXTERNAL_STORES)))
 
 
 def invalid(err: rulebook.RuleError) -> InvalidBody:
@@ -32,14 +33,14 @@ def _failure(err: rulebook.RuleError) -> TaskFailure:
     return TaskFailure(Codes.INVALID_ARGUMENT, str(err))
 
 
-def rule_of(policy: Record, rule_id: str) -> rulebook.Rule:
+def rule_of(policy: Policy, rule_id: str) -> rulebook.Rule:
     rule = rulebook.find_rule(rules_of(policy), rule_id)
     if rule is None:
         raise ObjectNotFound(RULE, rule_id)
     return rule
 
 
-def _rule_still_there(policy: Record, rule_id: str) -> rulebook.Rule:
+def _rule_still_there(policy: Policy, rule_id: str) -> rulebook.Rule:
     rule = rulebook.find_rule(rules_of(policy), rule_id)
     if rule is None:
         raise TaskFailure(Codes.NOT_FOUND, f"Object type: {RULE} id: {rule_id} could not be found")
@@ -60,7 +61,7 @@ def checked_bodies(body: object) -> list[Mapping[str, Any]]:
 
 
 def proposed_creation(
-    finder: Finder, policy: Record, bodies: Sequence[Mapping[str, Any]], replace: bool
+    finder: Finder, policy: Policy, bodies: Sequence[Mapping[str, Any]], replace: bool
 ) -> tuple[list[rulebook.Rule], list[rulebook.Rule]]:
     """Quick check of new rules: (the policy's rules afterwards, the new ones)."""
     try:
@@ -87,8 +88,8 @@ def _run_create_rules(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> l
         )
     except rulebook.RuleError as err:
         raise _failure(err) from None
-    txn.update(POLICIES, str(policy["id"]), {"rules": after})
-    return _with_rules(str(policy["id"]), [str(rule["id"]) for rule in new])
+    txn.update(POLICIES, policy["id"], {"rules": after})
+    return _with_rules(policy["id"], [str(rule["id"]) for rule in new])
 
 
 def _edit(rule: rulebook.Rule, body: object) -> rulebook.Rule:
@@ -115,8 +116,8 @@ def _run_update_rule(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> li
     except rulebook.RuleError as err:
         raise _failure(err) from None
     after = [changed if rule["id"] == current["id"] else rule for rule in rules_of(policy)]
-    txn.update(POLICIES, str(policy["id"]), {"rules": after})
-    return _with_rules(str(policy["id"]), [str(current["id"])])
+    txn.update(POLICIES, policy["id"], {"rules": after})
+    return _with_rules(policy["id"], [str(current["id"])])
 
 
 def delete_rule(reader: FederationReader, tasks: TaskEngine, policy_id: str, rule_id: str) -> Record:
@@ -127,8 +128,8 @@ def delete_rule(reader: FederationReader, tasks: TaskEngine, policy_id: str, rul
 def _run_delete_rule(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     policy = still_there(txn, POLICIES, payload["policy"])
     rule = _rule_still_there(policy, payload["rule"])
-    txn.update(POLICIES, str(policy["id"]), {"rules": rulebook.without(rules_of(policy), str(rule["id"]))})
-    return _with_rules(str(policy["id"]), [str(rule["id"])])
+    txn.update(POLICIES, policy["id"], {"rules": rulebook.without(rules_of(policy), str(rule["id"]))})
+    return _with_rules(policy["id"], [str(rule["id"])])
 
 
 HANDLERS: dict[str, Handler] = {

@@ -9,13 +9,14 @@ from typing import Any
 from openovc.domain.catalog import CLUSTER_GROUPS, HOSTS, OMNISTACK_CLUSTERS
 from openovc.domain.errors import InvalidBody, ObjectNotFound
 from openovc.domain.fields import Collection
-from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
+from openovc.domain.ports.federation import FederationReader, Finder, R, Record, Txn
+from openovc.domain.records import Host
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.policies.common import json_value
 
 # What suspend and resume act on, and where its hosts are found.
-TARGETS: dict[str, Collection | None] = {
+TARGETS: dict[str, Collection[Any] | None] = {
     "host": HOSTS,
     "omnistack_cluster": OMNISTACK_CLUSTERS,
     "cluster_group": CLUSTER_GROUPS,
@@ -23,14 +24,14 @@ TARGETS: dict[str, Collection | None] = {
 }
 
 
-def _one(finder: Finder, coll: Collection, key: str) -> Record | None:
+def _one(finder: Finder, coll: Collection[R], key: str) -> R | None:
     found = finder.find(coll, **{coll.key: key})
     return found[0] if found else None
 
 
 def _scope_hosts(
-    finder: Finder, target_type: str, target_id: str, missing: Callable[[Collection, str], Exception]
-) -> list[Record]:
+    finder: Finder, target_type: str, target_id: str, missing: Callable[[Collection[Any], str], Exception]
+) -> list[Host]:
     """The hosts a suspend or resume reaches; `missing` makes the error for an unknown target."""
     coll = TARGETS[target_type]
     if coll is None:
@@ -44,11 +45,11 @@ def _scope_hosts(
     return [h for cluster in clusters for h in finder.find(HOSTS, omnistack_cluster_id=cluster)]
 
 
-def _not_found_now(coll: Collection, key: str) -> Exception:
+def _not_found_now(coll: Collection[Any], key: str) -> Exception:
     return ObjectNotFound(coll.singular, key)
 
 
-def _not_found_later(coll: Collection, key: str) -> Exception:
+def _not_found_later(coll: Collection[Any], key: str) -> Exception:
     return TaskFailure(Codes.NOT_FOUND, f"Object type: {coll.singular} id: {key} could not be found")
 
 
@@ -66,16 +67,16 @@ def set_policy_backups(
     hosts = _scope_hosts(reader, target_type, key, _not_found_now)
     operation = "policy.resume" if enabled else "policy.suspend"
     payload = {"type": target_type, "id": key}
-    return tasks.submit(operation, payload, [str(h["id"]) for h in hosts])
+    return tasks.submit(operation, payload, [h["id"] for h in hosts])
 
 
 def _policy_backups(enabled: bool) -> Handler:
     def run(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
         hosts = _scope_hosts(txn, payload["type"], payload["id"], _not_found_later)
         for host in hosts:
-            txn.update(HOSTS, str(host["id"]), {"policy_enabled": enabled})
+            txn.update(HOSTS, host["id"], {"policy_enabled": enabled})
         # The hosts are what changed (`federation` and `cluster_group` are not affected-object types).
-        return [AffectedObject(str(h["id"]), "host") for h in hosts]
+        return [AffectedObject(h["id"], "host") for h in hosts]
 
     return run
 

@@ -1,0 +1,131 @@
+"""OpenOVC's own control API beside HPE's, under /_openovc: the simulator's clock (more controls join it).
+
+It is an application of its own, mounted at /_openovc, so that it has its own OpenAPI document
+(/_openovc/openapi.json) and page (/_openovc/index.html), and HPE's document stays HPE's. It takes the
+same bearer tokens: any valid user reads, the administrator changes (read-only: 403); bodies are plain
+JSON, and errors have HPE's shape.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from fastapi import APIRouter, Depends, FastAPI, Request
+from fastapi.openapi.docs import get_swagger_ui_html
+from starlette.concurrency import run_in_threadpool
+from starlette.responses import HTMLResponse
+
+from openovc import __version__
+from openovc.api import errors
+from openovc.api.deps import Runtime, RuntimeDep, session
+from openovc.api.responses import JSON
+from openovc.domain.errors import InvalidBody
+
+CONTROL_PREFIX = "/_openovc"
+
+router = APIRouter(default_response_class=JSON, dependencies=[Depends(session)], tags=["clock"])
+
+_CLOCK = {
+    "type": "object",
+    "properties": {
+        "mode": {"type": "string", "example": "manual"},
+        "now": {"type": "string", "format": "date-time"},
+    },
+}
+_MOVED = {
+    "type": "object",
+    "properties": {
+        **_CLOCK["properties"],  # type: ignore[dict-item]
+        "backups_taken": {"type": "integer"},
+        "backups_expired": {"type": "integer"},
+        "tasks_completed": {"type": "integer"},
+    },
+}
+
+
+def _answers(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"responses": {"200": {"description": "OK", "content": {"application/json": {"schema": schema}}}}}
+
+
+def _body(schema: dict[str, Any]) -> dict[str, Any]:
+    return {"requestBody": {"required": True, "content": {"application/json": {"schema": schema}}}}
+
+
+async def _json_object(request: Request) -> dict[str, Any]:
+    """The request's body: a JSON object, or 400 naming what is wrong with it."""
+    raw = await request.body()
+    try:
+        body = orjson.loads(raw) if raw.strip() else None
+    except orjson.JSONDecodeError as problem:
+        raise InvalidBody(f"Invalid body: not JSON: {problem}") from None
+    if not isinstance(body, dict):
+        raise InvalidBody("Invalid body: expected a JSON object")
+    return body
+
+
+@router.get("/clock", operation_id="getClock", openapi_extra=_answers(_CLOCK))
+def get_clock(rt: RuntimeDep) -> JSON:
+    """The simulator's clock: its mode (real, manual, accelerated:N) and simulated now."""
+    return JSON(rt.time.show())
+
+
+_ADVANCE = {
+    "type": "object",
+    "required": ["seconds"],
+    "properties": {
+        "seconds": {"description": "seconds, or a duration such as 90s, 15m, 6h, 7d", "example": 21600}
+    },
+}
+
+
+@router.post(
+    "/clock/advance", operation_id="advanceClock", openapi_extra={**_body(_ADVANCE), **_answers(_MOVED)}
+)
+async def advance_clock(request: Request, rt: RuntimeDep) -> JSON:
+    """Move simulated time on, processing in time order every slot, expiry, arrival and paced task on the way."""
+    body = await _json_object(request)
+    return JSON(await run_in_threadpool(rt.time.advance, body))
+
+
+_SET = {
+    "type": "object",
+    "required": ["to"],
+    "properties": {"to": {"type": "string", "format": "date-time", "example": "2027-02-01T00:00:00Z"}},
+}
+
+
+@router.post("/clock/set", operation_id="setClock", openapi_extra={**_body(_SET), **_answers(_MOVED)})
+async def set_clock(request: Request, rt: RuntimeDep) -> JSON:
+    """Move simulated time on to an instant (never back), as advance does."""
+    body = await _json_object(request)
+    return JSON(await run_in_threadpool(rt.time.set, body))
+
+
+def control_app(rt: Runtime) -> FastAPI:
+    """The control API's application, to mount at CONTROL_PREFIX."""
+    app = FastAPI(
+        title="OpenOVC control API",
+        version=__version__,
+        openapi_url="/openapi.json",
+        docs_url=None,
+        redoc_url=None,
+        redirect_slashes=False,
+        default_response_class=JSON,
+    )
+    app.state.runtime = rt
+    app.state.clock = rt.clock  # error bodies are stamped with the federation's time
+    errors.install(app)
+    app.include_router(router)
+
+    @app.get("/index.html", include_in_schema=False)
+    def docs() -> HTMLResponse:
+        return get_swagger_ui_html(
+            openapi_url=f"{CONTROL_PREFIX}/openapi.json",
+            title="OpenOVC control API",
+            swagger_js_url="/api/swagger-ui/swagger-ui-bundle.js",
+            swagger_css_url="/api/swagger-ui/swagger-ui.css",
+            swagger_favicon_url="/api/swagger-ui/favicon-32x32.png",
+        )
+
+    return app

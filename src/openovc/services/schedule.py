@@ -1,0 +1,313 @@
+"""The policy scheduler: every rule of every policy backs up the VMs it covers, slot by slot, on the clock.
+
+A rule's slots are its wall times on the days it runs, in the time zone of the cluster of the VMs it
+backs up (domain/schedules.py). Per rule and cluster a mark says up to when the slots have fired;
+firing a slot moves the mark by compare-and-set in the transaction that takes its backups, and a key
+on (rule, VM, slot) refuses a second firing outright, so no slot fires twice, whatever the number of
+servers. A VM is backed up while it is ALIVE, its policy is the rule's, and its host's policy backups
+are not suspended. Each backup is a POLICY backup named by the slot's local time, kept where the rule
+says for the rule's retention; past the rule's max_backups, its oldest of that VM go.
+
+The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
+missed slot fires, as a real scheduler catching up would. A clock moved by hand (`advance_to`) goes
+through every instant that falls in the move, in time order: slots, expiries, backups arriving,
+paced tasks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta, tzinfo
+from functools import lru_cache
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import orjson
+
+from openovc.domain.catalog import (
+    BACKUPS,
+    EXTERNAL_STORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    POLICIES,
+    VIRTUAL_MACHINES,
+)
+from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.operations_store import OperationsStore
+from openovc.domain.ports.simulator import Simulator
+from openovc.domain.records import ExternalStore, OmnistackCluster
+from openovc.domain.rules import max_backups
+from openovc.domain.schedules import Rule, slots
+from openovc.domain.tasks import TaskFailure
+from openovc.domain.timefmt import to_text
+from openovc.operations.engine import TaskEngine
+from openovc.services.backups.checks import holder, store_takes
+from openovc.services.backups.lifecycle import settle
+from openovc.services.backups.taking import _consistency, _vm_facts
+from openovc.services.clock import SharedClock
+
+LOCAL_STORE = "SimplivityStore"
+
+
+@dataclass
+class Counts:
+    """What a run of the schedule did."""
+
+    backups_taken: int = 0
+    backups_expired: int = 0
+    tasks_completed: int = 0
+
+    def add(self, other: Counts) -> None:
+        self.backups_taken += other.backups_taken
+        self.backups_expired += other.backups_expired
+        self.tasks_completed += other.tasks_completed
+
+
+@dataclass(frozen=True)
+class Slotted:
+    """One rule of one policy, as it applies to the VMs of one cluster."""
+
+    policy_id: str
+    rule: Record
+    timing: Rule
+    cluster_id: str
+    tz: tzinfo
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return str(self.rule["id"]), self.cluster_id
+
+
+@dataclass
+class _Plan:
+    """Every rule and cluster, and up to when each has fired."""
+
+    rules: list[Slotted]
+    marks: dict[tuple[str, str], int] = field(default_factory=dict)
+
+
+def _zone(name: object) -> tzinfo:
+    try:
+        return ZoneInfo(str(name)) if name else UTC
+    except (ZoneInfoNotFoundError, ValueError):
+        return UTC
+
+
+def _json(value: Any) -> Any:
+    return orjson.loads(value) if isinstance(value, str | bytes) else value
+
+
+@lru_cache(maxsize=1024)
+def _timing(frequency: object, retention: object, days: object, start: object, end: object) -> Rule | None:
+    try:
+        return Rule.from_record(
+            {
+                "frequency": frequency,
+                "retention": retention,
+                "days": days,
+                "start_time": start,
+                "end_time": end,
+            }
+        )
+    except ValueError:
+        return None  # a rule the API would not have accepted fires nothing
+
+
+class PolicyScheduler:
+    """Fires the slots of every policy rule as the shared clock moves (see the module docstring)."""
+
+    def __init__(
+        self,
+        reader: FederationReader,
+        store: OperationsStore,
+        sim: Simulator,
+        tasks: TaskEngine,
+        clock: SharedClock,
+    ) -> None:
+        self._reader = reader
+        self._store = store
+        self._sim = sim
+        self._tasks = tasks
+        self._clock = clock
+        self._caught_up = False
+
+    # ---- what is scheduled ------------------------------------------------------------------------
+
+    def _plan(self) -> _Plan:
+        zones = {str(c["id"]): _zone(c["time_zone"]) for c in self._reader.find(OMNISTACK_CLUSTERS)}
+        rules: list[Slotted] = []
+        for policy in self._reader.find(POLICIES):
+            for rule in _json(policy["rules"]) or []:
+                timing = _timing(
+                    rule.get("frequency"), rule.get("retention"), rule.get("days") or "All",
+                    rule.get("start_time") or "00:00", rule.get("end_time") or "00:00",
+                )  # fmt: skip
+                if timing is None or not rule.get("id"):
+                    continue
+                rules.extend(
+                    Slotted(str(policy["id"]), rule, timing, c, tz) for c, tz in sorted(zones.items())
+                )
+        with self._store.reading() as state:
+            marks = state.schedule_marks()
+        return _Plan(rules, marks)
+
+    def _start_marks(self, plan: _Plan, now_ms: int) -> None:
+        """Rules and clusters seen for the first time start from now: their past is the history's."""
+        new = [s for s in plan.rules if s.key not in plan.marks]
+        if not new:
+            return
+        with self._store.changing() as (_, state):
+            for slotted in new:
+                if state.move_schedule_mark(*slotted.key, None, now_ms):
+                    plan.marks[slotted.key] = now_ms
+        with self._store.reading() as state:
+            plan.marks.update(state.schedule_marks())
+
+    @staticmethod
+    def _due(plan: _Plan, upto_ms: int) -> Iterator[tuple[int, Slotted]]:
+        for slotted in plan.rules:
+            after = plan.marks[slotted.key]
+            for ts in slots(slotted.timing, slotted.tz, after // 1000, upto_ms // 1000):
+                yield ts * 1000, slotted
+
+    # ---- running it -------------------------------------------------------------------------------
+
+    def run_due(self) -> int:
+        """The worker's chore: fire what is due by the clock's now; how many backups it took.
+
+        Its first turn after the server started fires only the latest missed slot of each rule.
+        """
+        now_ms = self._clock.now_ms()
+        plan = self._plan()
+        self._start_marks(plan, now_ms)
+        due = sorted(self._due(plan, now_ms), key=_order)
+        if not self._caught_up:
+            self._caught_up = True
+            latest = {slotted.key: (ts, slotted) for ts, slotted in due}
+            due = sorted(latest.values(), key=_order)
+        return sum(self._fire(ts, slotted, plan) for ts, slotted in due)
+
+    def advance_to(self, target_ms: int) -> Counts:
+        """Move the clock to `target_ms`, going through every instant in between in time order."""
+        counts = Counts()
+        start = self._clock.now_ms()
+        if target_ms < start:
+            self._clock.move_to(target_ms)  # refuses, naming the problem
+        plan = self._plan()
+        self._start_marks(plan, start)
+        due = sorted(self._due(plan, target_ms), key=_order)
+        index = 0
+        while index < len(due):
+            instant = due[index][0]
+            self._clock.move_to(max(instant, self._clock.now_ms()))
+            counts.add(self._settle(datetime.fromtimestamp(instant / 1000, UTC)))
+            while index < len(due) and due[index][0] == instant:
+                counts.backups_taken += self._fire(*due[index], plan)
+                index += 1
+        self._clock.move_to(max(target_ms, self._clock.now_ms()))
+        counts.add(self._settle(datetime.fromtimestamp(target_ms / 1000, UTC)))
+        return counts
+
+    def _settle(self, now: datetime) -> Counts:
+        """Backups expired, arrived, and paced tasks ended, as of `now` (the clock's)."""
+        settled = settle(self._reader, self._store, self._sim, now)
+        completed = self._tasks.run_due()
+        return Counts(0, settled.expired, completed)
+
+    def _fire(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
+        """Take the slot's backups in one transaction; 0 when another server fired it first."""
+        mark = plan.marks[slotted.key]
+        if slot_ms <= mark:
+            return 0  # another server fired it, and this one learnt so since planning
+        with self._store.changing() as (txn, state):
+            if not state.move_schedule_mark(*slotted.key, mark, slot_ms):
+                plan.marks.update(state.schedule_marks())
+                return 0
+            taken = self._backups(txn, slot_ms, slotted)
+            state.claim_slots(str(slotted.rule["id"]), slot_ms, taken)
+            self._keep_at_most(txn, slotted, list(taken))
+            state.forget_slots(slot_ms)
+        plan.marks[slotted.key] = slot_ms
+        return len(taken)
+
+    def _backups(self, txn: Txn, slot_ms: int, slotted: Slotted) -> dict[str, str]:
+        rule, cid = slotted.rule, slotted.cluster_id
+        vms = txn.find(VIRTUAL_MACHINES, policy_id=slotted.policy_id, omnistack_cluster_id=cid, state="ALIVE")
+        if not vms:
+            return {}
+        suspended = {
+            h["id"] for h in txn.find(HOSTS, omnistack_cluster_id=cid) if h["policy_enabled"] is False
+        }
+        place = _destination(txn, rule, cid)
+        if place is None:
+            return {}
+        cluster, store = place
+        kept = holder(txn, cluster, store)
+        when = datetime.fromtimestamp(slot_ms / 1000, UTC)
+        created = to_text(when)
+        retention = int(rule["retention"])
+        name = datetime.fromtimestamp(slot_ms / 1000, slotted.tz).isoformat()
+        taken: dict[str, str] = {}
+        for vm in vms:
+            if vm["host_id"] in suspended:
+                continue
+            vm = self._sim.vm_now(txn, vm, when)
+            consistency = _consistency(vm, str(rule.get("consistency_type") or "NONE"))
+            backup: Record = {
+                "id": str(uuid.uuid4()),
+                "name": name,
+                "type": "POLICY",
+                "created_at": created,
+                "expiration_time": to_text(when + timedelta(minutes=retention)),
+                "application_consistent": consistency in ("DEFAULT", "VSS"),
+                "consistency_type": consistency,
+                **_vm_facts(vm),
+                **kept,
+                "unique_size_timestamp": created,
+            }
+            txn.insert(BACKUPS, self._sim.take_backup(txn, vm, backup, True, when))
+            taken[str(vm["id"])] = str(backup["id"])
+        return taken
+
+    def _keep_at_most(self, txn: Txn, slotted: Slotted, vm_ids: list[str]) -> None:
+        """Past the rule's max_backups, that VM's oldest backups from the rule go."""
+        rule = slotted.rule
+        cap = int(rule.get("max_backups") or max_backups(slotted.timing.frequency, slotted.timing.retention))
+        with_ids = txn.state().slot_backups(str(rule["id"]), vm_ids)
+        doomed: list[str] = []
+        for backup_ids in with_ids.values():
+            if len(backup_ids) <= cap:
+                continue
+            alive = [b for b in backup_ids if txn.get(BACKUPS, b) is not None]
+            doomed += alive[: max(0, len(alive) - cap)]
+        for backup_id in doomed:
+            txn.delete(BACKUPS, backup_id)
+        if doomed:
+            self._sim.delete_backups(txn, doomed)
+
+
+def _order(item: tuple[int, Slotted]) -> tuple[int, str, int, str]:
+    ts, s = item
+    return ts, s.policy_id, int(s.rule.get("number") or 0), s.cluster_id
+
+
+def _destination(
+    txn: Txn, rule: Record, cluster_id: str
+) -> tuple[OmnistackCluster | None, ExternalStore | None] | None:
+    """Where the rule keeps the backups of a cluster's VMs; None when it cannot (a gone destination, or a
+    StoreOnce registered with another cluster, which takes backups only from its own)."""
+    store_name = rule.get("external_store_name") or None
+    if store_name:
+        found = txn.find(EXTERNAL_STORES, name=store_name)
+        if not found or found[0]["omnistack_cluster_id"] != cluster_id:
+            return None
+        try:
+            store_takes(found[0], cluster_id, LOCAL_STORE)
+        except TaskFailure:
+            return None
+        return None, found[0]
+    target = rule.get("destination_id") or cluster_id
+    cluster = txn.get(OMNISTACK_CLUSTERS, str(target))
+    return (cluster, None) if cluster is not None else None
