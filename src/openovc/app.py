@@ -132,12 +132,18 @@ def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
 
 def chores(rt: AppRuntime) -> Callable[[], int]:
     """The worker's time-driven changes: policy backups, backups settling and expiring, then the
-    simulated hardware's."""
-    return every(
+    simulated hardware's. A manual clock moves only through the clock controls, which do all of this
+    themselves (and count it): the worker then leaves time alone."""
+    run = every(
         rt.scheduler.run_due,
         backups_service.housekeeping(rt.reader, rt.operations, rt.simulator, rt.clock),
         *rt.simulator.chores(rt.clock),
     )
+
+    def unless_manual() -> int:
+        return 0 if rt.time.is_manual() else run()
+
+    return unless_manual
 
 
 @asynccontextmanager

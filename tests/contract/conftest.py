@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TypeVar
@@ -165,3 +165,25 @@ def ovc(contract: Contract) -> Any:
 def ro_ovc(contract: Contract) -> Any:
     """The read-only user's SDK client."""
     return contract.sdk(READER_USER, READER_PASSWORD)
+
+
+@pytest.fixture
+def manual_clock_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Contract]]:
+    """Starts private servers whose simulated clock stands at the given instant (`--clock manual:<ISO>`)
+    until moved through /_openovc/clock: for tests that move time, which the shared server must not see.
+
+    Each has its own store and demo federation (generated as of that instant); all stop after the test.
+    """
+    started: list[RunningServer] = []
+
+    def start(at: str) -> Contract:
+        data_dir = tmp_path_factory.mktemp("contract-manual-clock")
+        server = start_server(
+            data_dir, env={"OPENOVC_ADMIN_PASSWORD": ADMIN_PASSWORD}, extra_args=["--clock", f"manual:{at}"]
+        )
+        started.append(server)
+        return Contract(server, data_dir)
+
+    yield start
+    for server in started:
+        server.stop()

@@ -204,9 +204,11 @@ class MemoryOperationsState:
                 found[vm].append(backup_id)
         return found
 
-    def forget_slots(self, before_ms: int) -> int:  # noqa: ARG002 - the port's signature
-        # The fake keeps every claim: it cannot see which backups are gone, and keeping them checks more.
-        return 0
+    def forget_slots(self, rule_id: str, before_ms: int) -> int:
+        gone = [key for key in self.data.slots if key[0] == rule_id and key[2] < before_ms]
+        for key in gone:
+            del self.data.slots[key]
+        return len(gone)
 
 
 # ------------------------------------------------------------------------------------- the query

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 
 from openovc.domain.clock import MANUAL, Clock, ClockState, SystemClock, parse_clock_mode
@@ -32,6 +34,7 @@ class SharedClock:
         self._lock = threading.Lock()
         self._cached: ClockState | None = None
         self._read_at = 0.0
+        self._passing: int | None = None  # while a move goes through its instants (see passing)
 
     def real_ms(self) -> int:
         """Real epoch milliseconds, as the state's `at` reads them."""
@@ -78,7 +81,8 @@ class SharedClock:
         return state
 
     def now_ms(self) -> int:
-        return self.state().at(self.real_ms())
+        passing = self._passing
+        return passing if passing is not None else self.state().at(self.real_ms())
 
     def now(self) -> datetime:
         return datetime.fromtimestamp(self.now_ms() / 1000, UTC)
@@ -97,6 +101,18 @@ class SharedClock:
             if self._store.save(new, stored):
                 return self._remember(new)
         raise ClockConflict("the clock kept changing while it was being moved")
+
+    @contextmanager
+    def passing(self) -> Iterator[Callable[[int], None]]:
+        """While a move goes through its instants, this process reads each as now (what runs at an
+        instant is stamped with it) without writing every one to the store; the move writes where it ends."""
+        try:
+            yield self._pass
+        finally:
+            self._passing = None
+
+    def _pass(self, sim_ms: int) -> None:
+        self._passing = max(sim_ms, self._passing or 0)
 
     @staticmethod
     def settle() -> None:

@@ -16,6 +16,7 @@ paced tasks.
 
 from __future__ import annotations
 
+import threading
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -35,16 +36,17 @@ from openovc.domain.catalog import (
     VIRTUAL_MACHINES,
 )
 from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.operations import OperationsState
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
-from openovc.domain.records import ExternalStore, OmnistackCluster
+from openovc.domain.records import ExternalStore, OmnistackCluster, VirtualMachine
 from openovc.domain.rules import max_backups
 from openovc.domain.schedules import Rule, slots
 from openovc.domain.tasks import TaskFailure
 from openovc.domain.timefmt import to_text
 from openovc.operations.engine import TaskEngine
 from openovc.services.backups.checks import holder, store_takes
-from openovc.services.backups.lifecycle import settle
+from openovc.services.backups.lifecycle import candidates, settle_in
 from openovc.services.backups.taking import _consistency, _vm_facts
 from openovc.services.clock import SharedClock
 
@@ -132,11 +134,13 @@ class PolicyScheduler:
         self._tasks = tasks
         self._clock = clock
         self._caught_up = False
+        # The worker's turns and clock moves of this process never interleave: a move counts what it fires.
+        self._moving = threading.Lock()
 
     # ---- what is scheduled ------------------------------------------------------------------------
 
     def _plan(self) -> _Plan:
-        zones = {str(c["id"]): _zone(c["time_zone"]) for c in self._reader.find(OMNISTACK_CLUSTERS)}
+        zones = {c["id"]: _zone(c["time_zone"]) for c in self._reader.find(OMNISTACK_CLUSTERS)}
         rules: list[Slotted] = []
         for policy in self._reader.find(POLICIES):
             for rule in _json(policy["rules"]) or []:
@@ -146,9 +150,7 @@ class PolicyScheduler:
                 )  # fmt: skip
                 if timing is None or not rule.get("id"):
                     continue
-                rules.extend(
-                    Slotted(str(policy["id"]), rule, timing, c, tz) for c, tz in sorted(zones.items())
-                )
+                rules.extend(Slotted(policy["id"], rule, timing, c, tz) for c, tz in sorted(zones.items()))
         with self._store.reading() as state:
             marks = state.schedule_marks()
         return _Plan(rules, marks)
@@ -179,6 +181,14 @@ class PolicyScheduler:
 
         Its first turn after the server started fires only the latest missed slot of each rule.
         """
+        if not self._moving.acquire(blocking=False):
+            return 0  # the clock is being moved here: the move fires what falls due
+        try:
+            return self._run_due()
+        finally:
+            self._moving.release()
+
+    def _run_due(self) -> int:
         now_ms = self._clock.now_ms()
         plan = self._plan()
         self._start_marks(plan, now_ms)
@@ -191,44 +201,59 @@ class PolicyScheduler:
 
     def advance_to(self, target_ms: int) -> Counts:
         """Move the clock to `target_ms`, going through every instant in between in time order."""
+        with self._moving:
+            return self._advance_to(target_ms)
+
+    def _advance_to(self, target_ms: int) -> Counts:
         counts = Counts()
         start = self._clock.now_ms()
         if target_ms < start:
             self._clock.move_to(target_ms)  # refuses, naming the problem
         plan = self._plan()
         self._start_marks(plan, start)
-        due = sorted(self._due(plan, target_ms), key=_order)
-        index = 0
-        while index < len(due):
-            instant = due[index][0]
-            self._clock.move_to(max(instant, self._clock.now_ms()))
-            counts.add(self._settle(datetime.fromtimestamp(instant / 1000, UTC)))
-            while index < len(due) and due[index][0] == instant:
-                counts.backups_taken += self._fire(*due[index], plan)
-                index += 1
-        self._clock.move_to(max(target_ms, self._clock.now_ms()))
-        counts.add(self._settle(datetime.fromtimestamp(target_ms / 1000, UTC)))
+        firing: dict[int, list[Slotted]] = {}
+        for ts, slotted in sorted(self._due(plan, target_ms), key=_order):
+            firing.setdefault(ts, []).append(slotted)
+        with self._clock.passing() as pass_to:
+            for instant in sorted({*firing, target_ms}):
+                pass_to(instant)
+                counts.add(self._instant(instant, firing.get(instant, []), plan))
+            self._clock.move_to(max(target_ms, self._clock.now_ms()))
         return counts
 
-    def _settle(self, now: datetime) -> Counts:
-        """Backups expired, arrived, and paced tasks ended, as of `now` (the clock's)."""
-        settled = settle(self._reader, self._store, self._sim, now)
-        completed = self._tasks.run_due()
-        return Counts(0, settled.expired, completed)
+    def _instant(self, instant_ms: int, firing: list[Slotted], plan: _Plan) -> Counts:
+        """Everything due at one instant, in one transaction: expiries and arrivals, then the slots;
+        then the paced tasks that came due."""
+        now = datetime.fromtimestamp(instant_ms / 1000, UTC)
+        found = candidates(self._reader, now)
+        taken = expired = 0
+        if found or firing:
+            with self._store.changing() as (txn, state):
+                expired = settle_in(txn, self._sim, found, now).expired
+                taken = sum(self._fire_in(txn, state, instant_ms, slotted, plan) for slotted in firing)
+        return Counts(taken, expired, self._tasks.run_due())
 
     def _fire(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
-        """Take the slot's backups in one transaction; 0 when another server fired it first."""
-        mark = plan.marks[slotted.key]
-        if slot_ms <= mark:
+        """Take the slot's backups in a transaction of their own."""
+        if slot_ms <= plan.marks[slotted.key]:
             return 0  # another server fired it, and this one learnt so since planning
         with self._store.changing() as (txn, state):
-            if not state.move_schedule_mark(*slotted.key, mark, slot_ms):
-                plan.marks.update(state.schedule_marks())
-                return 0
-            taken = self._backups(txn, slot_ms, slotted)
-            state.claim_slots(str(slotted.rule["id"]), slot_ms, taken)
-            self._keep_at_most(txn, slotted, list(taken))
-            state.forget_slots(slot_ms)
+            return self._fire_in(txn, state, slot_ms, slotted, plan)
+
+    def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
+        """Take the slot's backups in the caller's transaction; 0 when another server fired it first."""
+        mark = plan.marks[slotted.key]
+        if slot_ms <= mark:
+            return 0
+        if not state.move_schedule_mark(*slotted.key, mark, slot_ms):
+            plan.marks.update(state.schedule_marks())
+            return 0
+        taken = self._backups(txn, slot_ms, slotted)
+        rule_id = str(slotted.rule["id"])
+        state.claim_slots(rule_id, slot_ms, taken)
+        # Claims of slots whose backups have expired can go: the mark keeps those slots from firing.
+        state.forget_slots(rule_id, slot_ms - slotted.timing.retention * 60_000)
+        self._keep_at_most(txn, slot_ms, slotted, list(taken))
         plan.marks[slotted.key] = slot_ms
         return len(taken)
 
@@ -249,7 +274,7 @@ class PolicyScheduler:
         created = to_text(when)
         retention = int(rule["retention"])
         name = datetime.fromtimestamp(slot_ms / 1000, slotted.tz).isoformat()
-        taken: dict[str, str] = {}
+        planned: list[tuple[VirtualMachine, Record]] = []
         for vm in vms:
             if vm["host_id"] in suspended:
                 continue
@@ -267,14 +292,22 @@ class PolicyScheduler:
                 **kept,
                 "unique_size_timestamp": created,
             }
-            txn.insert(BACKUPS, self._sim.take_backup(txn, vm, backup, True, when))
-            taken[str(vm["id"])] = str(backup["id"])
-        return taken
+            planned.append((vm, backup))
+        for row in self._sim.take_backups(txn, planned, True, when):
+            txn.insert(BACKUPS, row)
+        return {vm["id"]: str(backup["id"]) for vm, backup in planned}
 
-    def _keep_at_most(self, txn: Txn, slotted: Slotted, vm_ids: list[str]) -> None:
-        """Past the rule's max_backups, that VM's oldest backups from the rule go."""
-        rule = slotted.rule
-        cap = int(rule.get("max_backups") or max_backups(slotted.timing.frequency, slotted.timing.retention))
+    def _keep_at_most(self, txn: Txn, slot_ms: int, slotted: Slotted, vm_ids: list[str]) -> None:
+        """Past the rule's max_backups, that VM's oldest backups from the rule go.
+
+        A VM holds at most one backup of each of the rule's slots within its retention: when those are
+        no more than max_backups (as when max_backups is retention over frequency), there is nothing to do.
+        """
+        rule, timing = slotted.rule, slotted.timing
+        cap = int(rule.get("max_backups") or max_backups(timing.frequency, timing.retention))
+        kept = slots(timing, slotted.tz, slot_ms // 1000 - timing.retention * 60, slot_ms // 1000)
+        if len(kept) <= cap:
+            return
         with_ids = txn.state().slot_backups(str(rule["id"]), vm_ids)
         doomed: list[str] = []
         for backup_ids in with_ids.values():

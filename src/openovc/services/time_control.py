@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 
-from openovc.domain.clock import parse_instant
+from openovc.domain.clock import MANUAL, parse_instant
 from openovc.domain.errors import InvalidBody
 from openovc.domain.timefmt import epoch_ms
 from openovc.services.clock import SharedClock, clock_text
@@ -30,6 +30,10 @@ class TimeControl:
     def __init__(self, clock: SharedClock, scheduler: PolicyScheduler) -> None:
         self._clock = clock
         self._scheduler = scheduler
+
+    def is_manual(self) -> bool:
+        """Whether time stands still until told (then only these controls move it)."""
+        return self._clock.state().mode == MANUAL
 
     def show(self) -> dict[str, object]:
         return self._clock.state().as_json(self._clock.real_ms())

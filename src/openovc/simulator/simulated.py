@@ -44,6 +44,7 @@ class SimulatedFederation:
         self._content_of = content_of
         self._schedule = schedule
         self._store = store
+        self._homes: dict[str, str] = {}  # datastore id -> its cluster (see _home)
 
     def _model(self, txn: Txn) -> ContentModel:
         """The transaction's content model; what it changes has its figures written before commit."""
@@ -108,41 +109,75 @@ class SimulatedFederation:
     # ---- backups -------------------------------------------------------------------------------
 
     def take_backup(self, txn: Txn, vm: VirtualMachine, backup: Record, paced: bool, now: datetime) -> Record:
+        return self.take_backups(txn, [(vm, backup)], paced, now)[0]
+
+    def take_backups(
+        self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
+    ) -> list[Record]:
         model = self._model(txn)
-        change = model.backup(vm["id"], str(backup["id"]), kept_at(backup))
-        return self._arrived(txn, model, backup, change.compressed, paced, now)
+        rows: list[Record] = []
+        with model.batch():  # one write-back of the content ledger for all of them
+            for vm, backup in taken:
+                change = model.backup(vm["id"], str(backup["id"]), kept_at(backup))
+                home = vm["omnistack_cluster_id"]
+                rows.append(self._arrived(model, backup, home, change.compressed, paced, now))
+        return rows
 
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
         model = self._model(txn)
-        change = model.copy(source["id"], str(copy["id"]), kept_at(copy))
-        return self._arrived(txn, model, copy, change.compressed, paced, now)
+        home = self._home(txn, source)
+        # A copy kept where its VM's data lives (say, back from a store) counts as a local backup there.
+        kind = "local" if kept_at(copy) == home else "remote"
+        change = model.copy(source["id"], str(copy["id"]), kept_at(copy), kind)
+        return self._arrived(model, copy, home, change.compressed, paced, now)
 
+    @staticmethod
     def _arrived(
-        self, finder: Finder, model: ContentModel, backup: Record, sent: int, paced: bool, now: datetime
+        model: ContentModel, backup: Record, home: str | None, sent: int, paced: bool, now: datetime
     ) -> Record:
         """A new backup (or copy) that began now, with its figures from the model: NEW when paced, else
         already where it is going. `sent` holds, from the start, the bytes it sends (the model's change
-        at its place): its time in flight follows from them."""
+        at its place): its time in flight follows from them. `home`: the cluster of its VM's data."""
         key = str(backup["id"])
-        remote = _destination(finder, backup) is not None
+        remote = _destination(backup, home) is not None
         stored = {**backup, "size": model.size(key), "unique_size_bytes": model.unique_size(key),
                   "sent": sent if remote else 0}  # fmt: skip
         if paced:
             return {**stored, "state": NEW, "sent_duration": 0, "sent_completion_time": None}
-        return {**stored, **_finished(now, _plan(finder, stored))}
+        return {**stored, **_finished(now, _plan(stored, home))}
 
     def delete_backups(self, txn: Txn, backup_ids: Sequence[str]) -> None:
         model = self._model(txn)
-        for backup_id in backup_ids:
-            # A canceled backup holds no content (its pieces were freed when it was canceled).
-            if model.ledger.holder(backup_id) is not None:
-                model.delete(backup_id)
+        with model.batch():
+            for backup_id in backup_ids:
+                # A canceled backup holds no content (its pieces were freed when it was canceled).
+                if model.ledger.holder(backup_id) is not None:
+                    model.delete(backup_id)
+
+    def _home(self, finder: Finder, backup: Mapping[str, Any]) -> str | None:
+        """The cluster the backed-up VM's data lives in: its datastore's (or, that gone, its VM's).
+
+        A datastore never changes cluster, so each is looked up once: settling many backups then reads
+        no datastore at all.
+        """
+        datastore_id = str(backup["datastore_id"])
+        found = self._homes.get(datastore_id)
+        if found is not None:
+            return found
+        for coll, key in ((DATASTORES, "datastore_id"), (VIRTUAL_MACHINES, "virtual_machine_id")):
+            rows = finder.find(coll, id=str(backup[key]))
+            if rows:
+                cluster = str(rows[0]["omnistack_cluster_id"])
+                if coll is DATASTORES:
+                    self._homes[datastore_id] = cluster
+                return cluster
+        return None
 
     def backup_progress(self, finder: Finder, backup: Backup, now: datetime) -> Record:
         if backup["state"] not in IN_FLIGHT:
             return {}
         began = _began(backup)
-        plan = _plan(finder, backup)
+        plan = _plan(backup, self._home(finder, backup))
         elapsed = (now - began).total_seconds()
         if elapsed >= plan.total:
             return _finished(began, plan)
@@ -151,7 +186,8 @@ class SimulatedFederation:
         return {}
 
     def backup_canceled(self, finder: Finder, backup: Backup, now: datetime) -> Record:
-        sent, seconds = data.sent_so_far(_plan(finder, backup), (now - _began(backup)).total_seconds())
+        plan = _plan(backup, self._home(finder, backup))
+        sent, seconds = data.sent_so_far(plan, (now - _began(backup)).total_seconds())
         return {
             "sent": sent,
             "sent_duration": seconds,
@@ -260,29 +296,20 @@ class SimulatedFederation:
 # ---- where a backup is going, and how long it takes ------------------------------------------------
 
 
-def _home(finder: Finder, backup: Mapping[str, Any]) -> str | None:
-    """The cluster the backed-up VM's data lives in: its datastore's (or, that gone, its VM's)."""
-    for coll, key in ((DATASTORES, "datastore_id"), (VIRTUAL_MACHINES, "virtual_machine_id")):
-        found = finder.find(coll, id=str(backup[key]))
-        if found:
-            return str(found[0]["omnistack_cluster_id"])
-    return None
-
-
-def _destination(finder: Finder, backup: Mapping[str, Any]) -> str | None:
+def _destination(backup: Mapping[str, Any], home: str | None) -> str | None:
     """Where a backup's data is sent to (a store's name, a remote cluster's id); None when it stays home."""
     if backup["external_store_name"]:
         return str(backup["external_store_name"])
     holder = str(backup["omnistack_cluster_id"])
-    return None if holder == _home(finder, backup) else holder
+    return None if holder == home else holder
 
 
-def _plan(finder: Finder, backup: Mapping[str, Any]) -> data.Transfer:
+def _plan(backup: Mapping[str, Any], home: str | None) -> data.Transfer:
     return data.transfer(
         int(backup["size"] or 0),
         int(backup["sent"] or 0),
         str(backup["consistency_type"]),
-        _destination(finder, backup),
+        _destination(backup, home),
     )
 
 

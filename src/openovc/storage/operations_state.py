@@ -120,7 +120,6 @@ class SqlOperationsState:
             found[row.vm_id].append(row.backup_id)
         return found
 
-    def forget_slots(self, before_ms: int) -> int:
-        t, b = tables.schedule_slots, tables.COLLECTION_TABLES["backups"]
-        gone = ~select(b.c.id).where(b.c.id == t.c.backup_id).exists()
-        return self.conn.execute(delete(t).where(t.c.slot_ms < before_ms, gone)).rowcount
+    def forget_slots(self, rule_id: str, before_ms: int) -> int:
+        t = tables.schedule_slots
+        return self.conn.execute(delete(t).where(t.c.rule_id == rule_id, t.c.slot_ms < before_ms)).rowcount

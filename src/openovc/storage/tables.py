@@ -335,12 +335,13 @@ schedule_marks = Table(
     Column("through_ms", BigInteger, nullable=False),
 )
 
-# Each slot that fired for a VM, and the backup it took: the key makes a second firing impossible.
+# Each slot that fired for a VM, and the backup it took: the key makes a second firing impossible, and
+# its order lets a rule's expired slots go in one range.
 schedule_slots = Table(
     "schedule_slots",
     metadata,
     Column("rule_id", TEXT, primary_key=True),
-    Column("vm_id", TEXT, primary_key=True),
     Column("slot_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("vm_id", TEXT, primary_key=True),
     Column("backup_id", TEXT, nullable=False),
 )

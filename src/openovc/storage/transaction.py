@@ -154,6 +154,13 @@ def insert_statement(plural: str, columns: tuple[str, ...]) -> Prepared:
     return Prepared(insert(tables.COLLECTION_TABLES[plural]), columns)
 
 
+@lru_cache(maxsize=64)
+def delete_statement(plural: str, key: str) -> Prepared:
+    """DELETE of one object by its key, built once: expiry removes backups by the thousand."""
+    table = tables.COLLECTION_TABLES[plural]
+    return Prepared(delete(table).where(table.c[key] == bindparam("key")))
+
+
 @lru_cache(maxsize=512)
 def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ...]) -> Prepared:
     """UPDATE ... SET each column = :set_column WHERE each field = :where_field, built once: an operation
@@ -306,8 +313,7 @@ class SqlTxn:
         return self._content
 
     def delete(self, coll: Collection[Any], key: str) -> bool:
-        table = tables.COLLECTION_TABLES[coll.plural]
-        return bool(self.conn.execute(delete(table).where(table.c[coll.key] == key)).rowcount)
+        return bool(delete_statement(coll.plural, coll.key).run(self.conn, {"key": key}))
 
 
 def content_of(txn: Txn) -> ContentModel:

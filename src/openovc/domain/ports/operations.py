@@ -110,6 +110,7 @@ class OperationsState(Protocol):
         """Each VM's backup ids the rule took, oldest slot first (some may since have gone)."""
         ...
 
-    def forget_slots(self, before_ms: int) -> int:
-        """Drop the claims of slots before this instant whose backups are gone: they can fire no more."""
+    def forget_slots(self, rule_id: str, before_ms: int) -> int:
+        """Drop the rule's claims of slots before this instant: their backups have expired (or been locked),
+        and the rule's marks have passed them, so they can fire no more."""
         ...

@@ -78,6 +78,12 @@ class Simulator(Protocol):
         insert, with its sizes, what it sends, and its state (NEW when `paced`, else where it is going)."""
         ...
 
+    def take_backups(
+        self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
+    ) -> list[Record]:
+        """take_backup for many VMs at once (a policy's slot), written back together."""
+        ...
+
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
         """A copy of a backup kept where `copy` says: the row to insert, as take_backup."""
         ...

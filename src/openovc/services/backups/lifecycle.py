@@ -51,34 +51,44 @@ class Settled:
     progressed: int = 0
 
 
-def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> Settled:
-    """Write down the progress of backups being taken or sent, and remove expired ones.
+def candidates(reader: FederationReader, now: datetime) -> list[str]:
+    """The backups that may need settling as of `now`: expiring, or being taken or sent.
 
-    Two indexed reads find the candidates, so an idle server only reads; each is settled again in the
-    write transaction, where it is checked once more.
+    Two indexed reads, so an idle server only reads; each is checked again where it is settled.
     """
-    moving = _ids(reader, Condition("state", Op.MATCH, IN_FLIGHT))
     ending = _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)))
-    if not moving and not ending:
-        return Settled()
+    moving = _ids(reader, Condition("state", Op.MATCH, IN_FLIGHT))
+    return list(dict.fromkeys([*ending, *moving]))
+
+
+def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> Settled:
+    """Settle these backups in the caller's transaction: expired ones go, the others' progress is written."""
+    gone: list[str] = []
     progressed = 0
-    with store.changing() as (txn, _):
-        gone: list[str] = []
-        for backup_id in dict.fromkeys([*ending, *moving]):
-            backup = txn.get(BACKUPS, backup_id)
-            if backup is None:
-                continue
-            if expired(backup, now):
-                if txn.delete(BACKUPS, backup_id):
-                    gone.append(backup_id)
-                continue
-            progress = sim.backup_progress(txn, backup, now)
-            if progress:
-                txn.update(BACKUPS, backup_id, progress)
-                progressed += 1
-        if gone:
-            sim.delete_backups(txn, gone)
+    for backup_id in backup_ids:
+        backup = txn.get(BACKUPS, backup_id)
+        if backup is None:
+            continue
+        if expired(backup, now):
+            if txn.delete(BACKUPS, backup_id):
+                gone.append(backup_id)
+            continue
+        progress = sim.backup_progress(txn, backup, now)
+        if progress:
+            txn.update(BACKUPS, backup_id, progress)
+            progressed += 1
+    if gone:
+        sim.delete_backups(txn, gone)
     return Settled(len(gone), progressed)
+
+
+def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> Settled:
+    """Write down the progress of backups being taken or sent, and remove expired ones."""
+    found = candidates(reader, now)
+    if not found:
+        return Settled()
+    with store.changing() as (txn, _):
+        return settle_in(txn, sim, found, now)
 
 
 def housekeeping(

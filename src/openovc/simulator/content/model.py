@@ -206,10 +206,12 @@ class ContentModel:
 
     def advance(self, vm_id: str, now_ms: int) -> int:
         """The VM's workload steps due by now, one piece each, in one unit of work; how many it wrote."""
-        self._settle()
+        # Workload due times live in the ledger alone (a batch never holds them): asked before settling,
+        # so that a VM with nothing due leaves a batch as it is.
         due = self.ledger.workload_due(vm_id)
         if due is None or now_ms < due:
             return 0
+        self._settle()
         work = UnitOfWork(self.ledger)
         vm = self._vm(work, vm_id)
         lineage = work.lineage(vm.lineage)
@@ -304,9 +306,12 @@ class ContentModel:
 
     def unique_size(self, holder_id: str) -> int:
         """Logical bytes deleting it would free: its pieces nothing else at its place references."""
+        current = self._work()
+        holder = self._holder(current, holder_id)
+        if current.held(holder.place, holder.lineage).count(holder.version) > 1:
+            return 0  # another holder there holds the same version (a backup of an unchanged VM)
         self._settle()
         work = UnitOfWork(self.ledger)
-        holder = self._holder(work, holder_id)
         remove_version(work, holder.place, work.lineage(holder.lineage), holder.version)
         return -work.change(holder.place).uncompressed
 

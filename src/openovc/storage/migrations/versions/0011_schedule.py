@@ -28,10 +28,10 @@ def upgrade() -> None:
     op.create_table(
         "schedule_slots",
         sa.Column("rule_id", _TEXT, nullable=False),
-        sa.Column("vm_id", _TEXT, nullable=False),
         sa.Column("slot_ms", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("vm_id", _TEXT, nullable=False),
         sa.Column("backup_id", _TEXT, nullable=False),
-        sa.PrimaryKeyConstraint("rule_id", "vm_id", "slot_ms", name="pk_schedule_slots"),
+        sa.PrimaryKeyConstraint("rule_id", "slot_ms", "vm_id", name="pk_schedule_slots"),
     )
 
 
