@@ -1,4 +1,4 @@
-"""The Txn port's many-row update on both databases: each row gets its own values, the others none."""
+"""The Txn port's many-row reads and writes on both databases: each row as its one-row twin would have it."""
 
 from __future__ import annotations
 
@@ -37,4 +37,28 @@ def test_update_each_refuses_changes_of_different_fields(store: Store) -> None:
         first, second = sorted(str(h["id"]) for h in txn.find(HOSTS))[:2]
         with pytest.raises(AssertionError, match="every change sets the same fields"):
             txn.update_each(HOSTS, [(first, {"free_space": 1}), (second, {"name": "x"})])
+        outer.rollback()
+
+
+def test_get_many_finds_those_that_exist_as_get_does(store: Store) -> None:
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        txn = SqlTxn(conn)
+        ids = sorted(str(h["id"]) for h in txn.find(HOSTS))
+        found = txn.get_many(HOSTS, [ids[2], "missing", ids[0]])
+        assert sorted(found, key=lambda h: str(h["id"])) == [txn.get(HOSTS, ids[0]), txn.get(HOSTS, ids[2])]
+        assert txn.get_many(HOSTS, []) == []
+        outer.rollback()
+
+
+def test_insert_many_stores_every_record_as_insert_does(store: Store) -> None:
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        txn = SqlTxn(conn)
+        model = sorted(txn.find(HOSTS), key=lambda h: str(h["id"]))[0]
+        copies = [{**model, "id": f"copy-{i}", "name": f"copy-{i}", "management_ip": None} for i in range(3)]
+        txn.insert_many(HOSTS, copies)
+        assert [txn.get(HOSTS, f"copy-{i}") for i in range(3)] == copies
+        with pytest.raises(AssertionError, match="every record has the same fields"):
+            txn.insert_many(HOSTS, [{"id": "a", "name": "a"}, {"id": "b"}])
         outer.rollback()

@@ -493,6 +493,10 @@ class MemoryTxn:
         record = self._stored(coll).get(key)
         return cast(R, _copied(record)) if record is not None else None
 
+    def get_many(self, coll: Collection[R], keys: Sequence[str]) -> list[R]:
+        stored = self._stored(coll)
+        return cast(list[R], [_copied(stored[k]) for k in dict.fromkeys(keys) if k in stored])
+
     def find(self, coll: Collection[R], **equals: object) -> list[R]:
         _checked(coll, equals)
         stored = self._stored(coll)
@@ -511,6 +515,10 @@ class MemoryTxn:
         if str(key) in stored:
             raise ConstraintViolation(f"{coll.plural} already has {key}")
         stored[str(key)] = _copied({name: record.get(name) for name in _field_names(coll.plural)})
+
+    def insert_many(self, coll: Collection[Any], records: Sequence[Record]) -> None:
+        for record in records:
+            self.insert(coll, record)
 
     def update(self, coll: Collection[Any], key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)

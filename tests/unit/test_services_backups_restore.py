@@ -358,9 +358,6 @@ def test_restored_files_are_undone_by_a_restore_over_from_an_older_backup(s: Ser
     assert problems(s.federation) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="src bug: a refusal the simulator raises inside a task fails it as an internal error"
-)
 def test_restore_files_into_a_vm_that_lost_its_disks_meanwhile_fails_with_the_reason(s: Services) -> None:
     """guest_files.landing raises InvalidParameter (an API error, not a TaskFailure) when the VM has no
     disk to write to: at run time the engine takes it for a crash (500, "An internal error ...")."""

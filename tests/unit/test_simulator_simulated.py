@@ -557,9 +557,6 @@ def test_copy_to_another_cluster_and_to_a_store(fed: MemoryFederation, sim: Simu
         assert problems(fed, measured=[copy_id], slots=after) == []
 
 
-@pytest.mark.xfail(
-    strict=True, reason="src bug: a copy back into its VM's own cluster is counted and timed as remote"
-)
 def test_a_copy_back_into_the_vms_own_cluster_is_a_local_backup_that_was_sent(
     fed: MemoryFederation, sim: SimulatedFederation
 ) -> None:

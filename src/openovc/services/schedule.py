@@ -278,7 +278,6 @@ class PolicyScheduler:
         for vm in vms:
             if vm["host_id"] in suspended:
                 continue
-            vm = self._sim.vm_now(txn, vm, when)
             consistency = _consistency(vm, str(rule.get("consistency_type") or "NONE"))
             backup: Record = {
                 "id": str(uuid.uuid4()),
@@ -293,8 +292,7 @@ class PolicyScheduler:
                 "unique_size_timestamp": created,
             }
             planned.append((vm, backup))
-        for row in self._sim.take_backups(txn, planned, True, when):
-            txn.insert(BACKUPS, row)
+        txn.insert_many(BACKUPS, self._sim.take_backups(txn, planned, True, when))
         return {vm["id"]: str(backup["id"]) for vm, backup in planned}
 
     def _keep_at_most(self, txn: Txn, slot_ms: int, slotted: Slotted, vm_ids: list[str]) -> None:

@@ -11,10 +11,11 @@ import orjson
 
 from openovc.domain import timefmt
 from openovc.domain.catalog import VIRTUAL_MACHINES
-from openovc.domain.errors import InvalidBody
+from openovc.domain.errors import InvalidBody, InvalidParameter
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.ports.simulator import Rows
 from openovc.domain.records import Backup, VirtualMachine
+from openovc.domain.tasks import Codes, TaskFailure
 from openovc.simulator import guest_files
 from openovc.simulator.guest_files import GuestVm
 
@@ -116,7 +117,12 @@ def written(
     files: list[RestoredFile] = []
     for raw in paths:
         disk, partition, trail = resolve(guest, taken, raw)
-        files += guest_files.restored_files(trail, guest_files.landing(disk, partition, target), at)
+        try:
+            landing = guest_files.landing(disk, partition, target)
+        except InvalidParameter as refused:
+            # Checked when the task was accepted; the VM changed since: the task fails, saying why.
+            raise TaskFailure(Codes.INVALID_ARGUMENT, refused.message) from None
+        files += guest_files.restored_files(trail, landing, at)
     return files
 
 

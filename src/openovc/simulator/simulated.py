@@ -115,12 +115,16 @@ class SimulatedFederation:
         self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
     ) -> list[Record]:
         model = self._model(txn)
+        model.prefetch([*(vm["id"] for vm, _ in taken), *(str(b["id"]) for _, b in taken)])
+        for vm, _ in taken:
+            workload.catch_up(txn, model, vm, now)  # what its workload wrote by now is in the backup
         rows: list[Record] = []
         with model.batch():  # one write-back of the content ledger for all of them
             for vm, backup in taken:
                 change = model.backup(vm["id"], str(backup["id"]), kept_at(backup))
                 home = vm["omnistack_cluster_id"]
-                rows.append(self._arrived(model, backup, home, change.compressed, paced, now))
+                sent = change.compressed if _destination(backup, home) is not None else 0
+                rows.append(self._arrived(model, backup, home, sent, paced, now))
         return rows
 
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
@@ -129,6 +133,7 @@ class SimulatedFederation:
         # A copy kept where its VM's data lives (say, back from a store) counts as a local backup there.
         kind = "local" if kept_at(copy) == home else "remote"
         change = model.copy(source["id"], str(copy["id"]), kept_at(copy), kind)
+        # A copy always crosses a link: what its place lacked is sent, even back home.
         return self._arrived(model, copy, home, change.compressed, paced, now)
 
     @staticmethod
@@ -137,11 +142,15 @@ class SimulatedFederation:
     ) -> Record:
         """A new backup (or copy) that began now, with its figures from the model: NEW when paced, else
         already where it is going. `sent` holds, from the start, the bytes it sends (the model's change
-        at its place): its time in flight follows from them. `home`: the cluster of its VM's data."""
+        at its place, 0 when it stays home): its time in flight follows from them. `home`: the cluster of
+        its VM's data."""
         key = str(backup["id"])
-        remote = _destination(backup, home) is not None
-        stored = {**backup, "size": model.size(key), "unique_size_bytes": model.unique_size(key),
-                  "sent": sent if remote else 0}  # fmt: skip
+        stored = {
+            **backup,
+            "size": model.size(key),
+            "unique_size_bytes": model.unique_size(key),
+            "sent": sent,
+        }
         if paced:
             return {**stored, "state": NEW, "sent_duration": 0, "sent_completion_time": None}
         return {**stored, **_finished(now, _plan(stored, home))}
@@ -297,11 +306,14 @@ class SimulatedFederation:
 
 
 def _destination(backup: Mapping[str, Any], home: str | None) -> str | None:
-    """Where a backup's data is sent to (a store's name, a remote cluster's id); None when it stays home."""
+    """Where a backup's data is sent to (a store's name, a cluster's id); None when it stays home.
+
+    A backup kept home that sent something is a copy brought back there: it came over the link too.
+    """
     if backup["external_store_name"]:
         return str(backup["external_store_name"])
     holder = str(backup["omnistack_cluster_id"])
-    return None if holder == home else holder
+    return holder if holder != home or int(backup.get("sent") or 0) > 0 else None
 
 
 def _plan(backup: Mapping[str, Any], home: str | None) -> data.Transfer:

@@ -252,6 +252,16 @@ class SqlTxn:
         found = self.find(coll, **{coll.key: key})
         return found[0] if found else None
 
+    def get_many(self, coll: Collection[R], keys: Sequence[str]) -> list[R]:
+        table = tables.COLLECTION_TABLES[coll.plural]
+        found: list[Record] = []
+        for i in range(0, len(keys), 500):  # well under both engines' parameter limits
+            stmt = select(table).where(table.c[coll.key].in_(list(keys[i : i + 500])))
+            found += found_records(
+                self.conn, coll.plural, [dict(r) for r in self.conn.execute(stmt).mappings()]
+            )
+        return cast(list[R], [self._decode(coll, record) for record in found])
+
     def find(self, coll: Collection[R], **equals: object) -> list[R]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
         found = found_records(self.conn, coll.plural, stmt.rows(self.conn, equals))
@@ -265,6 +275,14 @@ class SqlTxn:
     def insert(self, coll: Collection[Any], record: Record) -> None:
         values = self._encode(coll, record)
         insert_statement(coll.plural, tuple(values)).run(self.conn, values)
+
+    def insert_many(self, coll: Collection[Any], records: Sequence[Record]) -> None:
+        if not records:
+            return
+        encoded = [self._encode(coll, record) for record in records]
+        columns = tuple(encoded[0])
+        assert all(tuple(values) == columns for values in encoded), "every record has the same fields"
+        insert_statement(coll.plural, columns).run_many(self.conn, encoded)
 
     def update(self, coll: Collection[Any], key: str, values: Record) -> None:
         self.update_where(coll, {coll.key: key}, values)

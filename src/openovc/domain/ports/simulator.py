@@ -81,7 +81,8 @@ class Simulator(Protocol):
     def take_backups(
         self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
     ) -> list[Record]:
-        """take_backup for many VMs at once (a policy's slot), written back together."""
+        """take_backup for many VMs at once (a policy's slot), written back together; each VM is first
+        brought to `now` (vm_now) here, so that what it holds is read for all of them together."""
         ...
 
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:

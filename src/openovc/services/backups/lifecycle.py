@@ -64,22 +64,21 @@ def candidates(reader: FederationReader, now: datetime) -> list[str]:
 def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> Settled:
     """Settle these backups in the caller's transaction: expired ones go, the others' progress is written."""
     gone: list[str] = []
-    progressed = 0
-    for backup_id in backup_ids:
-        backup = txn.get(BACKUPS, backup_id)
-        if backup is None:
-            continue
+    # Progress by the fields it sets (a state, or the whole arrival), each group in one statement.
+    progress: dict[tuple[str, ...], list[tuple[str, Record]]] = {}
+    for backup in sorted(txn.get_many(BACKUPS, backup_ids), key=lambda b: b["id"]):
         if expired(backup, now):
-            if txn.delete(BACKUPS, backup_id):
-                gone.append(backup_id)
+            if txn.delete(BACKUPS, backup["id"]):
+                gone.append(backup["id"])
             continue
-        progress = sim.backup_progress(txn, backup, now)
-        if progress:
-            txn.update(BACKUPS, backup_id, progress)
-            progressed += 1
+        changed = sim.backup_progress(txn, backup, now)
+        if changed:
+            progress.setdefault(tuple(changed), []).append((backup["id"], changed))
+    for changes in progress.values():
+        txn.update_each(BACKUPS, changes)
     if gone:
         sim.delete_backups(txn, gone)
-    return Settled(len(gone), progressed)
+    return Settled(len(gone), sum(len(c) for c in progress.values()))
 
 
 def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> Settled:

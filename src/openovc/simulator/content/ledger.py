@@ -153,6 +153,10 @@ SharedEntry = int
 class PieceLedger(Protocol):
     """The content model's state. Values handed out are not changed by the model (it copies first)."""
 
+    def prefetch(self, holder_ids: Collection[str]) -> None:
+        """A hint: these holders (and what they hold) are about to be read; read them together."""
+        ...
+
     def lineage(self, lineage_id: int) -> Lineage | None: ...
 
     def save_lineage(self, lineage: Lineage) -> None: ...
@@ -215,6 +219,9 @@ class MemoryLedger:
     shares: dict[str, dict[int, SharedEntry]] = field(default_factory=dict)
     places: dict[str, Totals] = field(default_factory=dict)
     workloads: dict[str, int] = field(default_factory=dict)
+
+    def prefetch(self, holder_ids: Collection[str]) -> None:
+        """Nothing to read ahead in memory."""
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         return self.lineages.get(lineage_id)

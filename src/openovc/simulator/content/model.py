@@ -124,6 +124,10 @@ class ContentModel:
     def holder(self, holder_id: str) -> Holder:
         return self._holder(self._work(), holder_id)
 
+    def prefetch(self, holder_ids: Sequence[str]) -> None:
+        """These VMs and backups are about to be worked on: their state is read together."""
+        self.ledger.prefetch(holder_ids)
+
     def create_vm(
         self,
         vm_id: str,
