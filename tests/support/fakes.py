@@ -545,6 +545,9 @@ class MemoryTxn:
         for key, values in changes:
             self.update(coll, key, values)
 
+    def delete_many(self, coll: Collection[Any], keys: Sequence[str]) -> list[str]:
+        return [key for key in dict.fromkeys(keys) if self.delete(coll, key)]
+
     def delete(self, coll: Collection[Any], key: str) -> bool:
         return self._stored(coll).pop(key, None) is not None
 

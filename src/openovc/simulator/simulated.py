@@ -157,6 +157,7 @@ class SimulatedFederation:
 
     def delete_backups(self, txn: Txn, backup_ids: Sequence[str]) -> None:
         model = self._model(txn)
+        model.prefetch(backup_ids)
         with model.batch():
             for backup_id in backup_ids:
                 # A canceled backup holds no content (its pieces were freed when it was canceled).

@@ -333,6 +333,15 @@ class SqlTxn:
     def delete(self, coll: Collection[Any], key: str) -> bool:
         return bool(delete_statement(coll.plural, coll.key).run(self.conn, {"key": key}))
 
+    def delete_many(self, coll: Collection[Any], keys: Sequence[str]) -> list[str]:
+        table = tables.COLLECTION_TABLES[coll.plural]
+        column = table.c[coll.key]
+        gone: list[str] = []
+        for i in range(0, len(keys), 500):  # well under both engines' parameter limits
+            stmt = delete(table).where(column.in_(list(keys[i : i + 500]))).returning(column)
+            gone += [str(key) for key in self.conn.execute(stmt).scalars()]
+        return gone
+
 
 def content_of(txn: Txn) -> ContentModel:
     """The content model of a transaction this storage opened: how the simulator reaches its ledger."""

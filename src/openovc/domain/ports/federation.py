@@ -79,6 +79,10 @@ class Txn(Protocol):
 
     def delete(self, coll: Collection[Any], key: str) -> bool: ...
 
+    def delete_many(self, coll: Collection[Any], keys: Sequence[str]) -> list[str]:
+        """Delete those of these objects that exist (one statement); the keys of those deleted."""
+        ...
+
     def before_commit(self, key: str, hook: Callable[[], None]) -> None:
         """Run `hook` once, just before this transaction commits; a second hook under the same key is
         ignored (the simulator writes the figures of everything an operation changed, once)."""

@@ -63,19 +63,19 @@ def candidates(reader: FederationReader, now: datetime) -> list[str]:
 
 def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> Settled:
     """Settle these backups in the caller's transaction: expired ones go, the others' progress is written."""
-    gone: list[str] = []
+    ending: list[str] = []
     # Progress by the fields it sets (a state, or the whole arrival), each group in one statement.
     progress: dict[tuple[str, ...], list[tuple[str, Record]]] = {}
     for backup in sorted(txn.get_many(BACKUPS, backup_ids), key=lambda b: b["id"]):
         if expired(backup, now):
-            if txn.delete(BACKUPS, backup["id"]):
-                gone.append(backup["id"])
+            ending.append(backup["id"])
             continue
         changed = sim.backup_progress(txn, backup, now)
         if changed:
             progress.setdefault(tuple(changed), []).append((backup["id"], changed))
     for changes in progress.values():
         txn.update_each(BACKUPS, changes)
+    gone = sorted(txn.delete_many(BACKUPS, ending))
     if gone:
         sim.delete_backups(txn, gone)
     return Settled(len(gone), sum(len(c) for c in progress.values()))
