@@ -9,16 +9,13 @@ from dataclasses import dataclass
 
 import swagger_ui_bundle
 from fastapi import FastAPI
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 
-from openovc import __version__
-from openovc.api import errors
+from openovc.api.application import SWAGGER, docs_page, json_application
 from openovc.api.control import CONTROL_PREFIX, control_app
 from openovc.api.deps import Runtime
 from openovc.api.middleware import OmniStackMiddleware
-from openovc.api.responses import JSON
 from openovc.api.routes import (
     backups,
     cluster_groups,
@@ -165,34 +162,16 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
 
 def create_app(rt: AppRuntime) -> FastAPI:
     """The ASGI application serving the OmniStack REST API under /api."""
-    app = FastAPI(
-        title="HPE OmniStack REST API (OpenOVC)",
-        version=__version__,
-        openapi_url="/api/openapi.json",
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
-        default_response_class=JSON,
-        lifespan=_lifespan,
-    )
-    app.state.runtime = rt
-    app.state.clock = rt.clock
-    errors.install(app)
+    app = json_application(rt, "HPE OmniStack REST API (OpenOVC)", "/api/openapi.json", _lifespan)
     for router in (version.router, oauth.router, *_PROTECTED):
         app.router.routes.extend(router.routes)  # flat: see api.deps.api_router
 
     # Swagger UI is served from the installed package, so the docs work without internet access.
-    app.mount("/api/swagger-ui", StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
+    app.mount(SWAGGER, StaticFiles(directory=swagger_ui_bundle.swagger_ui_path), name="swagger-ui")
 
     @app.get("/api/index.html", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url="/api/openapi.json",
-            title="OmniStack REST API",
-            swagger_js_url="/api/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/api/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/api/swagger-ui/favicon-32x32.png",
-        )
+        return docs_page("/api/openapi.json", "OmniStack REST API")
 
     app.mount(CONTROL_PREFIX, control_app(rt))
     app.add_middleware(OmniStackMiddleware)

@@ -12,12 +12,10 @@ from typing import Any
 
 import orjson
 from fastapi import APIRouter, Depends, FastAPI, Request
-from fastapi.openapi.docs import get_swagger_ui_html
 from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
-from openovc import __version__
-from openovc.api import errors
+from openovc.api.application import docs_page, json_application
 from openovc.api.deps import Runtime, RuntimeDep, session
 from openovc.api.responses import JSON
 from openovc.domain.errors import InvalidBody
@@ -104,28 +102,11 @@ async def set_clock(request: Request, rt: RuntimeDep) -> JSON:
 
 def control_app(rt: Runtime) -> FastAPI:
     """The control API's application, to mount at CONTROL_PREFIX."""
-    app = FastAPI(
-        title="OpenOVC control API",
-        version=__version__,
-        openapi_url="/openapi.json",
-        docs_url=None,
-        redoc_url=None,
-        redirect_slashes=False,
-        default_response_class=JSON,
-    )
-    app.state.runtime = rt
-    app.state.clock = rt.clock  # error bodies are stamped with the federation's time
-    errors.install(app)
+    app = json_application(rt, "OpenOVC control API", "/openapi.json")
     app.include_router(router)
 
     @app.get("/index.html", include_in_schema=False)
     def docs() -> HTMLResponse:
-        return get_swagger_ui_html(
-            openapi_url=f"{CONTROL_PREFIX}/openapi.json",
-            title="OpenOVC control API",
-            swagger_js_url="/api/swagger-ui/swagger-ui-bundle.js",
-            swagger_css_url="/api/swagger-ui/swagger-ui.css",
-            swagger_favicon_url="/api/swagger-ui/favicon-32x32.png",
-        )
+        return docs_page(f"{CONTROL_PREFIX}/openapi.json", "OpenOVC control API")
 
     return app
