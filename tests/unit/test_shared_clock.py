@@ -67,7 +67,7 @@ def test_each_mode_runs_as_it_says() -> None:
 
 
 def test_a_restart_keeps_the_stored_time_and_takes_the_new_pace() -> None:
-    clock, real, store = _clock()
+    clock, _, store = _clock()
     clock.start("manual:2027-01-04T00:00:00Z")
     again, _, _ = _clock(store)  # another process, or the same store after a restart
     again.start("manual")  # a plain manual start does not move a stored clock back to real now
