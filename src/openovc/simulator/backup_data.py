@@ -1,7 +1,8 @@
 """Every byte figure and transfer time the operations set: the content model's figures as row fields.
 
-The figures themselves come from the content model (domain/content_model.py), in the operation's own
-transaction (Txn.content()); this module turns them into the fields of the rows they show on:
+The figures themselves come from the content model (content/model.py), in the operation's own
+transaction (the simulator's per-transaction model); this module turns them into the fields of the rows
+they show on:
 
 - a VM's data (allocated minus free) is the logical size of its content;
 - a backup's `size` is its content's logical size; `unique_size_bytes` what deleting it would free at
@@ -9,7 +10,7 @@ transaction (Txn.content()); this module turns them into the fields of the rows 
   `sent` the compressed bytes of the pieces its place lacked, which is all a copy sends;
 - a datastore's free space is its size minus its live VMs' data;
 - a cluster's and its hosts' capacity fields are its stored totals, apportioned over its hosts by
-  replica load (domain/content_figures.py).
+  replica load (domain/figures.py).
 
 Timing: sending takes time proportional to the bytes sent, at the bandwidth of the link into its
 destination (40 to 160 MiB/s, from a hash of the destination); taking a backup is a metadata

@@ -25,7 +25,7 @@ class Federation:
     """
 
     rows: dict[str, list[dict[str, Any]]] = field(default_factory=lambda: {t: [] for t in TABLES})
-    # What every VM and backup holds (domain/content_model.py), built with the rows and loaded with them.
+    # What every VM and backup holds (simulator/content/model.py), built with the rows and loaded with them.
     content: MemoryLedger = field(default_factory=MemoryLedger)
 
     def count(self, table: str) -> int:

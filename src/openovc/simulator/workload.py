@@ -1,4 +1,4 @@
-"""VM workloads as the clock runs (domain/content_workload.py): content brought up to now, and the chore.
+"""VM workloads as the clock runs (content/workload.py): content brought up to now, and the chore.
 
 A running VM's content changes with the clock, but nothing is written until somebody needs it:
 

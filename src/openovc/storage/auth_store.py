@@ -1,4 +1,4 @@
-"""Users, tokens and login failures in the database: implements domain.ports.AuthStore."""
+"""Users, tokens and login failures in the database: implements domain.ports.auth.AuthStore."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The store's reads for metrics and reports: implements domain.metrics_ports.MetricsReader."""
+"""The store's reads for metrics and reports: implements domain.ports.metrics.MetricsReader."""
 
 from __future__ import annotations
 

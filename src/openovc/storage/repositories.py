@@ -1,4 +1,4 @@
-"""The read side of the federation store: implements domain.ports.FederationReader."""
+"""The read side of the federation store: implements domain.ports.federation.FederationReader."""
 
 from __future__ import annotations
 

@@ -195,7 +195,7 @@ settings_kv = Table(
     Column("value", Text, nullable=False),
 )
 
-# ---- state some operations keep beyond the catalog's columns (see domain/operations_ports.py) ----
+# ---- state some operations keep beyond the catalog's columns (see domain/ports/operations.py) ----
 
 # A Virtual Controller shutdown accepted and not cancelled: the host shows FAULTY while it lasts.
 host_shutdowns = Table(
@@ -245,7 +245,7 @@ restored_files = Table(
     Column("undone_at", BigInteger, nullable=True),
 )
 
-# ---- the content model (domain/content_ledger.py): what each place stores, without a row per piece ----
+# ---- the content model (simulator/content/ledger.py): what each place stores, without a row per piece ----
 # Arrays are little-endian blobs; ids are 63-bit, so they fit BigInteger on both engines.
 
 # A VM's content history: its layout (JSON), the pieces it inherited, and its log of rewritten slots.

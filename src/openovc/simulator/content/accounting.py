@@ -1,7 +1,7 @@
 """How an operation changes what a place stores: the reference accounting of the content model.
 
 A place (a cluster, or an external store) stores a piece while some holder there references it. A
-holder (a live VM, a backup) holds a version of a lineage (see content_lineage.py), so per (place,
+holder (a live VM, a backup) holds a version of a lineage (see lineage.py), so per (place,
 lineage) the ledger keeps the multiset V of held versions, and a log entry written at step k and
 rewritten at step j (or never) is referenced there while V meets [k, j). Adding or removing a version
 v whose nearest held neighbours are a < v < b therefore changes only the entries written after a and

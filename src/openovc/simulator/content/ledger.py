@@ -11,9 +11,9 @@ What a place must know to store each distinct piece once, and nothing per piece 
   by lineages other than its writer; per (place, piece) the number of those and whether the writer
   itself references it there. Pieces nobody inherited have no entry: their writer alone decides;
 - totals: the bytes stored and the logical bytes held, per place;
-- workloads: per running VM, when its workload's next step is due (content_workload.py).
+- workloads: per running VM, when its workload's next step is due (workload.py).
 
-content_model.py changes this state; MemoryLedger keeps it in dictionaries (tests, the generator),
+model.py changes this state; MemoryLedger keeps it in dictionaries (tests, the generator),
 storage/content_store.py in tables.
 """
 

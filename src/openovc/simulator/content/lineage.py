@@ -29,7 +29,7 @@ class Lineage:
     for each entry, the step that last wrote the slot before (0: none, it still held its version-0
     piece). `logical[v]` is the logical size of version v. `forked`: another lineage inherited pieces
     this one wrote, so their references are counted explicitly (see content_model). `rate`: the bytes
-    per second its VM's workload rewrites (content_workload.py), which a fork keeps.
+    per second its VM's workload rewrites (workload.py), which a fork keeps.
     """
 
     __slots__ = (

@@ -1,6 +1,6 @@
 """The content model's operations, each changing what a place stores by exactly the pieces it should.
 
-The accounting itself is content_accounting.py. Every operation runs in a unit of work written back
+The accounting itself is accounting.py. Every operation runs in a unit of work written back
 when it ends; batch() lets many operations share one (the generator's bulk path).
 
 Figures
@@ -18,8 +18,8 @@ Hosts
 Deduplication is cluster-wide: a piece shared by VMs whose replicas sit on different hosts is stored
 once, so no host "owns" it and per-host byte counts are not defined by the data alone. Every host of a
 cluster holds replicas, and the storage layer keeps their load balanced; a host's figures are the
-cluster's bytes apportioned to its hosts by weight (content_figures.py: their capacity), by largest
-remainder, so the hosts' bytes add up exactly to the cluster's (capacity.cluster_fields sums them back)
+cluster's bytes apportioned to its hosts by weight (domain/figures.py: their capacity), by largest
+remainder, so the hosts' bytes add up exactly to the cluster's (figures.cluster_fields sums them back)
 and each host's ratios equal the cluster's to within a byte. The HA mirror is not counted twice:
 capacity here is usable capacity, as allocated_capacity (the host's logical drive) already is.
 """
@@ -140,7 +140,7 @@ class ContentModel:
     ) -> Holder:
         """A new VM: the image's base (shared with every VM made from it), then data of its own.
 
-        `rate`: the bytes per second its workload rewrites (content_workload.py); it starts stopped.
+        `rate`: the bytes per second its workload rewrites (workload.py beside this module); it starts stopped.
         """
         work = self._work()
         self._fresh(work, vm_id)
@@ -192,7 +192,7 @@ class ContentModel:
         self.write(vm_id, slots)
         return len(slots)
 
-    # ---- the workload over time (content_workload.py) ----
+    # ---- the workload over time (content/workload.py) ----
 
     def start_workload(self, vm_id: str, now_ms: int) -> int | None:
         """The VM runs: its workload's first step is due one interval from now (None: it has none)."""

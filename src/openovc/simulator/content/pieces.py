@@ -20,7 +20,7 @@ slot map is ever kept whole:
   cold and hot data), each a seeded run of pieces: a few numbers, however big the disk;
 - its history is a log of the slots each workload step rewrote: 16 bytes an entry (slot, the step
   that wrote it before, the new piece's id);
-- a backup is a version of that log: (lineage, step); see content_lineage.py.
+- a backup is a version of that log: (lineage, step); see lineage.py.
 
 Estimate for the largest federation (tests/unit/test_content.py redoes the arithmetic from the
 generator's sizes; benchmarks/content.py measures it): an average VM has 72 image slots (shared) and

@@ -1,7 +1,7 @@
 """A VM's workload over time: how fast it rewrites its data, and which of its rewrites are due at an instant.
 
 The generator and the running server follow the same rate. A workload rewrites its VM's data (mostly
-the hot part, see content_lineage) at `rate` bytes per second, a rate drawn per VM when it is made (a
+the hot part, see lineage.py) at `rate` bytes per second, a rate drawn per VM when it is made (a
 share of its own data per day) and kept with its content's lineage, so that a clone or a restored VM
 runs the same workload. Templates have none.
 
