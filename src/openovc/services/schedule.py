@@ -17,6 +17,7 @@ paced tasks.
 from __future__ import annotations
 
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -51,6 +52,9 @@ from openovc.services.backups.taking import _consistency, _vm_facts
 from openovc.services.clock import SharedClock
 
 LOCAL_STORE = "SimplivityStore"
+# An idle worker looks for due slots once a real second: a slot fires at most that late (its backups are
+# stamped with the slot's time all the same), and a federation of many rules is not planned every wake.
+TURN_S = 1.0
 
 
 @dataclass
@@ -136,6 +140,7 @@ class PolicyScheduler:
         self._caught_up = False
         # The worker's turns and clock moves of this process never interleave: a move counts what it fires.
         self._moving = threading.Lock()
+        self._looked_at = -TURN_S  # monotonic seconds of the last turn that found nothing due
 
     # ---- what is scheduled ------------------------------------------------------------------------
 
@@ -181,12 +186,17 @@ class PolicyScheduler:
 
         Its first turn after the server started fires only the latest missed slot of each rule.
         """
+        if time.monotonic() - self._looked_at < TURN_S:
+            return 0
         if not self._moving.acquire(blocking=False):
             return 0  # the clock is being moved here: the move fires what falls due
         try:
-            return self._run_due()
+            taken = self._run_due()
         finally:
             self._moving.release()
+        if not taken:
+            self._looked_at = time.monotonic()
+        return taken
 
     def _run_due(self) -> int:
         now_ms = self._clock.now_ms()
