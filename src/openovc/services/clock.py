@@ -18,7 +18,7 @@ from openovc.domain.errors import InvalidBody
 from openovc.domain.ports.clock import ClockStore
 from openovc.domain.timefmt import epoch_ms
 
-FRESH_S = 0.01
+FRESH_S = 0.05
 
 
 class ClockConflict(Exception):
