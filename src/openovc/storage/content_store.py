@@ -296,7 +296,10 @@ class SqlPieceLedger:
         if holder_id in self._dues:
             return self._dues[holder_id]
         found = _WORKLOAD_DUE.tuples(self.conn, {"holder_id": holder_id})
-        return int(found[0][0]) if found and found[0][0] is not None else None
+        due = int(found[0][0]) if found and found[0][0] is not None else None
+        if found:
+            self._dues[holder_id] = due  # only this ledger writes it in this transaction
+        return due
 
     def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
         if not _SET_WORKLOAD_DUE.run(self.conn, {"holder_id": holder_id, "due_at": due_ms}):
