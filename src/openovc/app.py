@@ -91,7 +91,7 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
     tasks = TaskEngine(SqlTaskStore(engine), federation_clock, pacing, _controller_id(reader), wall=real)
     security = SqlSecurityStore(engine)
     operations = SqlOperationsStore(engine)
-    simulator = SimulatedFederation(content_of, SqlWorkloadSchedule(engine), operations)
+    simulator = SimulatedFederation(content_of, SqlWorkloadSchedule(engine), operations, federation_clock)
     scheduler = PolicyScheduler(reader, operations, simulator, tasks, federation_clock)
     rt = AppRuntime(
         settings=settings,

@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from openovc.domain.catalog import HOSTS
+from openovc.storage.operations_state import SqlOperationsState
 from openovc.storage.transaction import SqlTxn
 from tests.storage.conftest import Store
 
@@ -61,4 +62,27 @@ def test_insert_many_stores_every_record_as_insert_does(store: Store) -> None:
         assert [txn.get(HOSTS, f"copy-{i}") for i in range(3)] == copies
         with pytest.raises(AssertionError, match="every record has the same fields"):
             txn.insert_many(HOSTS, [{"id": "a", "name": "a"}, {"id": "b"}])
+        outer.rollback()
+
+
+def test_capacity_history_is_recorded_read_and_thinned_alike(store: Store) -> None:
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        state = SqlOperationsState(conn)
+        hour = 3_600_000
+        state.record_capacity(0, [("h1", {"used_capacity": 0}), ("h2", {"used_capacity": 9})])
+        for i in range(12):  # a minute of 5-second samples, two days back, then one now
+            state.record_capacity(10 * hour + i * 5000, [("h1", {"used_capacity": i})])
+        state.record_capacity(58 * hour, [("h1", {"used_capacity": 99})])
+        state.record_capacity(58 * hour, [("h1", {"used_capacity": 100})])  # the same sample, rewritten
+        assert state.capacity_history("h1", 10 * hour + 20_000, 58 * hour) == [
+            (10 * hour + 20_000, {"used_capacity": 4}), *((10 * hour + i * 5000, {"used_capacity": i}) for i in range(5, 12)),
+            (58 * hour, {"used_capacity": 100}),
+        ]  # fmt: skip
+        # Past 12 hours a minute keeps its last sample; past the last age (24 hours) only the newest stays.
+        assert state.thin_capacity(58 * hour, [(12 * hour, 60_000), (24 * hour, hour)]) == 12
+        assert state.capacity_history("h1", -1, 58 * hour) == [
+            (10 * hour + 55_000, {"used_capacity": 11}), (58 * hour, {"used_capacity": 100})
+        ]  # fmt: skip
+        assert state.capacity_history("h2", 0, 58 * hour) == [(0, {"used_capacity": 9})]
         outer.rollback()

@@ -24,6 +24,7 @@ with SQLite's ordering of NULLs (the smallest value; PostgreSQL puts them last).
 from __future__ import annotations
 
 import copy
+import itertools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -118,6 +119,7 @@ class OperationsData:
     restored: dict[str, list[RestoredFile]] = field(default_factory=dict)
     marks: dict[tuple[str, str], int] = field(default_factory=dict)
     slots: dict[tuple[str, str, int], str] = field(default_factory=dict)  # (rule, VM, slot) -> backup id
+    capacity: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)  # (host, ms) -> fields
 
     def copy(self) -> OperationsData:
         # The records are frozen dataclasses: copying the containers is enough.
@@ -129,6 +131,7 @@ class OperationsData:
             restored={vm: list(files) for vm, files in self.restored.items()},
             marks=dict(self.marks),
             slots=dict(self.slots),
+            capacity=dict(self.capacity),
         )
 
 
@@ -203,6 +206,33 @@ class MemoryOperationsState:
             if rule == rule_id and vm in found:
                 found[vm].append(backup_id)
         return found
+
+    def record_capacity(self, at_ms: int, hosts: list[tuple[str, dict[str, object]]]) -> None:
+        for host_id, fields in hosts:
+            self.data.capacity[(host_id, at_ms)] = dict(fields)
+
+    def capacity_history(
+        self, host_id: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, dict[str, object]]]:
+        mine = sorted((at, f) for (h, at), f in self.data.capacity.items() if h == host_id and at <= until_ms)
+        before = [p for p in mine if p[0] <= since_ms][-1:]
+        return [*before, *(p for p in mine if p[0] > since_ms)]
+
+    def thin_capacity(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        gone = 0
+        for host_id in sorted({h for h, _ in self.data.capacity}):
+            times = sorted(at for h, at in self.data.capacity if h == host_id)
+            doomed = set()
+            for age, bucket in keep:
+                old = [at for at in times if at < now_ms - age]
+                doomed |= {a for a, b in itertools.pairwise(old) if a // bucket == b // bucket}
+            if keep:
+                old = [at for at in times if at < now_ms - max(age for age, _ in keep)]
+                doomed |= set(old[:-1])
+            for at in doomed:
+                del self.data.capacity[(host_id, at)]
+            gone += len(doomed)
+        return gone
 
     def forget_slots(self, rule_id: str, before_ms: int) -> int:
         gone = [key for key in self.data.slots if key[0] == rule_id and key[2] < before_ms]

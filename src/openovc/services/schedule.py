@@ -229,6 +229,8 @@ class PolicyScheduler:
                 pass_to(instant)
                 counts.add(self._instant(instant, firing.get(instant, []), plan))
             self._clock.move_to(max(target_ms, self._clock.now_ms()))
+        with self._store.changing() as (txn, _):
+            self._sim.keep_history(txn, datetime.fromtimestamp(target_ms / 1000, UTC))
         return counts
 
     def _instant(self, instant_ms: int, firing: list[Slotted], plan: _Plan) -> Counts:

@@ -50,8 +50,12 @@ def _int(value: object) -> int:
 # ---- rows from the model --------------------------------------------------------------------------
 
 
-def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> None:
-    """Write the capacity fields of each cluster among `places` (stores have none) and of its hosts."""
+def refresh_clusters(
+    txn: Txn, model: ContentModel, places: Iterable[str]
+) -> list[tuple[str, dict[str, object]]]:
+    """Write the capacity fields of each cluster among `places` (stores have none) and of its hosts; the
+    hosts' fields, as written."""
+    written: list[tuple[str, dict[str, object]]] = []
     for place in dict.fromkeys(places):
         cluster = txn.get(OMNISTACK_CLUSTERS, place)
         if cluster is None:
@@ -62,6 +66,8 @@ def refresh_clusters(txn: Txn, model: ContentModel, places: Iterable[str]) -> No
         fields, per_host = cluster_capacity(model.totals(place), host_ids, allocated)
         txn.update(OMNISTACK_CLUSTERS, place, fields)
         txn.update_each(HOSTS, list(zip(host_ids, per_host, strict=True)))
+        written += zip(host_ids, per_host, strict=True)
+    return written
 
 
 def bandwidth(destination: str) -> int:

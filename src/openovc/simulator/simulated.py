@@ -25,7 +25,12 @@ from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
 from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space, vm_data
 
-_FIGURES = "simulator.figures"  # the before-commit hook that writes the touched places' figures
+_FIGURES = "simulator.figures"
+SAMPLE_MS = 5_000  # the Virtual Controller samples every 5 s: one capacity point per host and sample
+# As the real one keeps its samples (its resolutions' longest ranges): 5 s for 12 hours, then a minute for
+# a week, an hour for 60 days, a day for 3 years (past that, only the newest point before it).
+HISTORY_KEPT = [(43_200_000, 60_000), (604_800_000, 3_600_000), (5_184_000_000, 86_400_000),
+                (94_608_000_000, 86_400_000)]  # fmt: skip  # the before-commit hook that writes the touched places' figures
 
 
 class SimulatedFederation:
@@ -40,11 +45,14 @@ class SimulatedFederation:
         content_of: Callable[[Txn], ContentModel],
         schedule: WorkloadSchedule,
         store: OperationsStore,
+        clock: Clock | None = None,
     ) -> None:
         self._content_of = content_of
         self._schedule = schedule
         self._store = store
+        self._clock = clock  # with a clock, the hosts' capacity figures keep their past
         self._homes: dict[str, str] = {}  # datastore id -> its cluster (see _home)
+        self._thinned = -1  # the simulated hour the capacity history was last thinned
 
     def _model(self, txn: Txn) -> ContentModel:
         """The transaction's content model; what it changes has its figures written before commit."""
@@ -52,10 +60,15 @@ class SimulatedFederation:
         txn.before_commit(_FIGURES, lambda: self._write_figures(txn, model))
         return model
 
-    @staticmethod
-    def _write_figures(txn: Txn, model: ContentModel) -> None:
+    def _write_figures(self, txn: Txn, model: ContentModel) -> None:
         places, model.touched = list(model.touched), {}
-        data.refresh_clusters(txn, model, places)
+        written = data.refresh_clusters(txn, model, places)
+        if self._clock is not None and written:
+            at = epoch_ms(self._clock.now())
+            txn.state().record_capacity(at - at % SAMPLE_MS, written)
+
+    def keep_history(self, txn: Txn, now: datetime) -> int:
+        return txn.state().thin_capacity(epoch_ms(now), HISTORY_KEPT)
 
     # ---- virtual machines ----------------------------------------------------------------------
 
@@ -289,7 +302,19 @@ class SimulatedFederation:
     # ---- time ----------------------------------------------------------------------------------
 
     def chores(self, clock: Clock) -> list[Callable[[], int]]:
-        return [lambda: self._advance_workloads(clock.now())]
+        workloads = [lambda: self._advance_workloads(clock.now())]
+        # Only a simulator that keeps the figures' past has one to thin.
+        return [*workloads, lambda: self._thin(clock.now())] if self._clock is not None else workloads
+
+    def _thin(self, now: datetime) -> int:
+        """The past thinned once a simulated hour (what it removes is not counted as work done)."""
+        hour = epoch_ms(now) // 3_600_000
+        if hour == self._thinned:
+            return 0
+        self._thinned = hour
+        with self._store.changing() as (txn, _):
+            self.keep_history(txn, now)
+        return 0
 
     def _advance_workloads(self, now: datetime, batch: int = workload.BATCH) -> int:
         """Advance the VMs whose workload steps are longest due, `batch` at most a turn.

@@ -8,6 +8,7 @@ import orjson
 from sqlalchemy import Engine, Table, func, select
 
 from openovc.domain.fields import Kind
+from openovc.domain.metrics import CAPACITY_METRICS
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
 from openovc.storage.batches import insert_batched
@@ -49,6 +50,16 @@ def load_federation(engine: Engine, federation: Federation) -> None:
         for name, rows in federation.rows.items():
             insert_batched(conn, _table(name), _encoded(rows, _json_columns(name)))
         bulk_load(conn, federation.content)
+        # Each host's figures as generated hold from the beginning until they first change.
+        baseline = [
+            {
+                "host_id": h["id"],
+                "at_ms": 0,
+                "fields": orjson.dumps({n: h.get(n) for n in CAPACITY_METRICS}).decode(),
+            }
+            for h in federation.rows.get("hosts", [])
+        ]
+        insert_batched(conn, tables.capacity_history, baseline)
     # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":

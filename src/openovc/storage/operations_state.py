@@ -6,6 +6,9 @@ opens it outside a task is operations_store.py.
 
 from __future__ import annotations
 
+from functools import lru_cache
+
+import orjson
 from sqlalchemy import Connection, Table, delete, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
@@ -17,6 +20,7 @@ from openovc.domain.ports.operations import (
     StoreCredentials,
 )
 from openovc.storage import tables
+from openovc.storage.prepared import Prepared
 
 
 class SqlOperationsState:
@@ -123,3 +127,57 @@ class SqlOperationsState:
     def forget_slots(self, rule_id: str, before_ms: int) -> int:
         t = tables.schedule_slots
         return self.conn.execute(delete(t).where(t.c.rule_id == rule_id, t.c.slot_ms < before_ms)).rowcount
+
+    # ---- the past of the hosts' capacity figures ----
+
+    def record_capacity(self, at_ms: int, hosts: list[tuple[str, dict[str, object]]]) -> None:
+        if not hosts:
+            return
+        rows = [{"host_id": h, "at_ms": at_ms, "fields": orjson.dumps(f).decode()} for h, f in hosts]
+        # Written by every operation that changes figures: a statement built once, run for all hosts.
+        _capacity_point(self.conn.dialect.name).run_many(self.conn, rows)
+
+    def capacity_history(
+        self, host_id: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, dict[str, object]]]:
+        t = tables.capacity_history
+        mine = t.c.host_id == host_id
+        before = (
+            select(t.c.at_ms, t.c.fields)
+            .where(mine, t.c.at_ms <= since_ms)
+            .order_by(t.c.at_ms.desc())
+            .limit(1)
+        )
+        within = select(t.c.at_ms, t.c.fields).where(mine, t.c.at_ms > since_ms, t.c.at_ms <= until_ms)
+        rows = [*self.conn.execute(before), *self.conn.execute(within.order_by(t.c.at_ms))]
+        return [(int(at), orjson.loads(fields)) for at, fields in rows]
+
+    def thin_capacity(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        t = tables.capacity_history
+        later = t.alias("later")
+        gone = 0
+        for age, bucket in keep:
+            cut = now_ms - age
+            same_bucket = select(later.c.at_ms).where(
+                later.c.host_id == t.c.host_id, later.c.at_ms > t.c.at_ms, later.c.at_ms < cut,
+                later.c.at_ms // bucket == t.c.at_ms // bucket,
+            )  # fmt: skip
+            gone += self.conn.execute(delete(t).where(t.c.at_ms < cut, same_bucket.exists())).rowcount
+        if keep:
+            cut = now_ms - max(age for age, _ in keep)
+            newer = select(later.c.at_ms).where(
+                later.c.host_id == t.c.host_id, later.c.at_ms > t.c.at_ms, later.c.at_ms < cut
+            )
+            gone += self.conn.execute(delete(t).where(t.c.at_ms < cut, newer.exists())).rowcount
+        return gone
+
+
+@lru_cache(maxsize=4)
+def _capacity_point(dialect: str) -> Prepared:
+    """INSERT of a host's capacity point, or UPDATE of its fields when that sample is already there."""
+    t = tables.capacity_history
+    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
+    upsert = upsert.on_conflict_do_update(
+        index_elements=["host_id", "at_ms"], set_={"fields": upsert.excluded.fields}
+    )
+    return Prepared(upsert, ("host_id", "at_ms", "fields"))

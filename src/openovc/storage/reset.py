@@ -19,6 +19,9 @@ def federation_tables() -> list[Table]:
         tables.external_store_credentials,
         tables.vm_guest_credentials,
         tables.restored_files,
+        tables.schedule_marks,
+        tables.schedule_slots,
+        tables.capacity_history,
     ]
     return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks, tables.task_locks,
             *operation_records, *CONTENT_TABLES]  # fmt: skip

@@ -345,3 +345,15 @@ schedule_slots = Table(
     Column("vm_id", TEXT, primary_key=True),
     Column("backup_id", TEXT, nullable=False),
 )
+
+# ---- the past of the figures ---------------------------------------------------------------------------
+
+# Each host's capacity fields (JSON) as they were from `at_ms` on, until its next point: a point is written
+# when they change (one per 5-second sample), and older points are thinned as the real one keeps samples.
+capacity_history = Table(
+    "capacity_history",
+    metadata,
+    Column("host_id", TEXT, primary_key=True),
+    Column("at_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("fields", Text, nullable=False),
+)

@@ -113,7 +113,10 @@ def get_host_capacity(hostId: str, request: Request, reader: ReaderDep, rt: Runt
     window = metrics.parse_window(request.query_params, _now(rt))
     names = metrics.parse_capacity_fields(request.query_params.get("fields"))
     host = reads.get_object(reader, HOSTS, hostId)
-    return JSON(metrics.capacity_document(host, names, window.dates()))
+    dates = window.dates()
+    with rt.operations.reading() as state:
+        history = state.capacity_history(hostId, dates[0] * 1000, dates[-1] * 1000) if dates else []
+    return JSON(metrics.capacity_document(host, names, dates, history))
 
 
 @router.get(

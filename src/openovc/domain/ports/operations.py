@@ -114,3 +114,21 @@ class OperationsState(Protocol):
         """Drop the rule's claims of slots before this instant: their backups have expired (or been locked),
         and the rule's marks have passed them, so they can fire no more."""
         ...
+
+    # ---- the past of the hosts' capacity figures ----
+
+    def record_capacity(self, at_ms: int, hosts: list[tuple[str, dict[str, object]]]) -> None:
+        """These hosts' capacity fields are these from `at_ms` on (one point per host and instant)."""
+        ...
+
+    def capacity_history(
+        self, host_id: str, since_ms: int, until_ms: int
+    ) -> list[tuple[int, dict[str, object]]]:
+        """A host's points in (since, until], after the last point at or before `since` (what held
+        then), ascending by time."""
+        ...
+
+    def thin_capacity(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        """Thin each host's points as they age: `keep` pairs (age ms, bucket ms): past that age, only a
+        bucket's last point stays. Past the last age none stays but the newest before it. How many went."""
+        ...

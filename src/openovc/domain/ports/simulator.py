@@ -143,6 +143,10 @@ class Simulator(Protocol):
         """IOPS, throughput and latency of these VMs together over the window, in the cluster's zone."""
         ...
 
+    def keep_history(self, txn: Txn, now: datetime) -> int:
+        """Thin the figures' recorded past as the real one keeps its samples; how many points went."""
+        ...
+
     # ---- time ----------------------------------------------------------------------------------
 
     def chores(self, clock: Clock) -> list[Callable[[], int]]:
