@@ -132,8 +132,8 @@ class SqlPieceLedger:
         """Read these holders, their lineages and their held versions a few statements at a time: what an
         operation on many VMs and backups at once (a policy's slot) would otherwise read one by one.
 
-        Only where a statement is a round trip: SQLite's prepared one-row reads cost less than building
-        these lists (a week of the schedule benchmark took about a tenth longer with them).
+        Only where a statement is a round trip: on SQLite the prepared one-row reads are function calls,
+        cheaper than building these lists.
         """
         if self.conn.dialect.name != "postgresql":
             return
