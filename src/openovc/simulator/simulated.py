@@ -25,12 +25,12 @@ from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
 from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space, vm_data
 
-_FIGURES = "simulator.figures"
+_FIGURES = "simulator.figures"  # the before-commit hook that writes the touched places' figures
 SAMPLE_MS = 5_000  # the Virtual Controller samples every 5 s: one capacity point per host and sample
 # As the real one keeps its samples (its resolutions' longest ranges): 5 s for 12 hours, then a minute for
 # a week, an hour for 60 days, a day for 3 years (past that, only the newest point before it).
 HISTORY_KEPT = [(43_200_000, 60_000), (604_800_000, 3_600_000), (5_184_000_000, 86_400_000),
-                (94_608_000_000, 86_400_000)]  # fmt: skip  # the before-commit hook that writes the touched places' figures
+                (94_608_000_000, 86_400_000)]  # fmt: skip
 
 
 class SimulatedFederation:
