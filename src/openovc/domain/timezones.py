@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import zoneinfo
+from datetime import UTC, tzinfo
 from functools import cache
 
 _REGIONS = ("Africa/", "America/", "Antarctica/", "Arctic/", "Asia/", "Atlantic/", "Australia/", "Europe/",
@@ -17,3 +18,11 @@ def time_zone_list() -> list[str]:
 
 def is_time_zone(name: str) -> bool:
     return name in set(time_zone_list())
+
+
+def zone_of(name: object) -> tzinfo:
+    """A cluster's zone by name; UTC when it has none or an unknown one (its day is then UTC's)."""
+    try:
+        return zoneinfo.ZoneInfo(str(name)) if name else UTC
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        return UTC

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from openovc.domain.clock import MANUAL, Clock, ClockState, SystemClock, parse_clock_mode
 from openovc.domain.errors import InvalidBody
 from openovc.domain.ports.clock import ClockStore
-from openovc.domain.timefmt import epoch_ms
+from openovc.domain.timefmt import epoch_ms, to_text
 
 FRESH_S = 0.05
 
@@ -122,4 +122,4 @@ class SharedClock:
 
 def clock_text(ms: int) -> str:
     """Simulated epoch milliseconds as the API writes times."""
-    return datetime.fromtimestamp(ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return to_text(datetime.fromtimestamp(ms / 1000, UTC))

@@ -23,10 +23,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
-
-import orjson
 
 from openovc.domain.catalog import (
     BACKUPS,
@@ -45,13 +41,14 @@ from openovc.domain.rules import max_backups
 from openovc.domain.schedules import Rule, slots
 from openovc.domain.tasks import TaskFailure
 from openovc.domain.timefmt import to_text
+from openovc.domain.timezones import zone_of
 from openovc.operations.engine import TaskEngine
-from openovc.services.backups.checks import holder, store_takes
+from openovc.services.backups.checks import LOCAL_STORE, holder, store_takes
 from openovc.services.backups.lifecycle import candidates, settle_in
-from openovc.services.backups.taking import _consistency, _vm_facts
+from openovc.services.backups.taking import consistency_for, vm_facts
 from openovc.services.clock import SharedClock
+from openovc.services.policies.common import json_value
 
-LOCAL_STORE = "SimplivityStore"
 # An idle worker looks for due slots once a real second: a slot fires at most that late (its backups are
 # stamped with the slot's time all the same), and a federation of many rules is not planned every wake.
 TURN_S = 1.0
@@ -94,17 +91,6 @@ class _Plan:
     marks: dict[tuple[str, str], int] = field(default_factory=dict)
 
 
-def _zone(name: object) -> tzinfo:
-    try:
-        return ZoneInfo(str(name)) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC
-
-
-def _json(value: Any) -> Any:
-    return orjson.loads(value) if isinstance(value, str | bytes) else value
-
-
 @lru_cache(maxsize=1024)
 def _timing(frequency: object, retention: object, days: object, start: object, end: object) -> Rule | None:
     try:
@@ -145,10 +131,10 @@ class PolicyScheduler:
     # ---- what is scheduled ------------------------------------------------------------------------
 
     def _plan(self) -> _Plan:
-        zones = {c["id"]: _zone(c["time_zone"]) for c in self._reader.find(OMNISTACK_CLUSTERS)}
+        zones = {c["id"]: zone_of(c["time_zone"]) for c in self._reader.find(OMNISTACK_CLUSTERS)}
         rules: list[Slotted] = []
         for policy in self._reader.find(POLICIES):
-            for rule in _json(policy["rules"]) or []:
+            for rule in json_value(policy["rules"]) or []:
                 timing = _timing(
                     rule.get("frequency"), rule.get("retention"), rule.get("days") or "All",
                     rule.get("start_time") or "00:00", rule.get("end_time") or "00:00",
@@ -290,7 +276,7 @@ class PolicyScheduler:
         for vm in vms:
             if vm["host_id"] in suspended:
                 continue
-            consistency = _consistency(vm, str(rule.get("consistency_type") or "NONE"))
+            consistency = consistency_for(vm, str(rule.get("consistency_type") or "NONE"))
             backup: Record = {
                 "id": str(uuid.uuid4()),
                 "name": name,
@@ -299,7 +285,7 @@ class PolicyScheduler:
                 "expiration_time": to_text(when + timedelta(minutes=retention)),
                 "application_consistent": consistency in ("DEFAULT", "VSS"),
                 "consistency_type": consistency,
-                **_vm_facts(vm),
+                **vm_facts(vm),
                 **kept,
                 "unique_size_timestamp": created,
             }

@@ -6,10 +6,10 @@ import dataclasses
 
 import orjson
 from sqlalchemy import Engine, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from openovc.domain.clock import ClockState
 from openovc.storage import tables
+from openovc.storage.prepared import new_row_statement
 
 CLOCK_KEY = "clock"
 _KV = tables.settings_kv
@@ -34,10 +34,7 @@ class SqlClockStore:
     def save(self, state: ClockState, expected: ClockState | None) -> bool:
         with self.engine.begin() as conn:
             if expected is None:
-                dialect_insert = postgresql.insert if conn.dialect.name == "postgresql" else sqlite.insert
-                stmt = (
-                    dialect_insert(_KV).values(key=CLOCK_KEY, value=_encoded(state)).on_conflict_do_nothing()
-                )
-                return conn.execute(stmt).rowcount == 1
+                new = new_row_statement(conn.dialect.name, _KV, ("key", "value"))
+                return new.run(conn, {"key": CLOCK_KEY, "value": _encoded(state)}) == 1
             where = (_KV.c.key == CLOCK_KEY, _KV.c.value == _encoded(expected))
             return conn.execute(update(_KV).where(*where).values(value=_encoded(state))).rowcount == 1

@@ -4,12 +4,9 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import replace
-from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
-from sqlalchemy.dialects.postgresql import insert as postgresql_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from openovc.simulator.content.ledger import Held, Holder, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Lineage
@@ -25,7 +22,7 @@ from openovc.storage.content_rows import (
     totals_row,
     unpack,
 )
-from openovc.storage.prepared import Prepared, equal_to_binds
+from openovc.storage.prepared import Prepared, equal_to_binds, upsert_statement
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 
@@ -97,18 +94,6 @@ _PG_PUT_SHARED = Prepared(
         " ON CONFLICT (place, piece) DO UPDATE SET entry = EXCLUDED.entry"
     )
 )
-
-
-@lru_cache(maxsize=64)
-def _put_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Prepared:
-    """INSERT of a row, or UPDATE of its other columns where its key exists: one statement, built once
-    per engine, table and set of columns (both engines speak INSERT ... ON CONFLICT DO UPDATE)."""
-    keys = [c.name for c in table.primary_key.columns]
-    upsert = sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
-    changed = {c: upsert.excluded[c] for c in columns if c not in keys}
-    if not changed:
-        return Prepared(upsert.on_conflict_do_nothing(index_elements=keys), columns)
-    return Prepared(upsert.on_conflict_do_update(index_elements=keys, set_=changed), columns)
 
 
 class SqlPieceLedger:
@@ -184,7 +169,7 @@ class SqlPieceLedger:
         return found[0] if found else None
 
     def _put(self, table: Table, row: dict[str, object]) -> None:
-        _put_statement(self.conn.dialect.name, table, tuple(row)).run(self.conn, row)
+        upsert_statement(self.conn.dialect.name, table, tuple(row)).run(self.conn, row)
 
     def lineage(self, lineage_id: int) -> Lineage | None:
         if lineage_id not in self._lineages:
@@ -284,7 +269,7 @@ class SqlPieceLedger:
             self.conn.execute(_DELETE_SHARED, {"at": place, "pieces": gone[i : i + _IN_CHUNK]})
         if kept:
             # One statement run for many rows: an operation writes tens of pieces.
-            _put_statement(
+            upsert_statement(
                 self.conn.dialect.name, tables.content_shared, ("place", "piece", "entry")
             ).run_many(self.conn, [{"place": place, "piece": p, "entry": e} for p, e in kept])
 

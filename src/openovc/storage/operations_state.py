@@ -6,11 +6,8 @@ opens it outside a task is operations_store.py.
 
 from __future__ import annotations
 
-from functools import lru_cache
-
 import orjson
 from sqlalchemy import Connection, Table, delete, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
@@ -20,7 +17,7 @@ from openovc.domain.ports.operations import (
     StoreCredentials,
 )
 from openovc.storage import tables
-from openovc.storage.prepared import Prepared
+from openovc.storage.prepared import new_row_statement, upsert_statement
 
 
 class SqlOperationsState:
@@ -100,9 +97,10 @@ class SqlOperationsState:
         t = tables.schedule_marks
         if expected is None:
             # A new mark: the primary key keeps a second out (and the transaction goes on).
-            dialect_insert = postgresql.insert if self.conn.dialect.name == "postgresql" else sqlite.insert
-            new = dialect_insert(t).values(rule_id=rule_id, cluster_id=cluster_id, through_ms=through)
-            return self.conn.execute(new.on_conflict_do_nothing()).rowcount == 1
+            new = new_row_statement(self.conn.dialect.name, t, ("rule_id", "cluster_id", "through_ms"))
+            return (
+                new.run(self.conn, {"rule_id": rule_id, "cluster_id": cluster_id, "through_ms": through}) == 1
+            )
         where = (t.c.rule_id == rule_id, t.c.cluster_id == cluster_id, t.c.through_ms == expected)
         return self.conn.execute(update(t).where(*where).values(through_ms=through)).rowcount == 1
 
@@ -135,7 +133,10 @@ class SqlOperationsState:
             return
         rows = [{"host_id": h, "at_ms": at_ms, "fields": orjson.dumps(f).decode()} for h, f in hosts]
         # Written by every operation that changes figures: a statement built once, run for all hosts.
-        _capacity_point(self.conn.dialect.name).run_many(self.conn, rows)
+        point = upsert_statement(
+            self.conn.dialect.name, tables.capacity_history, ("host_id", "at_ms", "fields")
+        )
+        point.run_many(self.conn, rows)
 
     def capacity_history(
         self, host_id: str, since_ms: int, until_ms: int
@@ -170,14 +171,3 @@ class SqlOperationsState:
             )
             gone += self.conn.execute(delete(t).where(t.c.at_ms < cut, newer.exists())).rowcount
         return gone
-
-
-@lru_cache(maxsize=4)
-def _capacity_point(dialect: str) -> Prepared:
-    """INSERT of a host's capacity point, or UPDATE of its fields when that sample is already there."""
-    t = tables.capacity_history
-    upsert = (postgresql.insert if dialect == "postgresql" else sqlite.insert)(t)
-    upsert = upsert.on_conflict_do_update(
-        index_elements=["host_id", "at_ms"], set_={"fields": upsert.excluded.fields}
-    )
-    return Prepared(upsert, ("host_id", "at_ms", "fields"))

@@ -11,10 +11,15 @@ transaction, on its connection.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import ColumnElement, Connection, Table, bindparam
+from sqlalchemy.dialects.postgresql import dml as postgresql_dml
+from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from sqlalchemy.dialects.postgresql import psycopg as postgresql_psycopg
+from sqlalchemy.dialects.sqlite import dml as sqlite_dml
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.sql.compiler import SQLCompiler
 from sqlalchemy.sql.expression import ClauseElement
 
@@ -112,3 +117,26 @@ class Prepared:
             cursor.executemany(sql, [self._bound(order, row) for row in rows])
         finally:
             cursor.close()
+
+
+def _insert(dialect: str, table: Table) -> postgresql_dml.Insert | sqlite_dml.Insert:
+    # Both engines speak INSERT ... ON CONFLICT, each through its own dialect's construct.
+    return sqlite_insert(table) if dialect == "sqlite" else postgresql_insert(table)
+
+
+@lru_cache(maxsize=64)
+def upsert_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Prepared:
+    """INSERT of a row, or UPDATE of its other columns where its key exists: built once per engine,
+    table and set of columns."""
+    keys = [c.name for c in table.primary_key.columns]
+    upsert = _insert(dialect, table)
+    changed = {c: upsert.excluded[c] for c in columns if c not in keys}
+    if not changed:
+        return Prepared(upsert.on_conflict_do_nothing(index_elements=keys), columns)
+    return Prepared(upsert.on_conflict_do_update(index_elements=keys, set_=changed), columns)
+
+
+@lru_cache(maxsize=16)
+def new_row_statement(dialect: str, table: Table, columns: tuple[str, ...]) -> Prepared:
+    """INSERT of a row unless its key is taken (then nothing, and no row counted): a first write wins."""
+    return Prepared(_insert(dialect, table).on_conflict_do_nothing(), columns)

@@ -6,7 +6,6 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime, tzinfo
 from typing import Annotated, Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from fastapi import Depends, Request
 
@@ -18,6 +17,7 @@ from openovc.domain.errors import ObjectNotFound
 from openovc.domain.metrics import ClusterLabel, RemoteSend, Resolution, Window
 from openovc.domain.ports.metrics import MetricsReader
 from openovc.domain.ports.simulator import Simulator
+from openovc.domain.timezones import zone_of
 from openovc.services import reads
 
 router = api_router()
@@ -78,13 +78,6 @@ def scope_clusters(store: MetricsReader, params: Mapping[str, str]) -> list[str]
     return list(dict.fromkeys(c for g in group_ids for c in found[g]))
 
 
-def _zone(name: object) -> tzinfo:
-    try:
-        return ZoneInfo(str(name)) if name else UTC
-    except (ZoneInfoNotFoundError, ValueError):
-        return UTC  # a cluster with an unknown zone still has metrics: its day is UTC's
-
-
 def _now(rt: RuntimeDep) -> datetime:
     return rt.clock.now()
 
@@ -102,7 +95,7 @@ def get_host_metrics(
 ) -> JSON:
     window = metrics.parse_window(request.query_params, _now(rt))
     host = reads.get_object(reader, HOSTS, hostId)
-    tz = _zone(store.time_zone(str(host["omnistack_cluster_id"])))
+    tz = zone_of(store.time_zone(str(host["omnistack_cluster_id"])))
     return _performance(rt.simulator, store, [hostId], window, tz)
 
 
@@ -130,7 +123,7 @@ def get_cluster_metrics(
 ) -> JSON:
     window = metrics.parse_window(request.query_params, _now(rt))
     cluster = reads.get_object(reader, OMNISTACK_CLUSTERS, clusterId)
-    tz = _zone(cluster["time_zone"])
+    tz = zone_of(cluster["time_zone"])
     return _performance(rt.simulator, store, store.host_ids(clusterId), window, tz)
 
 
@@ -146,7 +139,7 @@ def get_vm_metrics(vmId: str, request: Request, store: MetricsDep, rt: RuntimeDe
     if found is None:
         raise ObjectNotFound("virtual_machine", vmId)
     workload, cluster_id = found
-    perf = rt.simulator.performance([workload], window, _zone(store.time_zone(cluster_id)))
+    perf = rt.simulator.performance([workload], window, zone_of(store.time_zone(cluster_id)))
     return JSON(metrics.metrics_document(perf))
 
 

@@ -68,7 +68,7 @@ def backup_vm(
     return tasks.submit(operation, payload, [vm_id, backup_id], scope=scope)
 
 
-def _consistency(vm: VirtualMachine, wanted: str) -> str:
+def consistency_for(vm: VirtualMachine, wanted: str) -> str:
     """VSS needs a running Windows guest whose credentials it accepted; else the backup is FAILEDVSS
     (crash-consistent). A VMware snapshot (DEFAULT) needs nothing more."""
     if wanted != "VSS":
@@ -77,7 +77,7 @@ def _consistency(vm: VirtualMachine, wanted: str) -> str:
     return "VSS" if running and vm["app_aware_vm_status"] == "VALID_CREDS" else "FAILEDVSS"
 
 
-def _vm_facts(vm: VirtualMachine) -> Record:
+def vm_facts(vm: VirtualMachine) -> Record:
     """What a backup records of its VM."""
     return {
         "virtual_machine_id": vm["id"],
@@ -101,7 +101,7 @@ def _run_backup(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datet
         store_takes(store, home, LOCAL_STORE)
     elif cluster is None:
         cluster = found(txn, OMNISTACK_CLUSTERS, home)
-    consistency = _consistency(vm, payload["consistency"])
+    consistency = consistency_for(vm, payload["consistency"])
     retention = int(payload["retention"])
     created = stamp(now)
     backup: Record = {
@@ -112,7 +112,7 @@ def _run_backup(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datet
         "expiration_time": stamp(now + timedelta(minutes=retention)) if retention else None,
         "application_consistent": consistency in ("DEFAULT", "VSS"),
         "consistency_type": consistency,
-        **_vm_facts(vm),
+        **vm_facts(vm),
         **holder(txn, cluster, store),
         "unique_size_timestamp": created,
     }
