@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import Connection, select
 
 from openovc.domain.catalog import HOSTS
+from openovc.domain.metrics import IoSpan
+from openovc.domain.ports.operations import OperationsState
+from openovc.storage import tables
 from openovc.storage.operations_state import SqlOperationsState
 from openovc.storage.transaction import SqlTxn
 from tests.storage.conftest import Store
+from tests.support.fakes import MemoryOperationsState, OperationsData
 
 
 def test_update_each_sets_each_row_to_its_own_values(store: Store) -> None:
@@ -86,3 +91,52 @@ def test_capacity_history_is_recorded_read_and_thinned_alike(store: Store) -> No
         ]  # fmt: skip
         assert state.capacity_history("h2", 0, 58 * hour) == [(0, {"used_capacity": 9})]
         outer.rollback()
+
+
+def _io_ops(state: OperationsState) -> list[int]:
+    """The same IO and power history on any OperationsState: what each thinning step reported."""
+    hour, day = 3_600_000, 86_400_000
+    state.record_io([
+        IoSpan("h1", "vm-1", 0, 90 * 60_000, 5_400, 0, "bk-1"),  # an hour and a half, a day ago
+        IoSpan("h2", "", hour, 2 * hour, 0, 7, "bk-1"),
+        IoSpan("h1", "vm-2", 30 * hour, 30 * hour + 10_000, 100, 50, "bk-2"),  # in flight at 30 h + 4 s
+    ])  # fmt: skip
+    state.record_power("vm-1", 0, False)
+    state.record_power("vm-1", hour, True)
+    state.record_power("vm-1", 2 * hour, False)
+    state.record_power("vm-1", 2 * hour, True)  # off and on again at once: no change
+    state.record_power("vm-2", 3 * day, True)
+    counts = [state.stop_io("bk-2", 30 * hour + 4_000), state.stop_io("bk-none", 0)]
+    counts.append(state.thin_io(30 * hour, [(2 * hour, hour), (day, day), (3 * day, 0)]))
+    counts.append(state.thin_power(4 * day, [(day, 0)]))
+    return counts
+
+
+def _stored_spans(conn: Connection) -> list[IoSpan]:
+    t = tables.io_history
+    rows = conn.execute(select(t.c.host_id, t.c.vm_id, t.c.start_ms, t.c.end_ms, t.c.read_bytes,
+                               t.c.write_bytes, t.c.source, t.c.step_ms)).all()  # fmt: skip
+    return sorted(IoSpan(*row) for row in rows)
+
+
+def test_io_and_power_history_are_kept_and_thinned_as_the_fake_keeps_them(store: Store) -> None:
+    memory = OperationsData()
+    expected = _io_ops(MemoryOperationsState(memory))
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        assert _io_ops(SqlOperationsState(conn)) == expected == [1, 0, 2, 1]
+        assert _stored_spans(conn) == sorted(memory.io)
+        t = tables.power_history
+        stored = conn.execute(select(t.c.vm_id, t.c.at_ms, t.c.powered_on)).all()
+        assert sorted((v, at, bool(on)) for v, at, on in stored) == sorted(
+            (v, at, on) for (v, at), on in memory.power.items()
+        )
+        outer.rollback()
+    # Rolled by the hour past two hours: bk-1's first span splits 3,600 / 1,800; the cut in flight kept 40%.
+    assert sorted(memory.io) == sorted([
+        IoSpan("h1", "vm-1", 0, 3_600_000, 3_600, 0, "", 3_600_000),
+        IoSpan("h1", "vm-1", 3_600_000, 7_200_000, 1_800, 0, "", 3_600_000),
+        IoSpan("h2", "", 3_600_000, 7_200_000, 0, 7, "", 3_600_000),
+        IoSpan("h1", "vm-2", 30 * 3_600_000, 30 * 3_600_000 + 4_000, 40, 20, "bk-2"),
+    ])  # fmt: skip
+    assert sorted(memory.power) == [("vm-1", 3_600_000), ("vm-2", 3 * 86_400_000)]

@@ -40,6 +40,7 @@ import orjson
 from openovc.domain.catalog import BY_PLURAL, CLUSTER_GROUPS, HOSTS, VIRTUAL_MACHINES
 from openovc.domain.clock import ManualClock
 from openovc.domain.fields import Collection, Kind, Op
+from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.certificates import CertificateStore
 from openovc.domain.ports.federation import FederationReader, Page, R, Record, Txn
 from openovc.domain.ports.operations import (
@@ -120,6 +121,8 @@ class OperationsData:
     marks: dict[tuple[str, str], int] = field(default_factory=dict)
     slots: dict[tuple[str, str, int], str] = field(default_factory=dict)  # (rule, VM, slot) -> backup id
     capacity: dict[tuple[str, int], dict[str, object]] = field(default_factory=dict)  # (host, ms) -> fields
+    power: dict[tuple[str, int], bool] = field(default_factory=dict)  # (VM, ms) -> powered on after
+    io: list[IoSpan] = field(default_factory=list)
 
     def copy(self) -> OperationsData:
         # The records are frozen dataclasses: copying the containers is enough.
@@ -132,6 +135,8 @@ class OperationsData:
             marks=dict(self.marks),
             slots=dict(self.slots),
             capacity=dict(self.capacity),
+            power=dict(self.power),
+            io=list(self.io),
         )
 
 
@@ -233,6 +238,41 @@ class MemoryOperationsState:
                 del self.data.capacity[(host_id, at)]
             gone += len(doomed)
         return gone
+
+    def record_power(self, vm_id: str, at_ms: int, on: bool) -> None:
+        if self.data.power.pop((vm_id, at_ms), None) is None:
+            self.data.power[(vm_id, at_ms)] = on
+
+    def record_io(self, spans: Sequence[IoSpan]) -> None:
+        self.data.io.extend(spans)
+
+    def stop_io(self, source: str, at_ms: int) -> int:
+        mine = [s for s in self.data.io if s.source == source and s.end_ms > at_ms]
+        self.data.io = [s for s in self.data.io if s not in mine]
+        self.data.io += [kept for kept in (s.until(at_ms) for s in mine) if kept is not None]
+        return len(mine)
+
+    def thin_io(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        gone = 0
+        for age, bucket in keep:
+            cut = now_ms - age - ((now_ms - age) % bucket if bucket else 0)
+            old = [s for s in self.data.io if s.end_ms <= cut and (not bucket or s.step_ms < bucket)]
+            self.data.io = [s for s in self.data.io if s not in old]
+            if bucket:
+                self.data.io += roll_up(old, bucket)
+            gone += len(old)
+        return gone
+
+    def thin_power(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        if not keep:
+            return 0
+        cut = now_ms - max(age for age, _ in keep)
+        old = sorted(key for key in self.data.power if key[1] < cut)
+        newest = dict(old)  # sorted: each VM's last old change wins
+        doomed = [key for key in old if newest[key[0]] != key[1]]
+        for key in doomed:
+            del self.data.power[key]
+        return len(doomed)
 
     def forget_slots(self, rule_id: str, before_ms: int) -> int:
         gone = [key for key in self.data.slots if key[0] == rule_id and key[2] < before_ms]

@@ -25,12 +25,14 @@ from openovc.domain.catalog import (
 from openovc.domain.clock import ManualClock
 from openovc.domain.errors import InvalidBody
 from openovc.domain.fields import Collection
+from openovc.domain.metrics import IoSpan
 from openovc.domain.ports.federation import R
 from openovc.domain.ports.simulator import LINUX, WINDOWS
 from openovc.domain.records import Backup, Datastore, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import epoch_ms, to_text
 from openovc.simulator import backup_data as data
+from openovc.simulator import io
 from openovc.simulator.content.ledger import Holder
 from openovc.simulator.content.workload import due_steps, first_due
 from openovc.simulator.simulated import SimulatedFederation
@@ -52,6 +54,10 @@ def sim(fed: MemoryFederation) -> SimulatedFederation:
 
 
 # ---- the demo federation, as the tests find their way in it ------------------------------------------
+
+
+class _Asked(Exception):
+    """Ends a transaction that only asked something: it rolls back."""
 
 
 def _vm(row: Row) -> VirtualMachine:
@@ -263,7 +269,7 @@ def test_clone_shares_the_source_and_takes_its_size_on_the_datastore(
     free = fed.row(DATASTORES, str(vm["datastore_id"]))["hypervisor_free_space"]
     with fed.writing() as txn:
         source = sim.vm_now(txn, _vm(vm), START)
-        sim.clone_vm(txn, source, _got(txn, DATASTORES, vm["datastore_id"]), "clone-1")
+        sim.clone_vm(txn, source, _got(txn, DATASTORES, vm["datastore_id"]), "clone-1", START)
         txn.insert(VIRTUAL_MACHINES, {**source, **sim.new_identity(source, "clone-1", "clone", START)})
     slots = mirror(fed)
     assert slots.maps["clone-1"] == slots.maps[str(vm["id"])] and slots.size("clone-1") == _used(vm)
@@ -288,7 +294,7 @@ def test_a_clone_that_does_not_fit_is_refused_and_rolls_back(
     with pytest.raises(TaskFailure) as refused, fed.writing() as txn:
         source = sim.vm_now(txn, _vm(vm), now)
         grown = _used(source) - _used(vm)
-        sim.clone_vm(txn, source, _got(txn, DATASTORES, vm["datastore_id"]), "clone-x")
+        sim.clone_vm(txn, source, _got(txn, DATASTORES, vm["datastore_id"]), "clone-x", now)
     assert _failure(refused) == (
         Codes.INSUFFICIENT_CAPACITY,
         f"Datastore {vm['datastore_name']} has {10**9 - grown} bytes free; {_used(source)} bytes are needed.",
@@ -498,14 +504,18 @@ def test_a_canceled_backup_shows_what_it_had_sent(fed: MemoryFederation, sim: Si
         row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-cancel", cluster=remote), True, START)
         txn.insert(BACKUPS, row)
     plan = data.transfer(int(row["size"]), int(row["sent"]), "NONE", remote)
-    assert sim.backup_canceled(fed, _bk(row), START + timedelta(seconds=plan.take)) == {
-        "sent": 0, "sent_duration": 0, "sent_completion_time": None,
-    }  # fmt: skip
+    with pytest.raises(_Asked), fed.writing() as txn:  # asked, not done: rolled back
+        assert sim.backup_canceled(txn, _bk(row), START + timedelta(seconds=plan.take)) == {
+            "sent": 0, "sent_duration": 0, "sent_completion_time": None,
+        }  # fmt: skip
+        raise _Asked
     now = START + timedelta(seconds=plan.take + plan.send // 2)
     sent = plan.sent * (plan.send // 2) // plan.send
-    assert sim.backup_canceled(fed, _bk(row), now) == {
-        "sent": sent, "sent_duration": plan.send // 2, "sent_completion_time": to_text(now) if sent else None,
-    }  # fmt: skip
+    with pytest.raises(_Asked), fed.writing() as txn:
+        assert sim.backup_canceled(txn, _bk(row), now) == {
+            "sent": sent, "sent_duration": plan.send // 2, "sent_completion_time": to_text(now) if sent else None,
+        }  # fmt: skip
+        raise _Asked
     # Canceled, its pieces go with it; deleting it later frees nothing more.
     with fed.writing() as txn:
         txn.update(BACKUPS, "bk-cancel", {"state": "CANCELED", **sim.backup_canceled(txn, _bk(row), now)})
@@ -652,7 +662,7 @@ def test_restore_to_a_new_vm_here_and_in_another_cluster(
                 **sim.new_identity(_vm(vm), new_id, new_id, START),
                 "datastore_id": datastore["id"],
             }
-            capacity = sim.restore_vm(txn, _bk(backup), new, _ds(datastore))
+            capacity = sim.restore_vm(txn, _bk(backup), new, _ds(datastore), START)
             new.update(capacity)
             if datastore is elsewhere:
                 new.update(sim.placement(txn, _ds(datastore)))
@@ -671,7 +681,7 @@ def test_restore_to_a_new_vm_here_and_in_another_cluster(
     _set(fed, DATASTORES, here["id"], {"hypervisor_free_space": 10})
     holders = dict(fed.ledger.holders)
     with pytest.raises(TaskFailure) as refused, fed.writing() as txn:
-        sim.restore_vm(txn, _bk(backup), {**vm, "id": "restored-3"}, _got(txn, DATASTORES, here["id"]))
+        sim.restore_vm(txn, _bk(backup), {**vm, "id": "restored-3"}, _got(txn, DATASTORES, here["id"]), START)
     assert _failure(refused) == (
         Codes.INSUFFICIENT_CAPACITY, f"Datastore {here['name']} has 10 bytes free; {backup['size']} bytes are needed.",
     )  # fmt: skip
@@ -688,7 +698,7 @@ def test_restore_over_puts_the_vm_back_and_stops_its_workload(
     # Long after its workload's steps were due: the restored content replaces them all.
     now = _at(_due(fed, vm)) + timedelta(days=1)
     with fed.writing() as txn:
-        capacity = sim.restore_over(txn, _bk(backup), _vm(vm))
+        capacity = sim.restore_over(txn, _bk(backup), _vm(vm), START)
         txn.update(VIRTUAL_MACHINES, str(vm["id"]), capacity)
         restored = _got(txn, VIRTUAL_MACHINES, vm["id"])
         assert sim.vm_now(txn, restored, now) is restored
@@ -714,7 +724,7 @@ def test_restore_over_that_grows_the_vm_needs_room(fed: MemoryFederation, sim: S
     _set(fed, DATASTORES, vm["datastore_id"], {"hypervisor_free_space": 0})
     before, holders = fed.snapshot(), dict(fed.ledger.holders)
     with pytest.raises(TaskFailure) as refused, fed.writing() as txn:
-        sim.restore_over(txn, _bk(backup), _vm(vm))
+        sim.restore_over(txn, _bk(backup), _vm(vm), START)
     assert _failure(refused) == (
         Codes.INSUFFICIENT_CAPACITY,
         f"Datastore {vm['datastore_name']} has 0 bytes free; {backup['size'] - _used(vm)} bytes are needed.",
@@ -807,9 +817,91 @@ def test_the_fast_mirror_is_the_brute_force(fed: MemoryFederation, sim: Simulate
     backup = _backups_of(fed, vm, vm["omnistack_cluster_id"])[0]
     with fed.writing() as txn:
         datastore = _got(txn, DATASTORES, vm["datastore_id"])
-        sim.clone_vm(txn, _vm(vm), datastore, "clone-m")
+        sim.clone_vm(txn, _vm(vm), datastore, "clone-m", START)
         sim.restore_vm(
-            txn, _bk(backup), {**vm, "id": "restored-m"}, _got(txn, DATASTORES, vm["datastore_id"])
+            txn, _bk(backup), {**vm, "id": "restored-m"}, _got(txn, DATASTORES, vm["datastore_id"]), START
         )
         sim.vm_now(txn, _vm(vm), _at(_due(fed, vm)) + timedelta(days=2))
         assert mirror(txn) == brute_mirror(txn)
+
+
+# ---- the past of the metrics ----------------------------------------------------------------------------
+
+
+def test_a_remote_backup_records_its_io_at_home_and_on_the_receiving_host(
+    fed: MemoryFederation, sim: SimulatedFederation
+) -> None:
+    vm = _vms(fed)[2]
+    remote = _other_cluster(fed, vm["omnistack_cluster_id"])
+    receiver = min(str(h["id"]) for h in _hosts(fed, remote["id"]) if h["state"] == "ALIVE")
+    with fed.writing() as txn:
+        row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-io", cluster=remote["id"]), False, START)
+        txn.insert(BACKUPS, row)
+    plan = data.transfer(int(row["size"]), int(row["sent"]), "NONE", str(remote["id"]))
+    assert plan.sent > 0
+    at, sending = epoch_ms(START), epoch_ms(START) + plan.take * 1000
+    assert sorted(fed.data.io) == sorted([
+        IoSpan(str(vm["host_id"]), str(vm["id"]), at, sending, int(row["size"]) // io.METADATA_SHARE, 0, "bk-io"),
+        IoSpan(str(vm["host_id"]), str(vm["id"]), sending, sending + plan.send * 1000, plan.sent, 0, "bk-io"),
+        IoSpan(receiver, "", sending, sending + plan.send * 1000, 0, plan.sent, "bk-io"),
+    ])  # fmt: skip
+
+
+def test_a_canceled_backup_stops_its_io_then(fed: MemoryFederation, sim: SimulatedFederation) -> None:
+    vm = _vms(fed)[2]
+    remote = str(_other_cluster(fed, vm["omnistack_cluster_id"])["id"])
+    with fed.writing() as txn:
+        row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-stop", cluster=remote), True, START)
+        txn.insert(BACKUPS, row)
+    plan = data.transfer(int(row["size"]), int(row["sent"]), "NONE", remote)
+    now = START + timedelta(seconds=plan.take + plan.send // 2)
+    with fed.writing() as txn:
+        sim.backup_canceled(txn, _bk(row), now)
+    cut = epoch_ms(now)
+    assert {s.end_ms for s in fed.data.io} == {epoch_ms(START) + plan.take * 1000, cut}
+    sent = [s for s in fed.data.io if s.end_ms == cut]
+    length = plan.send * 1000
+    assert [s.read_bytes + s.write_bytes for s in sent] == [
+        plan.sent * (cut - sent[0].start_ms) // length
+    ] * 2
+
+
+def test_the_io_is_rolled_up_as_it_ages_and_gone_after_three_years(
+    fed: MemoryFederation, sim: SimulatedFederation
+) -> None:
+    vm = _running(fed)
+    with fed.writing() as txn:
+        sim.clone_vm(
+            txn, sim.vm_now(txn, _vm(vm), START), _got(txn, DATASTORES, vm["datastore_id"]), "clone-io", START
+        )
+    walked = sorted(fed.data.io)
+    assert {s.vm_id for s in walked} == {str(vm["id"]), "clone-io"} and all(s.step_ms == 0 for s in walked)
+    for days, step in ((8, 3_600_000), (61, 86_400_000)):
+        with fed.writing() as txn:
+            sim.keep_history(txn, START + timedelta(days=days))
+        assert {s.step_ms for s in fed.data.io} == {step}
+        assert sum(s.read_bytes + s.write_bytes for s in fed.data.io) == sum(
+            s.read_bytes + s.write_bytes for s in walked
+        )
+    with fed.writing() as txn:
+        sim.keep_history(txn, START + timedelta(days=3 * 365 + 2))
+    assert fed.data.io == []
+
+
+def test_power_changes_are_recorded_and_a_restore_over_powers_off(
+    fed: MemoryFederation, sim: SimulatedFederation
+) -> None:
+    vm = next(
+        v
+        for v in _vms(fed, hypervisor_virtual_machine_power_state="ON")
+        if _backups_of(fed, v, v["omnistack_cluster_id"])
+    )
+    backup = _backups_of(fed, vm, vm["omnistack_cluster_id"])[0]
+    later = START + timedelta(minutes=5)
+    with fed.writing() as txn:
+        sim.power_changed(txn, _vm(vm), False, START)
+        sim.power_changed(txn, _vm(vm), True, later)
+    assert fed.data.power == {(str(vm["id"]), epoch_ms(START)): False, (str(vm["id"]), epoch_ms(later)): True}
+    with fed.writing() as txn:
+        sim.restore_over(txn, _bk(backup), _vm(vm), later + timedelta(minutes=1))
+    assert fed.data.power[(str(vm["id"]), epoch_ms(later + timedelta(minutes=1)))] is False

@@ -18,7 +18,7 @@ import bisect
 import math
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from enum import Enum
 
@@ -145,6 +145,78 @@ class VmWorkload:
     powered_on: bool
     created: int | None = None  # epoch seconds; None: before any window
     deleted: int | None = None  # epoch seconds; None: still there
+    # Its power changes (epoch seconds, powered on after it), ascending. Before the first the state was
+    # the opposite; without any, `powered_on` held all along.
+    power: tuple[tuple[int, bool], ...] = ()
+
+    def on_spans(self) -> list[tuple[int | None, int | None]]:
+        """The times [from, to) it was powered on (None: unbounded), within created .. deleted."""
+        spans: list[tuple[int | None, int | None]] = []
+        state, since = (not self.power[0][1], None) if self.power else (self.powered_on, None)
+        for at, on in self.power:
+            if on == state:  # not a change: nothing to mark
+                continue
+            if state:
+                spans.append((since, at))
+            state, since = on, at
+        if state:
+            spans.append((since, None))
+        return [s for s in (_within(s, self.created, self.deleted) for s in spans) if s is not None]
+
+
+def _within(
+    span: tuple[int | None, int | None], created: int | None, deleted: int | None
+) -> tuple[int | None, int | None] | None:
+    begin = span[0] if created is None else created if span[0] is None else max(span[0], created)
+    end = span[1] if deleted is None else deleted if span[1] is None else min(span[1], deleted)
+    return None if begin is not None and end is not None and begin >= end else (begin, end)
+
+
+@dataclass(frozen=True, order=True)
+class IoSpan:
+    """IO a backup, copy, clone or restore did on a host (and a VM, when one is involved): `read_bytes`
+    and `write_bytes` spread evenly over [start_ms, end_ms)."""
+
+    host_id: str
+    vm_id: str  # "" where no VM is involved (the receiving end of a copy)
+    start_ms: int
+    end_ms: int
+    read_bytes: int
+    write_bytes: int
+    source: str = ""  # the object whose operation did it ("" once rolled up)
+    step_ms: int = 0  # 0: as it happened; else the bucket it was rolled up into
+
+    def until(self, at_ms: int) -> IoSpan | None:
+        """The span stopped at `at_ms`: the bytes that fell before it (None when it had not begun)."""
+        if at_ms <= self.start_ms:
+            return None
+        if at_ms >= self.end_ms:
+            return self
+        share, length = at_ms - self.start_ms, self.end_ms - self.start_ms
+        read, write = self.read_bytes * share // length, self.write_bytes * share // length
+        return replace(self, end_ms=at_ms, read_bytes=read, write_bytes=write)
+
+
+def roll_up(spans: Iterable[IoSpan], bucket_ms: int) -> list[IoSpan]:
+    """These spans summed per host, VM and `bucket_ms` bucket, each split by its overlap with the buckets
+    (so every bucket keeps the bytes that fell in it). Bytes are whole: each split rounds what fell by
+    its end down, so no bucket is off by a byte or more, and the last gets the rest."""
+    sums: dict[tuple[str, str, int], list[int]] = {}
+    for span in spans:
+        length = max(span.end_ms - span.start_ms, 1)
+        first = span.start_ms - span.start_ms % bucket_ms
+        given = [0, 0]
+        for begin in range(first, max(span.end_ms, span.start_ms + 1), bucket_ms):
+            elapsed = min(begin + bucket_ms, span.end_ms) - span.start_ms
+            total = sums.setdefault((span.host_id, span.vm_id, begin), [0, 0])
+            for k, amount in enumerate((span.read_bytes, span.write_bytes)):
+                part = amount * elapsed // length - given[k]
+                given[k] += part
+                total[k] += part
+    return [
+        IoSpan(host, vm, begin, begin + bucket_ms, r, w, "", bucket_ms)
+        for (host, vm, begin), (r, w) in sorted(sums.items())
+    ]
 
 
 @dataclass

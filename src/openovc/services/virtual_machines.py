@@ -134,7 +134,7 @@ def _run_clone(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: dateti
     datastore = still_there(txn, DATASTORES, str(vm["datastore_id"]))
     # It is powered off: no workload runs.
     new = new_id()
-    sim.clone_vm(txn, vm, datastore, new)
+    sim.clone_vm(txn, vm, datastore, new, now)
     txn.insert(VIRTUAL_MACHINES, {**vm, **sim.new_identity(vm, new, payload["name"], now)})
     return _vm(new)
 

@@ -16,9 +16,12 @@ window. Asking twice, or for an overlapping window, gives the same numbers.
                        x share); 0 with no IO
 
 The variation shrinks at coarser resolutions, as averaging would shrink it. A VM does IO only
-while it exists (created_at .. deleted_at) and only if powered on; power-state history is not
-stored, so the current state holds for the whole window. A host is the sum of the VMs whose
-host_id it is, a cluster the sum of its hosts; their latency is the IOPS-weighted average.
+while it exists (created_at .. deleted_at) and while it was powered on (its power history: a
+point counts when the VM was on at its date). A host is the sum of the VMs whose host_id it is,
+a cluster the sum of its hosts; their latency is the IOPS-weighted average.
+
+Backups, copies, clones and restores add their IO (IoSpan: bytes spread evenly over a time) to the
+VM, the host and so the cluster they ran on, in blocks of IO_BLOCK at IO_LATENCY.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from operator import add
 
-from openovc.domain.metrics import GiB, Performance, Resolution, VmWorkload, Window
+from openovc.domain.metrics import GiB, IoSpan, Performance, Resolution, VmWorkload, Window
 
 # How far an interval strays from the daily cycle: averaging more samples narrows it.
 AMPLITUDE = {Resolution.SECOND: 0.5, Resolution.MINUTE: 0.3, Resolution.HOUR: 0.15, Resolution.DAY: 0.08}
@@ -45,6 +48,8 @@ _TABLE_BITS = 16  # longer than any window's point count (at most 10080), so no 
 _TABLE_MASK = (1 << _TABLE_BITS) - 1
 _FIXED_BITS = 16
 _FIXED_ONE = 1 << _FIXED_BITS
+IO_BLOCK = 65_536  # backups, copies, clones and restores move data in large sequential blocks
+IO_LATENCY = (500, 900)  # microseconds, reads and writes, of those blocks
 
 
 @dataclass(frozen=True)
@@ -171,11 +176,15 @@ def _frame(window: Window, tz: tzinfo) -> _Frame:
     )
 
 
-def _span(vm: VmWorkload, dates: list[int]) -> tuple[int, int]:
-    """The points at which the VM exists: created_at <= date < deleted_at."""
-    j0 = bisect_left(dates, vm.created) if vm.created is not None else 0
-    j1 = bisect_left(dates, vm.deleted) if vm.deleted is not None else len(dates)
-    return j0, j1
+def _spans(vm: VmWorkload, dates: list[int]) -> list[tuple[int, int]]:
+    """The runs of points at which the VM exists and is powered on: begin <= date < end."""
+    runs = []
+    for begin, end in vm.on_spans():
+        j0 = bisect_left(dates, begin) if begin is not None else 0
+        j1 = bisect_left(dates, end) if end is not None else len(dates)
+        if j0 < j1:
+            runs.append((j0, j1))
+    return runs
 
 
 def _series(
@@ -192,20 +201,49 @@ def _series(
     return ops, [(fixed + (rising * n >> _FIXED_BITS)) * n for n in ops]
 
 
-def performance(vms: Iterable[VmWorkload], window: Window, tz: tzinfo = UTC) -> Performance:
-    """The summed performance of these VMs over the window."""
+def _io_ops(spans: Iterable[IoSpan], dates: list[int], step: int) -> tuple[list[int], list[int]]:
+    """Read and write IOPS of these spans at each point (its bytes in [date, date + step) / step)."""
+    n = len(dates)
+    moved = [[0.0] * n, [0.0] * n]
+    if not n:
+        return [], []
+    first, step_ms = dates[0] * 1000, step * 1000
+    for span in spans:
+        length = max(span.end_ms - span.start_ms, 1)
+        lo = max(0, (span.start_ms - first) // step_ms)
+        hi = min(n - 1, (span.end_ms - 1 - first) // step_ms)
+        for j in range(lo, hi + 1):
+            t = dates[j] * 1000
+            overlap = min(span.end_ms, t + step_ms) - max(span.start_ms, t)
+            if overlap > 0:
+                moved[0][j] += span.read_bytes * overlap / length
+                moved[1][j] += span.write_bytes * overlap / length
+    per_op = IO_BLOCK * step
+    return [int(b / per_op + 0.5) for b in moved[0]], [int(b / per_op + 0.5) for b in moved[1]]
+
+
+def performance(
+    vms: Iterable[VmWorkload], window: Window, tz: tzinfo = UTC, spans: Iterable[IoSpan] = ()
+) -> Performance:
+    """The summed performance of these VMs over the window, with the IO of these spans."""
     frame = _frame(window, tz)
     n = len(frame.dates)
     reads, writes = _Direction(n), _Direction(n)
     for vm in vms:
-        j0, j1 = _span(vm, frame.dates)
-        if not vm.powered_on or j0 >= j1:
+        runs = _spans(vm, frame.dates)
+        if not runs:
             continue
         p = profile(vm)
-        ops, lat = _series(frame, j0, j1, p.read_iops, p.read_latency, p.read_key, p.day_share)
-        reads.add(j0, ops, p.read_block, lat)
-        ops, lat = _series(frame, j0, j1, p.write_iops, p.write_latency, p.write_key, p.day_share)
-        writes.add(j0, ops, p.write_block, lat)
+        for j0, j1 in runs:
+            ops, lat = _series(frame, j0, j1, p.read_iops, p.read_latency, p.read_key, p.day_share)
+            reads.add(j0, ops, p.read_block, lat)
+            ops, lat = _series(frame, j0, j1, p.write_iops, p.write_latency, p.write_key, p.day_share)
+            writes.add(j0, ops, p.write_block, lat)
+    io_reads, io_writes = _io_ops(spans, frame.dates, window.resolution.step)
+    if any(io_reads):
+        reads.add(0, io_reads, IO_BLOCK, [IO_LATENCY[0] * k for k in io_reads])
+    if any(io_writes):
+        writes.add(0, io_writes, IO_BLOCK, [IO_LATENCY[1] * k for k in io_writes])
     read_ops, write_ops = reads.ops(), writes.ops()
     return Performance(
         dates=frame.dates,

@@ -7,10 +7,10 @@ from datetime import datetime, timedelta, tzinfo
 from typing import Any
 
 from openovc.domain import timefmt
-from openovc.domain.backups import IN_FLIGHT, NEW, PROTECTED, SAVING, kept_at
-from openovc.domain.catalog import DATASTORES, VIRTUAL_MACHINES
+from openovc.domain.backups import IN_FLIGHT, NEW, PROTECTED, SAVING, in_cluster, kept_at
+from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
 from openovc.domain.clock import Clock
-from openovc.domain.metrics import Performance, VmWorkload, Window
+from openovc.domain.metrics import IoSpan, Performance, VmWorkload, Window
 from openovc.domain.ports.federation import Finder, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.ports.operations_store import OperationsStore
@@ -19,7 +19,7 @@ from openovc.domain.records import Backup, Datastore, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import epoch_ms, to_text
 from openovc.simulator import backup_data as data
-from openovc.simulator import guest_files, guests, metrics, workload
+from openovc.simulator import guest_files, guests, io, metrics, workload
 from openovc.simulator.content.ledger import WorkloadSchedule
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
@@ -31,6 +31,9 @@ SAMPLE_MS = 5_000  # the Virtual Controller samples every 5 s: one capacity poin
 # a week, an hour for 60 days, a day for 3 years (past that, only the newest point before it).
 HISTORY_KEPT = [(43_200_000, 60_000), (604_800_000, 3_600_000), (5_184_000_000, 86_400_000),
                 (94_608_000_000, 86_400_000)]  # fmt: skip
+# The IO of backups, copies, clones and restores: as it happened for a week, then summed by the hour, after
+# 60 days by the day; past 3 years, gone (so are power changes, but the last one before).
+IO_KEPT = [(604_800_000, 3_600_000), (5_184_000_000, 86_400_000), (94_608_000_000, 0)]
 
 
 class SimulatedFederation:
@@ -68,7 +71,10 @@ class SimulatedFederation:
             txn.state().record_capacity(at - at % SAMPLE_MS, written)
 
     def keep_history(self, txn: Txn, now: datetime) -> int:
-        return txn.state().thin_capacity(epoch_ms(now), HISTORY_KEPT)
+        state, at = txn.state(), epoch_ms(now)
+        return (
+            state.thin_capacity(at, HISTORY_KEPT) + state.thin_io(at, IO_KEPT) + state.thin_power(at, IO_KEPT)
+        )
 
     # ---- virtual machines ----------------------------------------------------------------------
 
@@ -76,6 +82,7 @@ class SimulatedFederation:
         return workload.catch_up(txn, self._model(txn), vm, now)
 
     def power_changed(self, txn: Txn, vm: VirtualMachine, on: bool, now: datetime) -> None:
+        txn.state().record_power(vm["id"], epoch_ms(now), on)  # its metrics' past follows it
         model = self._model(txn)
         if on:
             workload.start(model, vm, now)
@@ -90,12 +97,16 @@ class SimulatedFederation:
     def placement(self, txn: Txn, datastore: Datastore) -> Record:
         return placed_on(txn, datastore)
 
-    def clone_vm(self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str) -> None:
+    def clone_vm(
+        self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str, now: datetime
+    ) -> None:
         model = self._model(txn)
         # A clone shares its source's data when created; it is counted once more on the datastore's
         # logical capacity, which is what vSphere reports as used.
         model.clone(vm["id"], clone_id)
-        take_space(txn, datastore, model.size(clone_id))
+        size = model.size(clone_id)
+        take_space(txn, datastore, size)
+        txn.state().record_io(io.cloned(str(vm["host_id"] or ""), vm["id"], clone_id, size, epoch_ms(now)))
 
     def move_vm(self, txn: Txn, vm: VirtualMachine, moved: Record, target: Datastore) -> None:
         used = vm_data(vm)
@@ -116,6 +127,13 @@ class SimulatedFederation:
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         self._model(txn).touched[cluster_id] = None
 
+    @staticmethod
+    def _receiver(finder: Finder, place: str) -> str | None:
+        """The host that receives (or sends) what crosses the link of a cluster: its first live host by
+        id; None when it has none (or `place` is a store)."""
+        live = [h["id"] for h in finder.find(HOSTS, omnistack_cluster_id=place) if h["state"] == "ALIVE"]
+        return min(live, default=None)
+
     def guest_os(self, vm: VirtualMachine) -> str:
         return guests.guest_of(vm).os_family
 
@@ -133,12 +151,31 @@ class SimulatedFederation:
         for vm, _ in taken:
             workload.catch_up(txn, model, vm, now)  # what its workload wrote by now is in the backup
         rows: list[Record] = []
+        spans: list[IoSpan] = []
+        receivers: dict[str, str | None] = {}  # looked up once per destination for the batch
+        began = epoch_ms(now)
         with model.batch():  # one write-back of the content ledger for all of them
             for vm, backup in taken:
                 change = model.backup(vm["id"], str(backup["id"]), kept_at(backup))
                 home = vm["omnistack_cluster_id"]
                 sent = change.compressed if _destination(backup, home) is not None else 0
-                rows.append(self._arrived(model, backup, home, sent, paced, now))
+                row = self._arrived(model, backup, home, sent, paced, now)
+                rows.append(row)
+                place = kept_at(row)
+                if in_cluster(row) and sent and place not in receivers:
+                    receivers[place] = self._receiver(txn, place)
+                receiver = receivers.get(place) if sent else None
+                plan = _plan(row, home)
+                spans += io.backup_taken(
+                    str(vm["host_id"] or ""),
+                    vm["id"],
+                    str(row["id"]),
+                    int(row["size"]),
+                    plan,
+                    began,
+                    receiver,
+                )
+        txn.state().record_io(spans)
         return rows
 
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:
@@ -148,7 +185,15 @@ class SimulatedFederation:
         kind = "local" if kept_at(copy) == home else "remote"
         change = model.copy(source["id"], str(copy["id"]), kept_at(copy), kind)
         # A copy always crosses a link: what its place lacked is sent, even back home.
-        return self._arrived(model, copy, home, change.compressed, paced, now)
+        row = self._arrived(model, copy, home, change.compressed, paced, now)
+        # It is read where the source is kept, not from the VM.
+        sender = self._receiver(txn, kept_at(source)) if in_cluster(source) else None
+        receiver = self._receiver(txn, kept_at(row)) if in_cluster(row) else None
+        spans = io.backup_taken(
+            sender or "", "", str(row["id"]), 0, _plan(row, home), epoch_ms(now), receiver
+        )
+        txn.state().record_io([s for s in spans if s.read_bytes or s.write_bytes])
+        return row
 
     @staticmethod
     def _arrived(
@@ -209,9 +254,10 @@ class SimulatedFederation:
             return {"state": SAVING}
         return {}
 
-    def backup_canceled(self, finder: Finder, backup: Backup, now: datetime) -> Record:
-        plan = _plan(backup, self._home(finder, backup))
+    def backup_canceled(self, txn: Txn, backup: Backup, now: datetime) -> Record:
+        plan = _plan(backup, self._home(txn, backup))
         sent, seconds = data.sent_so_far(plan, (now - _began(backup)).total_seconds())
+        txn.state().stop_io(backup["id"], epoch_ms(now))  # the IO it was doing stops now
         return {
             "sent": sent,
             "sent_duration": seconds,
@@ -221,22 +267,37 @@ class SimulatedFederation:
     def unique_size(self, txn: Txn, backup_id: str) -> int:
         return self._model(txn).unique_size(backup_id)
 
-    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore) -> Record:
+    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore, now: datetime) -> Record:
         model = self._model(txn)
-        model.restore_as(backup["id"], str(vm["id"]), str(datastore["omnistack_cluster_id"]))
+        cluster = str(datastore["omnistack_cluster_id"])
+        model.restore_as(backup["id"], str(vm["id"]), cluster)
         size = model.size(str(vm["id"]))
         take_space(txn, datastore, size)
+        self._restored(txn, backup, str(vm["host_id"] or ""), str(vm["id"]), cluster, size, now)
         return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
 
-    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine) -> Record:
+    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine, now: datetime) -> Record:
         model = self._model(txn)
         # Its content now is replaced whole, so the workload steps due until now need not be applied;
         # vSphere registers the restored VM again, powered off, so its workload stops.
         model.restore(backup["id"], vm["id"])
         workload.stop(model, vm["id"])
+        if vm["hypervisor_virtual_machine_power_state"] == "ON":
+            txn.state().record_power(vm["id"], epoch_ms(now), False)
         size = model.size(vm["id"])
         self._resize(txn, vm, size - vm_data(vm))
+        cluster = str(vm["omnistack_cluster_id"])
+        self._restored(txn, backup, str(vm["host_id"] or ""), vm["id"], cluster, size, now)
         return data.restored_vm(int(vm["hypervisor_allocated_capacity"] or 0), size)
+
+    def _restored(
+        self, txn: Txn, backup: Backup, host: str, vm_id: str, cluster: str, size: int, now: datetime
+    ) -> None:
+        """The IO of a restore into a VM of `cluster`: its data sent over when the backup is kept elsewhere."""
+        place = kept_at(backup)
+        across = place if place != cluster else None
+        sender = self._receiver(txn, place) if across and in_cluster(backup) else None
+        txn.state().record_io(io.restored(host, vm_id, size, epoch_ms(now), sender, backup["id"], across))
 
     @staticmethod
     def _resize(txn: Txn, vm: VirtualMachine, delta: int) -> None:
@@ -296,8 +357,10 @@ class SimulatedFederation:
 
     # ---- metrics -------------------------------------------------------------------------------
 
-    def performance(self, vms: Iterable[VmWorkload], window: Window, tz: tzinfo) -> Performance:
-        return metrics.performance(vms, window, tz)
+    def performance(
+        self, vms: Iterable[VmWorkload], window: Window, tz: tzinfo, spans: Iterable[IoSpan] = ()
+    ) -> Performance:
+        return metrics.performance(vms, window, tz, spans)
 
     # ---- time ----------------------------------------------------------------------------------
 

@@ -6,10 +6,10 @@ from collections.abc import Sequence
 from datetime import datetime
 
 import orjson
-from sqlalchemy import Engine, func, select
+from sqlalchemy import ColumnElement, Connection, Engine, func, select
 
 from openovc.domain import timefmt
-from openovc.domain.metrics import ClusterLabel, RemoteSend, VmWorkload
+from openovc.domain.metrics import ClusterLabel, IoSpan, RemoteSend, VmWorkload
 from openovc.domain.ports.metrics import PolicyUsage
 from openovc.storage import tables
 
@@ -20,6 +20,10 @@ _backups = tables.COLLECTION_TABLES["backups"]
 _datastores = tables.COLLECTION_TABLES["datastores"]
 _policies = tables.COLLECTION_TABLES["policies"]
 _groups = tables.COLLECTION_TABLES["cluster_groups"]
+_power = tables.power_history
+_io = tables.io_history
+# In IoSpan's order.
+_IO_FIELDS = ("host_id", "vm_id", "start_ms", "end_ms", "read_bytes", "write_bytes", "source", "step_ms")
 
 _WORKLOAD_COLUMNS = (
     _vms.c.id,
@@ -34,7 +38,7 @@ def _epoch(text: str | None) -> int | None:
     return int(timefmt.from_text(text).timestamp()) if text else None
 
 
-def _workload(row: Sequence[object]) -> VmWorkload:
+def _workload(row: Sequence[object], changes: dict[str, list[tuple[int, bool]]]) -> VmWorkload:
     vm_id, size, power, created, deleted = row[0], row[1], row[2], row[3], row[4]
     return VmWorkload(
         id=str(vm_id),
@@ -42,7 +46,18 @@ def _workload(row: Sequence[object]) -> VmWorkload:
         powered_on=power == "ON",
         created=_epoch(str(created) if created else None),
         deleted=_epoch(str(deleted) if deleted else None),
+        power=tuple(changes.get(str(vm_id), ())),
     )
+
+
+def _changes(conn: Connection, where: ColumnElement[bool]) -> dict[str, list[tuple[int, bool]]]:
+    """Power changes of the VMs `where` picks, by VM, ascending, in epoch seconds."""
+    p = _power.c
+    stmt = select(p.vm_id, p.at_ms, p.powered_on).join_from(_power, _vms, _vms.c.id == p.vm_id).where(where)
+    found: dict[str, list[tuple[int, bool]]] = {}
+    for vm_id, at_ms, on in conn.execute(stmt.order_by(p.vm_id, p.at_ms)):
+        found.setdefault(str(vm_id), []).append((int(at_ms) // 1000, bool(on)))
+    return found
 
 
 class SqlMetricsReader:
@@ -55,12 +70,27 @@ class SqlMetricsReader:
         stmt = select(*_WORKLOAD_COLUMNS, _vms.c.omnistack_cluster_id).where(_vms.c.id == vm_id)
         with self.engine.connect() as conn:
             row = conn.execute(stmt).first()
-        return (_workload(row), str(row[5] or "")) if row else None
+            changes = _changes(conn, _vms.c.id == vm_id) if row else {}
+        return (_workload(row, changes), str(row[5] or "")) if row else None
 
     def workloads_on_hosts(self, host_ids: Sequence[str]) -> list[VmWorkload]:
-        stmt = select(*_WORKLOAD_COLUMNS).where(_vms.c.host_id.in_(list(host_ids))).order_by(_vms.c.id)
+        on_hosts = _vms.c.host_id.in_(list(host_ids))
+        stmt = select(*_WORKLOAD_COLUMNS).where(on_hosts).order_by(_vms.c.id)
         with self.engine.connect() as conn:
-            return [_workload(row) for row in conn.execute(stmt)]
+            changes = _changes(conn, on_hosts)
+            return [_workload(row, changes) for row in conn.execute(stmt)]
+
+    def io_spans(
+        self, since_ms: int, until_ms: int, host_ids: Sequence[str] | None = None, vm_id: str | None = None
+    ) -> list[IoSpan]:
+        t = _io.c
+        stmt = select(*(t[c] for c in _IO_FIELDS)).where(t.end_ms > since_ms, t.start_ms < until_ms)
+        if host_ids is not None:
+            stmt = stmt.where(t.host_id.in_(list(host_ids)))
+        if vm_id is not None:
+            stmt = stmt.where(t.vm_id == vm_id)
+        with self.engine.connect() as conn:
+            return [IoSpan(*row) for row in conn.execute(stmt)]
 
     def host_ids(self, cluster_id: str) -> list[str]:
         stmt = select(_hosts.c.id).where(_hosts.c.omnistack_cluster_id == cluster_id).order_by(_hosts.c.id)

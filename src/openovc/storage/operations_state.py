@@ -6,9 +6,12 @@ opens it outside a task is operations_store.py.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import orjson
 from sqlalchemy import Connection, Table, delete, insert, select, update
 
+from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
     GuestCredentials,
@@ -17,7 +20,11 @@ from openovc.domain.ports.operations import (
     StoreCredentials,
 )
 from openovc.storage import tables
-from openovc.storage.prepared import new_row_statement, upsert_statement
+from openovc.storage.prepared import Prepared, new_row_statement, upsert_statement
+
+_IO_COLUMNS = ("source", "host_id", "vm_id", "start_ms", "end_ms", "step_ms", "read_bytes", "write_bytes")
+# Written with every backup a schedule takes: a statement built once, run for all of a slot's spans.
+_NEW_IO = Prepared(insert(tables.io_history), _IO_COLUMNS)
 
 
 class SqlOperationsState:
@@ -171,3 +178,66 @@ class SqlOperationsState:
             )
             gone += self.conn.execute(delete(t).where(t.c.at_ms < cut, newer.exists())).rowcount
         return gone
+
+    # ---- the past of the metrics ----
+
+    def record_power(self, vm_id: str, at_ms: int, on: bool) -> None:
+        t = tables.power_history
+        here = (t.c.vm_id == vm_id) & (t.c.at_ms == at_ms)
+        if not self.conn.execute(delete(t).where(here)).rowcount:
+            self.conn.execute(insert(t).values(vm_id=vm_id, at_ms=at_ms, powered_on=on))
+
+    def record_io(self, spans: Sequence[IoSpan]) -> None:
+        if spans:
+            _NEW_IO.run_many(self.conn, [{c: getattr(s, c) for c in _IO_COLUMNS} for s in spans])
+
+    def stop_io(self, source: str, at_ms: int) -> int:
+        t = tables.io_history
+        mine = select(t).where(t.c.source == source, t.c.end_ms > at_ms)
+        changed = 0
+        for row in self.conn.execute(mine).all():
+            kept = _span(row._mapping).until(at_ms)
+            if kept is None:
+                self.conn.execute(delete(t).where(t.c.id == row.id))
+            else:
+                values = {
+                    "end_ms": kept.end_ms,
+                    "read_bytes": kept.read_bytes,
+                    "write_bytes": kept.write_bytes,
+                }
+                self.conn.execute(update(t).where(t.c.id == row.id).values(**values))
+            changed += 1
+        return changed
+
+    def thin_io(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        t = tables.io_history
+        gone = 0
+        for age, bucket in keep:
+            if not bucket:
+                gone += self.conn.execute(delete(t).where(t.c.end_ms <= now_ms - age)).rowcount
+                continue
+            cut = (now_ms - age) - (now_ms - age) % bucket
+            old = (t.c.end_ms <= cut) & (t.c.step_ms < bucket)
+            rows = self.conn.execute(select(t).where(old)).all()
+            if not rows:
+                continue
+            self.conn.execute(delete(t).where(old))
+            self.record_io(roll_up([_span(r._mapping) for r in rows], bucket))
+            gone += len(rows)
+        return gone
+
+    def thin_power(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        if not keep:
+            return 0
+        t = tables.power_history
+        later = t.alias("later")
+        cut = now_ms - max(age for age, _ in keep)
+        newer = select(later.c.at_ms).where(
+            later.c.vm_id == t.c.vm_id, later.c.at_ms > t.c.at_ms, later.c.at_ms < cut
+        )
+        return int(self.conn.execute(delete(t).where(t.c.at_ms < cut, newer.exists())).rowcount)
+
+
+def _span(row: object) -> IoSpan:
+    values = dict(row)  # type: ignore[call-overload]
+    return IoSpan(**{c: values[c] for c in _IO_COLUMNS})

@@ -22,6 +22,8 @@ def federation_tables() -> list[Table]:
         tables.schedule_marks,
         tables.schedule_slots,
         tables.capacity_history,
+        tables.power_history,
+        tables.io_history,
     ]
     return [*collections, tables.host_hardware, tables.standard_hosts, tables.tasks, tables.task_locks,
             *operation_records, *CONTENT_TABLES]  # fmt: skip

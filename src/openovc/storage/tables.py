@@ -357,3 +357,32 @@ capacity_history = Table(
     Column("at_ms", BigInteger, primary_key=True, autoincrement=False),
     Column("fields", Text, nullable=False),
 )
+
+# Each VM's power changes (on after `at_ms`, or off): its metrics' past follows them.
+power_history = Table(
+    "power_history",
+    metadata,
+    Column("vm_id", TEXT, primary_key=True),
+    Column("at_ms", BigInteger, primary_key=True, autoincrement=False),
+    Column("powered_on", Boolean, nullable=False),
+)
+
+# The IO of backups, copies, clones and restores on hosts (and VMs): bytes spread over [start_ms, end_ms).
+# `step_ms` 0 as it happened; rolled-up rows are sums per bucket of that length (more than one row may
+# hold a bucket: readers sum them).
+io_history = Table(
+    "io_history",
+    metadata,
+    Column("id", BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=True),
+    Column("source", TEXT, nullable=False),
+    Column("host_id", TEXT, nullable=False),
+    Column("vm_id", TEXT, nullable=False),
+    Column("start_ms", BigInteger, nullable=False),
+    Column("end_ms", BigInteger, nullable=False),
+    Column("step_ms", BigInteger, nullable=False),
+    Column("read_bytes", BigInteger, nullable=False),
+    Column("write_bytes", BigInteger, nullable=False),
+)
+Index("ix_io_history_host_end", io_history.c.host_id, io_history.c.end_ms)
+Index("ix_io_history_vm_end", io_history.c.vm_id, io_history.c.end_ms)
+Index("ix_io_history_source", io_history.c.source)

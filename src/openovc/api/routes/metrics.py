@@ -85,8 +85,16 @@ def _now(rt: RuntimeDep) -> datetime:
 def _performance(
     sim: Simulator, store: MetricsReader, host_ids: Sequence[str], window: Window, tz: tzinfo
 ) -> JSON:
-    perf = sim.performance(store.workloads_on_hosts(host_ids), window, tz)
+    since, until = _io_range(window)
+    spans = store.io_spans(since, until, host_ids=host_ids)
+    perf = sim.performance(store.workloads_on_hosts(host_ids), window, tz, spans)
     return JSON(metrics.metrics_document(perf))
+
+
+def _io_range(window: Window) -> tuple[int, int]:
+    """The times (epoch ms) the window's points stand for: [first date, last date + step)."""
+    dates = window.dates()
+    return dates[0] * 1000, (dates[-1] + window.resolution.step) * 1000
 
 
 @router.get("/hosts/{hostId}/metrics", operation_id="getHostMetrics", tags=["hosts"], openapi_extra=_WINDOW)
@@ -139,7 +147,9 @@ def get_vm_metrics(vmId: str, request: Request, store: MetricsDep, rt: RuntimeDe
     if found is None:
         raise ObjectNotFound("virtual_machine", vmId)
     workload, cluster_id = found
-    perf = rt.simulator.performance([workload], window, zone_of(store.time_zone(cluster_id)))
+    since, until = _io_range(window)
+    spans = store.io_spans(since, until, vm_id=vmId)
+    perf = rt.simulator.performance([workload], window, zone_of(store.time_zone(cluster_id)), spans)
     return JSON(metrics.metrics_document(perf))
 
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Protocol
 
-from openovc.domain.metrics import ClusterLabel, RemoteSend, VmWorkload
+from openovc.domain.metrics import ClusterLabel, IoSpan, RemoteSend, VmWorkload
 
 
 @dataclass(frozen=True)
@@ -27,7 +27,13 @@ class MetricsReader(Protocol):
         ...
 
     def workloads_on_hosts(self, host_ids: Sequence[str]) -> list[VmWorkload]:
-        """Every VM, whatever its state, whose host_id is one of these hosts."""
+        """Every VM, whatever its state, whose host_id is one of these hosts, with its power changes."""
+        ...
+
+    def io_spans(
+        self, since_ms: int, until_ms: int, host_ids: Sequence[str] | None = None, vm_id: str | None = None
+    ) -> list[IoSpan]:
+        """The IO of backups, copies, clones and restores in [since, until) on these hosts or this VM."""
         ...
 
     def host_ids(self, cluster_id: str) -> list[str]: ...

@@ -1,5 +1,5 @@
 """State some operations keep beyond the catalog's columns (shutdowns, credentials, restored files, the policy
-schedule's progress); storage implements it.
+schedule's progress, the past of the figures and metrics); storage implements it.
 
 Task handlers get it for their own transaction through `Txn.state()`, so that it changes together
 with the objects; direct (non-task) operations open both at once with `OperationsStore.changing()`
@@ -9,8 +9,11 @@ Passwords only ever arrive here as hashes.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
+
+from openovc.domain.metrics import IoSpan
 
 
 @dataclass(frozen=True)
@@ -131,4 +134,29 @@ class OperationsState(Protocol):
     def thin_capacity(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
         """Thin each host's points as they age: `keep` pairs (age ms, bucket ms): past that age, only a
         bucket's last point stays. Past the last age none stays but the newest before it. How many went."""
+        ...
+
+    # ---- the past of the metrics: power changes, and the IO of backups, copies, clones and restores ----
+
+    def record_power(self, vm_id: str, at_ms: int, on: bool) -> None:
+        """The VM was powered on (or off) at `at_ms`. A second change at the same instant undoes the
+        first (the state is as it was)."""
+        ...
+
+    def record_io(self, spans: Sequence[IoSpan]) -> None: ...
+
+    def stop_io(self, source: str, at_ms: int) -> int:
+        """The IO of `source`'s operation stops at `at_ms`: its spans end there, keeping the bytes that
+        fell before (spans wholly after go). How many spans changed."""
+        ...
+
+    def thin_io(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        """Roll spans up as they age: `keep` pairs (age ms, bucket ms): spans that ended before that age
+        (at a bucket boundary) are summed per host, VM and bucket (domain.metrics.roll_up); a bucket of 0
+        drops them. How many rows went."""
+        ...
+
+    def thin_power(self, now_ms: int, keep: list[tuple[int, int]]) -> int:
+        """Drop power changes older than the longest age in `keep`, but each VM's newest before it (the
+        state then). How many went."""
         ...

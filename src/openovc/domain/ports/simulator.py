@@ -16,7 +16,7 @@ from typing import Protocol
 
 from openovc.domain.clock import Clock
 from openovc.domain.fields import Collection
-from openovc.domain.metrics import Performance, VmWorkload, Window
+from openovc.domain.metrics import IoSpan, Performance, VmWorkload, Window
 from openovc.domain.ports.federation import Finder, R, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.records import Backup, Datastore, VirtualMachine
@@ -49,9 +49,11 @@ class Simulator(Protocol):
         """Where a VM arriving on a datastore of another cluster runs: cluster, hosts, replicas, vCenter."""
         ...
 
-    def clone_vm(self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str) -> None:
+    def clone_vm(
+        self, txn: Txn, vm: VirtualMachine, datastore: Datastore, clone_id: str, now: datetime
+    ) -> None:
         """A clone of the VM as it is now shares its data; it takes its size on the VM's datastore (or
-        the task fails for want of space)."""
+        the task fails for want of space). Its IO is recorded."""
         ...
 
     def move_vm(self, txn: Txn, vm: VirtualMachine, moved: Record, target: Datastore) -> None:
@@ -97,20 +99,22 @@ class Simulator(Protocol):
         """What changed by `now` in a backup being taken or sent (empty when nothing did)."""
         ...
 
-    def backup_canceled(self, finder: Finder, backup: Backup, now: datetime) -> Record:
-        """A backup in flight canceled now: what it had sent, and when."""
+    def backup_canceled(self, txn: Txn, backup: Backup, now: datetime) -> Record:
+        """A backup in flight canceled now: what it had sent, and when (its IO stops now)."""
         ...
 
     def unique_size(self, txn: Txn, backup_id: str) -> int:
         """The bytes deleting the backup would free where it is kept."""
         ...
 
-    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore) -> Record:
-        """A new VM (`vm`, not yet stored) whose data is the backup's, on `datastore`: its capacity fields."""
+    def restore_vm(self, txn: Txn, backup: Backup, vm: Record, datastore: Datastore, now: datetime) -> Record:
+        """A new VM (`vm`, placed but not yet stored) whose data is the backup's, on `datastore`: its
+        capacity fields. Its IO is recorded."""
         ...
 
-    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine) -> Record:
-        """The VM's data goes back to the backup's: its capacity fields (its datastore's are written)."""
+    def restore_over(self, txn: Txn, backup: Backup, vm: VirtualMachine, now: datetime) -> Record:
+        """The VM's data goes back to the backup's, and it is powered off: its capacity fields (its
+        datastore's are written). Its IO and power change are recorded."""
         ...
 
     # ---- files in backups ----------------------------------------------------------------------
@@ -139,8 +143,11 @@ class Simulator(Protocol):
 
     # ---- metrics -------------------------------------------------------------------------------
 
-    def performance(self, vms: Iterable[VmWorkload], window: Window, tz: tzinfo) -> Performance:
-        """IOPS, throughput and latency of these VMs together over the window, in the cluster's zone."""
+    def performance(
+        self, vms: Iterable[VmWorkload], window: Window, tz: tzinfo, spans: Iterable[IoSpan] = ()
+    ) -> Performance:
+        """IOPS, throughput and latency of these VMs together over the window, in the cluster's zone,
+        with the IO of these spans (backups, copies, clones and restores)."""
         ...
 
     def keep_history(self, txn: Txn, now: datetime) -> int:

@@ -80,7 +80,6 @@ def _run_restore(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: date
         state="ALIVE", datastore_id=datastore["id"], datastore_name=datastore["name"],
         policy_id=datastore["policy_id"], policy_name=datastore["policy_name"],
         hypervisor_is_template=backup["virtual_machine_type"] == "TEMPLATE",
-        **sim.restore_vm(txn, backup, vm, datastore),
     )  # fmt: skip
     host = txn.get(HOSTS, str(source["host_id"]))
     if (
@@ -89,6 +88,8 @@ def _run_restore(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: date
         or host["state"] != "ALIVE"
     ):
         _place(sim, txn, vm, datastore)
+    # Placed first: the restore's IO is on the host it runs on.
+    vm.update(sim.restore_vm(txn, backup, vm, datastore, now))
     txn.insert(VIRTUAL_MACHINES, vm)
     return [AffectedObject(str(vm["id"]), VM)]
 
@@ -107,7 +108,7 @@ def _place(sim: Simulator, txn: Txn, vm: Record, datastore: Datastore) -> None:
 
 def _restore_over(sim: Simulator, txn: Txn, backup: Backup, now: datetime) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
-    capacity = sim.restore_over(txn, backup, vm)
+    capacity = sim.restore_over(txn, backup, vm, now)
     # vSphere registers the restored VM again: it comes back powered off.
     txn.update(
         VIRTUAL_MACHINES,
