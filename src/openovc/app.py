@@ -34,12 +34,14 @@ from openovc.api.routes import (
 )
 from openovc.domain.auth import TokenPolicy
 from openovc.domain.clock import Clock, SystemClock
+from openovc.domain.lockout import LockoutPolicy
 from openovc.domain.tasks import parse_pacing_table
 from openovc.operations.engine import TaskEngine
 from openovc.operations.worker import Worker, every
 from openovc.services import backups as backups_service
 from openovc.services.auth import AuthService
 from openovc.services.clock import SharedClock
+from openovc.services.health import Health
 from openovc.services.operations import register_operations
 from openovc.services.schedule import PolicyScheduler
 from openovc.services.time_control import TimeControl
@@ -97,7 +99,9 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         settings=settings,
         clock=federation_clock,
         reader=reader,
-        auth=AuthService(SqlAuthStore(engine), real, policy),
+        auth=AuthService(
+            SqlAuthStore(engine), real, policy, lockout_policy(settings), settings.login_concurrency
+        ),
         tasks=tasks,
         operations=operations,
         metrics=SqlMetricsReader(engine),
@@ -105,11 +109,20 @@ def build_runtime(settings: Settings, clock: Clock | None = None) -> AppRuntime:
         role_assignments=security,
         simulator=simulator,
         time=TimeControl(federation_clock, scheduler),
+        health=Health(SqlClockStore(engine)),
         scheduler=scheduler,
         storage=storage,
     )
     register_operations(tasks, simulator)
     return rt
+
+
+def lockout_policy(settings: Settings) -> LockoutPolicy:
+    return LockoutPolicy(
+        max_failures=settings.login_max_failures,
+        window_ms=settings.login_failure_window_seconds * 1000,
+        lockout_ms=settings.login_lockout_seconds * 1000,
+    )
 
 
 def _controller_id(reader: SqlFederationReader) -> Callable[[], str]:
@@ -174,5 +187,5 @@ def create_app(rt: AppRuntime) -> FastAPI:
         return docs_page("/api/openapi.json", "OmniStack REST API")
 
     app.mount(CONTROL_PREFIX, control_app(rt))
-    app.add_middleware(OmniStackMiddleware)
+    app.add_middleware(OmniStackMiddleware, max_body_bytes=rt.settings.max_body_bytes)
     return app

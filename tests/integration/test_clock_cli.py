@@ -186,5 +186,5 @@ def test_the_control_client_returns_typed_results(served: RunningServer) -> None
 def test_serve_refuses_a_clock_it_cannot_run(tmp_path: Path, clock: str, problem: str) -> None:
     with start_server(tmp_path / "data", extra_args=["--clock", clock], wait=False) as server:
         assert server.process.wait(60) == 2
-        assert server.output() == f"openovc: invalid clock: {problem}\n"
+        assert server.output() == f"openovc: invalid setting: clock: {problem}\n"
     assert not (tmp_path / "data").exists()  # refused before anything was created

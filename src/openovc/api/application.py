@@ -11,6 +11,7 @@ from starlette.responses import HTMLResponse
 from openovc import __version__
 from openovc.api import errors
 from openovc.api.deps import Runtime
+from openovc.api.middleware import CatchAll
 from openovc.api.responses import JSON
 
 SWAGGER = "/api/swagger-ui"  # Swagger UI, served from the installed package (no internet needed)
@@ -31,6 +32,7 @@ def json_application(rt: Runtime, title: str, openapi_url: str, lifespan: Any = 
     app.state.runtime = rt
     app.state.clock = rt.clock
     errors.install(app)
+    app.add_middleware(CatchAll)
     return app
 
 

@@ -1,9 +1,10 @@
-"""OpenOVC's own control API beside HPE's, under /_openovc: the simulator's clock (more controls join it).
+"""OpenOVC's own control API beside HPE's, under /_openovc: health, the simulator's clock (more join them).
 
 It is an application of its own, mounted at /_openovc, so that it has its own OpenAPI document
 (/_openovc/openapi.json) and page (/_openovc/index.html), and HPE's document stays HPE's. It takes the
 same bearer tokens: any valid user reads, the administrator changes (read-only: 403); bodies are plain
-JSON, and errors have HPE's shape.
+JSON, and errors have HPE's shape. Only /_openovc/health answers without a token, and says nothing but
+whether the server is up and ready.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from openovc.domain.errors import InvalidBody
 CONTROL_PREFIX = "/_openovc"
 
 router = APIRouter(default_response_class=JSON, dependencies=[Depends(session)], tags=["clock"])
+public = APIRouter(default_response_class=JSON, tags=["health"])  # no token: health alone
 
 _CLOCK = {
     "type": "object",
@@ -60,6 +62,33 @@ async def _json_object(request: Request) -> dict[str, Any]:
     if not isinstance(body, dict):
         raise InvalidBody("Invalid body: expected a JSON object")
     return body
+
+
+def _status(value: str, description: str) -> dict[str, Any]:
+    schema = {
+        "type": "object",
+        "required": ["status"],
+        "properties": {"status": {"type": "string", "enum": [value]}},
+        "additionalProperties": False,
+    }
+    body = {"schema": schema, "example": {"status": value}}
+    return {"description": description, "content": {"application/json": body}}
+
+
+_HEALTH = {
+    "responses": {
+        "200": _status("ok", "Up and ready: the process answers, and its database answers a trivial query"),
+        "503": _status("unavailable", "Up, not ready: the database does not answer"),
+    }
+}
+READY = {"status": "ok"}
+UNAVAILABLE = {"status": "unavailable"}
+
+
+@public.get("/health", operation_id="getHealth", openapi_extra=_HEALTH)
+def get_health(rt: RuntimeDep) -> JSON:
+    """Liveness and readiness, without a token: 200 when the database answers, 503 when it does not."""
+    return JSON(READY) if rt.health.ready() else JSON(UNAVAILABLE, status_code=503)
 
 
 @router.get("/clock", operation_id="getClock", openapi_extra=_answers(_CLOCK))
@@ -103,7 +132,8 @@ async def set_clock(request: Request, rt: RuntimeDep) -> JSON:
 def control_app(rt: Runtime) -> FastAPI:
     """The control API's application, to mount at CONTROL_PREFIX."""
     app = json_application(rt, "OpenOVC control API", "/openapi.json")
-    app.include_router(router)
+    for each in (public, router):
+        app.router.routes.extend(each.routes)  # flat, as the main application's (api.deps.api_router)
 
     @app.get("/index.html", include_in_schema=False)
     def docs() -> HTMLResponse:

@@ -22,6 +22,7 @@ from openovc.domain.ports.role_assignments import RoleAssignmentStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.operations.engine import TaskEngine
 from openovc.services.auth import AuthService, Session
+from openovc.services.health import Health
 from openovc.services.time_control import TimeControl
 from openovc.settings import Settings
 
@@ -41,6 +42,7 @@ class Runtime:
     role_assignments: RoleAssignmentStore
     simulator: Simulator
     time: TimeControl
+    health: Health
 
 
 async def runtime(request: Request) -> Runtime:
@@ -74,15 +76,18 @@ def bearer_token(request: Request) -> str:
     return value.strip()
 
 
-async def session(request: Request, rt: RuntimeDep) -> Session:
-    """The caller's session; 401 invalid_token for a bad token, 403 for a read-only user writing.
+async def valid_session(request: Request, rt: RuntimeDep) -> Session:
+    """The session of the request's bearer token, or 401 invalid_token for a bad, expired or revoked one.
 
     Most requests' tokens are judged from memory, here on the event loop; only those that need the
     store go through the thread pool.
     """
     token = bearer_token(request)
-    judged = rt.auth.check_in_memory(token)
-    verdict, found = judged if judged is not None else await run_in_threadpool(rt.auth.check, token)
+    if "\x00" in token:  # no token has one, and PostgreSQL text cannot hold one: never look it up
+        verdict, found = TokenVerdict.UNKNOWN, None
+    else:
+        judged = rt.auth.check_in_memory(token)
+        verdict, found = judged if judged is not None else await run_in_threadpool(rt.auth.check, token)
     if verdict is not TokenVerdict.VALID or found is None:
         description = invalid_token_description(verdict, token)
         raise OAuthError(
@@ -93,6 +98,19 @@ async def session(request: Request, rt: RuntimeDep) -> Session:
                 "WWW-Authenticate": f'Bearer realm="oauth", error="invalid_token", error_description="{description}"'
             },
         )
+    return found
+
+
+async def session(request: Request, rt: RuntimeDep) -> Session:
+    """The caller's session; 401 invalid_token for a bad token, 403 for a read-only user writing.
+
+    The protected routes (`guard.GuardedRoute`) run this before FastAPI reads the body; the dependency
+    then finds the session already on the request.
+    """
+    known: Session | None = getattr(request.state, "session", None)
+    if known is not None:
+        return known
+    found = await valid_session(request, rt)
     if found.token.grant_type == EMERGENCY_GRANT and not emergency_may(
         request.method, _route_template(request)
     ):
@@ -154,8 +172,11 @@ def api_router(path: str = "", *, tags: list[str] | None = None, protected: bool
     one after another, and matches a request again inside the one that takes it, at a cost on every
     request (measured in docs/architecture.md, Performance notes).
     """
+    from openovc.api.guard import GuardedRoute  # here: guard needs this module's session
+
     return APIRouter(
         prefix=API_PREFIX + path,
+        route_class=GuardedRoute,
         tags=list(tags or []),
         default_response_class=JSON,
         dependencies=[Depends(session)] if protected else [],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import Match, Route
 
 from openovc.api.responses import JSON
 from openovc.domain import errors
@@ -30,9 +32,10 @@ def error_body(
     request: Request, status: int, exception: str, message: str, error_code: str | None = None
 ) -> dict[str, Any]:
     clock = getattr(request.app.state, "clock", None)
-    from datetime import UTC, datetime
-
-    now = clock.now() if clock is not None else datetime.now(UTC)
+    try:
+        now = clock.now() if clock is not None else datetime.now(UTC)
+    except Exception:  # the federation's clock reads the store, which may be what just failed
+        now = datetime.now(UTC)
     body: dict[str, Any] = {
         "exception": exception,
         "path": request.url.path,
@@ -83,16 +86,34 @@ async def _on_oauth(_request: Request, exc: Exception) -> JSON:
 
 async def _on_http(request: Request, exc: Exception) -> JSON:
     assert isinstance(exc, StarletteHTTPException)
+    headers: dict[str, str] = {}
     if exc.status_code == 404:
         err: errors.OmniStackError = errors.NoHandlerFound(
             f"No handler found for {request.method} {request.url.path}"
         )
     elif exc.status_code == 405:
         err = errors.MethodNotAllowed(f"Request method '{request.method}' not supported")
+        headers["Allow"] = _allowed_methods(request)
+    elif exc.status_code == 413:  # middleware.OmniStackMiddleware counting a body as it is read
+        err = errors.PayloadTooLarge(str(exc.detail))
     else:
         err = errors.OmniStackError(str(exc.detail))
         err.status = exc.status_code
-    return omnistack_response(request, err)
+    response = omnistack_response(request, err)
+    response.headers.update(headers)
+    return response
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method some route takes at this path (RFC 9110: a 405 says which): the routes are one flat
+    list, in which the route that refused the method may be one of several at its path."""
+    methods: set[str] = set()
+    for route in request.app.router.routes:
+        if isinstance(route, Route) and route.methods:
+            match, _ = route.matches(request.scope)
+            if match is not Match.NONE:
+                methods |= route.methods
+    return ", ".join(sorted(methods))
 
 
 async def _on_validation(request: Request, exc: Exception) -> JSON:
@@ -100,14 +121,13 @@ async def _on_validation(request: Request, exc: Exception) -> JSON:
     return omnistack_response(request, errors.InvalidBody(_validation_message(exc)))
 
 
+def crash_response(request: Request) -> JSON:
+    """HPE's 500, for an error nothing else handled (`middleware.CatchAll`)."""
+    return omnistack_response(request, errors.InternalError())
+
+
 async def _on_crash(request: Request, _exc: Exception) -> JSON:
-    body = error_body(
-        request,
-        500,
-        "com.simplivity.restapi.exceptions.InternalServerException",
-        "An internal error occurred",
-    )
-    return JSON(body, status_code=500)
+    return crash_response(request)
 
 
 def install(app: FastAPI) -> None:

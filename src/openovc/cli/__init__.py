@@ -36,7 +36,20 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code
     except StoreUnavailable as exc:
         # An unreachable or unopenable database is the operator's to fix: say so without a traceback.
-        print(f"openovc: cannot use the database: {exc.orig}", file=sys.stderr, flush=True)
+        print(f"openovc: cannot use the database: {_one_line(exc.orig)}", file=sys.stderr, flush=True)
+        return EXIT_ERROR
+    except Exception as exc:
+        # The database library refusing what the URL asks (an unknown connection option...) is the
+        # operator's to fix too; anything else is a bug, whose traceback is wanted.
+        if type(exc).__module__.partition(".")[0] not in ("sqlalchemy", "psycopg"):
+            raise
+        cause = getattr(exc, "orig", None) or exc
+        print(f"openovc: cannot use the database: {_one_line(cause)}", file=sys.stderr, flush=True)
         return EXIT_ERROR
     except KeyboardInterrupt:
         return 130
+
+
+def _one_line(problem: object) -> str:
+    """libpq's messages run over several lines; the operator gets one."""
+    return " ".join(str(problem).split())

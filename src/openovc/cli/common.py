@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import tempfile
 from pathlib import Path
 from typing import Any
 
@@ -36,17 +37,35 @@ def store_options(parser: argparse.ArgumentParser) -> None:
 
 
 def settings_from(args: argparse.Namespace, **extra: Any) -> Settings:
-    """Settings from OPENOVC_* variables, with the flags that were given taking precedence."""
+    """Settings from OPENOVC_* variables, with the flags that were given taking precedence; every value
+    checked, and the data directory usable."""
     overrides: dict[str, Any] = {
         "data_dir": args.data_dir,
         "database_url": args.database_url,
         **extra,
     }
     try:
-        return Settings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = Settings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        problems = "; ".join(
+            f"{'.'.join(map(str, e['loc']))}: {e['msg'].removeprefix('Value error, ')}" for e in exc.errors()
+        )
         raise CommandError(f"invalid setting: {problems}", EXIT_USAGE) from None
+    usable_data_dir(settings.data_dir)
+    return settings
+
+
+def usable_data_dir(path: Path) -> None:
+    """The data directory exists (made if need be) and takes new files, or a one-line CommandError."""
+    if path.exists() and not path.is_dir():
+        raise CommandError(f"cannot use the data dir {path}: it is not a directory", EXIT_USAGE)
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        # Permissions alone do not say it (root ignores them; a read-only mount does not): try.
+        with tempfile.NamedTemporaryFile(dir=path, prefix=".openovc-probe-"):
+            pass
+    except OSError as exc:
+        raise CommandError(f"cannot use the data dir {path}: {exc.strerror or exc}", EXIT_USAGE) from None
 
 
 def database_label(settings: Settings) -> str:

@@ -47,11 +47,25 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     init.set_defaults(handler=_init)
 
 
+# Ten times the largest supported federation's (`--largest`): a count beyond would have the generator run
+# for hours and fill the memory; FederationSpec checks how counts fit together.
+_MAX_COUNTS = {name: 10 * getattr(FederationSpec.largest(), name) for name, _ in _SPEC_COUNTS}
+_MAX_SEED = 2**63 - 1
+
+
 def _spec(args: argparse.Namespace) -> FederationSpec:
     base = FederationSpec.largest() if args.largest else FederationSpec.demo()
     changes: dict[str, int] = {name: getattr(args, name) for name, _ in _SPEC_COUNTS}
     changes = {k: v for k, v in changes.items() if v is not None}
+    for name, value in changes.items():
+        if not 0 <= value <= _MAX_COUNTS[name]:
+            flag = "--" + name.replace("_", "-")
+            raise CommandError(
+                f"invalid federation size: {flag} must be between 0 and {_MAX_COUNTS[name]}", EXIT_USAGE
+            )
     if args.seed is not None:
+        if not 0 <= args.seed <= _MAX_SEED:
+            raise CommandError(f"invalid seed: --seed must be between 0 and {_MAX_SEED}", EXIT_USAGE)
         changes["seed"] = args.seed
     try:
         return replace(base, **changes)

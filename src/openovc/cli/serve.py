@@ -24,7 +24,7 @@ from openovc.cli.common import (
     settings_from,
     store_options,
 )
-from openovc.domain.clock import parse_clock_mode
+from openovc.cli.login_options import add_login_options, login_settings
 from openovc.settings import Settings
 
 if TYPE_CHECKING:
@@ -64,6 +64,7 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         type=int,
         help="server processes sharing the port and the store (default 1; one per core uses them all)",
     )
+    add_login_options(serve)
     serve.set_defaults(handler=_serve)
 
 
@@ -123,6 +124,7 @@ class _Server(uvicorn.Server):
 def _serve(args: argparse.Namespace) -> int:
     # A thread that holds the store's write lock gets the GIL back sooner among many request threads.
     sys.setswitchinterval(0.0005)
+    from openovc.api.wire import HttpProtocol
     from openovc.app import create_app
     from openovc.bootstrap import prepare
     from openovc.tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
@@ -139,12 +141,8 @@ def _serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         workers=args.workers,
         clock=args.clock,
+        **login_settings(args),
     )
-    try:
-        if settings.clock is not None:
-            parse_clock_mode(settings.clock, 0)
-    except ValueError as problem:
-        raise CommandError(f"invalid clock: {problem}", EXIT_USAGE) from None
     ssl_kwargs: dict[str, Any] = {}
     if settings.tls:
         try:
@@ -168,7 +166,7 @@ def _serve(args: argparse.Namespace) -> int:
     config_kwargs: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
-        "http": "httptools",
+        "http": HttpProtocol,  # uvicorn's httptools protocol, refusing bad requests in JSON
         "lifespan": "on",
         "log_level": settings.log_level,
         "access_log": args.access_log,

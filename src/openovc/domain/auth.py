@@ -76,16 +76,12 @@ def emergency_may(method: str, route_path: str) -> bool:
 
 @dataclass(frozen=True)
 class TokenPolicy:
-    """Token lifetimes in milliseconds: idle (sliding) and absolute, plus login throttling."""
+    """Token lifetimes in milliseconds: idle (sliding) and absolute."""
 
     idle_ms: int = 10 * 60 * 1000
     absolute_ms: int = 24 * 60 * 60 * 1000
     # Last-use times are written at most this often: an idle expiry can come this much early.
     touch_ms: int = 5000
-    # vCenter SSO's default lockout: 5 failures within 3 minutes lock the account for 5 minutes.
-    max_failures: int = 5
-    failure_window_ms: int = 3 * 60 * 1000
-    lockout_ms: int = 5 * 60 * 1000
 
 
 @dataclass(frozen=True)
@@ -132,28 +128,3 @@ def expires_in(token: Token, now_ms: int, policy: TokenPolicy) -> int:
 
 def needs_touch(token: Token, now_ms: int, policy: TokenPolicy) -> bool:
     return now_ms - token.last_used_at >= policy.touch_ms
-
-
-@dataclass(frozen=True)
-class Failures:
-    """Recent failed logins for one username."""
-
-    failures: int
-    first_failure_at: int
-    locked_until: int | None
-
-
-def locked_for(record: Failures | None, now_ms: int) -> int:
-    """Milliseconds the account stays locked (0 when it is not)."""
-    if record is None or record.locked_until is None:
-        return 0
-    return max(0, record.locked_until - now_ms)
-
-
-def after_failure(record: Failures | None, now_ms: int, policy: TokenPolicy) -> Failures:
-    """The failure record after one more bad password."""
-    if record is None or now_ms - record.first_failure_at > policy.failure_window_ms or record.locked_until:
-        record = Failures(0, now_ms, None)
-    failures = record.failures + 1
-    locked = now_ms + policy.lockout_ms if failures >= policy.max_failures else None
-    return Failures(failures, record.first_failure_at, locked)

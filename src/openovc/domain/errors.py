@@ -78,6 +78,27 @@ class MethodNotAllowed(OmniStackError):
     exception = "org.springframework.web.HttpRequestMethodNotSupportedException"
 
 
+class PayloadTooLarge(OmniStackError):
+    """Request body too large."""
+
+    status = 413
+    exception = "org.springframework.web.server.PayloadTooLargeException"
+
+
+class UriTooLong(OmniStackError):
+    """Request URI too long."""
+
+    status = 414
+    exception = "org.springframework.web.server.ResponseStatusException"
+
+
+class InternalError(OmniStackError):
+    """An internal error occurred."""
+
+    status = 500
+    exception = _PKG + "InternalServerException"
+
+
 class NoHandlerFound(OmniStackError):
     """No handler found for the request."""
 

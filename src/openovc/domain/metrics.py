@@ -104,7 +104,7 @@ def parse_time_offset(raw: str | None, now: datetime) -> datetime:
     if raw is None:
         return now
     if _INTEGER.match(raw):
-        seconds = int(raw)
+        seconds = parse_int("time_offset", raw)  # beyond 64 bits (or int()'s digit limit): 400, not 500
         if seconds < 0:
             raise InvalidParameter(f"Invalid value '{raw}' for parameter 'time_offset': must be at least 0")
         if seconds > (now - _EPOCH).total_seconds():

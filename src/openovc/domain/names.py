@@ -18,7 +18,7 @@ FORBIDDEN = {
     "virtual_machine": "/\\%",
     "datastore": '/\\%:*?"<>|',
     "policy": "/\\%",
-    "backup": "\\",
+    "backup": "/\\%",
     "cluster_group": "/\\%",
     "external_store": '/\\%:*?"<>| ',
 }

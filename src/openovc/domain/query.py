@@ -12,6 +12,10 @@ from openovc.domain.fields import Collection, Filter, Kind, Op
 
 DEFAULT_LIMIT = 500
 MAX_LIMIT = 5000
+# Integers are Java longs there and BIGINT columns here: a value beyond them is refused as a bad parameter
+# before any database sees it (SQLite's driver cannot even bind one).
+MIN_INT64 = -(2**63)
+MAX_INT64 = 2**63 - 1
 PAGING_PARAMS = frozenset({"offset", "limit", "sort", "order", "case", "fields", "show_optional_fields"})
 
 
@@ -47,13 +51,22 @@ def parse_bool(param: str, raw: str) -> bool:
     raise TypeMismatch(f"Invalid value '{raw}' for parameter '{param}': expected true or false")
 
 
-def parse_int(param: str, raw: str, *, minimum: int | None = None) -> int:
+def _whole(param: str, raw: str) -> int:
     try:
-        value = int(raw.strip())
+        # int() also refuses digit strings beyond Python's conversion limit (ValueError).
+        return int(raw.strip())
     except ValueError:
         raise TypeMismatch(f"Invalid value '{raw}' for parameter '{param}': expected an integer") from None
-    if minimum is not None and value < minimum:
-        raise InvalidParameter(f"Invalid value '{raw}' for parameter '{param}': must be at least {minimum}")
+
+
+def parse_int(param: str, raw: str, *, minimum: int = MIN_INT64, maximum: int = MAX_INT64) -> int:
+    """An integer parameter within [minimum, maximum], which never exceed the signed 64-bit range."""
+    value = _whole(param, raw)
+    low, high = max(minimum, MIN_INT64), min(maximum, MAX_INT64)
+    if value < low:
+        raise InvalidParameter(f"Invalid value '{raw}' for parameter '{param}': must be at least {low}")
+    if value > high:
+        raise InvalidParameter(f"Invalid value '{raw}' for parameter '{param}': must be at most {high}")
     return value
 
 
@@ -139,7 +152,7 @@ def _limit(params: Mapping[str, str]) -> int:
     raw = _given(params, "limit")
     if raw is None:
         return DEFAULT_LIMIT
-    value = parse_int("limit", raw)
+    value = _whole("limit", raw)
     if not 1 <= value <= MAX_LIMIT:
         raise InvalidSortCriteria(f"Invalid limit: {value}. The limit must be between 1 and {MAX_LIMIT}")
     return value

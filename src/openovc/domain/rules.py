@@ -94,8 +94,8 @@ def _minutes(raw: object, field: str, index: int | None, low: int, high: int) ->
         value = raw
     elif isinstance(raw, float) and raw.is_integer():
         value = int(raw)
-    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit():  # DK sends numbers as strings
-        value = int(raw.strip())
+    elif isinstance(raw, str) and raw.strip().lstrip("-").isdigit() and len(raw.strip()) <= 20:
+        value = int(raw.strip())  # DK sends numbers as strings; a longer one is out of range anyway
     if value is None:
         raise RuleError(f"must be a whole number of minutes, got {raw!r}", field=field, index=index)
     if not low <= value <= high:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import functools
+import secrets
 import time
 import uuid
+from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
 from argon2 import PasswordHasher
@@ -15,16 +18,16 @@ from openovc.domain.auth import (
     Token,
     TokenPolicy,
     TokenVerdict,
-    after_failure,
     effective_role,
     grant_allowed,
     judge,
-    locked_for,
     needs_touch,
 )
 from openovc.domain.clock import Clock
+from openovc.domain.lockout import LockoutPolicy, locked_description, source_key, whole_seconds
 from openovc.domain.ports.auth import AuthStore
 from openovc.domain.timefmt import epoch_ms
+from openovc.services.login_gate import PasswordCheckGate
 
 _HASHER = PasswordHasher()
 # Every request checks its token: re-reading it from the store at most once a second per token saves
@@ -58,35 +61,51 @@ def hash_password(password: str) -> str:
 class AuthService:
     """Password grant, token checks with idle and absolute expiry, revocation, user admin."""
 
-    def __init__(self, store: AuthStore, clock: Clock, policy: TokenPolicy) -> None:
+    def __init__(
+        self,
+        store: AuthStore,
+        clock: Clock,
+        policy: TokenPolicy,
+        lockout: LockoutPolicy | None = None,
+        password_checks: int = 2,
+    ) -> None:
         self.store = store
         self.clock = clock
         self.policy = policy
+        self.lockout = lockout or LockoutPolicy()
+        # Password checks cost a third of a second of CPU each: a few at a time, off the request threads.
+        self.gate = PasswordCheckGate(password_checks)
         self._recent: dict[str, tuple[float, tuple[Token, str, list[str]]]] = {}
         self._logins = 0
 
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())
 
-    def login(self, username: str, password: str, grant_type: str = PASSWORD_GRANT) -> Token:
+    def submit_login(
+        self, username: str, password: str, grant_type: str = PASSWORD_GRANT, source: str = ""
+    ) -> Future[Token]:
+        """login() in the password-check pool; raises LoginBusy when the pool is full."""
+        check = functools.partial(self.login, username, password, grant_type, source)
+        return self.gate.submit(check, source_key(source))
+
+    def login(
+        self, username: str, password: str, grant_type: str = PASSWORD_GRANT, source: str = ""
+    ) -> Token:
+        """Check a password grant from a source address; LoginRefused when wrong or locked."""
         now = self.now_ms()
-        record = self.store.failures(username)
-        locked = locked_for(record, now)
-        if locked:
-            raise LoginRefused(
-                f"User account is locked after too many failed logins; try again in {-(-locked // 1000)} seconds",
-                retry_after_s=-(-locked // 1000),
-            )
+        where = source_key(source)
         user = self.store.user(username)
-        if (
-            user is None
-            or not grant_allowed(Role(user[1]), grant_type)
-            or not verify_password(user[0], password)
-        ):
-            self.store.record_failures(username, after_failure(record, now, self.policy))
+        # The attempt is counted before the password is checked, so that guesses arriving together
+        # cannot all be checked: at most the policy's number are, per window.
+        locked = self.store.reserve_attempt(username, where, now, self.lockout, known=user is not None)
+        if locked:
+            raise LoginRefused(locked_description(locked), retry_after_s=whole_seconds(locked))
+        # A made-up username is checked against a dummy hash: a refusal takes as long whoever it is for.
+        matches = verify_password(user[0] if user else _dummy_hash(), password)
+        if user is None or not matches or not grant_allowed(Role(user[1]), grant_type):
+            self.store.prune_attempts(where, now, self.lockout)
             raise LoginRefused("Invalid credentials")
-        if record is not None:
-            self.store.record_failures(username, None)
+        self.store.forget_attempts(username, where)
         token = Token(str(uuid.uuid4()), username, grant_type, now, now, False)
         self.store.add_token(token)
         self._logins += 1
@@ -162,6 +181,12 @@ class AuthService:
             return False
         self.set_user(username, password, role)
         return True
+
+
+@functools.cache
+def _dummy_hash() -> str:
+    """A hash of a password nobody knows, made once per process with the same cost as the users'."""
+    return hash_password(secrets.token_urlsafe(24))
 
 
 def verify_password(password_hash: str, password: str) -> bool:

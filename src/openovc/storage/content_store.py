@@ -6,23 +6,14 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, delete, func, select, text, update
+from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text
 
 from openovc.simulator.content.ledger import Held, Holder, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Lineage
 from openovc.storage import tables
-from openovc.storage.content_rows import (
-    CONTENT_TABLES,
-    TOTALS,
-    held_row,
-    holder_row,
-    lineage_from_row,
-    lineage_row,
-    segment_row,
-    totals_row,
-    unpack,
-)
-from openovc.storage.prepared import Prepared, equal_to_binds, upsert_statement
+from openovc.storage.content_rows import CONTENT_TABLES, TOTALS, lineage_from_row, unpack
+from openovc.storage.content_writes import PendingWrites
+from openovc.storage.prepared import Prepared, equal_to_binds
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 
@@ -38,31 +29,14 @@ _HELD = _by(tables.content_held, "place", "lineage_id")
 TOTALS_OF = _by(tables.content_totals, "place")
 
 
-def _gone(table: Table, *keys: str) -> Prepared:
-    """DELETE of `table`'s rows whose `keys` equal the bind parameters of the same names."""
-    return Prepared(delete(table).where(*equal_to_binds(table, keys)))
-
-
 _WORKLOAD_DUE = Prepared(
     select(tables.content_holders.c.due_at).where(*equal_to_binds(tables.content_holders, ["holder_id"]))
 )
-_SET_WORKLOAD_DUE = Prepared(
-    update(tables.content_holders)
-    .where(tables.content_holders.c.holder_id == bindparam("holder_id"))
-    .values(due_at=bindparam("due_at"))
-)
-_DROP_HOLDER = _gone(tables.content_holders, "holder_id")
-_DROP_HELD = _gone(tables.content_held, "place", "lineage_id")
-_DROP_SEGMENT = _gone(tables.content_segments, "place", "seed")
 
 # SQLite: built once, with an expanding list (a statement per list length would be compiled anew each
 # time), in chunks. PostgreSQL: one array parameter, so one prepared statement serves every length,
 # and the upsert of any number of pieces is one statement, not one per piece.
 _SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
-    tables.content_shared.c.place == bindparam("at"),
-    tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
-)
-_DELETE_SHARED = delete(tables.content_shared).where(
     tables.content_shared.c.place == bindparam("at"),
     tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
 )
@@ -83,15 +57,25 @@ _PG_SHARED = Prepared(
         "SELECT piece, entry FROM content_shared WHERE place = :at AND piece = ANY(CAST(:pieces AS bigint[]))"
     )
 )
-_PG_DELETE_SHARED = Prepared(
-    text("DELETE FROM content_shared WHERE place = :at AND piece = ANY(CAST(:pieces AS bigint[]))")
-)
-_PG_PUT_SHARED = Prepared(
+
+# Read ahead (prefetch, PostgreSQL only): one array parameter, so any number of rows in one statement.
+_PG_HOLDERS = Prepared(
     text(
-        "INSERT INTO content_shared (place, piece, entry)"
-        " SELECT :at, u.piece, u.entry"
-        " FROM unnest(CAST(:pieces AS bigint[]), CAST(:entries AS bigint[])) AS u(piece, entry)"
-        " ON CONFLICT (place, piece) DO UPDATE SET entry = EXCLUDED.entry"
+        "SELECT holder_id, place, lineage_id, version, kind, due_at FROM content_holders"
+        " WHERE holder_id = ANY(CAST(:ids AS text[]))"
+    )
+)
+_PG_LINEAGES_COLUMNS = tuple(c.name for c in tables.content_lineages.columns)
+_PG_LINEAGES = Prepared(
+    text(
+        f"SELECT {', '.join(_PG_LINEAGES_COLUMNS)} FROM content_lineages"
+        " WHERE lineage_id = ANY(CAST(:ids AS bigint[]))"
+    )
+)
+_PG_HELDS = Prepared(
+    text(
+        "SELECT lineage_id, versions, counts FROM content_held"
+        " WHERE place = :at AND lineage_id = ANY(CAST(:ids AS bigint[]))"
     )
 )
 
@@ -99,19 +83,36 @@ _PG_PUT_SHARED = Prepared(
 class SqlPieceLedger:
     """PieceLedger over an open connection, inside the caller's transaction.
 
-    Rows are remembered once read or written (lineages as rows, so that each read builds a fresh
-    Lineage the caller may change): an operation reads them again and again, and within its
-    transaction every change to them comes through this ledger.
+    Rows are remembered once read or written: an operation reads them again and again, and within its
+    transaction every change to them comes through this ledger. A lineage is remembered as the object
+    handed out, as MemoryLedger does: the model changes one only to save it (UnitOfWork.touch), and an
+    operation that fails leaves its transaction to be rolled back.
+
+    `deferred`: what it saves is kept (content_writes.PendingWrites) until `flush()`, which the owner
+    calls before the transaction commits (SqlTxn.finish): the ledger answers from what it remembers, so
+    nothing reads the tables in between but `places` and `row_counts`, which flush first. Otherwise each
+    save is written at once.
     """
 
-    def __init__(self, conn: Connection) -> None:
+    def __init__(self, conn: Connection, *, deferred: bool = False) -> None:
         self.conn = conn
+        self.deferred = deferred
+        self._pending = PendingWrites()
         self._holders: dict[str, Holder | None] = {}
         self._totals: dict[str, Totals] = {}
-        self._lineages: dict[int, Mapping[str, Any] | None] = {}
+        self._lineages: dict[int, Lineage | None] = {}
         self._helds: dict[tuple[str, int], Held] = {}
         self._segments: dict[tuple[str, int], SegmentState | None] = {}
+        self._shared: dict[str, dict[int, SharedEntry]] = {}  # per place; 0: no entry
         self._dues: dict[str, int | None] = {}  # workload due times read by prefetch
+
+    def flush(self) -> None:
+        """Write what was saved and not written yet."""
+        self._pending.write(self.conn)
+
+    def _saved(self) -> None:
+        if not self.deferred:
+            self.flush()
 
     def prefetch(self, holder_ids: Collection[str]) -> None:
         """Read these holders, their lineages and their held versions a few statements at a time: what an
@@ -130,57 +131,48 @@ class SqlPieceLedger:
             self._prefetch_held(place, sorted(lid for p, lid in pairs if p == place))
 
     def _prefetch_holders(self, wanted: list[str]) -> None:
-        t = tables.content_holders
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            found = {r.holder_id: r for r in self.conn.execute(select(t).where(t.c.holder_id.in_(chunk)))}
-            for holder_id in chunk:
-                row = found.get(holder_id)
-                if row is None:
-                    self._holders[holder_id], self._dues[holder_id] = None, None
-                    continue
-                self._holders[holder_id] = Holder(
-                    row.holder_id, row.place, row.lineage_id, row.version, row.kind
-                )
-                self._dues[holder_id] = None if row.due_at is None else int(row.due_at)
+        found = {row[0]: row for row in _PG_HOLDERS.tuples(self.conn, {"ids": wanted})}
+        for holder_id in wanted:
+            row = found.get(holder_id)
+            if row is None:
+                self._holders[holder_id], self._dues[holder_id] = None, None
+                continue
+            _, place, lineage_id, version, kind, due_at = row
+            self._holders[holder_id] = Holder(holder_id, place, lineage_id, version, kind)
+            self._dues[holder_id] = None if due_at is None else int(due_at)
 
     def _prefetch_lineages(self, wanted: list[int]) -> None:
-        t = tables.content_lineages
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            query = select(t).where(t.c.lineage_id.in_(chunk))
-            found = {r["lineage_id"]: dict(r) for r in self.conn.execute(query).mappings()}
-            for lineage_id in chunk:
-                self._lineages[lineage_id] = found.get(lineage_id)
+        names = _PG_LINEAGES_COLUMNS
+        found = {row[0]: row for row in _PG_LINEAGES.tuples(self.conn, {"ids": wanted})}
+        for lineage_id in wanted:
+            row = found.get(lineage_id)
+            self._lineages[lineage_id] = (
+                lineage_from_row(dict(zip(names, row, strict=True))) if row is not None else None
+            )
 
     def _prefetch_held(self, place: str, wanted: list[int]) -> None:
-        t = tables.content_held
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = wanted[i : i + _IN_CHUNK]
-            query = select(t).where(t.c.place == place, t.c.lineage_id.in_(chunk))
-            found = {r.lineage_id: r for r in self.conn.execute(query)}
-            for lineage_id in chunk:
-                row = found.get(lineage_id)
-                held = Held(unpack("I", row.versions), unpack("I", row.counts)) if row is not None else Held()
-                self._helds[(place, lineage_id)] = held
+        found = {row[0]: row for row in _PG_HELDS.tuples(self.conn, {"at": place, "ids": wanted})}
+        for lineage_id in wanted:
+            row = found.get(lineage_id)
+            held = Held(unpack("I", row[1]), unpack("I", row[2])) if row is not None else Held()
+            self._helds[(place, lineage_id)] = held
 
     def _row(self, statement: Prepared, **keys: object) -> Mapping[str, Any] | None:
         found = statement.rows(self.conn, keys)
         return found[0] if found else None
 
-    def _put(self, table: Table, row: dict[str, object]) -> None:
-        upsert_statement(self.conn.dialect.name, table, tuple(row)).run(self.conn, row)
-
     def lineage(self, lineage_id: int) -> Lineage | None:
         if lineage_id not in self._lineages:
-            self._lineages[lineage_id] = self._row(_LINEAGE, lineage_id=lineage_id)
-        row = self._lineages[lineage_id]
-        return lineage_from_row(row) if row is not None else None
+            row = self._row(_LINEAGE, lineage_id=lineage_id)
+            self._lineages[lineage_id] = lineage_from_row(row) if row is not None else None
+        # Not a copy: decoding a row again (its layout above all) or copying its log cost more than the
+        # database did for it (docs/architecture.md, Performance notes).
+        return self._lineages[lineage_id]
 
     def save_lineage(self, lineage: Lineage) -> None:
-        row = lineage_row(lineage)
-        self._put(tables.content_lineages, row)
-        self._lineages[lineage.id] = row
+        # Packed when written: saved again and again in a transaction, it is packed once.
+        self._lineages[lineage.id] = self._pending.lineages[lineage.id] = lineage
+        self._saved()
 
     def holder(self, holder_id: str) -> Holder | None:
         if holder_id in self._holders:
@@ -195,13 +187,14 @@ class SqlPieceLedger:
         return found
 
     def save_holder(self, holder: Holder) -> None:
-        self._put(tables.content_holders, holder_row(holder))
-        self._holders[holder.id] = holder
+        self._holders[holder.id] = self._pending.holders[holder.id] = holder
+        self._saved()
 
     def drop_holder(self, holder_id: str) -> None:
-        _DROP_HOLDER.run(self.conn, {"holder_id": holder_id})
-        self._holders[holder_id] = None
-        self._dues[holder_id] = None
+        self._holders[holder_id] = self._pending.holders[holder_id] = None
+        # Its workload goes with it: should the holder be saved again, it has none.
+        self._dues[holder_id] = self._pending.dues[holder_id] = None
+        self._saved()
 
     def held(self, place: str, lineage_id: int) -> Held:
         # Held is immutable: the remembered one can be handed out.
@@ -214,12 +207,8 @@ class SqlPieceLedger:
         return self._helds[key]
 
     def save_held(self, place: str, lineage_id: int, held: Held) -> None:
-        t = tables.content_held
-        self._helds[(place, lineage_id)] = held
-        if held:
-            self._put(t, held_row(place, lineage_id, held))
-        else:
-            _DROP_HELD.run(self.conn, {"place": place, "lineage_id": lineage_id})
+        self._helds[(place, lineage_id)] = self._pending.helds[(place, lineage_id)] = held
+        self._saved()
 
     def segment_states(self, place: str, seeds: Collection[int]) -> dict[int, SegmentState]:
         missing = [seed for seed in seeds if (place, seed) not in self._segments]
@@ -235,43 +224,39 @@ class SqlPieceLedger:
         return {seed: state for seed in seeds if (state := self._segments[(place, seed)]) is not None}
 
     def save_segment(self, place: str, seed: int, state: SegmentState | None) -> None:
-        t = tables.content_segments
-        self._segments[(place, seed)] = state.copy() if state is not None else None
-        if state is None:
-            _DROP_SEGMENT.run(self.conn, {"place": place, "seed": seed})
-        else:
-            self._put(t, segment_row(place, seed, state))
+        # A copy, remembered and written as it is now (the caller's may change on).
+        kept = state.copy() if state is not None else None
+        self._segments[(place, seed)] = self._pending.segments[(place, seed)] = kept
+        self._saved()
 
     def shared(self, place: str, pieces: Collection[int]) -> dict[int, SharedEntry]:
-        wanted = list(pieces)
-        if not wanted:
-            return {}
+        known = self._shared.setdefault(place, {})
+        wanted = [p for p in pieces if p not in known]
+        if wanted:
+            for piece, entry in self._read_shared(place, wanted):
+                known[piece] = entry
+            for piece in wanted:
+                known.setdefault(piece, 0)
+        return {p: entry for p in pieces if (entry := known[p])}
+
+    def _read_shared(self, place: str, wanted: list[int]) -> list[tuple[int, SharedEntry]]:
         if self.conn.dialect.name == "postgresql":
-            rows = _PG_SHARED.tuples(self.conn, {"at": place, "pieces": wanted})
-            return dict(rows)
-        found: dict[int, SharedEntry] = {}
+            return [
+                (piece, entry)
+                for piece, entry in _PG_SHARED.tuples(self.conn, {"at": place, "pieces": wanted})
+            ]
+        found: list[tuple[int, SharedEntry]] = []
         for i in range(0, len(wanted), _IN_CHUNK):
             chunk = {"at": place, "pieces": wanted[i : i + _IN_CHUNK]}
-            found.update((row.piece, row.entry) for row in self.conn.execute(_SHARED, chunk))
+            found += [(row.piece, row.entry) for row in self.conn.execute(_SHARED, chunk)]
         return found
 
     def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:
-        gone = [p for p, e in entries.items() if not e]
-        kept = [(p, e) for p, e in entries.items() if e]
-        if self.conn.dialect.name == "postgresql":
-            if gone:
-                _PG_DELETE_SHARED.run(self.conn, {"at": place, "pieces": gone})
-            if kept:
-                pieces, values = zip(*kept, strict=True)
-                _PG_PUT_SHARED.run(self.conn, {"at": place, "pieces": list(pieces), "entries": list(values)})
-            return
-        for i in range(0, len(gone), _IN_CHUNK):
-            self.conn.execute(_DELETE_SHARED, {"at": place, "pieces": gone[i : i + _IN_CHUNK]})
-        if kept:
-            # One statement run for many rows: an operation writes tens of pieces.
-            upsert_statement(
-                self.conn.dialect.name, tables.content_shared, ("place", "piece", "entry")
-            ).run_many(self.conn, [{"place": place, "piece": p, "entry": e} for p, e in kept])
+        known = self._shared.setdefault(place, {})
+        pending = self._pending.shared
+        for piece, entry in entries.items():
+            known[piece] = pending[(place, piece)] = entry
+        self._saved()
 
     def totals(self, place: str) -> Totals:
         if place not in self._totals:
@@ -280,8 +265,8 @@ class SqlPieceLedger:
         return replace(self._totals[place])  # a copy: Totals can change in place
 
     def save_totals(self, place: str, totals: Totals) -> None:
-        self._put(tables.content_totals, totals_row(place, totals))
-        self._totals[place] = replace(totals)
+        self._totals[place] = self._pending.totals[place] = replace(totals)
+        self._saved()
 
     def workload_due(self, holder_id: str) -> int | None:
         if holder_id in self._dues:
@@ -293,16 +278,19 @@ class SqlPieceLedger:
         return due
 
     def save_workload_due(self, holder_id: str, due_ms: int | None) -> None:
-        if not _SET_WORKLOAD_DUE.run(self.conn, {"holder_id": holder_id, "due_at": due_ms}):
+        if self.holder(holder_id) is None:
             raise KeyError(f"no content recorded for {holder_id!r}")
-        self._dues[holder_id] = due_ms
+        self._dues[holder_id] = self._pending.dues[holder_id] = due_ms
+        self._saved()
 
     def places(self) -> list[str]:
+        self.flush()
         t = tables.content_totals
         return list(self.conn.execute(select(t.c.place).order_by(t.c.place)).scalars())
 
     def row_counts(self) -> dict[str, int]:
         """Rows per content table (for the benchmark's report)."""
+        self.flush()
         return {
             table.name: int(self.conn.execute(select(func.count()).select_from(table)).scalar_one())
             for table in CONTENT_TABLES

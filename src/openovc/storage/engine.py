@@ -56,7 +56,11 @@ def make_engine(url: str) -> Engine:
     # No pre-ping: it costs a round trip per checkout; a connection broken by a database restart
     # fails one request, and the pool then replaces it. No automatic preparation by psycopg: the hot
     # statements are prepared by storage/libpq.py, whose prepared statements psycopg's would deallocate.
-    return create_engine(url, pool_size=10, max_overflow=20, connect_args={"prepare_threshold": None})
+    # A connect timeout: a database host that drops packets makes requests and health checks fail, not hang.
+    connect: dict[str, object] = {"prepare_threshold": None}
+    if "connect_timeout" not in make_url(url).query:  # the URL's own wins
+        connect["connect_timeout"] = 10
+    return create_engine(url, pool_size=10, max_overflow=20, connect_args=connect)
 
 
 def reads(engine: Engine) -> Engine:

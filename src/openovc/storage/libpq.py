@@ -15,7 +15,8 @@ of the session whenever a transaction rolls back.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Sequence
+import math
+from collections.abc import Callable, Sequence
 from typing import Any, cast
 
 import psycopg
@@ -27,7 +28,6 @@ from sqlalchemy.exc import DBAPIError
 _NAMES = itertools.count()
 _OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _INFO_KEY = "openovc.libpq"
-_LITERAL_TYPES = (int, str)
 
 
 class Session:
@@ -64,22 +64,50 @@ class Session:
         return self.adapters.load_rows(0, result.ntuples, tuple)
 
 
-def _element(item: int | str | None) -> str:
-    if item is None:
-        return "NULL"
-    if type(item) is int:
-        return str(item)
-    return '"' + str(item).replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _quoted(item: str) -> str:
+    return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _bytea(item: bytes) -> str:
+    return '"\\\\x' + item.hex() + '"'  # bytea's hex form, its backslash escaped
+
+
+def _boolean(item: bool) -> str:
+    return "t" if item else "f"
+
+
+def _null(_item: None) -> str:
+    return "NULL"
+
+
+# Each element's text in an array literal, by its type. Floats: only finite ones (see _array_literal),
+# whose shortest repr PostgreSQL reads back exactly.
+_ELEMENTS: dict[type, Callable[[Any], str]] = {
+    int: str,
+    str: _quoted,
+    bytes: _bytea,
+    bool: _boolean,
+    float: repr,
+    type(None): _null,
+}
 
 
 def _array_literal(value: list[Any]) -> Any:
-    """A list of integers, strings and NULLs as PostgreSQL's array literal (the statement casts the text):
-    psycopg's general list adapter costs far more (docs/architecture.md, Performance notes), and the
-    content ledger binds lists of a hundred pieces. Other lists (booleans, floats, ...) are left to
-    psycopg."""
-    if all(item is None or type(item) in _LITERAL_TYPES for item in value):
-        return "{" + ",".join(map(_element, value)) + "}"
-    return value
+    """A list of integers, strings, bytes, booleans, finite floats and NULLs as PostgreSQL's array literal
+    (the statement casts the text): psycopg's general list adapter costs far more (docs/architecture.md,
+    Performance notes), and the content ledger and many-row statements bind lists of thousands of values.
+    Other lists are left to psycopg."""
+    kinds = set(map(type, value))
+    if not kinds <= _ELEMENTS.keys() or (float in kinds and not all(map(_finite, value))):
+        return value
+    if len(kinds) == 1:  # a column's values, most often: one conversion for all
+        return "{" + ",".join(map(_ELEMENTS[kinds.pop()], value)) + "}"
+    elements = _ELEMENTS
+    return "{" + ",".join([elements[type(item)](item) for item in value]) + "}"
+
+
+def _finite(item: object) -> bool:
+    return not isinstance(item, float) or math.isfinite(item)
 
 
 def _begin(connection: psycopg.Connection[Any]) -> bytes:

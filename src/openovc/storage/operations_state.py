@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import orjson
-from sqlalchemy import Connection, Table, delete, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, update
 
 from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
@@ -25,6 +25,7 @@ from openovc.storage.prepared import Prepared, new_row_statement, upsert_stateme
 _IO_COLUMNS = ("source", "host_id", "vm_id", "start_ms", "end_ms", "step_ms", "read_bytes", "write_bytes")
 # Written with every backup a schedule takes: a statement built once, run for all of a slot's spans.
 _NEW_IO = Prepared(insert(tables.io_history), _IO_COLUMNS)
+_ROLL_MS = 86_400_000
 
 
 class SqlOperationsState:
@@ -218,12 +219,15 @@ class SqlOperationsState:
                 continue
             cut = (now_ms - age) - (now_ms - age) % bucket
             old = (t.c.end_ms <= cut) & (t.c.step_ms < bucket)
-            rows = self.conn.execute(select(t).where(old)).all()
-            if not rows:
-                continue
-            self.conn.execute(delete(t).where(old))
-            self.record_io(roll_up([_span(r._mapping) for r in rows], bucket))
-            gone += len(rows)
+            first = self.conn.execute(select(func.min(t.c.end_ms)).where(old)).scalar()
+            # A day of spans at a time: after a long move there are weeks of them, and memory stays flat.
+            # A span rolled in a later day than its bucket's others only adds a row (readers sum them).
+            for since in range(int(first), cut, _ROLL_MS) if first is not None else ():
+                chunk = old & (t.c.end_ms >= since) & (t.c.end_ms < since + _ROLL_MS)
+                rows = self.conn.execute(select(t).where(chunk)).all()
+                self.conn.execute(delete(t).where(chunk))
+                self.record_io(roll_up([_span(r._mapping) for r in rows], bucket))
+                gone += len(rows)
         return gone
 
     def thin_power(self, now_ms: int, keep: list[tuple[int, int]]) -> int:

@@ -104,13 +104,19 @@ users = Table(
     Column("groups", Text, nullable=False, server_default="[]"),
 )
 
-login_failures = Table(
-    "login_failures",
+# Login attempts per (username, source): each is counted before its password check (domain.lockout).
+login_attempts = Table(
+    "login_attempts",
     metadata,
     Column("username", TEXT, primary_key=True),
-    Column("failures", Integer, nullable=False),
-    Column("first_failure_at", BigInteger, nullable=False),
+    Column("source", TEXT, primary_key=True),
+    Column("attempts", Integer, nullable=False),
+    Column("first_at", BigInteger, nullable=False),
     Column("locked_until", BigInteger, nullable=True),
+    Column("expires_at", BigInteger, nullable=False, index=True),
+    # Whether the username was a user's: records of made-up ones are bounded, per source and in all.
+    Column("known", Boolean, nullable=False),
+    Index("ix_login_attempts_source_known", "source", "known"),
 )
 
 tokens = Table(

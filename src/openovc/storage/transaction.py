@@ -201,6 +201,36 @@ def update_each_statement(plural: str, key: str, columns: tuple[str, ...]) -> Pr
 
 
 @lru_cache(maxsize=64)
+def insert_each_statement(plural: str, columns: tuple[str, ...]) -> Prepared:
+    """PostgreSQL: one INSERT of many rows from arrays (:v_0, :v_1, ... one per column, in order); one
+    statement where executemany sends, and the server runs, one per row."""
+    table = tables.COLLECTION_TABLES[plural]
+    arrays = ", ".join(f"CAST(:v_{i} AS {_array_type(table.c[c])})" for i, c in enumerate(columns))
+    names = ", ".join(f'"{c}"' for c in columns)
+    return Prepared(text(f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays})'))
+
+
+def _any_key(table_name: str, key: Column[Any]) -> str:
+    return f'"{table_name}"."{key.name}" = ANY(CAST(:keys AS {_array_type(key)}))'
+
+
+@lru_cache(maxsize=64)
+def get_each_statement(plural: str, key: str) -> Prepared:
+    """PostgreSQL: the rows whose keys are in an array (:keys), in one prepared statement for any number."""
+    table = tables.COLLECTION_TABLES[plural]
+    return Prepared(select(table).where(text(_any_key(table.name, table.c[key]))))
+
+
+@lru_cache(maxsize=64)
+def delete_each_statement(plural: str, key: str) -> Prepared:
+    """PostgreSQL: DELETE of the rows whose keys are in an array (:keys), returning the keys it found."""
+    table = tables.COLLECTION_TABLES[plural]
+    return Prepared(
+        text(f'DELETE FROM "{table.name}" WHERE {_any_key(table.name, table.c[key])} RETURNING "{key}"')
+    )
+
+
+@lru_cache(maxsize=64)
 def _booleans(plural: str) -> tuple[str, ...]:
     return tuple(c.name for c in tables.COLLECTION_TABLES[plural].columns if isinstance(c.type, Boolean))
 
@@ -232,6 +262,7 @@ class SqlTxn:
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
         self._content: ContentModel | None = None
+        self._ledger: SqlPieceLedger | None = None
         self._before_commit: dict[str, Callable[[], None]] = {}
 
     def _decode(self, coll: Collection[Any], record: Record) -> Record:
@@ -255,6 +286,9 @@ class SqlTxn:
     def get_many(self, coll: Collection[R], keys: Sequence[str]) -> list[R]:
         table = tables.COLLECTION_TABLES[coll.plural]
         found: list[Record] = []
+        if self.conn.dialect.name == "postgresql":
+            found = get_each_statement(coll.plural, coll.key).rows(self.conn, {"keys": list(keys)})
+            return cast(list[R], [self._decode(coll, record) for record in found])
         for i in range(0, len(keys), 500):  # well under both engines' parameter limits
             stmt = select(table).where(table.c[coll.key].in_(list(keys[i : i + 500])))
             found += found_records(
@@ -282,6 +316,10 @@ class SqlTxn:
         encoded = [self._encode(coll, record) for record in records]
         columns = tuple(encoded[0])
         assert all(tuple(values) == columns for values in encoded), "every record has the same fields"
+        if self.conn.dialect.name == "postgresql":
+            arrays = {f"v_{i}": [values[c] for values in encoded] for i, c in enumerate(columns)}
+            insert_each_statement(coll.plural, columns).run(self.conn, arrays)
+            return
         insert_statement(coll.plural, columns).run_many(self.conn, encoded)
 
     def update(self, coll: Collection[Any], key: str, values: Record) -> None:
@@ -315,25 +353,33 @@ class SqlTxn:
         self._before_commit.setdefault(key, hook)
 
     def finish(self) -> None:
-        """The work is done: run the hooks it left (one may leave another), before the caller commits."""
+        """The work is done: run the hooks it left (one may leave another), then write what the content
+        ledger kept, before the caller commits."""
         while self._before_commit:
             key = next(iter(self._before_commit))
             self._before_commit.pop(key)()
+        if self._ledger is not None:
+            self._ledger.flush()
 
     def state(self) -> OperationsState:
         return SqlOperationsState(self.conn)
 
     def content(self) -> ContentModel:
         """The simulator's content model over this transaction's ledger (see content_of)."""
-        # One model for the transaction, so that what its ledger remembers stays true.
+        # One model for the transaction, so that what its ledger remembers stays true; its writes are kept
+        # until finish(), then written a statement per table and kind of change (storage/content_writes.py).
         if self._content is None:
-            self._content = ContentModel(SqlPieceLedger(self.conn))
+            self._ledger = SqlPieceLedger(self.conn, deferred=True)
+            self._content = ContentModel(self._ledger)
         return self._content
 
     def delete(self, coll: Collection[Any], key: str) -> bool:
         return bool(delete_statement(coll.plural, coll.key).run(self.conn, {"key": key}))
 
     def delete_many(self, coll: Collection[Any], keys: Sequence[str]) -> list[str]:
+        if self.conn.dialect.name == "postgresql":
+            found = delete_each_statement(coll.plural, coll.key).tuples(self.conn, {"keys": list(keys)})
+            return [str(key) for (key,) in found]
         table = tables.COLLECTION_TABLES[coll.plural]
         column = table.c[coll.key]
         gone: list[str] = []

@@ -2,18 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 
-from fastapi import Request
-from starlette.concurrency import run_in_threadpool
+from fastapi import Depends, Request
 from starlette.responses import Response
 
-from openovc.api.deps import RuntimeDep, api_router, bearer_token
+from openovc.api.deps import RuntimeDep, api_router, bearer_token, valid_session
 from openovc.api.errors import OAuthError, error_body
 from openovc.api.responses import JSON
 from openovc.domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
 from openovc.services.auth import LoginRefused
+from openovc.services.login_gate import LoginBusy
 
 router = api_router("/oauth", tags=["oauth"], protected=False)
 
@@ -36,6 +37,13 @@ async def _form_fields(request: Request) -> dict[str, str]:
     if ctype.startswith(("application/x-www-form-urlencoded", "multipart/form-data")):
         form = await request.form()
         fields.update({k: v for k, v in form.items() if isinstance(v, str)})
+    for name, value in fields.items():
+        if "\x00" in name or "\x00" in value:  # no user has one, and PostgreSQL text cannot hold one
+            raise OAuthError(
+                400,
+                "invalid_request",
+                f"Invalid value for parameter '{name}': NUL characters are not allowed",
+            )
     return fields
 
 
@@ -51,8 +59,17 @@ async def get_token(request: Request, rt: RuntimeDep) -> JSON:
     username, password = fields.get("username"), fields.get("password")
     if not username or password is None:
         raise OAuthError(400, "invalid_request", "Missing username or password")
+    source = request.client.host if request.client else ""
     try:
-        token = await run_in_threadpool(rt.auth.login, username, password, grant)
+        # In the password-check pool, not the request threads: a flood of logins leaves them to others.
+        token = await asyncio.wrap_future(rt.auth.submit_login(username, password, grant, source))
+    except LoginBusy as busy:
+        raise OAuthError(
+            503,
+            "temporarily_unavailable",
+            str(busy),
+            {"Retry-After": str(busy.retry_after_s)},
+        ) from None
     except LoginRefused as refused:
         headers = {"Retry-After": str(refused.retry_after_s)} if refused.retry_after_s else None
         raise OAuthError(400, "invalid_grant", refused.description, headers) from None
@@ -67,7 +84,12 @@ async def get_token(request: Request, rt: RuntimeDep) -> JSON:
     )
 
 
-@router.get("/revoke", operation_id="revokeToken")
+# The token must work to be revoked: Spring's resource filter refuses an unknown, expired or revoked one
+# (401 invalid_token) before the endpoint runs, as on every protected route.
+_WORKING_TOKEN = [Depends(valid_session)]
+
+
+@router.get("/revoke", operation_id="revokeToken", dependencies=_WORKING_TOKEN)
 def revoke_token(request: Request, rt: RuntimeDep) -> Response:
     """Answers 200 with an empty body; the token stops working at once."""
     rt.auth.revoke(bearer_token(request))
@@ -75,4 +97,6 @@ def revoke_token(request: Request, rt: RuntimeDep) -> Response:
 
 
 # Only GET is documented; other methods are harmless and some clients use them.
-router.add_api_route("/revoke", revoke_token, methods=["POST", "DELETE"], include_in_schema=False)
+router.add_api_route(
+    "/revoke", revoke_token, methods=["POST", "DELETE"], include_in_schema=False, dependencies=_WORKING_TOKEN
+)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Protocol
 
-from openovc.domain.auth import Failures, Token
+from openovc.domain.auth import Token
+from openovc.domain.lockout import LockoutPolicy
 
 
 class AuthStore(Protocol):
@@ -20,9 +21,21 @@ class AuthStore(Protocol):
 
     def list_users(self) -> list[tuple[str, str]]: ...
 
-    def failures(self, username: str) -> Failures | None: ...
+    def reserve_attempt(
+        self, username: str, source: str, now_ms: int, policy: LockoutPolicy, *, known: bool
+    ) -> int:
+        """Count one login attempt of (username, source) before its password is checked, atomically
+        across threads, processes and servers (domain.lockout.reserve): 0 when counted, else the
+        milliseconds the pair stays locked, and nothing is counted. `known`: the username is a user's."""
+        ...
 
-    def record_failures(self, username: str, record: Failures | None) -> None: ...
+    def forget_attempts(self, username: str, source: str) -> None:
+        """A login succeeded: the pair's attempts no longer count."""
+        ...
+
+    def prune_attempts(self, source: str, now_ms: int, policy: LockoutPolicy) -> None:
+        """Forget expired records, and the oldest of made-up usernames beyond the policy's bounds."""
+        ...
 
     def add_token(self, token: Token) -> None: ...
 
