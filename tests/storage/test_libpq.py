@@ -92,6 +92,8 @@ def test_values_go_in_and_come_back_as_the_cursor_has_them(engine: Engine) -> No
         [None],
         ["plain", "", "NULL", None, "with space", "a,b", "{braces}", 'quote " here', "back\\slash", "é 漢"],
         ["\\", '"', '\\"', " lead", "trail "],
+        ["plain", "", "NULL", "with space", "a,b", "{braces}", "é 漢"],  # only text, nothing escaped
+        ["plain", 'a","b'],  # only text, a quote
     ],
 )
 def test_lists_of_text_and_integers_arrive_as_the_cursor_sends_them(

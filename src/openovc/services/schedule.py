@@ -16,10 +16,12 @@ paced tasks.
 
 from __future__ import annotations
 
+import gc
 import threading
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
@@ -226,7 +228,7 @@ class PolicyScheduler:
         found = candidates(self._reader, now)
         taken = expired = 0
         if found or firing:
-            with self._store.changing() as (txn, state):
+            with _collector_waits(), self._store.changing() as (txn, state):
                 expired = settle_in(txn, self._sim, found, now).expired
                 taken = sum(self._fire_in(txn, state, instant_ms, slotted, plan) for slotted in firing)
         return Counts(taken, expired, self._tasks.run_due())
@@ -235,7 +237,7 @@ class PolicyScheduler:
         """Take the slot's backups in a transaction of their own."""
         if slot_ms <= plan.marks[slotted.key]:
             return 0  # another server fired it, and this one learnt so since planning
-        with self._store.changing() as (txn, state):
+        with _collector_waits(), self._store.changing() as (txn, state):
             return self._fire_in(txn, state, slot_ms, slotted, plan)
 
     def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
@@ -340,3 +342,23 @@ def _destination(
     target = rule.get("destination_id") or cluster_id
     cluster = txn.get(OMNISTACK_CLUSTERS, str(target))
     return (cluster, None) if cluster is not None else None
+
+
+@contextmanager
+def _collector_waits() -> Iterator[None]:
+    """Python's cyclic garbage collector paused for one transaction of the schedule.
+
+    Such a transaction holds tens of thousands of objects while it runs (a slot's backups, their
+    lineages, rows read ahead), all freed by reference counting when it ends. The collector's passes
+    meanwhile moved them to its oldest generation, which set off full collections of the whole heap: a
+    fifth of a schedule's CPU (docs/architecture.md, Performance notes). Garbage in cycles waits for
+    the next pass after the transaction.
+    """
+    if not gc.isenabled():  # paused already (by another transaction, or by the process)
+        yield
+        return
+    gc.disable()
+    try:
+        yield
+    finally:
+        gc.enable()

@@ -148,8 +148,8 @@ class SimulatedFederation:
         model = self._model(txn)
         if len(taken) > 1:  # one statement per kind of row for all of them; one backup reads its own
             model.prefetch([*(vm["id"] for vm, _ in taken), *(str(b["id"]) for _, b in taken)])
-        for vm, _ in taken:
-            workload.catch_up(txn, model, vm, now)  # what its workload wrote by now is in the backup
+        # What their workloads wrote by now is in their backups.
+        workload.catch_up_many(txn, model, [vm for vm, _ in taken], now)
         rows: list[Record] = []
         spans: list[IoSpan] = []
         receivers: dict[str, str | None] = {}  # looked up once per destination for the batch

@@ -12,14 +12,15 @@ A running VM's content changes with the clock, but nothing is written until some
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 
 from openovc.domain.catalog import VIRTUAL_MACHINES
-from openovc.domain.ports.federation import Txn
+from openovc.domain.ports.federation import Record, Txn
 from openovc.domain.records import VirtualMachine
 from openovc.domain.timefmt import epoch_ms
 from openovc.simulator.content.model import ContentModel
-from openovc.simulator.vm_data import shift_space, vm_data
+from openovc.simulator.vm_data import shift_space, shift_spaces, vm_data
 
 BATCH = 200  # VMs advanced per chore turn: a turn stays a short write transaction
 
@@ -37,6 +38,26 @@ def catch_up(txn: Txn, model: ContentModel, vm: VirtualMachine, now: datetime) -
     txn.update(VIRTUAL_MACHINES, vm["id"], {"hypervisor_free_space": free})
     shift_space(txn, str(vm["datastore_id"]), grown)
     return {**vm, "hypervisor_free_space": free}
+
+
+def catch_up_many(txn: Txn, model: ContentModel, vms: Sequence[VirtualMachine], now: datetime) -> None:
+    """`catch_up` for several VMs (a slot's backups): their rows written in one statement, their
+    datastores read in one and written in one, where each VM would take three."""
+    at = epoch_ms(now)
+    freed: list[tuple[str, Record]] = []
+    grown: dict[str, int] = {}
+    for vm in vms:
+        if vm["state"] != "ALIVE" or model.ledger.holder(vm["id"]) is None:
+            continue
+        if not model.advance(vm["id"], at):
+            continue
+        size = model.size(vm["id"])
+        free = int(vm["hypervisor_allocated_capacity"] or 0) - size
+        freed.append((vm["id"], {"hypervisor_free_space": free}))
+        datastore = str(vm["datastore_id"])
+        grown[datastore] = grown.get(datastore, 0) + size - vm_data(vm)
+    txn.update_each(VIRTUAL_MACHINES, freed)
+    shift_spaces(txn, grown)
 
 
 def start(model: ContentModel, vm: VirtualMachine, now: datetime) -> None:

@@ -100,6 +100,10 @@ def _array_literal(value: list[Any]) -> Any:
     kinds = set(map(type, value))
     if not kinds <= _ELEMENTS.keys() or (float in kinds and not all(map(_finite, value))):
         return value
+    if kinds == {str}:
+        whole = "".join(value)
+        if '"' not in whole and "\\" not in whole:  # ids and names, most often: nothing to escape
+            return '{"' + '","'.join(value) + '"}'
     if len(kinds) == 1:  # a column's values, most often: one conversion for all
         return "{" + ",".join(map(_ELEMENTS[kinds.pop()], value)) + "}"
     elements = _ELEMENTS

@@ -20,11 +20,10 @@ from openovc.domain.ports.operations import (
     StoreCredentials,
 )
 from openovc.storage import tables
-from openovc.storage.prepared import Prepared, new_row_statement, upsert_statement
+from openovc.storage.prepared import insert_rows, new_row_statement, upsert_statement
 
 _IO_COLUMNS = ("source", "host_id", "vm_id", "start_ms", "end_ms", "step_ms", "read_bytes", "write_bytes")
-# Written with every backup a schedule takes: a statement built once, run for all of a slot's spans.
-_NEW_IO = Prepared(insert(tables.io_history), _IO_COLUMNS)
+_SLOT_COLUMNS = ("rule_id", "slot_ms", "vm_id", "backup_id")
 _ROLL_MS = 86_400_000
 
 
@@ -118,7 +117,7 @@ class SqlOperationsState:
                 {"rule_id": rule_id, "vm_id": vm, "slot_ms": slot_ms, "backup_id": b}
                 for vm, b in backups.items()
             ]
-            self.conn.execute(insert(tables.schedule_slots), rows)
+            insert_rows(self.conn, tables.schedule_slots, _SLOT_COLUMNS, rows)
 
     def slot_backups(self, rule_id: str, vm_ids: list[str]) -> dict[str, list[str]]:
         t = tables.schedule_slots
@@ -190,7 +189,9 @@ class SqlOperationsState:
 
     def record_io(self, spans: Sequence[IoSpan]) -> None:
         if spans:
-            _NEW_IO.run_many(self.conn, [{c: getattr(s, c) for c in _IO_COLUMNS} for s in spans])
+            # Written with every backup a schedule takes: one statement for all of a slot's spans.
+            rows = [{c: getattr(s, c) for c in _IO_COLUMNS} for s in spans]
+            insert_rows(self.conn, tables.io_history, _IO_COLUMNS, rows)
 
     def stop_io(self, source: str, at_ms: int) -> int:
         t = tables.io_history

@@ -25,17 +25,16 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.dialects import postgresql
 
 from openovc.domain.catalog import BY_PLURAL
 from openovc.domain.fields import Collection, Kind
 from openovc.domain.ports.federation import R, Record, Txn
 from openovc.domain.ports.operations import OperationsState
 from openovc.simulator.content.model import ContentModel
-from openovc.storage import libpq, tables
+from openovc.storage import libpq, tables, upkeep
 from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.operations_state import SqlOperationsState
-from openovc.storage.prepared import Prepared, equal_to_binds
+from openovc.storage.prepared import Prepared, array_type, equal_to_binds
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
@@ -134,6 +133,7 @@ def write_transaction(
         elif exclusive:
             conn.exec_driver_sql(f"SELECT pg_advisory_xact_lock({_PG_WRITE_LOCK})")
         yield conn
+    upkeep.after_write(engine)
 
 
 # Collection tables hold only text, integers, booleans and floats, which both drivers bind as they
@@ -173,21 +173,13 @@ def update_statement(plural: str, where: tuple[str, ...], columns: tuple[str, ..
     )
 
 
-_POSTGRESQL = postgresql.dialect()  # type: ignore[no-untyped-call]
-
-
-def _array_type(column: Column[Any]) -> str:
-    """The PostgreSQL array type of a column's values (a collation is the column's, not the array's)."""
-    return column.type.compile(dialect=_POSTGRESQL).replace(' COLLATE "C"', "") + "[]"
-
-
 @lru_cache(maxsize=64)
 def update_each_statement(plural: str, key: str, columns: tuple[str, ...]) -> Prepared:
     """PostgreSQL: one UPDATE of many rows, each to its own values, from arrays (:keys and :set_<column>,
     in the same order); one statement where executemany runs one per row."""
     table = tables.COLLECTION_TABLES[plural]
     arrays = ", ".join(
-        f"CAST(:{name} AS {_array_type(table.c[column])})"
+        f"CAST(:{name} AS {array_type(table.c[column])})"
         for name, column in [("keys", key), *((f"set_{c}", c) for c in columns)]
     )
     names = ", ".join(["key_", *(f"v_{i}" for i in range(len(columns)))])
@@ -205,13 +197,13 @@ def insert_each_statement(plural: str, columns: tuple[str, ...]) -> Prepared:
     """PostgreSQL: one INSERT of many rows from arrays (:v_0, :v_1, ... one per column, in order); one
     statement where executemany sends, and the server runs, one per row."""
     table = tables.COLLECTION_TABLES[plural]
-    arrays = ", ".join(f"CAST(:v_{i} AS {_array_type(table.c[c])})" for i, c in enumerate(columns))
+    arrays = ", ".join(f"CAST(:v_{i} AS {array_type(table.c[c])})" for i, c in enumerate(columns))
     names = ", ".join(f'"{c}"' for c in columns)
     return Prepared(text(f'INSERT INTO "{table.name}" ({names}) SELECT * FROM unnest({arrays})'))
 
 
 def _any_key(table_name: str, key: Column[Any]) -> str:
-    return f'"{table_name}"."{key.name}" = ANY(CAST(:keys AS {_array_type(key)}))'
+    return f'"{table_name}"."{key.name}" = ANY(CAST(:keys AS {array_type(key)}))'
 
 
 @lru_cache(maxsize=64)
