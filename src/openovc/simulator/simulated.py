@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime, timedelta, tzinfo
 from typing import Any
@@ -33,6 +34,7 @@ HISTORY_KEPT = [(43_200_000, 60_000), (604_800_000, 3_600_000), (5_184_000_000, 
                 (94_608_000_000, 86_400_000)]  # fmt: skip
 # The IO of backups, copies, clones and restores: as it happened for a week, then summed by the hour, after
 # 60 days by the day; past 3 years, gone (so are power changes, but the last one before).
+THIN_EVERY_S = 30.0
 IO_KEPT = [(604_800_000, 3_600_000), (5_184_000_000, 86_400_000), (94_608_000_000, 0)]
 
 
@@ -56,6 +58,7 @@ class SimulatedFederation:
         self._clock = clock  # with a clock, the hosts' capacity figures keep their past
         self._homes: dict[str, str] = {}  # datastore id -> its cluster (see _home)
         self._thinned = -1  # the simulated hour the capacity history was last thinned
+        self._thinned_at = -float("inf")  # and when, in real (monotonic) seconds
 
     def _model(self, txn: Txn) -> ContentModel:
         """The transaction's content model; what it changes has its figures written before commit."""
@@ -370,11 +373,13 @@ class SimulatedFederation:
         return [*workloads, lambda: self._thin(clock.now())] if self._clock is not None else workloads
 
     def _thin(self, now: datetime) -> int:
-        """The past thinned once a simulated hour (what it removes is not counted as work done)."""
+        """The past thinned once a simulated hour, and at most every THIN_EVERY_S real seconds: on an
+        accelerated clock an hour may pass every second, and each thinning reads the old rows of every
+        host's history (what it removes is not counted as work done)."""
         hour = epoch_ms(now) // 3_600_000
-        if hour == self._thinned:
+        if hour == self._thinned or time.monotonic() - self._thinned_at < THIN_EVERY_S:
             return 0
-        self._thinned = hour
+        self._thinned, self._thinned_at = hour, time.monotonic()
         with self._store.changing() as (txn, _):
             self.keep_history(txn, now)
         return 0
