@@ -24,14 +24,20 @@ def backup_taken(
     """A backup of `vm` (on `host`) that began at `began_ms`: its metadata walked while it is taken, then
     what it sends read there and written on `receiver` (a host of the destination cluster; None: a store
     or no host)."""
-    spans = [_span(host, vm, began_ms, plan.take, size // METADATA_SHARE, 0, backup)] if host else []
-    if plan.send and plan.sent:
-        sending = began_ms + plan.take * 1000
-        if host:
-            spans.append(_span(host, vm, sending, plan.send, plan.sent, 0, backup))
-        if receiver:
-            spans.append(_span(receiver, "", sending, plan.send, 0, plan.sent, backup))
-    return spans
+    walked = [_span(host, vm, began_ms, plan.take, size // METADATA_SHARE, 0, backup)] if host else []
+    return walked + sent(host or None, receiver, backup, plan, began_ms, vm)
+
+
+def sent(
+    sender: str | None, receiver: str | None, backup: str, plan: data.Transfer, began_ms: int, vm: str = ""
+) -> list[IoSpan]:
+    """What a backup or copy sends once taken: read on `sender` (for `vm`, when it is the VM's own host),
+    written on `receiver`; a store or a cluster without a live host is no end in the federation."""
+    if not (plan.send and plan.sent):
+        return []
+    sending = began_ms + plan.take * 1000
+    ends = [(sender, vm, plan.sent, 0), (receiver, "", 0, plan.sent)]
+    return [_span(h, v, sending, plan.send, r, w, backup) for h, v, r, w in ends if h]
 
 
 def cloned(host: str, vm: str, clone: str, size: int, at_ms: int) -> list[IoSpan]:

@@ -192,10 +192,7 @@ class SimulatedFederation:
         # It is read where the source is kept, not from the VM.
         sender = self._receiver(txn, kept_at(source)) if in_cluster(source) else None
         receiver = self._receiver(txn, kept_at(row)) if in_cluster(row) else None
-        spans = io.backup_taken(
-            sender or "", "", str(row["id"]), 0, _plan(row, home), epoch_ms(now), receiver
-        )
-        txn.state().record_io([s for s in spans if s.read_bytes or s.write_bytes])
+        txn.state().record_io(io.sent(sender, receiver, str(row["id"]), _plan(row, home), epoch_ms(now)))
         return row
 
     @staticmethod
