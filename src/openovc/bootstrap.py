@@ -14,6 +14,7 @@ from openovc.api.deps import Runtime
 from openovc.app import AppRuntime, build_runtime
 from openovc.domain.auth import EMERGENCY_USERNAME, Role
 from openovc.domain.clock import Clock
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.domain.timefmt import to_text
 from openovc.services.auth import verify_password
 from openovc.settings import Settings
@@ -49,9 +50,10 @@ def install_federation(
     generated_at: datetime,
     spec: FederationSpec | None = None,
     inventory: Path | None = None,
+    progress: Progress = SILENT,
 ) -> None:
-    """Load a federation into the (empty) store and record where it came from."""
-    rt.storage.load(federation)
+    """Load a federation into the (empty) store, record where it came from, and keep it for reset."""
+    rt.storage.load(federation, progress)
     record: dict[str, object] = {
         "source": source,
         "inventory": str(inventory.resolve()) if inventory is not None else None,
@@ -61,6 +63,7 @@ def install_federation(
         "counts": {name: len(rows) for name, rows in federation.rows.items()},
     }
     rt.storage.record_federation(record)
+    rt.snapshots.keep_initial()  # what /_openovc/reset goes back to
 
 
 def _read_password(path: Path) -> str | None:
@@ -151,6 +154,8 @@ def prepare(settings: Settings, clock: Clock | None = None, *, announce: Announc
         if settings.generate_demo and rt.storage.is_empty():
             spec = FederationSpec.demo(seed=settings.seed)
             now = rt.clock.now()
-            install_federation(rt, generate(spec, now), source="demo", generated_at=now, spec=spec)
+            # Each host's controller listens on its own management address: it must be this machine's.
+            federation = generate(spec, now, loopback_addresses=settings.controller_per_host)
+            install_federation(rt, federation, source="demo", generated_at=now, spec=spec)
         ensure_admin(rt, announce)
     return rt

@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import ctypes
+import multiprocessing
 import os
+import shutil
 import signal
 import socket
 import sys
-from collections.abc import Callable
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
+from prometheus_client.multiprocess import mark_process_dead
 from uvicorn.config import STARTUP_FAILURE
 from uvicorn.supervisors import Multiprocess
 from uvicorn.supervisors.multiprocess import Process
 
+from openovc.api.server_metrics import MULTIPROC_ENV
 from openovc.settings import Settings
 
 # The parent hands its resolved settings (flags included) to the processes it spawns.
@@ -26,6 +30,10 @@ def _die_with_parent() -> None:
     """A process whose supervisor was killed (kill -9) stops too, instead of serving on unsupervised."""
     if sys.platform.startswith("linux"):
         ctypes.CDLL(None, use_errno=True).prctl(_PR_SET_PDEATHSIG, signal.SIGTERM)
+        # The supervisor may have died while this process was starting, before it asked for the signal.
+        parent = multiprocessing.parent_process()
+        if parent is not None and os.getppid() != parent.pid:
+            os.kill(os.getpid(), signal.SIGTERM)
 
 
 def worker_app() -> FastAPI:
@@ -39,29 +47,39 @@ def worker_app() -> FastAPI:
     return create_app(open_runtime(settings))
 
 
+class _Process(Process):
+    """uvicorn's process, running the server the settings ask for (with each host's controller, or not)."""
+
+    @property
+    def server(self) -> uvicorn.Server:
+        if self._server is None:
+            from openovc.api.controller_listeners import server_for
+
+            settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+            self._server = server_for(self.config, settings)
+        return self._server
+
+
 class Supervisor(Multiprocess):
-    """uvicorn's supervisor with a listening socket per process, which says when all accept connections.
+    """uvicorn's supervisor with a listening socket per process, which stops when one cannot start.
 
     A process that dies is replaced on its own socket (the parent keeps it open, so the connections
     waiting on it are not lost).
     """
 
-    def __init__(
-        self, config: uvicorn.Config, socks: list[socket.socket], on_started: Callable[[], None]
-    ) -> None:
+    def __init__(self, config: uvicorn.Config, socks: list[socket.socket]) -> None:
         super().__init__(config, sockets=socks)
-        self._on_started = on_started
-        self.started = False
+        self.failed = False
 
     def init_processes(self) -> None:
         for sock in self.sockets:
-            process = Process(self.config, [sock])
+            process: Process = _Process(self.config, [sock])
             process.start()
             self.processes.append(process)
-        timeout = self.config.timeout_worker_healthcheck
-        if all(p.wait_until_ready(timeout, self.should_exit) for p in self.processes):
-            self.started = True
-            self._on_started()
+        # Each ready or gone before the supervising starts (which replaces the gone, or stops if one could
+        # not start); `serve` announced the sockets already, since they take connections meanwhile.
+        for process in self.processes:
+            process.wait_until_ready(self.config.timeout_worker_healthcheck, self.should_exit)
 
     def keep_subprocess_alive(self) -> None:
         for idx, process in enumerate(self.processes):
@@ -71,23 +89,32 @@ class Supervisor(Multiprocess):
                 continue
             process.kill()  # hung, or already gone
             process.join()
+            if process.pid is not None:  # its live figures (the pool's) no longer count
+                mark_process_dead(process.pid)  # type: ignore[no-untyped-call]
             if process.exitcode == STARTUP_FAILURE:
                 # It could not start (the store, the application): a replacement would fail alike.
+                self.failed = True
                 self.should_exit.set()
                 return
-            replacement = Process(self.config, [self.sockets[idx]])
+            replacement = _Process(self.config, [self.sockets[idx]])
             replacement.start()
             self.processes[idx] = replacement
 
 
-def supervise(
-    settings: Settings,
-    socks: list[socket.socket],
-    config_kwargs: dict[str, object],
-    on_started: Callable[[], None],
-) -> bool:
-    """Run a process on each socket until SIGINT or SIGTERM; False if they failed to start."""
+def metrics_dir(settings: Settings) -> Path:
+    """Where the processes write their metrics for the one that answers a scrape: emptied at each start,
+    since what a previous run's processes counted is not this run's."""
+    path = (settings.data_dir / "metrics").resolve()
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(parents=True)
+    return path
+
+
+def supervise(settings: Settings, socks: list[socket.socket], config_kwargs: dict[str, object]) -> bool:
+    """Run a process on each socket until SIGINT or SIGTERM; False if one failed to start."""
     os.environ[SETTINGS_ENV] = settings.model_dump_json()
+    # Read by prometheus-client as each process starts (api/server_metrics.py).
+    os.environ[MULTIPROC_ENV] = str(metrics_dir(settings))
     config = uvicorn.Config(
         "openovc.processes:worker_app",
         factory=True,
@@ -95,6 +122,6 @@ def supervise(
         timeout_worker_healthcheck=60,
         **config_kwargs,  # type: ignore[arg-type]
     )
-    supervisor = Supervisor(config, socks, on_started)
+    supervisor = Supervisor(config, socks)
     supervisor.run()
-    return supervisor.started
+    return not supervisor.failed

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -52,8 +53,23 @@ class Settings(BaseSettings):
     clock: str | None = None
     # Server processes sharing the listening socket and the store (`serve --workers`).
     workers: int = Field(default=1, ge=1, le=64)
+    # Each host's own Virtual Controller on its management address and this port, while it runs
+    # (`serve --controller-per-host`; api/controller_listeners.py).
+    controller_per_host: bool = False
+    controller_port: int = Field(default=443, ge=1, le=65535)
     generate_demo: bool = True
     log_level: str = "warning"
+    # One line per request (`serve --access-log`); `text` or `json` (one object a line) for every line.
+    access_log: bool = False
+    log_format: Literal["text", "json"] = "text"
+    # GET /_openovc/metrics without a token, as Prometheus scrapes (by default any valid token is needed).
+    metrics_public: bool = False
+    # The real one's proxy: 502 beyond this many requests at once per process, 504 for a request not
+    # answered within this many seconds (the real one: 60). None: no limit.
+    max_concurrent_requests: int | None = Field(default=None, ge=1, le=1_000_000)
+    request_timeout: float | None = Field(default=None, gt=0, le=86_400)
+    # Seed of the fault rules that name none (None: each such rule draws its own when added).
+    fault_seed: int | None = Field(default=None, ge=0, le=2**63 - 1)
     # The largest request body accepted (413 beyond it); the largest legitimate ones are a few KiB.
     max_body_bytes: int = Field(default=16 * 1024 * 1024, ge=1024, le=1024 * 1024 * 1024)
 

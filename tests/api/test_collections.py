@@ -62,6 +62,13 @@ def test_no_match_is_an_empty_list(env: Env, admin: dict[str, str]) -> None:
     }  # fmt: skip
 
 
+def test_a_list_of_only_commas_matches_nothing(env: Env, admin: dict[str, str]) -> None:
+    # It once reached the database as an empty OR, which SQLAlchemy refuses.
+    assert _get(env, admin, "/api/backups", {"external_store_name": " , ,"}) == {
+        "offset": 0, "limit": 500, "count": 0, "backups": [],
+    }  # fmt: skip
+
+
 def test_fields_projection(env: Env, admin: dict[str, str]) -> None:
     body = _get(env, admin, "/api/virtual_machines", {"fields": "id,name", "limit": "5000"})
     assert all(set(vm) == {"id", "name"} for vm in body["virtual_machines"])

@@ -94,6 +94,12 @@ def _alive_on(env: Env, ds_id: str) -> list[dict[str, Any]]:
             if v["datastore_id"] == ds_id and v["state"] == "ALIVE"]  # fmt: skip
 
 
+def _holding(env: Env, ds_id: str) -> list[dict[str, Any]]:
+    """The live VMs and persistent volumes whose data the datastore holds."""
+    holders = [*env.federation.rows["virtual_machines"], *env.federation.rows["persistent_volumes"]]
+    return [v for v in holders if v["datastore_id"] == ds_id and v["state"] == "ALIVE"]
+
+
 def _data(vms: list[dict[str, Any]]) -> int:
     return sum(v["hypervisor_allocated_capacity"] - v["hypervisor_free_space"] for v in vms)
 
@@ -286,7 +292,7 @@ def test_create_fails_when_the_policy_went_away(own_env: Env) -> None:
 def test_resize_grows_and_shrinks_to_what_its_vms_use(own_env: Env) -> None:
     h = own_env.headers()
     ds = _busy(own_env)
-    used = _data(_alive_on(own_env, ds["id"]))
+    used = _data(_holding(own_env, ds["id"]))
     assert ds["size"] - ds["hypervisor_free_space"] == used
     path = f"/api/datastores/{ds['id']}/resize"
     assert completed(own_env, "POST", path, h, {"size": 2 * ds["size"]}, version="1") == [
@@ -305,7 +311,7 @@ def test_resize_grows_and_shrinks_to_what_its_vms_use(own_env: Env) -> None:
 
 def test_resize_refusals(env: Env, admin: dict[str, str]) -> None:
     ds = _busy(env)
-    used = _data(_alive_on(env, ds["id"]))
+    used = _data(_holding(env, ds["id"]))
     path = f"/api/datastores/{ds['id']}/resize"
     assert _answer(_send(env, admin, "POST", path, {"size": used - 1})) == _refused(
         path, 30, f"Datastore {ds['name']} cannot be resized to {used - 1} bytes: its virtual machines use {used} bytes."
@@ -346,7 +352,7 @@ def test_resize_fails_when_its_vms_grew_by_run_time(own_env: Env) -> None:
     h = own_env.headers()
     ds = _busy(own_env)
     vms = _alive_on(own_env, ds["id"])
-    used = _data(vms)
+    used = _data(_holding(own_env, ds["id"]))
     task_id = _accepted(own_env, h, "POST", f"/api/datastores/{ds['id']}/resize", {"size": used})
     _sql(own_env, "UPDATE virtual_machines SET hypervisor_free_space = hypervisor_free_space - 4096 WHERE id = ?",
          vms[0]["id"])  # fmt: skip

@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -351,3 +352,26 @@ def test_a_port_beyond_64_bits_is_400(env: Env, admin: dict[str, str]) -> None:
         PKG + "InvalidBodyException", "/api/external_stores",
         f"Invalid body: management_port: {2**70} is not a TCP port (1 to 65535)", 400,
     ))  # fmt: skip
+
+
+# ---- 11. found by the fuzz tier (tests/fuzz) ------------------------------------------------------------
+
+
+@pytest.fixture
+def manual_clock(tmp_path: Path) -> Iterator[Env]:
+    built = make_env(tmp_path, clock_mode="manual", task_pacing="immediate")
+    yield built
+    built.runtime.storage.engine.dispose()
+
+
+@pytest.mark.parametrize("to", ["9999-12-31T23:59:59Z", "2036-11-27T12:00:01Z"])
+def test_setting_the_clock_beyond_ten_years_is_400(manual_clock: Env, to: str) -> None:
+    """A move to year 9999 was a 500: its schedule slots passed the last date a datetime holds."""
+    h = manual_clock.headers()
+    resp = manual_clock.client.post("/_openovc/clock/set", headers=h, json={"to": to})
+    assert (resp.status_code, resp.json()) == (400, _error(
+        PKG + "InvalidBodyException", "/_openovc/clock/set",
+        f"Invalid body: to: at most 316224000 seconds (ten years) after {TS} at a time, got {to}", 400,
+    ))  # fmt: skip
+    clock = manual_clock.client.get("/_openovc/clock", headers=h)
+    assert (clock.status_code, clock.json()) == (200, {"mode": "manual", "now": TS})

@@ -485,10 +485,11 @@ def test_remove_refuses_the_last_host_without_force(own_env: Env) -> None:
     h = own_env.headers()
     cluster = _other_cluster(own_env)
     first, second, last = _cluster_hosts(own_env, cluster["id"])
-    with own_env.runtime.storage.engine.begin() as conn:  # a cluster whose VMs are all gone
-        conn.exec_driver_sql(
-            "UPDATE virtual_machines SET state = 'DELETED' WHERE omnistack_cluster_id = ?", (cluster["id"],)
-        )
+    with own_env.runtime.storage.engine.begin() as conn:  # a cluster whose VMs and volumes are all gone
+        for table in ("virtual_machines", "persistent_volumes"):
+            conn.exec_driver_sql(
+                f"UPDATE {table} SET state = 'DELETED' WHERE omnistack_cluster_id = ?", (cluster["id"],)
+            )
     completed(own_env, "POST", _remove_path(first["id"]), h, {}, version="1.9")
     completed(own_env, "POST", _remove_path(second["id"]), h, {"force": False}, version="1.9")
     assert failed(own_env, "POST", _remove_path(last["id"]), h, {}, version="1.9") == (

@@ -224,7 +224,9 @@ def test_legacy_throughput_is_not_in_the_schema(env: Env) -> None:
 
 
 def _expected_report(env: Env) -> dict[str, int]:
-    vms = [vm for vm in rows(env, "virtual_machines") if vm["state"] == "ALIVE"]
+    # The schedule backs up live persistent volumes as it does live VMs.
+    sources = [*rows(env, "virtual_machines"), *rows(env, "persistent_volumes")]
+    vms = [vm for vm in sources if vm["state"] == "ALIVE"]
     loads = [
         PolicyLoad.from_records(p["rules"], sum(1 for vm in vms if vm["policy_id"] == p["id"]))
         for p in rows(env, "policies")

@@ -216,21 +216,23 @@ def test_delete_policy(own_env: Env) -> None:
     assert (resp.status_code, resp.json()) == (404, _not_found(path, "policy", policy_id))
 
 
-def _usage(env: Env, policy_id: str) -> tuple[int, int]:
+def _usage(env: Env, policy_id: str) -> tuple[int, int, int]:
     rows = env.federation.rows
     datastores = sum(1 for d in rows["datastores"] if d["policy_id"] == policy_id)
     vms = sum(1 for v in rows["virtual_machines"] if v["policy_id"] == policy_id and v["state"] == "ALIVE")
-    return datastores, vms
+    pvs = sum(1 for v in rows["persistent_volumes"] if v["policy_id"] == policy_id and v["state"] == "ALIVE")
+    return datastores, vms, pvs
 
 
 def test_delete_policy_in_use(env: Env, admin: dict[str, str]) -> None:
     for name in ("Gold", "Default"):
         policy = _row(env, "policies", name)
-        datastores, vms = _usage(env, policy["id"])
-        users = " and ".join(
+        datastores, vms, pvs = _usage(env, policy["id"])
+        named = [
             f"{n} {noun}{'' if n == 1 else 's'}"
-            for n, noun in ((datastores, "datastore"), (vms, "virtual machine")) if n
-        )  # fmt: skip
+            for n, noun in ((datastores, "datastore"), (vms, "virtual machine"), (pvs, "persistent volume")) if n
+        ]  # fmt: skip
+        users = ", ".join(named[:-1]) + " and " + named[-1] if len(named) > 1 else named[0]
         path = f"/api/policies/{policy['id']}"
         resp = env.client.request("DELETE", path, headers={**admin, **media()}, json={})
         message = f"The policy {name} is in use by {users}; assign them another policy first."
@@ -559,7 +561,12 @@ def _report(env: Env, rules: Mapping[str, list[dict[str, Any]]] | None = None,
             moved: Mapping[str, int] | None = None) -> dict[str, int]:  # fmt: skip
     """The federation's schedule report from the generated rows, with changes made in memory."""
     rows = env.federation.rows
-    counts = Counter(v["policy_id"] for v in rows["virtual_machines"] if v["state"] == "ALIVE")
+    # The schedule backs up live persistent volumes as it does live VMs.
+    counts = Counter(
+        v["policy_id"]
+        for v in (*rows["virtual_machines"], *rows["persistent_volumes"])
+        if v["state"] == "ALIVE"
+    )
     counts.update(moved or {})
     loads = [PolicyLoad.from_records((rules or {}).get(p["id"], p["rules"]), counts[p["id"]])
              for p in rows["policies"] if counts[p["id"]]]  # fmt: skip
@@ -584,10 +591,9 @@ def test_impact_of_creating_rules(env: Env, admin: dict[str, str]) -> None:
     )
     assert report == {"schedule_before_change": before,
                       "schedule_after_change": _report(env, {gold["id"]: [*gold["rules"], hourly]})}  # fmt: skip
-    assert (
-        report["schedule_after_change"]["daily_backup_rate"]
-        == before["daily_backup_rate"] + 24 * _usage(env, gold["id"])[1]
-    )
+    gold_users = sum(_usage(env, gold["id"])[1:])  # its live VMs and volumes
+    after = report["schedule_after_change"]["daily_backup_rate"]
+    assert after == before["daily_backup_rate"] + 24 * gold_users
     report = _impact(env, admin, f"{path}?replace_all_rules=True", [hourly])
     assert report["schedule_after_change"] == _report(env, {gold["id"]: [hourly]})
     assert _policy(env, admin, gold["id"])["rules"] == gold["rules"]

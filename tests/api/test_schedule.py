@@ -49,7 +49,12 @@ def _policy_for_all(
     vms = _alive_vms(env, h)
     completed(env, "POST", "/api/virtual_machines/set_policy", h,
               {"virtual_machine_id": [v["id"] for v in vms], "policy_id": policy_id})  # fmt: skip
-    return policy_id, vms
+    # Persistent volumes are backed up by their policy as VMs are: they take it too.
+    resp = env.client.get("/api/persistent_volumes?limit=500&fields=id,name,omnistack_cluster_id", headers=h)
+    volumes: list[dict[str, Any]] = resp.json()["persistent_volumes"]
+    completed(env, "POST", "/api/persistent_volumes/set_policy", h,
+              {"persistent_volume_id": [v["id"] for v in volumes], "policy_id": policy_id}, version="1.16")  # fmt: skip
+    return policy_id, vms + volumes
 
 
 def _policy_backups(env: Env, h: dict[str, str], vm_id: str) -> list[dict[str, Any]]:

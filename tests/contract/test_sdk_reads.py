@@ -783,6 +783,9 @@ def test_backup_relations(ovc: Any) -> None:
     datastores = _by_id(ovc.datastores.get_all())
     stores = {s.data["name"]: s.data for s in ovc.external_stores.get_all()}
     vms = _by_id(ovc.virtual_machines.get_all(filters={"state": "ALIVE,DELETED,REMOVED"}))
+    # A persistent volume's backups name it where a VM's name the VM (the SDK has no volume resource).
+    volumes = ovc.connection.get("/persistent_volumes?state=ALIVE,DELETED,REMOVED&limit=5000")
+    vms.update({v["id"]: v for v in volumes["persistent_volumes"]})
     kinds: Counter[str] = Counter()
     for backup in datas(ovc.backups.get_all()):
         vm = vms[backup["virtual_machine_id"]]

@@ -69,7 +69,8 @@ def mismatches(
     real system keeps the figure it last measured otherwise).
     """
     found: list[str] = []
-    vms = {str(v["id"]): v for v in rows["virtual_machines"]}
+    # Persistent volumes hold data as VMs do (their backups too).
+    vms = {str(v["id"]): v for v in (*rows["virtual_machines"], *rows.get("persistent_volumes", ()))}
     alive = [v for v in vms.values() if v["state"] == "ALIVE"]
     held = set(mirror.maps)
     expected = {str(v["id"]) for v in alive} | {

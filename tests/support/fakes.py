@@ -45,8 +45,10 @@ from openovc.domain.ports.certificates import CertificateStore
 from openovc.domain.ports.federation import FederationReader, Page, R, Record, Txn
 from openovc.domain.ports.operations import (
     GuestCredentials,
+    HostFault,
     OperationsState,
     RestoredFile,
+    Resync,
     Shutdown,
     StoreCredentials,
 )
@@ -54,6 +56,7 @@ from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.ports.tasks import TaskStore
 from openovc.domain.query import CollectionQuery, Condition
+from openovc.domain.task_listing import TaskListing
 from openovc.domain.tasks import AffectedObject, Pacing, PacingMode, PacingTable, TaskState
 from openovc.operations.engine import TaskEngine
 from openovc.simulator.content.ledger import MemoryLedger, WorkloadSchedule
@@ -115,6 +118,8 @@ class OperationsData:
 
     hardware: dict[str, Any] = field(default_factory=dict)
     shutdowns: dict[str, Shutdown] = field(default_factory=dict)
+    host_faults: dict[str, HostFault] = field(default_factory=dict)
+    resyncs: dict[tuple[str, str], Resync] = field(default_factory=dict)  # (VM, host) -> its resync
     store_credentials: dict[str, StoreCredentials] = field(default_factory=dict)
     guest_credentials: dict[str, GuestCredentials] = field(default_factory=dict)
     restored: dict[str, list[RestoredFile]] = field(default_factory=dict)
@@ -129,6 +134,8 @@ class OperationsData:
         return OperationsData(
             hardware=copy.deepcopy(self.hardware),
             shutdowns=dict(self.shutdowns),
+            host_faults=dict(self.host_faults),
+            resyncs=dict(self.resyncs),
             store_credentials=dict(self.store_credentials),
             guest_credentials=dict(self.guest_credentials),
             restored={vm: list(files) for vm, files in self.restored.items()},
@@ -157,6 +164,36 @@ class MemoryOperationsState:
 
     def drop_host_hardware(self, host_id: str) -> bool:
         return self.data.hardware.pop(host_id, None) is not None
+
+    def host_hardware(self, host_id: str) -> dict[str, Any] | None:
+        found = self.data.hardware.get(host_id)
+        return copy.deepcopy(found) if found is not None else None
+
+    def put_host_hardware(self, host_id: str, document: dict[str, Any]) -> None:
+        self.data.hardware[host_id] = copy.deepcopy(document)
+
+    def host_fault(self, host_id: str) -> HostFault | None:
+        return self.data.host_faults.get(host_id)
+
+    def put_host_fault(self, fault: HostFault) -> None:
+        self.data.host_faults[fault.host_id] = fault
+
+    def drop_host_fault(self, host_id: str) -> bool:
+        return self.data.host_faults.pop(host_id, None) is not None
+
+    def resyncs(self) -> list[Resync]:
+        return [self.data.resyncs[k] for k in sorted(self.data.resyncs)]
+
+    def put_resync(self, resync: Resync) -> None:
+        self.data.resyncs[(resync.vm_id, resync.host_id)] = resync
+
+    def drop_resyncs(self, vm_id: str | None = None, host_id: str | None = None) -> int:
+        if vm_id is None and host_id is None:
+            raise ValueError("name the VM, the host or both")
+        gone = [k for k in self.data.resyncs if vm_id in (None, k[0]) and host_id in (None, k[1])]
+        for key in gone:
+            del self.data.resyncs[key]
+        return len(gone)
 
     def store_credentials(self, name: str) -> StoreCredentials | None:
         return self.data.store_credentials.get(name)
@@ -739,6 +776,17 @@ class MemoryTaskStore:
         with self._lock:
             task = self.tasks.get(task_id)
             return dict(task) if task is not None else None
+
+    def recent(self, listing: TaskListing) -> list[Record]:
+        with self._lock:
+            found = [
+                dict(t) for t in self.tasks.values()
+                if (not listing.states or t["state"] in listing.states)
+                and listing.operation in (None, t["operation"])
+                and (listing.since_ms is None or t["created_ms"] >= listing.since_ms)
+            ]  # fmt: skip
+        found.sort(key=lambda t: (int(t["created_ms"]), int(t["seq"])), reverse=True)
+        return found[: listing.limit]
 
     def note_poll(self, task_id: str) -> None:
         with self._lock:

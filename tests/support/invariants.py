@@ -13,9 +13,9 @@ def snapshot(fetch: Fetch) -> dict[str, list[dict[str, Any]]]:
     """Every object of every collection, with optional fields, through collection GETs."""
     out: dict[str, list[dict[str, Any]]] = {}
     for plural in ("omnistack_clusters", "hosts", "datastores", "virtual_machines", "policies", "backups",
-                   "cluster_groups", "external_stores"):  # fmt: skip
+                   "cluster_groups", "external_stores", "persistent_volumes"):  # fmt: skip
         params = {"limit": "5000", "show_optional_fields": "true"}
-        if plural == "virtual_machines":
+        if plural in ("virtual_machines", "persistent_volumes"):
             params["state"] = "ALIVE,DELETED,REMOVED"
         items: list[dict[str, Any]] = []
         while True:
@@ -44,6 +44,9 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
     datastores, policies = _by_id(state["datastores"]), _by_id(state["policies"])
     vms = _by_id(state["virtual_machines"])
     alive = [v for v in vms.values() if v["state"] == "ALIVE"]
+    # Persistent volumes take datastore space and are backed up as VMs are.
+    volumes = _by_id(state.get("persistent_volumes", []))
+    holding = alive + [v for v in volumes.values() if v["state"] == "ALIVE"]
     for cluster in clusters.values():
         members = sorted(h["id"] for h in hosts.values() if h["omnistack_cluster_id"] == cluster["id"])
         if sorted(cluster["members"]) != members:
@@ -57,7 +60,7 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
             found.append(f"datastore {ds['name']} names its cluster wrongly")
         if policies.get(ds["policy_id"], {}).get("name") != ds["policy_name"]:
             found.append(f"datastore {ds['name']} names its policy wrongly")
-        used = sum(v["hypervisor_allocated_capacity"] - v["hypervisor_free_space"] for v in alive
+        used = sum(v["hypervisor_allocated_capacity"] - v["hypervisor_free_space"] for v in holding
                    if v["datastore_id"] == ds["id"])  # fmt: skip
         if ds["hypervisor_free_space"] != ds["size"] - used or ds["hypervisor_free_space"] < 0:
             found.append(
@@ -100,7 +103,7 @@ def problems(state: dict[str, list[dict[str, Any]]]) -> list[str]:
                     f"policy {policy['name']} rule {rule['number']} keeps backups less than its frequency"
                 )
     for backup in state["backups"]:
-        if backup["virtual_machine_id"] not in vms:
+        if backup["virtual_machine_id"] not in vms and backup["virtual_machine_id"] not in volumes:
             found.append(f"backup {backup['name']} names a missing VM")
     _unique(found, "live VMs", [v["name"] for v in alive])
     _unique(found, "datastores", [d["name"] for d in datastores.values()])

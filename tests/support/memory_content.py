@@ -11,7 +11,14 @@ from collections.abc import Iterable, Mapping
 from functools import lru_cache
 from typing import Any, cast
 
-from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from openovc.domain.catalog import (
+    BACKUPS,
+    DATASTORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    VIRTUAL_MACHINES,
+)
 from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import R, Record
 from openovc.simulator.content.ledger import MemoryLedger
@@ -21,7 +28,15 @@ from tests.support.content_check import mirror_of_memory, mismatches
 from tests.support.content_ops import Mirror
 from tests.support.fakes import MemoryFederation, MemoryTxn
 
-FIGURED: tuple[Collection[Any], ...] = (VIRTUAL_MACHINES, BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS)
+# Persistent volumes hold data as VMs do.
+FIGURED: tuple[Collection[Any], ...] = (
+    VIRTUAL_MACHINES,
+    PERSISTENT_VOLUMES,
+    BACKUPS,
+    DATASTORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+)
 Source = MemoryFederation | MemoryTxn
 
 

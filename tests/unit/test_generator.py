@@ -69,6 +69,11 @@ def _list(row: Row, name: str) -> list[object]:
     return value
 
 
+def _sources(rows: dict[str, list[Row]]) -> dict[str, Row]:
+    """What backups are taken of, by id: the VMs and the persistent volumes."""
+    return _index(rows["virtual_machines"] + rows["persistent_volumes"])
+
+
 def _when(text: object) -> datetime:
     assert isinstance(text, str)
     return parse(text)
@@ -326,13 +331,20 @@ def test_vms_live_where_their_datastore_and_hosts_are(federation: Federation) ->
 def test_backups_reference_their_vm_datastore_and_holder(federation: Federation) -> None:
     rows = federation.rows
     clusters = _index(rows["omnistack_clusters"])
-    vms = _index(rows["virtual_machines"])
+    vms = _sources(rows)
     stores = _index(rows["external_stores"], "name")
     for backup in rows["backups"]:
         vm = vms[_str(backup, "virtual_machine_id")]
         assert backup["virtual_machine_name"] == vm["name"]
         assert backup["virtual_machine_state"] == vm["state"]
-        assert backup["virtual_machine_type"] == ("TEMPLATE" if vm["hypervisor_is_template"] else "VM")
+        kind = (
+            "UNKNOWN"
+            if "hypervisor_is_template" not in vm
+            else "TEMPLATE"
+            if vm["hypervisor_is_template"]
+            else "VM"
+        )
+        assert backup["virtual_machine_type"] == kind
         assert (backup["datastore_id"], backup["datastore_name"]) == (
             vm["datastore_id"],
             vm["datastore_name"],
@@ -363,7 +375,7 @@ def test_backups_reference_their_vm_datastore_and_holder(federation: Federation)
 
 def test_backup_times_names_and_sizes(federation: Federation) -> None:
     rows = federation.rows
-    vms = _index(rows["virtual_machines"])
+    vms = _sources(rows)
     for backup in rows["backups"]:
         vm = vms[_str(backup, "virtual_machine_id")]
         created = _when(backup["created_at"])
@@ -468,7 +480,7 @@ def test_every_data_figure_is_recomputed_from_the_pieces(federation: Federation)
 def test_copies_send_what_their_destination_lacked(federation: Federation) -> None:
     """The first copy of a VM at a place sends its content compressed; later ones only the changes."""
     mirror = mirror_of_memory(federation.content)
-    vms = _index(federation.rows["virtual_machines"])
+    vms = _sources(federation.rows)
     first: dict[tuple[str, str], Row] = {}
     for backup in sorted(federation.rows["backups"], key=lambda b: _str(b, "created_at")):
         vm = vms[_str(backup, "virtual_machine_id")]
@@ -492,7 +504,7 @@ def test_a_backup_without_changes_since_the_last_holds_nothing_unique(demo: Fede
 
 
 def test_datastore_sizes_hold_their_vms(federation: Federation) -> None:
-    vms = federation.rows["virtual_machines"]
+    vms = federation.rows["virtual_machines"] + federation.rows["persistent_volumes"]
     for ds in federation.rows["datastores"]:
         alive = [vm for vm in vms if vm["datastore_id"] == ds["id"] and vm["state"] == "ALIVE"]
         used = sum(
@@ -522,7 +534,7 @@ def test_demo_has_every_feature_clients_look_at(demo: Federation) -> None:
     types = Counter(b["type"] for b in backups)
     assert types["POLICY"] > types["MANUAL"] > 0
     assert any(b["expiration_time"] is None for b in backups), "a locked backup never expires"
-    vm_cluster = {vm["id"]: vm["omnistack_cluster_id"] for vm in vms}
+    vm_cluster = {vm["id"]: vm["omnistack_cluster_id"] for vm in vms + rows["persistent_volumes"]}
     held = [b for b in backups if b["omnistack_cluster_id"]]
     assert any(b["omnistack_cluster_id"] != vm_cluster[_str(b, "virtual_machine_id")] for b in held)
     assert any(b["omnistack_cluster_id"] == vm_cluster[_str(b, "virtual_machine_id")] for b in held)

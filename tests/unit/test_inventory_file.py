@@ -228,7 +228,7 @@ BAD_CASES = [
     pytest.param(
         ("virtual_machines:", "virtual_machine:"),
         "inventory: unknown key 'virtual_machine' (expected one of seed, backups_per_vm, clusters, policies, "
-        "datastores, virtual_machines, cluster_groups, external_stores)",
+        "datastores, virtual_machines, cluster_groups, external_stores, loopback_addresses)",
         id="unknown-top-key",
     ),
     pytest.param(

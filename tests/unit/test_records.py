@@ -18,6 +18,7 @@ ROWS: dict[str, type] = {
     "policies": records.Policy,
     "cluster_groups": records.ClusterGroup,
     "external_stores": records.ExternalStore,
+    "persistent_volumes": records.PersistentVolume,
     "certificates": records.Certificate,
 }
 

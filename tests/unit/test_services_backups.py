@@ -53,6 +53,12 @@ def _vms(s: Services, **wanted: object) -> list[Row]:
     ]  # fmt: skip
 
 
+def _kept_at(s: Services, vm: Row, cluster: Row) -> bool:
+    """Whether a backup of the VM is kept at the cluster."""
+    return any(b["virtual_machine_id"] == vm["id"] and b["omnistack_cluster_id"] == cluster["id"]
+               for b in s.federation.rows(BACKUPS))  # fmt: skip
+
+
 def _used(vm: Row) -> int:
     return int(vm["hypervisor_allocated_capacity"]) - int(vm["hypervisor_free_space"])
 
@@ -304,8 +310,8 @@ def test_a_backup_task_fails_when_its_vm_or_destination_went_meanwhile(s: Servic
 
 def test_a_paced_remote_backup_is_new_then_saving_then_protected(s: Services) -> None:
     _paced(s, "virtual_machine.backup")
-    vm = _vms(s)[2]
-    remote = _other_cluster(s, vm)
+    # A VM with no backup at the other cluster yet: that cluster lacks its data, so there is data to send.
+    vm, remote = next((v, c) for v in _vms(s) if not _kept_at(s, v, c := _other_cluster(s, v)))
     backup = _take(s, vm, "paced", cluster=str(remote["id"]))
     assert (backup["state"], backup["sent_duration"], backup["sent_completion_time"]) == ("NEW", 0, None)
     plan = data.transfer(int(backup["size"]), int(backup["sent"]), "NONE", str(remote["id"]))

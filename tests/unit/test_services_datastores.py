@@ -4,7 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from openovc.domain.catalog import DATASTORES, HOSTS, OMNISTACK_CLUSTERS, POLICIES, VIRTUAL_MACHINES
+from openovc.domain.catalog import (
+    DATASTORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    POLICIES,
+    VIRTUAL_MACHINES,
+)
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.ports.federation import Record
 from openovc.services import datastores
@@ -24,6 +31,12 @@ def _alive_on(s: Services, ds_id: str) -> list[Record]:
     return [
         v for v in s.federation.rows(VIRTUAL_MACHINES) if v["datastore_id"] == ds_id and v["state"] == "ALIVE"
     ]
+
+
+def _holding(s: Services, ds_id: str) -> list[Record]:
+    """The live VMs and persistent volumes whose data the datastore holds."""
+    holders = [*s.federation.rows(VIRTUAL_MACHINES), *s.federation.rows(PERSISTENT_VOLUMES)]
+    return [v for v in holders if v["datastore_id"] == ds_id and v["state"] == "ALIVE"]
 
 
 def _used(vms: list[Record]) -> int:
@@ -221,7 +234,7 @@ def test_create_fails_when_the_cluster_shrank_by_run_time(s: Services) -> None:
 
 def test_resize_grows_and_shrinks_to_what_its_vms_use(s: Services) -> None:
     ds = _busy(s)
-    used = _used(_alive_on(s, ds["id"]))
+    used = _used(_holding(s, ds["id"]))
     assert used > 0 and ds["size"] - ds["hypervisor_free_space"] == used
     ended = s.poll(datastores.resize(s.reader, s.tasks, ds["id"], 2 * ds["size"]))
     assert ended == Ended("COMPLETED", affected=((ds["id"], DS),))
@@ -236,7 +249,7 @@ def test_resize_grows_and_shrinks_to_what_its_vms_use(s: Services) -> None:
 
 def test_resize_refusals(s: Services) -> None:
     ds = _busy(s)
-    used = _used(_alive_on(s, ds["id"]))
+    used = _used(_holding(s, ds["id"]))
     before = s.federation.snapshot()
     with pytest.raises(TaskError) as refused:
         datastores.resize(s.reader, s.tasks, ds["id"], used - 1)
@@ -263,7 +276,7 @@ def test_resize_fails_when_its_vms_grew_by_run_time(s: Services) -> None:
     s.run_on_poll()
     ds = _busy(s)
     vms = _alive_on(s, ds["id"])
-    used = _used(vms)
+    used = _used(_holding(s, ds["id"]))
     task = datastores.resize(s.reader, s.tasks, ds["id"], used)
     vm = vms[0]
     with s.federation.writing() as txn:

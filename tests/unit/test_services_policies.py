@@ -12,6 +12,7 @@ from openovc.domain.catalog import (
     EXTERNAL_STORES,
     HOSTS,
     OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
     POLICIES,
     VIRTUAL_MACHINES,
 )
@@ -171,26 +172,30 @@ def test_delete(s: Services) -> None:
     assert missing.value.message == f"Object type: policy id: {policy_id} could not be found"
 
 
-def _usage(s: Services, policy_id: str) -> tuple[int, int]:
+def _usage(s: Services, policy_id: str) -> tuple[int, int, int]:
     datastores = sum(1 for d in s.federation.rows(DATASTORES) if d["policy_id"] == policy_id)
-    vms = sum(
-        1
-        for v in s.federation.rows(VIRTUAL_MACHINES)
-        if v["policy_id"] == policy_id and v["state"] == "ALIVE"
+    vms, volumes = (
+        sum(1 for v in s.federation.rows(coll) if v["policy_id"] == policy_id and v["state"] == "ALIVE")
+        for coll in (VIRTUAL_MACHINES, PERSISTENT_VOLUMES)
     )
-    return datastores, vms
+    return datastores, vms, volumes
 
 
 def test_delete_refuses_a_policy_in_use(s: Services) -> None:
     before = s.federation.snapshot()
     for name in ("Gold", "Default"):
         policy = s.federation.named(POLICIES, name)
-        datastores, vms = _usage(s, policy["id"])
-        users = " and ".join(
+        datastores, vms, volumes = _usage(s, policy["id"])
+        named = [
             f"{n} {noun}{'' if n == 1 else 's'}"
-            for n, noun in ((datastores, "datastore"), (vms, "virtual machine"))
+            for n, noun in (
+                (datastores, "datastore"),
+                (vms, "virtual machine"),
+                (volumes, "persistent volume"),
+            )
             if n
-        )
+        ]
+        users = f"{', '.join(named[:-1])} and {named[-1]}" if len(named) > 1 else named[0]
         with pytest.raises(ObjectInUse) as refused:
             policies.delete(s.reader, s.tasks, policy["id"])
         assert (

@@ -11,7 +11,14 @@ from typing import Any
 import pytest
 from argon2 import PasswordHasher
 
-from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from openovc.domain.catalog import (
+    BACKUPS,
+    DATASTORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    VIRTUAL_MACHINES,
+)
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.ports.operations import GuestCredentials, Shutdown
 from openovc.domain.ports.simulator import Simulator
@@ -160,8 +167,24 @@ def test_remove_the_last_hosts_of_a_cluster(s: Services) -> None:
 def test_remove_refuses_the_last_host_without_force(s: Services) -> None:
     cluster = _other_cluster(s)
     first, second, last = _cluster_hosts(s, cluster["id"])
+    volumes = [
+        pv for pv in s.federation.rows(PERSISTENT_VOLUMES)
+        if pv["omnistack_cluster_id"] == cluster["id"] and pv["state"] == "ALIVE"
+        and first["id"] in {pv["host_id"], *_replicas(pv)}
+    ]  # fmt: skip
     with s.federation.writing() as txn:  # a cluster whose VMs are all gone
         txn.update_where(VIRTUAL_MACHINES, {"omnistack_cluster_id": cluster["id"]}, {"state": "DELETED"})
+    assert volumes  # the demo keeps volumes there; a live volume's data keeps the host, as a VM's does
+    before = unchanged(s.federation)
+    assert _remove(s, str(first["id"]), False) == Ended(
+        "FAILED",
+        40,
+        f"Host {first['name']} still holds the data of {len(volumes)} persistent volume(s), such as "
+        f"{volumes[0]['name']}; set force to remove it anyway.",
+    )
+    assert unchanged(s.federation) == before
+    with s.federation.writing() as txn:
+        txn.update_where(PERSISTENT_VOLUMES, {"omnistack_cluster_id": cluster["id"]}, {"state": "DELETED"})
     assert _remove(s, str(first["id"]), False).state == "COMPLETED"
     assert _remove(s, str(second["id"]), False).state == "COMPLETED"
     before = unchanged(s.federation)

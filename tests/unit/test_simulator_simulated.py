@@ -112,6 +112,15 @@ def _other_cluster(fed: MemoryFederation, cluster_id: object) -> Row:
     return next(c for c in fed.rows(OMNISTACK_CLUSTERS) if c["id"] != cluster_id)
 
 
+def _new_to_a_cluster(fed: MemoryFederation) -> tuple[Row, Row]:
+    """A VM and another cluster that keeps none of its backups, so that a backup there sends data."""
+    return next(
+        (v, c)
+        for v in _vms(fed)
+        if not _backups_of(fed, v, (c := _other_cluster(fed, v["omnistack_cluster_id"]))["id"])
+    )
+
+
 def _hosts(fed: MemoryFederation, cluster_id: object) -> list[Row]:
     return [h for h in fed.rows(HOSTS) if h["omnistack_cluster_id"] == cluster_id]
 
@@ -459,8 +468,8 @@ def test_a_backup_kept_elsewhere_sends_what_its_place_lacked(
 def test_a_paced_backup_is_new_then_saving_then_protected(
     fed: MemoryFederation, sim: SimulatedFederation
 ) -> None:
-    vm = _vms(fed)[2]
-    remote = str(_other_cluster(fed, vm["omnistack_cluster_id"])["id"])
+    vm, other = _new_to_a_cluster(fed)
+    remote = str(other["id"])
     with fed.writing() as txn:
         row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-paced", cluster=remote), True, START)
         txn.insert(BACKUPS, row)
@@ -498,8 +507,8 @@ def test_a_paced_backup_is_new_then_saving_then_protected(
 
 
 def test_a_canceled_backup_shows_what_it_had_sent(fed: MemoryFederation, sim: SimulatedFederation) -> None:
-    vm = _vms(fed)[2]
-    remote = str(_other_cluster(fed, vm["omnistack_cluster_id"])["id"])
+    vm, other = _new_to_a_cluster(fed)
+    remote = str(other["id"])
     with fed.writing() as txn:
         row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-cancel", cluster=remote), True, START)
         txn.insert(BACKUPS, row)
@@ -793,9 +802,10 @@ def test_the_workload_chore_advances_the_due_vms_and_writes_exact_figures(
     (chore,) = sim.chores(clock)
     commits = fed.commits
     assert chore() == 0 and fed.commits == commits  # nothing due: it only read
-    clock.advance(timedelta(hours=3))
-    due = fed.due(epoch_ms(clock.now()), 1000)
-    assert len(due) >= 2
+    due: list[str] = []
+    while len(due) < 2:  # until two VMs' workloads are due
+        clock.advance(timedelta(hours=1))
+        due = fed.due(epoch_ms(clock.now()), 1000)
     # One of them stopped meanwhile, its schedule left behind: the chore drops it without writing it.
     stopped = due[0]
     _set(fed, VIRTUAL_MACHINES, stopped, {"hypervisor_virtual_machine_power_state": "OFF"})
@@ -831,8 +841,7 @@ def test_the_fast_mirror_is_the_brute_force(fed: MemoryFederation, sim: Simulate
 def test_a_remote_backup_records_its_io_at_home_and_on_the_receiving_host(
     fed: MemoryFederation, sim: SimulatedFederation
 ) -> None:
-    vm = _vms(fed)[2]
-    remote = _other_cluster(fed, vm["omnistack_cluster_id"])
+    vm, remote = _new_to_a_cluster(fed)
     receiver = min(str(h["id"]) for h in _hosts(fed, remote["id"]) if h["state"] == "ALIVE")
     with fed.writing() as txn:
         row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-io", cluster=remote["id"]), False, START)
@@ -848,8 +857,8 @@ def test_a_remote_backup_records_its_io_at_home_and_on_the_receiving_host(
 
 
 def test_a_canceled_backup_stops_its_io_then(fed: MemoryFederation, sim: SimulatedFederation) -> None:
-    vm = _vms(fed)[2]
-    remote = str(_other_cluster(fed, vm["omnistack_cluster_id"])["id"])
+    vm, other = _new_to_a_cluster(fed)
+    remote = str(other["id"])
     with fed.writing() as txn:
         row = sim.take_backup(txn, _vm(vm), _backup_row(fed, vm, "bk-stop", cluster=remote), True, START)
         txn.insert(BACKUPS, row)

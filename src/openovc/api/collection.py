@@ -7,10 +7,12 @@ from typing import Any
 
 from fastapi import Request
 
+from openovc.api import schemas
 from openovc.api.deps import emergency
 from openovc.api.render import envelope, render_record
 from openovc.api.responses import JSON
-from openovc.domain.fields import Collection, Field, Kind, Op
+from openovc.api.schemas import answer
+from openovc.domain.fields import Collection, Kind, Op
 from openovc.domain.ports.federation import FederationReader
 from openovc.services import reads
 
@@ -29,29 +31,6 @@ def get_response(reader: FederationReader, coll: Collection[Any], key: str) -> J
     return JSON({coll.singular: render_record(coll, reads.get_object(reader, coll, key))})
 
 
-_JSON_TYPES = {
-    Kind.STR: "string", Kind.ENUM: "string", Kind.TIME: "string", Kind.RATIO: "string",
-    Kind.INT: "integer", Kind.BOOL: "boolean",
-}  # fmt: skip
-
-
-def _field_schema(fld: Field) -> dict[str, Any]:
-    if fld.kind is Kind.JSON:
-        return {}
-    schema: dict[str, Any] = {"type": _JSON_TYPES[fld.kind]}
-    if fld.enum:
-        schema["enum"] = list(fld.enum)
-    return schema
-
-
-def object_schema(coll: Collection[Any]) -> dict[str, Any]:
-    return {
-        "type": "object",
-        "title": coll.singular,
-        "properties": {f.name: _field_schema(f) for f in coll.fields},
-    }
-
-
 def _filter_param(coll: Collection[Any], param: str, op: Op, field_name: str) -> dict[str, Any]:
     fld = coll.field(field_name)
     kind = fld.kind if fld else Kind.STR
@@ -67,13 +46,12 @@ def _filter_param(coll: Collection[Any], param: str, op: Op, field_name: str) ->
     return {"name": param, "in": "query", "required": False, "schema": {"type": typ}, "description": desc}
 
 
-_PAGING = [
-    ("fields", "string", "Comma-separated list of fields to return"),
-    ("limit", "integer", "Maximum number of objects (1-5000, default 500)"),
-    ("offset", "integer", "Index of the first object (default 0)"),
-    ("case", "string", "sensitive (default) or insensitive: applies to filters and sort"),
-    ("sort", "string", "Field to sort on"),
-    ("order", "string", "ascending or descending (default)"),
+_PAGING: list[tuple[str, dict[str, Any], str]] = [
+    ("fields", {"type": "string"}, "Comma-separated list of fields to return"),
+    ("limit", {"type": "integer", "minimum": 1, "maximum": 5000}, "Maximum number of objects (default 500)"),
+    ("offset", {"type": "integer", "minimum": 0}, "Index of the first object (default 0)"),
+    ("case", {"type": "string", "enum": ["sensitive", "insensitive"]}, "Applies to filters and sort"),
+    ("order", {"type": "string", "enum": ["ascending", "descending"]}, "descending by default"),
 ]
 
 
@@ -81,46 +59,21 @@ def list_openapi(coll: Collection[Any]) -> dict[str, Any]:
     """openapi_extra for a collection GET: every filter and paging parameter, and the envelope."""
     params = [_filter_param(coll, f.param, f.op, f.field) for f in coll.filters]
     params += [
-        {"name": n, "in": "query", "required": False, "schema": {"type": t}, "description": d}
-        for n, t, d in _PAGING
+        {"name": n, "in": "query", "required": False, "schema": schema, "description": d}
+        for n, schema, d in _PAGING
     ]
+    sortable = [f.name for f in coll.fields if f.sortable]
+    params.append(
+        {"name": "sort", "in": "query", "required": False, "schema": {"type": "string", "enum": sortable},
+         "description": f"Field to sort on (default {coll.default_sort})"}
+    )  # fmt: skip
     if coll.has_optional_fields:
         params.append(
             {"name": "show_optional_fields", "in": "query", "required": False, "schema": {"type": "boolean"}}
         )
-    return {
-        "parameters": params,
-        "responses": {
-            "200": {
-                "description": f"A page of {coll.plural}",
-                "content": {
-                    "application/json": {
-                        "schema": {
-                            "type": "object",
-                            "properties": {
-                                "offset": {"type": "integer"},
-                                "limit": {"type": "integer"},
-                                "count": {"type": "integer"},
-                                coll.plural: {"type": "array", "items": object_schema(coll)},
-                            },
-                        }
-                    }
-                },
-            }
-        },
-    }
+    return {"parameters": params, **answer(schemas.envelope(coll), description=f"A page of {coll.plural}")}
 
 
 def get_openapi(coll: Collection[Any]) -> dict[str, Any]:
-    return {
-        "responses": {
-            "200": {
-                "description": f"One {coll.singular}",
-                "content": {
-                    "application/json": {
-                        "schema": {"type": "object", "properties": {coll.singular: object_schema(coll)}}
-                    }
-                },
-            }
-        }
-    }
+    """openapi_extra for a single-object GET: the object with every field."""
+    return answer(schemas.single(coll), description=f"One {coll.singular}")

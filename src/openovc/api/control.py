@@ -4,7 +4,8 @@ It is an application of its own, mounted at /_openovc, so that it has its own Op
 (/_openovc/openapi.json) and page (/_openovc/index.html), and HPE's document stays HPE's. It takes the
 same bearer tokens: any valid user reads, the administrator changes (read-only: 403); bodies are plain
 JSON, and errors have HPE's shape. Only /_openovc/health answers without a token, and says nothing but
-whether the server is up and ready.
+whether the server is up and ready; /_openovc/metrics (Prometheus' text) does too when the operator says
+so (`serve --metrics-public`), since scrapers usually carry no token.
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from starlette.concurrency import run_in_threadpool
 from starlette.responses import HTMLResponse
 
 from openovc.api.application import docs_page, json_application
-from openovc.api.deps import Runtime, RuntimeDep, session
+from openovc.api.deps import Runtime, RuntimeDep, SessionDep, session
 from openovc.api.responses import JSON
+from openovc.api.server_metrics import ServerMetrics, metrics_routes
 from openovc.domain.errors import InvalidBody
 
 CONTROL_PREFIX = "/_openovc"
@@ -91,6 +93,21 @@ def get_health(rt: RuntimeDep) -> JSON:
     return JSON(READY) if rt.health.ready() else JSON(UNAVAILABLE, status_code=503)
 
 
+_SESSION = {
+    "type": "object",
+    "properties": {
+        "username": {"type": "string", "example": "administrator@vsphere.local"},
+        "role": {"type": "string", "enum": ["administrator", "read_only", "emergency"]},
+    },
+}
+
+
+@router.get("/session", operation_id="getSession", tags=["session"], openapi_extra=_answers(_SESSION))
+def get_session(found: SessionDep) -> JSON:
+    """Who the bearer token belongs to and its role: the dashboard offers only what the role may do."""
+    return JSON({"username": found.token.username, "role": found.role.value})
+
+
 @router.get("/clock", operation_id="getClock", openapi_extra=_answers(_CLOCK))
 def get_clock(rt: RuntimeDep) -> JSON:
     """The simulator's clock: its mode (real, manual, accelerated:N) and simulated now."""
@@ -129,11 +146,17 @@ async def set_clock(request: Request, rt: RuntimeDep) -> JSON:
     return JSON(await run_in_threadpool(rt.time.set, body))
 
 
-def control_app(rt: Runtime) -> FastAPI:
+def control_app(rt: Runtime, server_metrics: ServerMetrics) -> FastAPI:
     """The control API's application, to mount at CONTROL_PREFIX."""
     app = json_application(rt, "OpenOVC control API", "/openapi.json")
-    for each in (public, router):
+    from openovc.api.control_faults import router as faults  # here: it reads bodies with _json_object
+    from openovc.api.control_hardware import router as hardware
+    from openovc.api.control_snapshots import router as snapshots  # here too, for the same reason
+    from openovc.api.control_tasks import router as tasks
+
+    for each in (public, router, faults, snapshots, tasks, hardware):
         app.router.routes.extend(each.routes)  # flat, as the main application's (api.deps.api_router)
+    app.router.routes.extend(metrics_routes(server_metrics, public=rt.settings.metrics_public))
 
     @app.get("/index.html", include_in_schema=False)
     def docs() -> HTMLResponse:

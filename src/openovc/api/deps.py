@@ -22,7 +22,11 @@ from openovc.domain.ports.role_assignments import RoleAssignmentStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.operations.engine import TaskEngine
 from openovc.services.auth import AuthService, Session
+from openovc.services.faults import FaultService
+from openovc.services.hardware import HardwareService
 from openovc.services.health import Health
+from openovc.services.pacing import SharedPacing
+from openovc.services.snapshots import Snapshots
 from openovc.services.time_control import TimeControl
 from openovc.settings import Settings
 
@@ -43,6 +47,10 @@ class Runtime:
     simulator: Simulator
     time: TimeControl
     health: Health
+    faults: FaultService
+    pacing: SharedPacing
+    snapshots: Snapshots
+    hardware: HardwareService
 
 
 async def runtime(request: Request) -> Runtime:
@@ -143,22 +151,29 @@ def emergency(request: Request) -> bool:
 _MEDIA = re.compile(r"^application/vnd\.simplivity\.v1(?:\.(\d+))?\+json$")
 
 
-def media_type(minimum: int) -> Any:
-    """A dependency accepting `application/vnd.simplivity.v1.N+json` with N >= minimum (v1 is N=0).
+class MediaType:
+    """A dependency accepting `application/vnd.simplivity.v1.N+json` with N >= minimum (v1 is N=0); the
+    OpenAPI document lists those types for the route's body (`api/openapi.py`).
 
     No Content-Type at all is accepted, since clients send body-less POSTs without one.
     """
 
-    async def check(request: Request) -> None:  # no I/O: no trip through the thread pool
+    def __init__(self, minimum: int) -> None:
+        self.minimum = minimum
+
+    async def __call__(self, request: Request) -> None:  # no I/O: no trip through the thread pool
         raw = request.headers.get("content-type")
         if raw is None:
             return
         mime = raw.split(";", 1)[0].strip().lower()
         match = _MEDIA.match(mime)
-        if match is None or int(match.group(1) or 0) < minimum:
+        if match is None or int(match.group(1) or 0) < self.minimum:
             raise UnsupportedMediaType(f"Content type '{raw}' not supported")
 
-    return Depends(check)
+
+def media_type(minimum: int) -> Any:
+    """The route's dependency on a vendor media type of at least version 1.`minimum`."""
+    return Depends(MediaType(minimum))
 
 
 API_PREFIX = "/api"

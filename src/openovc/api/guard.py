@@ -26,6 +26,7 @@ PATH_OBJECTS = {
     "ruleId": "rule",
     "taskId": "task",
     "certId": "certificate",
+    "pvId": "persistent_volume",
 }
 
 _UTF8 = ("utf-8", "utf8")

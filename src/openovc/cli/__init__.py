@@ -1,4 +1,5 @@
-"""The `openovc` command: serve the API, initialise the store, manage users, move the simulated clock."""
+"""The `openovc` command: serve the API, initialise the store, manage users, move the simulated clock,
+set fault rules and task pacing, save and restore snapshots, fail and repair the hardware."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from openovc import __version__
-from openovc.cli import clock, init, serve, users
+from openovc.cli import clock, faults, hardware, init, serve, snapshots, users
 from openovc.cli.common import EXIT_ERROR, CommandError
 
 
@@ -19,6 +20,9 @@ def _parser() -> argparse.ArgumentParser:
     init.add_command(commands)
     users.add_command(commands)
     clock.add_command(commands)
+    faults.add_command(commands)
+    snapshots.add_command(commands)
+    hardware.add_command(commands)
     return parser
 
 

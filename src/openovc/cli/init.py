@@ -16,6 +16,7 @@ from openovc.cli.common import (
     settings_from,
     store_options,
 )
+from openovc.cli.progress import add_progress_option, progress_for
 from openovc.simulator.federation import FederationSpec
 
 _SPEC_COUNTS = (
@@ -44,6 +45,13 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "--inventory", type=Path, metavar="FILE", help="load this YAML or JSON inventory instead"
     )
     init.add_argument("--force", action="store_true", help="replace a federation already in the store")
+    init.add_argument(
+        "--loopback-addresses",
+        action="store_true",
+        help="give hosts management addresses in 127.0.0.0/8 (127.0.1.1, ...), one each, for "
+        "`serve --controller-per-host`",
+    )
+    add_progress_option(init)
     init.set_defaults(handler=_init)
 
 
@@ -94,25 +102,35 @@ def _init(args: argparse.Namespace) -> int:
             )
         started = time.perf_counter()
         now = rt.clock.now()
-        # Built before anything is cleared, so that a bad inventory leaves the old federation in place.
-        if spec is None:
-            from openovc.simulator.generator.inventory_file import load_inventory
+        with progress_for(args) as progress:
+            # Built before anything is cleared, so that a bad inventory leaves the old federation in place.
+            if spec is None:
+                from openovc.simulator.generator.inventory_file import load_inventory
 
-            try:
-                federation = load_inventory(args.inventory, now)
-            except ValueError as exc:  # its message starts with the file's path
-                raise CommandError(f"invalid inventory: {exc}") from None
-            source = "inventory"
-        else:
-            from openovc.simulator.generator.generator import generate
+                try:
+                    federation = load_inventory(
+                        args.inventory, now, progress, loopback_addresses=args.loopback_addresses
+                    )
+                except ValueError as exc:  # its message starts with the file's path
+                    raise CommandError(f"invalid inventory: {exc}") from None
+                source = "inventory"
+            else:
+                from openovc.simulator.generator.generator import generate
 
-            federation = generate(spec, now)
-            source = "generated"
-        if exists:
-            rt.storage.clear_federation()
-        install_federation(
-            rt, federation, source=source, generated_at=now, spec=spec, inventory=args.inventory
-        )
+                federation = generate(spec, now, progress, loopback_addresses=args.loopback_addresses)
+                source = "generated"
+            if exists:
+                progress.phase("Clearing the old federation")
+                rt.storage.clear_federation()
+            install_federation(
+                rt,
+                federation,
+                source=source,
+                generated_at=now,
+                spec=spec,
+                inventory=args.inventory,
+                progress=progress,
+            )
         elapsed = time.perf_counter() - started
     finally:
         rt.storage.dispose()

@@ -25,8 +25,13 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
     listing.set_defaults(handler=_users_list)
     add = actions.add_parser("add", help="add a user")
     store_options(add)
-    add.add_argument("name")
-    add.add_argument("--role", required=True, choices=[r.value for r in Role])
+    add.add_argument("name", help="the user's name, as it logs in")
+    add.add_argument(
+        "--role",
+        required=True,
+        choices=[r.value for r in Role],
+        help="administrator (reads and writes), read_only, or emergency (logs in with the emergency grant only)",
+    )
     add.add_argument("--password", help="the password (prompted for when omitted on a terminal)")
     add.add_argument(
         "--group", action="append", default=[], help="a vCenter group the user belongs to (repeatable)"
@@ -36,16 +41,16 @@ def add_command(commands: argparse._SubParsersAction[argparse.ArgumentParser]) -
         "groups", help="set the vCenter groups a user belongs to (role assignments use them)"
     )
     store_options(groups)
-    groups.add_argument("name")
+    groups.add_argument("name", help="the user")
     groups.add_argument("group", nargs="*", help="the groups (none: no groups)")
     groups.set_defaults(handler=_users_groups)
     remove = actions.add_parser("remove", help="remove a user and revoke its tokens")
     store_options(remove)
-    remove.add_argument("name")
+    remove.add_argument("name", help="the user")
     remove.set_defaults(handler=_users_remove)
     passwd = actions.add_parser("passwd", help="change a user's password")
     store_options(passwd)
-    passwd.add_argument("name")
+    passwd.add_argument("name", help="the user (svtcli for the emergency account)")
     passwd.add_argument("--password", help="the new password (prompted for when omitted on a terminal)")
     passwd.set_defaults(handler=_users_passwd)
 

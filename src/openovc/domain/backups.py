@@ -17,3 +17,10 @@ def in_cluster(backup: Mapping[str, Any]) -> bool:
 def kept_at(backup: Mapping[str, Any]) -> str:
     """Where a backup's content is kept: its cluster's id, or its external store's name."""
     return str(backup["external_store_name"] or backup["omnistack_cluster_id"])
+
+
+def source_type(template: bool, persistent_volume: bool = False) -> str:
+    """A backup's virtual_machine_type: a persistent volume's backups are of neither a VM nor a template."""
+    if persistent_volume:
+        return "UNKNOWN"
+    return "TEMPLATE" if template else "VM"

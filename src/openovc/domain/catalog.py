@@ -13,6 +13,7 @@ from openovc.domain.records import (
     ExternalStore,
     Host,
     OmnistackCluster,
+    PersistentVolume,
     Policy,
     VirtualMachine,
 )
@@ -179,6 +180,24 @@ VIRTUAL_MACHINES: Collection[VirtualMachine] = Collection(
         _m("host_id", listable=False),
         _group("omnistack_cluster_id"),
     ),
+)
+
+# A persistent volume (a vSphere first-class disk the CSI driver made) is shown as a VM is, but for what
+# only a VM has (a guest, power, CPUs, NICs, HA): the same fields, in the same order, and the same filters.
+_PV_FIELDS = frozenset({
+    "id", "name", "state", "created_at", "deleted_at", "omnistack_cluster_id", "omnistack_cluster_name",
+    "datastore_id", "datastore_name", "policy_id", "policy_name", "host_id", "hypervisor_object_id",
+    "hypervisor_type", "hypervisor_management_system", "hypervisor_management_system_name",
+    "compute_cluster_parent_hypervisor_object_id", "compute_cluster_parent_name", "app_aware_vm_status",
+    "replica_set", "cluster_group_ids", "hypervisor_allocated_capacity", "hypervisor_free_space",
+})  # fmt: skip
+
+PERSISTENT_VOLUMES: Collection[PersistentVolume] = Collection(
+    plural="persistent_volumes",
+    singular="persistent_volume",
+    default_filters=dict(VIRTUAL_MACHINES.default_filters),
+    fields=tuple(f for f in VIRTUAL_MACHINES.fields if f.name in _PV_FIELDS),
+    filters=tuple(f for f in VIRTUAL_MACHINES.filters if f.field in _PV_FIELDS),
 )
 
 BACKUPS: Collection[Backup] = Collection(
@@ -481,6 +500,6 @@ CERTIFICATES: Collection[Certificate] = Collection(
 
 ALL: tuple[Collection[Any], ...] = (
     VIRTUAL_MACHINES, BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, POLICIES,
-    CLUSTER_GROUPS, EXTERNAL_STORES,
+    CLUSTER_GROUPS, EXTERNAL_STORES, PERSISTENT_VOLUMES,
 )  # fmt: skip
 BY_PLURAL: dict[str, Collection[Any]] = {c.plural: c for c in (*ALL, CERTIFICATES)}

@@ -52,6 +52,38 @@ class VirtualMachine(TypedDict):
     network_interfaces: Any
 
 
+class PersistentVolume(TypedDict):
+    """A row of persistent_volumes."""
+
+    id: str
+    name: str | None
+    state: str | None
+    created_at: str | None
+    deleted_at: str | None
+    omnistack_cluster_id: str | None
+    omnistack_cluster_name: str | None
+    datastore_id: str | None
+    datastore_name: str | None
+    policy_id: str | None
+    policy_name: str | None
+    host_id: str | None
+    hypervisor_object_id: str | None
+    hypervisor_type: str | None
+    hypervisor_management_system: str | None
+    hypervisor_management_system_name: str | None
+    compute_cluster_parent_hypervisor_object_id: str | None
+    compute_cluster_parent_name: str | None
+    app_aware_vm_status: str | None
+    replica_set: Any
+    cluster_group_ids: Any
+    hypervisor_allocated_capacity: int | None
+    hypervisor_free_space: int | None
+
+
+# What a backup is taken of: a VM, or a persistent volume (its fields are a VM's, fewer).
+BackupSource = VirtualMachine | PersistentVolume
+
+
 class Backup(TypedDict):
     """A row of backups."""
 

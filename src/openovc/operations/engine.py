@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from contextvars import ContextVar
 from datetime import datetime
 from typing import Any
 
@@ -30,6 +31,13 @@ ORPHAN_MESSAGE = (
     "The Virtual Controller that accepted this task stopped before the task finished; nothing was changed."
 )
 
+# Fault rules' task errors (api/faults.py sets this around a request): asked at each submit, it gives the
+# failure the task is to end with, if a rule fires. The task then runs as usual and ends FAILED with it,
+# having changed nothing; the failure travels in the stored payload, under FAULT_KEY, so that whichever
+# process runs the task fails it.
+TASK_FAULT: ContextVar[Callable[[], TaskFailure | None] | None] = ContextVar("task_fault", default=None)
+FAULT_KEY = "_openovc_fault"
+
 
 class EndedTasks:
     """The tasks that ended lately, as they ended: a final state never changes, so a poll of one is answered
@@ -39,6 +47,9 @@ class EndedTasks:
         self._capacity = capacity
         self._tasks: dict[str, Record] = {}
         self._lock = threading.Lock()
+        # Called before each answer from memory: the composition root's notices a snapshot restored by
+        # any server process, and then clears this memory (a restore replaces the stored tasks).
+        self.fresh: Callable[[], object] = lambda: None
 
     def remember(self, task: Record) -> None:
         assert task["state"] != TaskState.QUEUED.value, "only a final state never changes"
@@ -48,7 +59,12 @@ class EndedTasks:
                 del self._tasks[next(iter(self._tasks))]  # the oldest: dicts keep insertion order
 
     def get(self, task_id: str) -> Record | None:
+        self.fresh()
         return self._tasks.get(task_id)
+
+    def clear(self) -> None:
+        with self._lock:
+            self._tasks.clear()
 
 
 class TaskEngine:
@@ -80,6 +96,10 @@ class TaskEngine:
     def register(self, operation: str, handler: Handler) -> None:
         self._handlers[operation] = handler
 
+    def operations(self) -> list[str]:
+        """The operations it runs as tasks."""
+        return sorted(self._handlers)
+
     def now_ms(self) -> int:
         return epoch_ms(self.clock.now())
 
@@ -105,6 +125,10 @@ class TaskEngine:
         SQLite has one writer). Without it, it excludes every other operation while it runs.
         """
         assert operation in self._handlers, f"no handler for {operation}"
+        fault = TASK_FAULT.get()
+        injected = None if fault is None else fault()
+        if injected is not None:
+            payload = {**payload, FAULT_KEY: [injected.error_code, injected.message]}
         pacing = self.pacing.for_operation(operation)
         now = self.now_ms()
         delay_ms = int(pacing.delay(self._rng) * 1000)
@@ -204,6 +228,9 @@ class TaskEngine:
             )
 
     def _work(self, operation: str, txn: Txn, payload: Record) -> list[AffectedObject]:
+        fault = payload.get(FAULT_KEY)
+        if fault is not None:
+            raise TaskFailure(int(fault[0]), str(fault[1]))
         handler = self._handlers.get(operation)
         if handler is None:
             raise TaskFailure(Codes.INVALID_ARGUMENT, f"This server cannot run {operation} tasks.")

@@ -3,16 +3,22 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
 import orjson
 
-from openovc.domain.catalog import DATASTORES, OMNISTACK_CLUSTERS, POLICIES, VIRTUAL_MACHINES
+from openovc.domain.catalog import (
+    DATASTORES,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    POLICIES,
+    VIRTUAL_MACHINES,
+)
 from openovc.domain.errors import TaskError
 from openovc.domain.ports.federation import FederationReader, Finder, Record, Txn
-from openovc.domain.records import Datastore, OmnistackCluster, VirtualMachine
+from openovc.domain.records import Datastore, OmnistackCluster, PersistentVolume, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services.common import (
@@ -47,12 +53,18 @@ def _alive_vms(finder: Finder, ds_id: str, **more: object) -> list[VirtualMachin
     return finder.find(VIRTUAL_MACHINES, datastore_id=ds_id, state="ALIVE", **more)
 
 
-def _data(vms: list[VirtualMachine]) -> int:
+def _data(vms: Sequence[VirtualMachine | PersistentVolume]) -> int:
     """Bytes the VMs' data takes on their datastore (what clone and move count against its space)."""
     return sum(
         max(0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0))
         for vm in vms
     )
+
+
+def _used(finder: Finder, ds_id: str) -> int:
+    """Bytes the datastore's live VMs and persistent volumes (which take its space as VMs do) hold."""
+    volumes = finder.find(PERSISTENT_VOLUMES, datastore_id=ds_id, state="ALIVE")
+    return _data([*_alive_vms(finder, ds_id), *volumes])
 
 
 def _too_big(size: int, cluster: OmnistackCluster) -> str | None:
@@ -167,7 +179,7 @@ def _run_create(txn: Txn, payload: Mapping[str, Any], now: datetime) -> list[Aff
 
 def resize(reader: FederationReader, tasks: TaskEngine, ds_id: str, size: int) -> Record:
     datastore = existing(reader, DATASTORES, ds_id)
-    problem = _below_used(datastore, size, _data(_alive_vms(reader, ds_id)))
+    problem = _below_used(datastore, size, _used(reader, ds_id))
     if problem is not None:
         raise TaskError(Codes.INVALID_ARGUMENT, problem)
     cluster = reader.get(OMNISTACK_CLUSTERS, str(datastore["omnistack_cluster_id"]))
@@ -179,7 +191,7 @@ def resize(reader: FederationReader, tasks: TaskEngine, ds_id: str, size: int) -
 def _run_resize(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     datastore = still_there(txn, DATASTORES, payload["datastore"])
     size = int(payload["size"])
-    used = _data(_alive_vms(txn, datastore["id"]))
+    used = _used(txn, datastore["id"])
     problem = _below_used(datastore, size, used)
     if problem is not None:
         raise TaskFailure(Codes.INVALID_ARGUMENT, problem)

@@ -1,9 +1,11 @@
 """Host operations: Virtual Controller shutdown and its cancellation (direct), and removal (a task).
 
-A shutdown that is accepted stays IN_PROGRESS (FORCE_IN_PROGRESS without `ha_wait`) until it is
-cancelled, and the host shows FAULTY meanwhile, as the other Virtual Controllers see it. A real
-controller stops answering once it is off and comes back when its VM is powered on in vCenter; this
-server answers for every host and has no way to power a controller on, so cancelling is the way back.
+A shutdown that is accepted shows the host FAULTY at once, as the other Virtual Controllers see it, and
+its VMs' replicas there unserved (DEGRADED). It is IN_PROGRESS (FORCE_IN_PROGRESS without `ha_wait`) for
+the few simulated minutes the controller takes to stop (domain/hardware_faults.py), then SUCCESS: the
+controller is off. Cancelling before then brings it back (ALIVE, its replicas resyncing what their VMs
+wrote meanwhile, services/replicas.py); after, a real controller comes back when its VM is powered on in
+vCenter, which the control API's restart does here (services/hardware.py).
 
 Removing a host deletes it: GET /hosts no longer lists it and GET /hosts/{id} answers 404, as for an
 object that never existed. Its VMs move to the cluster's other hosts first (with `force`).
@@ -11,68 +13,34 @@ object that never existed. Its VMs move to the cluster's other hosts first (with
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from functools import partial
 from typing import Any
 
-from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
+from openovc.domain.catalog import (
+    BACKUPS,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    VIRTUAL_MACHINES,
+)
 from openovc.domain.errors import ObjectNotFound, TaskError
+from openovc.domain.hardware_faults import shutdown_status as shutdown_status_at
 from openovc.domain.ports.federation import FederationReader, Record, Txn
-from openovc.domain.ports.operations import Shutdown
+from openovc.domain.ports.operations import Resync, Shutdown
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
-from openovc.domain.records import Host, VirtualMachine
+from openovc.domain.records import Host, PersistentVolume, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
+from openovc.services import replicas
 from openovc.services.common import existing, still_there
 
 HOST = "host"
 SUCCESS, FAILURE, IN_PROGRESS = "SUCCESS", "FAILURE", "IN_PROGRESS"
 FORCE_IN_PROGRESS, NONE = "FORCE_IN_PROGRESS", "NONE"
-
-
-def _replica_hosts(vm: Mapping[str, Any]) -> list[str]:
-    return [str(r["id"]) for r in vm["replica_set"] or []]
-
-
-def _ha_status(vm: Mapping[str, Any], live: set[str], single: bool) -> str:
-    """Storage HA of a live VM from which of its replicas' controllers are up."""
-    replicas = _replica_hosts(vm)
-    up = sum(1 for h in replicas if h in live)
-    if up == 0:
-        return "DEFUNCT"  # no controller serves its data
-    if single:
-        return "OUT_OF_SCOPE"  # a single-replica datastore keeps no HA copy
-    return "SAFE" if up >= 2 and up == len(replicas) else "DEGRADED"
-
-
-class _SingleReplica:
-    """Whether a datastore keeps one copy only, read once per datastore."""
-
-    def __init__(self, txn: Txn) -> None:
-        self.txn = txn
-        self.known: dict[str, bool] = {}
-
-    def __call__(self, datastore_id: str) -> bool:
-        if datastore_id not in self.known:
-            found = self.txn.get(DATASTORES, datastore_id)
-            self.known[datastore_id] = bool(found["single_replica"]) if found is not None else False
-        return self.known[datastore_id]
-
-
-def _ha_values(ha: str) -> Record:
-    return {"ha_status": ha, "ha_resynchronization_progress": 100 if ha == "SAFE" else 0}
-
-
-def _refresh_ha(txn: Txn, cluster_id: str, host_id: str) -> None:
-    """Recompute the HA status of the live VMs with a replica on this host."""
-    live = {h["id"] for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id) if h["state"] == "ALIVE"}
-    single = _SingleReplica(txn)
-    for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id, state="ALIVE"):
-        if host_id in _replica_hosts(vm):
-            ha = _ha_status(vm, live, single(str(vm["datastore_id"])))
-            txn.update(VIRTUAL_MACHINES, vm["id"], _ha_values(ha))
 
 
 # ------------------------------------------------------------------------------------------ shutdown
@@ -86,16 +54,12 @@ def _host_now(txn: Txn, host_id: str) -> Host:
 
 
 def _unprotected(txn: Txn, host: Host) -> list[VirtualMachine]:
-    """Live VMs that would have no replica on a running controller once this host's controller stops."""
-    others_up = {
-        h["id"]
-        for h in txn.find(HOSTS, omnistack_cluster_id=host["omnistack_cluster_id"])
-        if h["state"] == "ALIVE" and h["id"] != host["id"]
-    }
+    """Live VMs that would have no replica on a serving host once this host's controller stops."""
+    others = replicas.serving_hosts(txn, str(host["omnistack_cluster_id"])) - {host["id"]}
     return [
         vm
-        for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=host["omnistack_cluster_id"], state="ALIVE")
-        if host["id"] in _replica_hosts(vm) and not others_up.intersection(_replica_hosts(vm))
+        for vm in replicas.holding(txn, str(host["omnistack_cluster_id"]), host["id"])
+        if not others.intersection(replicas.replica_hosts(vm))
     ]
 
 
@@ -106,8 +70,10 @@ def shutdown(
     existing(reader, HOSTS, host_id)
     with store.changing() as (txn, state):
         host = _host_now(txn, host_id)
-        if state.shutdown(host_id) is not None:
-            return IN_PROGRESS  # asked again while the first request is still being carried out
+        found = state.shutdown(host_id)
+        if found is not None:
+            # Asked again while the first request is still being carried out; once off, nothing runs.
+            return IN_PROGRESS if shutdown_status_at(found, now_ms) != SUCCESS else FAILURE
         if host["state"] != "ALIVE":
             return FAILURE  # no running controller to shut down
         # With ha_wait the controller refuses to leave VMs without a live copy of their data.
@@ -116,27 +82,44 @@ def shutdown(
         status = IN_PROGRESS if ha_wait else FORCE_IN_PROGRESS
         state.put_shutdown(Shutdown(host_id, status, ha_wait, now_ms))
         txn.update(HOSTS, host_id, {"state": "FAULTY"})
-        _refresh_ha(txn, str(host["omnistack_cluster_id"]), host_id)
+        replicas.went_away(txn, host_id)
+        replicas.refresh(txn, str(host["omnistack_cluster_id"]), now_ms, hosts={host_id})
     return SUCCESS
 
 
-def cancel_shutdown(store: OperationsStore, reader: FederationReader, host_id: str) -> str:
-    """Cancel a shutdown still in progress (SUCCESS, the host back ALIVE), else FAILURE."""
+def cancel_shutdown(
+    store: OperationsStore, reader: FederationReader, sim: Simulator, host_id: str, now_ms: int
+) -> str:
+    """Cancel a shutdown still in progress (SUCCESS, the host back ALIVE, its replicas resyncing what
+    changed meanwhile), else FAILURE (none, or the controller is off already)."""
     existing(reader, HOSTS, host_id)
     with store.changing() as (txn, state):
         host = _host_now(txn, host_id)
-        if not state.drop_shutdown(host_id):
+        found = state.shutdown(host_id)
+        if found is None or shutdown_status_at(found, now_ms) == SUCCESS:
             return FAILURE
-        txn.update(HOSTS, host_id, {"state": "ALIVE"})
-        _refresh_ha(txn, str(host["omnistack_cluster_id"]), host_id)
+        back_up(txn, sim, host, now_ms - found.requested_ms, now_ms)
     return SUCCESS
 
 
-def shutdown_status(store: OperationsStore, reader: FederationReader, host_id: str) -> str:
+def back_up(
+    txn: Txn, sim: Simulator, host: Host, away_ms: int, now_ms: int
+) -> tuple[list[Resync], Counter[str]]:
+    """The host's controller runs again after `away_ms`: ALIVE, and its replicas catch up; the resyncs
+    that began, and how many VMs came to each HA status."""
+    state = txn.state()
+    state.drop_shutdown(host["id"])
+    txn.update(HOSTS, host["id"], {"state": "ALIVE"})
+    cluster_id = str(host["omnistack_cluster_id"])
+    started = replicas.came_back(txn, sim, cluster_id, host["id"], away_ms, now_ms)
+    return started, replicas.refresh(txn, cluster_id, now_ms, hosts={host["id"]})
+
+
+def shutdown_status(store: OperationsStore, reader: FederationReader, host_id: str, now_ms: int) -> str:
     existing(reader, HOSTS, host_id)
     with store.reading() as state:
         found = state.shutdown(host_id)
-    return found.status if found is not None else NONE
+    return shutdown_status_at(found, now_ms) if found is not None else NONE
 
 
 # ------------------------------------------------------------------------------ remove from federation
@@ -162,7 +145,7 @@ def _holders(txn: Txn, cluster_id: str, host_id: str) -> list[VirtualMachine]:
     return [
         vm
         for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id)
-        if vm["host_id"] == host_id or host_id in _replica_hosts(vm)
+        if vm["host_id"] == host_id or host_id in replicas.replica_hosts(vm)
     ]
 
 
@@ -173,7 +156,7 @@ class _Loads:
         self.hosts = {h["id"]: h for h in hosts}
         self.count = dict.fromkeys(self.hosts, 0)
         for vm in txn.find(VIRTUAL_MACHINES, omnistack_cluster_id=cluster_id, state="ALIVE"):
-            for h in _replica_hosts(vm):
+            for h in replicas.replica_hosts(vm):
                 if h in self.count:
                     self.count[h] += 1
 
@@ -186,7 +169,7 @@ class _Loads:
         return best
 
 
-def _rehome(vm: VirtualMachine, gone: str, loads: _Loads, single: bool) -> Record:
+def _rehome(vm: VirtualMachine | PersistentVolume, gone: str, loads: _Loads, single: bool) -> Record:
     """The VM's new replica set and host once `gone` is removed; empty when no host is left."""
     kept = [dict(r) for r in vm["replica_set"] or [] if r["id"] != gone]
     if not kept:
@@ -221,15 +204,26 @@ def _run_remove(sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: date
                 f"Host {name} still holds the data of {len(alive)} virtual machine(s), such as "
                 f"{alive[0]['name']}; move them to other hosts or set force to remove it anyway.",
             )
+        volumes = [pv for pv in _volume_holders(txn, cluster_id, host_id) if pv["state"] == "ALIVE"]
+        if volumes:
+            raise TaskFailure(
+                Codes.OBJECT_IN_USE,
+                f"Host {name} still holds the data of {len(volumes)} persistent volume(s), such as "
+                f"{volumes[0]['name']}; set force to remove it anyway.",
+            )
         if not others:
             raise TaskFailure(
                 Codes.INVALID_STATE,
                 f"Host {name} is the last host of its omnistack_cluster; set force to remove it anyway.",
             )
-    _move_vms(sim, txn, holders, host_id, _Loads(txn, cluster_id, others))
+    loads = _Loads(txn, cluster_id, others)
+    _move_vms(sim, txn, holders, host_id, loads)
+    _move_volumes(sim, txn, _volume_holders(txn, cluster_id, host_id), host_id, loads)
     _leave_cluster(txn, cluster_id, host_id)
     state = txn.state()
     state.drop_shutdown(host_id)
+    state.drop_host_fault(host_id)
+    state.drop_resyncs(host_id=host_id)
     state.drop_host_hardware(host_id)
     txn.delete(HOSTS, host_id)
     # The remaining hosts share the cluster's bytes; the host's share goes.
@@ -238,14 +232,15 @@ def _run_remove(sim: Simulator, txn: Txn, payload: Mapping[str, Any], _now: date
 
 
 def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[VirtualMachine], gone: str, loads: _Loads) -> None:
-    live = {h for h, rec in loads.hosts.items() if rec["state"] == "ALIVE"}
-    single = _SingleReplica(txn)
+    cluster = str(holders[0]["omnistack_cluster_id"]) if holders else ""
+    live = replicas.serving_hosts(txn, cluster) & set(loads.hosts)
+    single = replicas.SingleReplica(txn)
     for vm in holders:
         one_copy = single(str(vm["datastore_id"]))
         values = _rehome(vm, gone, loads, one_copy)
         if vm["state"] == "ALIVE":
             if values["replica_set"]:
-                values.update(_ha_values(_ha_status({**vm, **values}, live, one_copy)))
+                values.update(replicas.ha_values(replicas.ha_status({**vm, **values}, live, one_copy)))
             else:
                 # No host is left to run it: it leaves the inventory, as a VM deleted outside SimpliVity.
                 values.update(state="REMOVED", ha_status="UNKNOWN", ha_resynchronization_progress=0)
@@ -254,6 +249,27 @@ def _move_vms(sim: Simulator, txn: Txn, holders: Sequence[VirtualMachine], gone:
                     BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "REMOVED"}
                 )
         txn.update(VIRTUAL_MACHINES, vm["id"], values)
+
+
+def _volume_holders(txn: Txn, cluster_id: str, host_id: str) -> list[PersistentVolume]:
+    """Every persistent volume (any state) that keeps a replica on the host."""
+    found = txn.find(PERSISTENT_VOLUMES, omnistack_cluster_id=cluster_id)
+    return [pv for pv in found if pv["host_id"] == host_id or host_id in replicas.replica_hosts(pv)]
+
+
+def _move_volumes(
+    sim: Simulator, txn: Txn, volumes: Sequence[PersistentVolume], gone: str, loads: _Loads
+) -> None:
+    """Volumes' replicas move as VMs' do; a volume with no host left leaves the inventory with its data."""
+    single = replicas.SingleReplica(txn)
+    for pv in volumes:
+        values = _rehome(pv, gone, loads, single(str(pv["datastore_id"])))
+        values.pop("host_name", None)  # a volume has no host name field
+        if pv["state"] == "ALIVE" and not values["replica_set"]:
+            values["state"] = "REMOVED"
+            sim.remove_vm(txn, pv)
+            txn.update_where(BACKUPS, {"virtual_machine_id": pv["id"]}, {"virtual_machine_state": "REMOVED"})
+        txn.update(PERSISTENT_VOLUMES, pv["id"], values)
 
 
 def _leave_cluster(txn: Txn, cluster_id: str, gone: str) -> None:

@@ -11,11 +11,12 @@ from openovc.services import (
     external_stores,
     guest_credentials,
     hosts,
+    persistent_volumes,
     policies,
     virtual_machines,
 )
 
-PLAIN = (clusters, datastores, external_stores, policies)
+PLAIN = (clusters, datastores, external_stores, persistent_volumes, policies)
 # Their operations change what the simulated hardware holds: their handlers are given the simulator.
 SIMULATED = (backups, guest_credentials, hosts, virtual_machines)
 

@@ -4,8 +4,8 @@ A rule's slots are its wall times on the days it runs, in the time zone of the c
 backs up (domain/schedules.py). Per rule and cluster a mark says up to when the slots have fired;
 firing a slot moves the mark by compare-and-set in the transaction that takes its backups, and a key
 on (rule, VM, slot) refuses a second firing outright, so no slot fires twice, whatever the number of
-servers. A VM is backed up while it is ALIVE, its policy is the rule's, and its host's policy backups
-are not suspended. Each backup is a POLICY backup named by the slot's local time, kept where the rule
+servers. A VM (or persistent volume) is backed up while it is ALIVE, its policy is the rule's, and its
+host's policy backups are not suspended. Each backup is a POLICY backup named by the slot's local time, kept where the rule
 says for the rule's retention; past the rule's max_backups, its oldest of that VM go.
 
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
@@ -31,14 +31,16 @@ from openovc.domain.catalog import (
     EXTERNAL_STORES,
     HOSTS,
     OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
     POLICIES,
     VIRTUAL_MACHINES,
 )
+from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.operations import OperationsState
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
-from openovc.domain.records import ExternalStore, OmnistackCluster, VirtualMachine
+from openovc.domain.records import BackupSource, ExternalStore, OmnistackCluster
 from openovc.domain.rules import max_backups
 from openovc.domain.schedules import Rule, slots
 from openovc.domain.tasks import TaskFailure
@@ -197,6 +199,15 @@ class PolicyScheduler:
             due = sorted(latest.values(), key=_order)
         return sum(self._fire(ts, slotted, plan) for ts, slotted in due)
 
+    def lag_ms(self) -> int:
+        """Simulated ms the schedule is behind: from its earliest slot due and not yet fired to now (0 when
+        nothing due is waiting; a rule seen for the first time starts from now, so it waits for nothing)."""
+        now_ms = self._clock.now_ms()
+        plan = self._plan()
+        waiting = (_first_slot(s, plan.marks[s.key], now_ms) for s in plan.rules if s.key in plan.marks)
+        earliest = min((ms for ms in waiting if ms is not None), default=None)
+        return 0 if earliest is None else now_ms - earliest
+
     def advance_to(self, target_ms: int) -> Counts:
         """Move the clock to `target_ms`, going through every instant in between in time order."""
         with self._moving:
@@ -259,8 +270,13 @@ class PolicyScheduler:
 
     def _backups(self, txn: Txn, slot_ms: int, slotted: Slotted) -> dict[str, str]:
         rule, cid = slotted.rule, slotted.cluster_id
-        vms = txn.find(VIRTUAL_MACHINES, policy_id=slotted.policy_id, omnistack_cluster_id=cid, state="ALIVE")
-        if not vms:
+        # The policy's persistent volumes are backed up with its VMs, as the VMs are.
+        sources: list[tuple[Collection[BackupSource], BackupSource]] = [
+            (coll, found)
+            for coll in (VIRTUAL_MACHINES, PERSISTENT_VOLUMES)
+            for found in txn.find(coll, policy_id=slotted.policy_id, omnistack_cluster_id=cid, state="ALIVE")
+        ]
+        if not sources:
             return {}
         suspended = {
             h["id"] for h in txn.find(HOSTS, omnistack_cluster_id=cid) if h["policy_enabled"] is False
@@ -274,8 +290,8 @@ class PolicyScheduler:
         created = to_text(when)
         retention = int(rule["retention"])
         name = datetime.fromtimestamp(slot_ms / 1000, slotted.tz).isoformat()
-        planned: list[tuple[VirtualMachine, Record]] = []
-        for vm in vms:
+        planned: list[tuple[BackupSource, Record]] = []
+        for coll, vm in sources:
             if vm["host_id"] in suspended:
                 continue
             consistency = consistency_for(vm, str(rule.get("consistency_type") or "NONE"))
@@ -287,7 +303,7 @@ class PolicyScheduler:
                 "expiration_time": to_text(when + timedelta(minutes=retention)),
                 "application_consistent": consistency in ("DEFAULT", "VSS"),
                 "consistency_type": consistency,
-                **vm_facts(vm),
+                **vm_facts(vm, coll),
                 **kept,
                 "unique_size_timestamp": created,
             }
@@ -317,6 +333,20 @@ class PolicyScheduler:
             txn.delete(BACKUPS, backup_id)
         if doomed:
             self._sim.delete_backups(txn, doomed)
+
+
+def _first_slot(slotted: Slotted, after_ms: int, upto_ms: int) -> int | None:
+    """The rule's first slot after `after_ms` and at most `upto_ms`, looking a day ahead, then twice as
+    far each time: far behind, the slots of every day up to now need not be listed."""
+    after_s, upto_s, span_s = after_ms // 1000, upto_ms // 1000, 86_400
+    start_s = after_s
+    while start_s < upto_s:
+        end_s = min(upto_s, start_s + span_s)
+        found = slots(slotted.timing, slotted.tz, start_s, end_s)
+        if found:
+            return found[0] * 1000
+        start_s, span_s = end_s, span_s * 2
+    return None
 
 
 def _order(item: tuple[int, Slotted]) -> tuple[int, str, int, str]:

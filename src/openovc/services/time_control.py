@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping, Sequence
 
 from openovc.domain.clock import MANUAL, parse_instant
 from openovc.domain.errors import InvalidBody
@@ -27,9 +27,13 @@ def parse_duration(text: str) -> float:
 class TimeControl:
     """What the clock controls do, synchronously: when they answer, every process sees the new time."""
 
-    def __init__(self, clock: SharedClock, scheduler: PolicyScheduler) -> None:
+    def __init__(
+        self, clock: SharedClock, scheduler: PolicyScheduler, after_move: Sequence[Callable[[], int]] = ()
+    ) -> None:
         self._clock = clock
         self._scheduler = scheduler
+        # What else comes due as time passes (the hardware's resyncs), settled at the move's end.
+        self._after_move = after_move
 
     def is_manual(self) -> bool:
         """Whether time stands still until told (then only these controls move it)."""
@@ -53,10 +57,18 @@ class TimeControl:
         now = self._clock.now_ms()
         if epoch_ms(to) < now:
             raise InvalidBody(f"Invalid body: to: the clock cannot go back from {clock_text(now)} to {raw}")
+        if epoch_ms(to) - now > MAX_ADVANCE_S * 1000:
+            # As advance: the slots of a longer move could pass the last date a datetime holds.
+            raise InvalidBody(
+                f"Invalid body: to: at most {MAX_ADVANCE_S} seconds (ten years) after {clock_text(now)} "
+                f"at a time, got {raw}"
+            )
         return self._move(epoch_ms(to))
 
     def _move(self, target_ms: int) -> dict[str, object]:
         counts: Counts = self._scheduler.advance_to(target_ms)
+        for settle in self._after_move:
+            settle()
         self._clock.settle()
         return {
             **self.show(),

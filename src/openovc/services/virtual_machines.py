@@ -7,13 +7,14 @@ from datetime import datetime
 from functools import partial
 from typing import Any
 
-from openovc.domain.catalog import BACKUPS, DATASTORES, POLICIES, VIRTUAL_MACHINES
-from openovc.domain.errors import InvalidBody, TaskError
+from openovc.domain.catalog import BACKUPS, DATASTORES, VIRTUAL_MACHINES
+from openovc.domain.errors import TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.records import VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, TaskFailure
 from openovc.operations.engine import Handler, TaskEngine
+from openovc.services import assign_policy
 from openovc.services.common import (
     alive_vm_named,
     existing,
@@ -91,24 +92,7 @@ def _app_aware_after_power(vm: VirtualMachine, on: bool) -> str:
 
 def set_policy(reader: FederationReader, tasks: TaskEngine, vm_ids: Sequence[str], policy_id: str) -> Record:
     """One task for one or many VMs; its affected objects name each VM."""
-    if not vm_ids:
-        raise InvalidBody(
-            "Invalid body: Specify a virtual_machine_id key/value to set a policy for virtual_machine instances."
-        )
-    for vm_id in vm_ids:
-        existing(reader, VIRTUAL_MACHINES, vm_id)
-    existing(reader, POLICIES, policy_id)
-    ids = list(dict.fromkeys(vm_ids))
-    locks = [*ids, policy_id]  # it writes only these VMs, and reads the policy
-    return tasks.submit("virtual_machine.set_policy", {"vms": ids, "policy": policy_id}, locks, scope=locks)
-
-
-def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
-    policy = still_there(txn, POLICIES, payload["policy"])
-    vms = [_alive(txn, vm_id) for vm_id in payload["vms"]]
-    for vm in vms:
-        txn.update(VIRTUAL_MACHINES, vm["id"], {"policy_id": policy["id"], "policy_name": policy["name"]})
-    return [AffectedObject(vm["id"], VM) for vm in vms]
+    return assign_policy.set_policy(reader, tasks, VIRTUAL_MACHINES, vm_ids, policy_id)
 
 
 # ------------------------------------------------------------------------------------------- clone
@@ -186,7 +170,7 @@ def handlers(sim: Simulator) -> dict[str, Handler]:
     return {
         "virtual_machine.power_on": partial(_power_to("ON"), sim),
         "virtual_machine.power_off": partial(_power_to("OFF"), sim),
-        "virtual_machine.set_policy": _run_set_policy,
+        "virtual_machine.set_policy": assign_policy.handler(VIRTUAL_MACHINES),
         "virtual_machine.clone": partial(_run_clone, sim),
         "virtual_machine.move": partial(_run_move, sim),
     }

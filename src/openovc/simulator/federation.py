@@ -10,7 +10,7 @@ from openovc.simulator.content.ledger import MemoryLedger
 # The tables a federation fills, in load order: each collection plural, then the two extra tables.
 COLLECTION_TABLES = (
     "omnistack_clusters", "hosts", "policies", "datastores", "virtual_machines", "backups",
-    "cluster_groups", "external_stores",
+    "cluster_groups", "external_stores", "persistent_volumes",
 )  # fmt: skip
 EXTRA_TABLES = ("host_hardware", "standard_hosts")
 TABLES = COLLECTION_TABLES + EXTRA_TABLES
@@ -45,6 +45,7 @@ class FederationSpec:
     cluster_groups: int = 1
     external_stores: int = 1
     seed: int = 1
+    persistent_volumes: int = 0  # the CSI driver's first-class disks, beside the VMs
 
     def __post_init__(self) -> None:
         if self.clusters < 1 or self.hosts_per_cluster < 1:
@@ -61,6 +62,10 @@ class FederationSpec:
             raise ValueError("counts must not be negative")
         if self.backups and not self.vms:
             raise ValueError("backups need at least one VM")
+        if self.persistent_volumes < 0:
+            raise ValueError("counts must not be negative")
+        if self.persistent_volumes and (self.datastores < 1 or self.policies < 1):
+            raise ValueError("persistent volumes need at least one datastore and one policy")
         if self.hosts_per_cluster > 64 or self.clusters > 250:
             raise ValueError("at most 250 clusters of at most 64 hosts")
 
@@ -71,7 +76,7 @@ class FederationSpec:
     @classmethod
     def demo(cls, seed: int = 1) -> FederationSpec:
         """Two sites of three hosts: small enough to read, with every feature clients look at."""
-        return cls(seed=seed)
+        return cls(seed=seed, persistent_volumes=6)
 
     @classmethod
     def largest(cls, seed: int = 1) -> FederationSpec:
@@ -86,4 +91,5 @@ class FederationSpec:
             cluster_groups=3,
             external_stores=3,
             seed=seed,
+            persistent_volumes=200,
         )

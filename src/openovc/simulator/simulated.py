@@ -16,7 +16,7 @@ from openovc.domain.ports.federation import Finder, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Rows
-from openovc.domain.records import Backup, Datastore, VirtualMachine
+from openovc.domain.records import Backup, BackupSource, Datastore, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
 from openovc.domain.timefmt import epoch_ms, to_text
 from openovc.simulator import backup_data as data
@@ -24,6 +24,7 @@ from openovc.simulator import guest_files, guests, io, metrics, workload
 from openovc.simulator.content.ledger import WorkloadSchedule
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
+from openovc.simulator.content.workload import PIECE, workload_pieces
 from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space, vm_data
 
 _FIGURES = "simulator.figures"  # the before-commit hook that writes the touched places' figures
@@ -59,6 +60,11 @@ class SimulatedFederation:
         self._homes: dict[str, str] = {}  # datastore id -> its cluster (see _home)
         self._thinned = -1  # the simulated hour the capacity history was last thinned
         self._thinned_at = -float("inf")  # and when, in real (monotonic) seconds
+
+    def forget(self) -> None:
+        """Drop what this process remembers of the stored federation: a restored snapshot replaced it."""
+        self._homes = {}
+        self._thinned, self._thinned_at = -1, -float("inf")
 
     def _model(self, txn: Txn) -> ContentModel:
         """The transaction's content model; what it changes has its figures written before commit."""
@@ -123,12 +129,21 @@ class SimulatedFederation:
             if moved["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
                 model.move(str(moved["id"]), str(moved["omnistack_cluster_id"]))
 
-    def remove_vm(self, txn: Txn, vm: VirtualMachine) -> None:
+    def remove_vm(self, txn: Txn, vm: BackupSource) -> None:
         give_space(txn, str(vm["datastore_id"]), vm_data(vm))
         self._model(txn).delete(vm["id"])
 
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         self._model(txn).touched[cluster_id] = None
+
+    def rewritten(self, txn: Txn, vm: VirtualMachine, seconds: float) -> int:
+        if vm["hypervisor_virtual_machine_power_state"] != "ON":
+            return 0
+        # Read only: the model's figures hook is not needed, nothing changes.
+        model = self._content_of(txn)
+        if model.ledger.holder(vm["id"]) is None:
+            return 0
+        return workload_pieces(model.lineage(vm["id"]).rate, seconds) * PIECE
 
     @staticmethod
     def _receiver(finder: Finder, place: str) -> str | None:
@@ -142,11 +157,11 @@ class SimulatedFederation:
 
     # ---- backups -------------------------------------------------------------------------------
 
-    def take_backup(self, txn: Txn, vm: VirtualMachine, backup: Record, paced: bool, now: datetime) -> Record:
+    def take_backup(self, txn: Txn, vm: BackupSource, backup: Record, paced: bool, now: datetime) -> Record:
         return self.take_backups(txn, [(vm, backup)], paced, now)[0]
 
     def take_backups(
-        self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
+        self, txn: Txn, taken: Sequence[tuple[BackupSource, Record]], paced: bool, now: datetime
     ) -> list[Record]:
         model = self._model(txn)
         if len(taken) > 1:  # one statement per kind of row for all of them; one backup reads its own

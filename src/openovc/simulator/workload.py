@@ -17,7 +17,7 @@ from datetime import datetime
 
 from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.ports.federation import Record, Txn
-from openovc.domain.records import VirtualMachine
+from openovc.domain.records import BackupSource, VirtualMachine
 from openovc.domain.timefmt import epoch_ms
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.vm_data import shift_space, shift_spaces, vm_data
@@ -40,9 +40,10 @@ def catch_up(txn: Txn, model: ContentModel, vm: VirtualMachine, now: datetime) -
     return {**vm, "hypervisor_free_space": free}
 
 
-def catch_up_many(txn: Txn, model: ContentModel, vms: Sequence[VirtualMachine], now: datetime) -> None:
+def catch_up_many(txn: Txn, model: ContentModel, vms: Sequence[BackupSource], now: datetime) -> None:
     """`catch_up` for several VMs (a slot's backups): their rows written in one statement, their
-    datastores read in one and written in one, where each VM would take three."""
+    datastores read in one and written in one, where each VM would take three. A slot's persistent
+    volumes pass through: nothing starts a workload on one, so none is ever due."""
     at = epoch_ms(now)
     freed: list[tuple[str, Record]] = []
     grown: dict[str, int] = {}

@@ -10,6 +10,7 @@ from typing import Any
 import orjson
 from sqlalchemy import Connection, Table
 
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.content.ledger import Held, Holder, MemoryLedger, SegmentState, Totals
 from openovc.simulator.content.lineage import Inherited, Lineage
 from openovc.simulator.content.pieces import Layout, Segment
@@ -151,7 +152,16 @@ def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[st
     yield tables.content_totals, (totals_row(p, t) for p, t in ledger.places.items())
 
 
-def bulk_load(conn: Connection, ledger: MemoryLedger) -> None:
+def ledger_row_count(ledger: MemoryLedger) -> int:
+    """How many rows bulk_load inserts for the ledger."""
+    shared = sum(len(entries) for entries in ledger.shares.values())
+    return (
+        len(ledger.lineages) + len(ledger.holders) + len(ledger.helds) + len(ledger.segments) + shared
+        + len(ledger.places)
+    )  # fmt: skip
+
+
+def bulk_load(conn: Connection, ledger: MemoryLedger, progress: Progress = SILENT) -> None:
     """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
     for table, rows in _ledger_rows(ledger):
-        insert_batched(conn, table, rows)
+        insert_batched(conn, table, rows, progress)

@@ -9,10 +9,11 @@ from sqlalchemy import Engine, Table, func, select
 
 from openovc.domain.fields import Kind
 from openovc.domain.metrics import CAPACITY_METRICS
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
 from openovc.storage.batches import insert_batched
-from openovc.storage.content_rows import bulk_load
+from openovc.storage.content_rows import bulk_load, ledger_row_count
 
 
 def _table(name: str) -> Table:
@@ -44,12 +45,15 @@ def is_empty(engine: Engine) -> bool:
         return conn.execute(select(func.count()).select_from(clusters)).scalar_one() == 0
 
 
-def load_federation(engine: Engine, federation: Federation) -> None:
+def load_federation(engine: Engine, federation: Federation, progress: Progress = SILENT) -> None:
     """Insert every row in one transaction: a crash mid-load leaves the store empty."""
+    hosts = len(federation.rows.get("hosts", []))
+    rows_total = sum(map(len, federation.rows.values())) + ledger_row_count(federation.content) + hosts
+    progress.phase("Loading the tables (rows)", rows_total)
     with engine.begin() as conn:
         for name, rows in federation.rows.items():
-            insert_batched(conn, _table(name), _encoded(rows, _json_columns(name)))
-        bulk_load(conn, federation.content)
+            insert_batched(conn, _table(name), _encoded(rows, _json_columns(name)), progress)
+        bulk_load(conn, federation.content, progress)
         # Each host's figures as generated hold from the beginning until they first change.
         baseline = [
             {
@@ -59,8 +63,10 @@ def load_federation(engine: Engine, federation: Federation) -> None:
             }
             for h in federation.rows.get("hosts", [])
         ]
-        insert_batched(conn, tables.capacity_history, baseline)
+        insert_batched(conn, tables.capacity_history, baseline, progress)
+        progress.phase("Committing")
     # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
+    progress.phase("Updating the index statistics")
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
             # Sampled statistics are enough for the planner and take a fraction of a full scan.

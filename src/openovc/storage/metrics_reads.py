@@ -14,6 +14,7 @@ from openovc.domain.ports.metrics import PolicyUsage
 from openovc.storage import tables
 
 _vms = tables.COLLECTION_TABLES["virtual_machines"]
+_pvs = tables.COLLECTION_TABLES["persistent_volumes"]
 _hosts = tables.COLLECTION_TABLES["hosts"]
 _clusters = tables.COLLECTION_TABLES["omnistack_clusters"]
 _backups = tables.COLLECTION_TABLES["backups"]
@@ -159,14 +160,23 @@ class SqlMetricsReader:
         return sends
 
     def policy_usage(self, cluster_ids: Sequence[str] | None = None) -> list[PolicyUsage]:
-        counted = (
-            select(_vms.c.policy_id, func.count()).where(_vms.c.state == "ALIVE").group_by(_vms.c.policy_id)
-        )
-        if cluster_ids is not None:
-            counted = counted.where(_vms.c.omnistack_cluster_id.in_(list(cluster_ids)))
+        # A policy backs up its live persistent volumes as it does its live VMs: both count.
+        counted = []
+        for table in (_vms, _pvs):
+            stmt = (
+                select(table.c.policy_id, func.count())
+                .where(table.c.state == "ALIVE")
+                .group_by(table.c.policy_id)
+            )
+            if cluster_ids is not None:
+                stmt = stmt.where(table.c.omnistack_cluster_id.in_(list(cluster_ids)))
+            counted.append(stmt)
         policies = select(_policies.c.id, _policies.c.rules).order_by(_policies.c.id)
+        counts: dict[str, int] = {}
         with self.engine.connect() as conn:
-            counts = {str(pid): int(n) for pid, n in conn.execute(counted)}
+            for stmt in counted:
+                for pid, n in conn.execute(stmt):
+                    counts[str(pid)] = counts.get(str(pid), 0) + int(n)
             rows = conn.execute(policies).all()
         return [
             PolicyUsage(str(pid), list(orjson.loads(rules or "[]")), counts.get(str(pid), 0))

@@ -7,6 +7,7 @@ opens it outside a task is operations_store.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import orjson
 from sqlalchemy import Connection, Table, delete, func, insert, select, update
@@ -15,7 +16,9 @@ from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
     GuestCredentials,
+    HostFault,
     RestoredFile,
+    Resync,
     Shutdown,
     StoreCredentials,
 )
@@ -60,6 +63,44 @@ class SqlOperationsState:
 
     def drop_host_hardware(self, host_id: str) -> bool:
         return self._drop(tables.host_hardware, host_id)
+
+    def host_hardware(self, host_id: str) -> dict[str, Any] | None:
+        row = self._one(tables.host_hardware, host_id)
+        if row is None:
+            return None
+        document: dict[str, Any] = orjson.loads(row["document"])
+        return document
+
+    def put_host_hardware(self, host_id: str, document: dict[str, Any]) -> None:
+        self._put(tables.host_hardware, {"host_id": host_id, "document": orjson.dumps(document).decode()})
+
+    def host_fault(self, host_id: str) -> HostFault | None:
+        row = self._one(tables.host_faults, host_id)
+        return HostFault(**row) if row is not None else None
+
+    def put_host_fault(self, fault: HostFault) -> None:
+        self._put(tables.host_faults, vars(fault))
+
+    def drop_host_fault(self, host_id: str) -> bool:
+        return self._drop(tables.host_faults, host_id)
+
+    def resyncs(self) -> list[Resync]:
+        t = tables.vm_resyncs
+        found = self.conn.execute(select(t).order_by(t.c.vm_id, t.c.host_id)).mappings()
+        return [Resync(**row) for row in found]
+
+    def put_resync(self, resync: Resync) -> None:
+        t = tables.vm_resyncs
+        where = (t.c.vm_id == resync.vm_id, t.c.host_id == resync.host_id)
+        self.conn.execute(delete(t).where(*where))
+        self.conn.execute(insert(t).values(**vars(resync)))
+
+    def drop_resyncs(self, vm_id: str | None = None, host_id: str | None = None) -> int:
+        t = tables.vm_resyncs
+        where = [c == v for c, v in ((t.c.vm_id, vm_id), (t.c.host_id, host_id)) if v is not None]
+        if not where:
+            raise ValueError("name the VM, the host or both")
+        return self.conn.execute(delete(t).where(*where)).rowcount
 
     def store_credentials(self, name: str) -> StoreCredentials | None:
         row = self._one(tables.external_store_credentials, name)

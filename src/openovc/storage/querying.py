@@ -49,6 +49,8 @@ def _clause(
     fld = coll.field(cond.field)
     assert fld is not None
     if cond.op is Op.MATCH:
+        if not cond.values:  # a list of nothing but commas matches nothing
+            return false()
         return or_(*(_match_one(column, str(v), fld.kind, cond.wildcard, insensitive) for v in cond.values))
     if cond.op in (Op.MIN, Op.AFTER):
         return column >= cond.values[0]

@@ -16,6 +16,8 @@ def federation_tables() -> list[Table]:
     collections = [t for name, t in tables.COLLECTION_TABLES.items() if name != "certificates"]
     operation_records = [
         tables.host_shutdowns,
+        tables.host_faults,
+        tables.vm_resyncs,
         tables.external_store_credentials,
         tables.vm_guest_credentials,
         tables.restored_files,

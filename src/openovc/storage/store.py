@@ -10,6 +10,7 @@ from sqlalchemy import Engine, delete, insert, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
 from openovc.storage.engine import make_engine, migrate
@@ -54,9 +55,9 @@ class Storage:
         """True when no federation has been stored yet."""
         return is_empty(self.engine)
 
-    def load(self, federation: Federation) -> None:
+    def load(self, federation: Federation, progress: Progress = SILENT) -> None:
         """Insert a federation into the empty store, in one transaction."""
-        load_federation(self.engine, federation)
+        load_federation(self.engine, federation, progress)
 
     def clear_federation(self) -> None:
         """Delete the federation (users, tokens and role assignments stay), in one transaction."""

@@ -89,6 +89,9 @@ COLLECTION_TABLES[catalog.CERTIFICATES.plural] = _collection_table(catalog.CERTI
 # Lists of VMs are filtered to ALIVE by default and sorted by name: one index serves both.
 vms = COLLECTION_TABLES["virtual_machines"]
 Index("ix_virtual_machines_state_name", vms.c.state, vms.c.name, vms.c.id)
+# So are lists of persistent volumes.
+pvs = COLLECTION_TABLES["persistent_volumes"]
+Index("ix_persistent_volumes_state_name", pvs.c.state, pvs.c.name, pvs.c.id)
 
 backups = COLLECTION_TABLES["backups"]
 Index("ix_backups_vm_name_created", backups.c.virtual_machine_name, backups.c.created_at, backups.c.id)
@@ -152,6 +155,8 @@ tasks = Table(
     Column("polls_left", Integer, nullable=False, server_default="0"),
 )
 Index("ix_tasks_state_seq", tasks.c.state, tasks.c.seq)
+# The task listing (GET /_openovc/tasks): newest first, or since an instant.
+Index("ix_tasks_created_seq", tasks.c.created_ms, tasks.c.seq)
 
 # Objects a task works on: a task waits while an earlier unfinished task holds one of them.
 task_locks = Table(
@@ -211,6 +216,25 @@ host_shutdowns = Table(
     Column("status", String(32), nullable=False),
     Column("ha_wait", Boolean, nullable=False),
     Column("requested_ms", BigInteger, nullable=False),
+)
+
+# A host that failed (services/hardware.py): FAULTY until repaired; what its VMs wrote since, it resyncs.
+host_faults = Table(
+    "host_faults",
+    metadata,
+    Column("host_id", TEXT, primary_key=True),
+    Column("since_ms", BigInteger, nullable=False),
+)
+
+# A VM's replica on a host that came back, catching up until done_ms (the VM shows SYNCING meanwhile).
+vm_resyncs = Table(
+    "vm_resyncs",
+    metadata,
+    Column("vm_id", TEXT, primary_key=True),
+    Column("host_id", TEXT, primary_key=True),
+    Column("began_ms", BigInteger, nullable=False),
+    Column("done_ms", BigInteger, nullable=False),
+    Column("changed", BigInteger, nullable=False),
 )
 
 # The client account used to reach an external store; the password only as a hash.
@@ -392,3 +416,29 @@ io_history = Table(
 Index("ix_io_history_host_end", io_history.c.host_id, io_history.c.end_ms)
 Index("ix_io_history_vm_end", io_history.c.vm_id, io_history.c.end_ms)
 Index("ix_io_history_source", io_history.c.source)
+
+# Fault rules (/_openovc/faults), oldest first by `position`; `seen` and `fired` are claimed atomically by
+# every process, and `limit_count` (the rule's count, None: no limit) bounds `fired`.
+fault_rules = Table(
+    "fault_rules",
+    metadata,
+    Column("id", TEXT, primary_key=True),
+    Column("position", BigInteger, nullable=False),
+    Column("rule", Text, nullable=False),
+    Column("seen", BigInteger, nullable=False),
+    Column("fired", BigInteger, nullable=False),
+    Column("limit_count", BigInteger, nullable=True),
+)
+
+# Snapshots of the federation (/_openovc/snapshots): each the snapshot file itself (storage/snapshot_file.py)
+# and its summary (JSON) for listing. `kind` "saved" for the named ones, "initial" for the federation as
+# init or the first start loaded it, which /_openovc/reset goes back to.
+snapshots = Table(
+    "snapshots",
+    metadata,
+    Column("kind", String(16), primary_key=True),
+    Column("name", TEXT, primary_key=True),
+    Column("created_ms", BigInteger, nullable=False),
+    Column("summary", Text, nullable=False),
+    Column("body", LargeBinary, nullable=False),
+)

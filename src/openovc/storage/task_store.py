@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import lru_cache
+from typing import Any
 
 import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Engine,
+    Select,
     and_,
     bindparam,
     delete,
@@ -22,6 +24,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import aliased
 
 from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.task_listing import TaskListing
 from openovc.domain.tasks import AffectedObject, TaskState
 from openovc.storage import tables
 from openovc.storage.engine import reads
@@ -68,6 +71,23 @@ _DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("li
 # Only unfinished tasks hold objects: their lock rows go when they end.
 _HELD = select(_L.c.task_id).where(_L.c.object_id.in_(bindparam("objects", expanding=True))).limit(1)
 _HELD_ONE = Prepared(select(exists().where(_L.c.object_id == bindparam("object_id")).label("held")))
+
+
+# What a listing shows of a task (GET /api/tasks/{id}'s body and its progress), not what it is to do.
+_LISTED = select(*(c for c in _T.c if c.name not in ("payload", "owner")))
+
+
+def _listing(listing: TaskListing) -> Select[Any]:
+    """Newest first: by the federation's time of submission, then `seq`, the order of submission across
+    controllers within one instant (ix_tasks_created_seq serves both this order and `since`)."""
+    stmt = _LISTED
+    if listing.states:
+        stmt = stmt.where(_T.c.state.in_(listing.states))
+    if listing.operation is not None:
+        stmt = stmt.where(_T.c.operation == listing.operation)
+    if listing.since_ms is not None:
+        stmt = stmt.where(_T.c.created_ms >= listing.since_ms)
+    return stmt.order_by(_T.c.created_ms.desc(), _T.c.seq.desc()).limit(listing.limit)
 
 
 @lru_cache(maxsize=8)
@@ -145,6 +165,10 @@ class SqlTaskStore:
         with self._reads.connect() as conn:
             rows = _GET.rows(conn, {"id": task_id})
         return rows[0] if rows else None
+
+    def recent(self, listing: TaskListing) -> list[Record]:
+        with self._reads.connect() as conn:
+            return [dict(row) for row in conn.execute(_listing(listing)).mappings()]
 
     def note_poll(self, task_id: str) -> None:
         """A client polled: tasks paced by polls come one poll closer to running."""

@@ -9,12 +9,14 @@ from fastapi import Request
 from openovc.api.bodies import BackupIds, CopyBackup, RenameBackup, RestoreBackup, RestoreFiles, SetRetention
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
-from openovc.api.render import render_record
+from openovc.api.render import envelope, render_record
 from openovc.api.responses import JSON
+from openovc.api.schemas import FILES, PARTITIONS, RETENTION_REFUSED, VIRTUAL_DISKS, answer, merged
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import BACKUPS
 from openovc.domain.query import parse_bool
 from openovc.services import backups as ops
+from openovc.services import persistent_volumes
 
 router = api_router("/backups", tags=["backups"])
 
@@ -38,6 +40,10 @@ _ORIGINAL = {**_query("restore_original", "boolean", "Restore over the original 
 
 @router.get("", operation_id="listBackups", openapi_extra=list_openapi(BACKUPS))
 def list_backups(request: Request, reader: ReaderDep) -> JSON:
+    pv = request.query_params.get("pv")
+    if pv and pv.strip():  # the Go SDK's filter: the backups of the persistent volume of that name
+        page, query = persistent_volumes.list_backups(reader, request.query_params, pv)
+        return JSON(envelope(BACKUPS, page, query.offset, query.limit))
     return list_response(request, reader, BACKUPS)
 
 
@@ -48,7 +54,11 @@ def delete_backups(body: BackupIds, rt: RuntimeDep) -> JSON:
 
 
 @router.post(
-    "/set_retention", operation_id="setBackupRetention", status_code=202, dependencies=[media_type(0)]
+    "/set_retention",
+    operation_id="setBackupRetention",
+    status_code=202,
+    dependencies=[media_type(0)],
+    openapi_extra=answer(RETENTION_REFUSED, description=RETENTION_REFUSED["description"]),
 )
 def set_retention(body: SetRetention, rt: RuntimeDep) -> JSON:
     task, doomed = ops.set_retention(
@@ -131,7 +141,9 @@ def restore_files(bkpId: str, body: RestoreFiles, rt: RuntimeDep) -> JSON:
     return accepted(rt.tasks, task)
 
 
-@router.get("/{bkpId}/virtual_disks", operation_id="getVirtualDisksFromBackup")
+@router.get(
+    "/{bkpId}/virtual_disks", operation_id="getVirtualDisksFromBackup", openapi_extra=answer(VIRTUAL_DISKS)
+)
 def get_virtual_disks(bkpId: str, rt: RuntimeDep) -> JSON:
     return JSON({"virtual_disks": ops.virtual_disks(rt.reader, rt.simulator, bkpId)})
 
@@ -139,7 +151,7 @@ def get_virtual_disks(bkpId: str, rt: RuntimeDep) -> JSON:
 @router.get(
     "/{bkpId}/virtual_disk_partitions",
     operation_id="getBackupPartitions",
-    openapi_extra={"parameters": [_DISK]},
+    openapi_extra=merged({"parameters": [_DISK]}, answer(PARTITIONS)),
 )
 def get_partitions(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
     return JSON({"partitions": ops.partitions(rt.reader, rt.simulator, bkpId, request.query_params)})
@@ -148,7 +160,7 @@ def get_partitions(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
 @router.get(
     "/{bkpId}/virtual_disk_partition_files",
     operation_id="getBackupFiles",
-    openapi_extra={"parameters": [_DISK, _PARTITION, _PATH]},
+    openapi_extra=merged({"parameters": [_DISK, _PARTITION, _PATH]}, answer(FILES)),
 )
 def get_files(bkpId: str, request: Request, rt: RuntimeDep) -> JSON:
     found = ops.files(rt.reader, rt.operations, rt.simulator, bkpId, request.query_params)

@@ -13,6 +13,7 @@ from openovc.api.bodies import Body, Id, SetPolicy
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
+from openovc.api.schemas import STANDARD_HOSTS, answer
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import DATASTORES
 from openovc.services import datastores as ds
@@ -90,7 +91,9 @@ def set_datastore_policy(datastoreId: str, body: SetPolicy, rt: RuntimeDep) -> J
     return accepted(rt.tasks, ds.set_policy(rt.reader, rt.tasks, datastoreId, body.policy_id))
 
 
-@router.get("/{datastoreId}/standard_hosts", operation_id="getStandardHosts")
+@router.get(
+    "/{datastoreId}/standard_hosts", operation_id="getStandardHosts", openapi_extra=answer(STANDARD_HOSTS)
+)
 def get_standard_hosts(datastoreId: str, reader: ReaderDep) -> JSON:
     """Standard (non-OmniStack) hosts of the datastore's cluster, and whether it is shared with each."""
     datastore = reads.get_object(reader, DATASTORES, datastoreId)

@@ -11,6 +11,7 @@ from openovc.api.bodies import Body as BodyModel
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
+from openovc.api.schemas import CANCELLATION, HARDWARE, SHUTDOWN, SHUTDOWN_STATUS, answer
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import HOSTS
 from openovc.domain.errors import ObjectNotFound
@@ -37,7 +38,7 @@ def get_host(hostId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, HOSTS, hostId)
 
 
-@router.get("/{hostId}/hardware", operation_id="getHostHardware")
+@router.get("/{hostId}/hardware", operation_id="getHostHardware", openapi_extra=answer(HARDWARE))
 def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:
     document = reader.hardware(hostId)
     if document is None:
@@ -46,16 +47,22 @@ def get_host_hardware(hostId: str, reader: ReaderDep) -> JSON:
 
 
 @router.get(
-    "/{hostId}/virtual_controller_shutdown_status", operation_id="getVirtualControllerShutdownStatusUsingGET"
+    "/{hostId}/virtual_controller_shutdown_status",
+    operation_id="getVirtualControllerShutdownStatusUsingGET",
+    openapi_extra=answer(SHUTDOWN_STATUS),
 )
 def get_shutdown_status(hostId: str, rt: RuntimeDep) -> JSON:
-    status = hosts.shutdown_status(rt.operations, rt.reader, hostId)
+    status = hosts.shutdown_status(rt.operations, rt.reader, hostId, rt.tasks.now_ms())
     return JSON({"shutdown_status": {"status": status}})
 
 
 # The two shutdown POSTs consume plain application/json in the spec: no vendor media type is checked,
 # and the body may be absent (ha_wait then defaults to true).
-@router.post("/{hostId}/shutdown_virtual_controller", operation_id="shutdownVirtualControllerUsingPOST")
+@router.post(
+    "/{hostId}/shutdown_virtual_controller",
+    operation_id="shutdownVirtualControllerUsingPOST",
+    openapi_extra=answer(SHUTDOWN),
+)
 def shutdown_virtual_controller(
     hostId: str, rt: RuntimeDep, body: Annotated[ShutdownVirtualController | None, Body()] = None
 ) -> JSON:
@@ -65,10 +72,12 @@ def shutdown_virtual_controller(
 
 
 @router.post(
-    "/{hostId}/cancel_virtual_controller_shutdown", operation_id="cancelShutdownVirtualControllerUsingPOST"
+    "/{hostId}/cancel_virtual_controller_shutdown",
+    operation_id="cancelShutdownVirtualControllerUsingPOST",
+    openapi_extra=answer(CANCELLATION),
 )
 def cancel_virtual_controller_shutdown(hostId: str, rt: RuntimeDep) -> JSON:
-    status = hosts.cancel_shutdown(rt.operations, rt.reader, hostId)
+    status = hosts.cancel_shutdown(rt.operations, rt.reader, rt.simulator, hostId, rt.tasks.now_ms())
     return JSON({"cancellation_status": {"status": status}})
 
 

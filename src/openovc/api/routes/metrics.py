@@ -11,6 +11,7 @@ from fastapi import Depends, Request
 
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router
 from openovc.api.responses import JSON
+from openovc.api.schemas import CAPACITY, PERFORMANCE, THROUGHPUT, answer, merged
 from openovc.domain import metrics, timefmt
 from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS
 from openovc.domain.errors import ObjectNotFound
@@ -45,20 +46,30 @@ _TIME_OFFSET = _param(
 )
 _RANGE = _param("range", "integer", "Seconds back from time_offset (default 43200)")
 _RESOLUTION = _param("resolution", "string", "SECOND, MINUTE (default), HOUR or DAY")
-_WINDOW = {"parameters": [_TIME_OFFSET, _RANGE, _RESOLUTION]}
-_CAPACITY = {
-    "parameters": [
-        _param("fields", "string", "Comma-separated capacity metric names"),
-        *_WINDOW["parameters"],
-    ]
-}
-_THROUGHPUT = {
-    "parameters": [
-        _param("destination_id", "string", "Destination cluster ids: single value or comma-separated list"),
-        _TIME_OFFSET,
-        _RANGE,
-    ]
-}
+_WINDOW = merged({"parameters": [_TIME_OFFSET, _RANGE, _RESOLUTION]}, answer(PERFORMANCE))
+_CAPACITY = merged(
+    {
+        "parameters": [
+            _param("fields", "string", "Comma-separated capacity metric names"),
+            _TIME_OFFSET,
+            _RANGE,
+            _RESOLUTION,
+        ]
+    },
+    answer(CAPACITY),
+)
+_THROUGHPUT = merged(
+    {
+        "parameters": [
+            _param(
+                "destination_id", "string", "Destination cluster ids: single value or comma-separated list"
+            ),
+            _TIME_OFFSET,
+            _RANGE,
+        ]
+    },
+    answer(THROUGHPUT),
+)
 
 
 def split_ids(raw: str | None) -> list[str]:

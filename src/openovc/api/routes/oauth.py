@@ -11,7 +11,9 @@ from starlette.responses import Response
 
 from openovc.api.deps import RuntimeDep, api_router, bearer_token, valid_session
 from openovc.api.errors import OAuthError, error_body
+from openovc.api.openapi import CLIENT
 from openovc.api.responses import JSON
+from openovc.api.schemas import ERROR, OAUTH_ERROR, TOKEN, TOKEN_REQUEST, answer, merged
 from openovc.domain.auth import CLIENT_ID, EMERGENCY_GRANT, PASSWORD_GRANT, SCOPE, expires_in
 from openovc.services.auth import LoginRefused
 from openovc.services.login_gate import LoginBusy
@@ -47,7 +49,47 @@ async def _form_fields(request: Request) -> dict[str, str]:
     return fields
 
 
-@router.post("/token", operation_id="getToken")
+def _failure(description: str, schema: dict[str, object], header: str) -> dict[str, object]:
+    content = {"application/json": {"schema": schema}}
+    return {
+        "description": description,
+        "content": content,
+        "headers": {header: {"schema": {"type": "string"}}},
+    }
+
+
+# OAuth's error body for what the grant says, HPE's for a form that cannot be parsed.
+_EITHER_ERROR = {
+    "type": "object",
+    "properties": {**OAUTH_ERROR["properties"], **ERROR["properties"]},
+    "anyOf": [{"required": OAUTH_ERROR["required"]}, {"required": ERROR["required"]}],
+}
+
+_TOKEN = merged(
+    answer(TOKEN, description="A bearer token"),
+    {
+        "security": [{CLIENT: []}],
+        "requestBody": {
+            "required": True,
+            "content": {
+                form: {"schema": TOKEN_REQUEST}
+                for form in ("application/x-www-form-urlencoded", "multipart/form-data")
+            },
+        },
+        "responses": {
+            "400": {
+                "description": "An unsupported grant, a missing username or password, or wrong credentials "
+                "(OAuth's error body); a form that cannot be parsed (HPE's error body)",
+                "content": {"application/json": {"schema": _EITHER_ERROR}},
+            },
+            "401": _failure("The client is not simplivity with an empty secret", ERROR, "WWW-Authenticate"),
+            "503": _failure("Too many logins are waiting: try again later", OAUTH_ERROR, "Retry-After"),
+        },
+    },
+)
+
+
+@router.post("/token", operation_id="getToken", openapi_extra=_TOKEN)
 async def get_token(request: Request, rt: RuntimeDep) -> JSON:
     if not _client_ok(request):
         body = error_body(request, 401, "BadCredentialsException", "Bad Credentials")
@@ -89,7 +131,13 @@ async def get_token(request: Request, rt: RuntimeDep) -> JSON:
 _WORKING_TOKEN = [Depends(valid_session)]
 
 
-@router.get("/revoke", operation_id="revokeToken", dependencies=_WORKING_TOKEN)
+@router.get(
+    "/revoke",
+    operation_id="revokeToken",
+    dependencies=_WORKING_TOKEN,
+    response_class=Response,
+    responses={200: {"description": "Revoked: an empty body"}},
+)
 def revoke_token(request: Request, rt: RuntimeDep) -> Response:
     """Answers 200 with an empty body; the token stops working at once."""
     rt.auth.revoke(bearer_token(request))

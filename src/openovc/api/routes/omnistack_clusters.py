@@ -9,6 +9,7 @@ from openovc.api.collection import get_openapi, get_response, list_openapi, list
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
 from openovc.api.render import render_rows
 from openovc.api.responses import JSON
+from openovc.api.schemas import TIME_ZONES, answer, listing
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import OMNISTACK_CLUSTERS
 from openovc.domain.timezones import time_zone_list
@@ -30,7 +31,7 @@ def list_clusters(request: Request, reader: ReaderDep) -> JSON:
     return list_response(request, reader, OMNISTACK_CLUSTERS)
 
 
-@router.get("/time_zone_list", operation_id="getTimeZones")
+@router.get("/time_zone_list", operation_id="getTimeZones", openapi_extra=answer(TIME_ZONES))
 def get_time_zones() -> JSON:
     return JSON(time_zone_list())
 
@@ -40,7 +41,11 @@ def get_cluster(clusterId: str, reader: ReaderDep) -> JSON:
     return get_response(reader, OMNISTACK_CLUSTERS, clusterId)
 
 
-@router.get("/{clusterId}/connected_clusters", operation_id="getConnectedClusters")
+@router.get(
+    "/{clusterId}/connected_clusters",
+    operation_id="getConnectedClusters",
+    openapi_extra=answer(listing(OMNISTACK_CLUSTERS)),
+)
 def get_connected_clusters(clusterId: str, request: Request, reader: ReaderDep) -> JSON:
     """In a peer-managed federation every other cluster is directly connected."""
     reads.get_object(reader, OMNISTACK_CLUSTERS, clusterId)

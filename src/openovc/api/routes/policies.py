@@ -11,6 +11,7 @@ from openovc.api.bodies import Body as BodyModel
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
+from openovc.api.schemas import NEW_RULES, RULE_ANSWER, RULE_EDIT, answer, body, merged
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import DATASTORES, POLICIES, VIRTUAL_MACHINES
 from openovc.domain.errors import ObjectNotFound
@@ -97,14 +98,14 @@ def rename_policy(policyId: str, body: PolicyName, rt: RuntimeDep) -> JSON:
     operation_id="createRule",
     status_code=202,
     dependencies=[media_type(1)],
-    openapi_extra=REPLACE_ALL_RULES,
+    openapi_extra=merged(REPLACE_ALL_RULES, body(NEW_RULES)),
 )
 def create_rules(policyId: str, body: AnyBody, request: Request, rt: RuntimeDep) -> JSON:
     task = policies.create_rules(rt.reader, rt.tasks, policyId, body, replace_all_rules(request))
     return accepted(rt.tasks, task)
 
 
-@router.get("/{policyId}/rules/{ruleId}", operation_id="getRule")
+@router.get("/{policyId}/rules/{ruleId}", operation_id="getRule", openapi_extra=answer(RULE_ANSWER))
 def get_rule(policyId: str, ruleId: str, reader: ReaderDep) -> JSON:
     policy = reads.get_object(reader, POLICIES, policyId)
     for rule in orjson.loads(str(policy["rules"] or "[]")):
@@ -114,7 +115,11 @@ def get_rule(policyId: str, ruleId: str, reader: ReaderDep) -> JSON:
 
 
 @router.put(
-    "/{policyId}/rules/{ruleId}", operation_id="updateRule", status_code=202, dependencies=[media_type(0)]
+    "/{policyId}/rules/{ruleId}",
+    operation_id="updateRule",
+    status_code=202,
+    dependencies=[media_type(0)],
+    openapi_extra=body(RULE_EDIT),
 )
 def update_rule(policyId: str, ruleId: str, body: AnyBody, rt: RuntimeDep) -> JSON:
     return accepted(rt.tasks, policies.update_rule(rt.reader, rt.tasks, policyId, ruleId, body))
@@ -125,13 +130,23 @@ def delete_rule(policyId: str, ruleId: str, rt: RuntimeDep) -> JSON:
     return accepted(rt.tasks, policies.delete_rule(rt.reader, rt.tasks, policyId, ruleId))
 
 
-@router.get("/{policyId}/virtual_machines", operation_id="getPolicyVirtualMachines", deprecated=True)
+@router.get(
+    "/{policyId}/virtual_machines",
+    operation_id="getPolicyVirtualMachines",
+    deprecated=True,
+    openapi_extra=list_openapi(VIRTUAL_MACHINES),
+)
 def get_policy_vms(policyId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, POLICIES, policyId)
     return list_response(request, reader, VIRTUAL_MACHINES, fixed={"policy_id": policyId})
 
 
-@router.get("/{policyId}/datastores", operation_id="getPolicyDatastores", deprecated=True)
+@router.get(
+    "/{policyId}/datastores",
+    operation_id="getPolicyDatastores",
+    deprecated=True,
+    openapi_extra=list_openapi(DATASTORES),
+)
 def get_policy_datastores(policyId: str, request: Request, reader: ReaderDep) -> JSON:
     reads.get_object(reader, POLICIES, policyId)
     return list_response(request, reader, DATASTORES, fixed={"policy_id": policyId})

@@ -9,24 +9,31 @@ from fastapi import Request
 
 from openovc.api.bodies import SetPolicyVMs
 from openovc.api.deps import RuntimeDep, api_router, media_type
+from openovc.api.openapi import response_ref
 from openovc.api.responses import JSON
 from openovc.api.routes.metrics import MetricsDep, scope_clusters
 from openovc.api.routes.policies import REPLACE_ALL_RULES, AnyBody, replace_all_rules
+from openovc.api.schemas import IMPACT_REPORT, NEW_RULES, RULE_EDITS, SCHEDULE_REPORT, answer, body, merged
 from openovc.services import policies
 
 router = api_router()
 
-_REPORT = {
-    "parameters": [
-        {
-            "name": "cluster_group_id",
-            "in": "query",
-            "required": False,
-            "schema": {"type": "string"},
-            "description": "Report on the clusters of this cluster group only",
-        }
-    ]
-}
+_REPORT = merged(
+    {
+        "parameters": [
+            {
+                "name": "cluster_group_id",
+                "in": "query",
+                "required": False,
+                "schema": {"type": "string"},
+                "description": "Report on the clusters of this cluster group only",
+            }
+        ]
+    },
+    answer(SCHEDULE_REPORT),
+    {"responses": {"404": response_ref(404)}},  # an unknown cluster group
+)
+_IMPACT_REPORT = answer(IMPACT_REPORT)
 _IMPACT = media_type(9)  # the impact reports came with REST 1.9
 
 
@@ -47,7 +54,7 @@ def get_policy_schedule_report(request: Request, store: MetricsDep) -> JSON:
     operation_id="reportOnProposedRulesCreation",
     tags=["policies"],
     dependencies=[_IMPACT],
-    openapi_extra=REPLACE_ALL_RULES,
+    openapi_extra=merged(REPLACE_ALL_RULES, body(NEW_RULES), _IMPACT_REPORT),
 )
 def report_on_rules_creation(
     policyId: str, body: AnyBody, request: Request, rt: RuntimeDep, store: MetricsDep
@@ -61,7 +68,7 @@ def report_on_rules_creation(
     operation_id="reportOnProposedRulesEdits",
     tags=["policies"],
     dependencies=[_IMPACT],
-    openapi_extra=REPLACE_ALL_RULES,
+    openapi_extra=merged(REPLACE_ALL_RULES, body(RULE_EDITS), _IMPACT_REPORT),
 )
 def report_on_rules_edits(
     policyId: str, body: AnyBody, request: Request, rt: RuntimeDep, store: MetricsDep
@@ -75,6 +82,7 @@ def report_on_rules_edits(
     operation_id="reportOnProposedRuleDeletion",
     tags=["policies"],
     dependencies=[_IMPACT],
+    openapi_extra=_IMPACT_REPORT,
 )
 def report_on_rule_deletion(policyId: str, ruleId: str, rt: RuntimeDep, store: MetricsDep) -> JSON:
     """The SDK sends the body `null`; any body is ignored."""
@@ -86,6 +94,7 @@ def report_on_rule_deletion(policyId: str, ruleId: str, rt: RuntimeDep, store: M
     operation_id="reportOnProposedVMPolicySetting",
     tags=["virtual_machines"],
     dependencies=[_IMPACT],
+    openapi_extra=_IMPACT_REPORT,
 )
 def report_on_vm_policy_setting(body: SetPolicyVMs, rt: RuntimeDep, store: MetricsDep) -> JSON:
     vm_ids = body.virtual_machine_id or []

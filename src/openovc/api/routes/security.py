@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from openovc.api.deps import RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
+from openovc.api.schemas import CERTIFICATE, CERTIFICATE_LIST, ROLE_ASSIGNMENT, ROLE_ASSIGNMENTS, answer
 from openovc.domain.auth import RBAC_ROLES
 from openovc.domain.ports.certificates import CertificateStore
 from openovc.domain.ports.role_assignments import RoleAssignmentStore
@@ -56,17 +57,19 @@ def _register_certificate_routes() -> None:
     for legacy, prefix in ((False, "/security/certificates"), (True, "/certificates")):
         tail = "Legacy" if legacy else ""
         router.add_api_route(prefix, list_certificates, methods=["GET"], operation_id=f"getCertificates{tail}",
-                             include_in_schema=not legacy)  # fmt: skip
+                             include_in_schema=not legacy, openapi_extra=answer(CERTIFICATE_LIST))  # fmt: skip
         router.add_api_route(prefix, add_certificate, methods=["POST"], status_code=201,
                              operation_id=f"addCertificate{tail}", include_in_schema=not legacy,
-                             dependencies=[media_type(8)])  # fmt: skip
+                             dependencies=[media_type(8)], openapi_extra=answer(CERTIFICATE, 201))  # fmt: skip
         router.add_api_route(f"{prefix}/upload_der_encoded_certificate", add_der_certificate, methods=["POST"],
                              status_code=201, operation_id=f"addDEREncodedCertificate{tail}",
-                             include_in_schema=not legacy)  # fmt: skip
+                             include_in_schema=not legacy, openapi_extra=answer(CERTIFICATE, 201))  # fmt: skip
         router.add_api_route(f"{prefix}/{{certId}}", get_certificate, methods=["GET"],
-                             operation_id=f"getCertificate{tail}", include_in_schema=not legacy)  # fmt: skip
+                             operation_id=f"getCertificate{tail}", include_in_schema=not legacy,
+                             openapi_extra=answer(CERTIFICATE))  # fmt: skip
         router.add_api_route(f"{prefix}/{{certId}}", delete_certificate, methods=["DELETE"],
-                             operation_id=f"deleteCertificate{tail}", include_in_schema=not legacy)  # fmt: skip
+                             operation_id=f"deleteCertificate{tail}", include_in_schema=not legacy,
+                             openapi_extra=answer(CERTIFICATE))  # fmt: skip
 
 
 def list_certificates(st: StoreDep) -> JSON:
@@ -95,12 +98,18 @@ _register_certificate_routes()
 _RBAC = "/security/rbac/policies/role_assignments"
 
 
-@router.get(_RBAC, operation_id="getRoleAssignments")
+@router.get(_RBAC, operation_id="getRoleAssignments", openapi_extra=answer(ROLE_ASSIGNMENTS))
 def get_role_assignments(st: RolesDep) -> JSON:
     return JSON({"role_assignments": st.role_assignments()})
 
 
-@router.post(_RBAC, operation_id="addRoleAssignments", status_code=201, dependencies=[media_type(16)])
+@router.post(
+    _RBAC,
+    operation_id="addRoleAssignments",
+    status_code=201,
+    dependencies=[media_type(16)],
+    openapi_extra=answer(ROLE_ASSIGNMENT, 201),
+)
 def add_role_assignments(body: RoleAssignment, st: RolesDep) -> JSON:
     current = {r["role"]: list(r["groups"]) for r in st.role_assignments()}
     groups = list(dict.fromkeys([*current.get(body.role, []), *body.groups]))
@@ -109,7 +118,11 @@ def add_role_assignments(body: RoleAssignment, st: RolesDep) -> JSON:
 
 
 @router.post(
-    f"{_RBAC}/remove", operation_id="removeRoleAssignments", status_code=201, dependencies=[media_type(16)]
+    f"{_RBAC}/remove",
+    operation_id="removeRoleAssignments",
+    status_code=201,
+    dependencies=[media_type(16)],
+    openapi_extra=answer(ROLE_ASSIGNMENT, 201),
 )
 def remove_role_assignments(body: RoleAssignment, request: Request, st: RolesDep) -> JSON:
     del request

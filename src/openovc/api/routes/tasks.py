@@ -7,6 +7,7 @@ from starlette.concurrency import run_in_threadpool
 
 from openovc.api.deps import RuntimeDep, api_router
 from openovc.api.responses import JSON
+from openovc.api.schemas import TASK_ANSWER, answer
 from openovc.domain.errors import ObjectNotFound
 from openovc.domain.ports.federation import Record
 from openovc.domain.tasks import TaskState
@@ -33,7 +34,7 @@ def task_body(engine: TaskEngine, task: Record) -> dict[str, object]:
     return body
 
 
-@router.get("/{taskId}", operation_id="getTask")
+@router.get("/{taskId}", operation_id="getTask", openapi_extra=answer(TASK_ANSWER))
 async def get_task(taskId: str, rt: RuntimeDep) -> JSON:
     # A task that ended here lately is answered on the event loop; any other poll may run it, in the pool.
     task = rt.tasks.ended.get(taskId) or await run_in_threadpool(rt.tasks.poll, taskId)

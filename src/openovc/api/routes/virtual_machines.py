@@ -11,6 +11,7 @@ from openovc.api.bodies import Body as BodyModel
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
 from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
+from openovc.api.schemas import CREDENTIALS_VALIDATION, answer
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
 from openovc.services import backups, reads
@@ -118,7 +119,10 @@ def set_backup_parameters(vmId: str, body: BackupParameters, rt: RuntimeDep) -> 
 
 
 @router.post(
-    "/{vmId}/validate_backup_credentials", operation_id="validateBackupCred", dependencies=[media_type(8)]
+    "/{vmId}/validate_backup_credentials",
+    operation_id="validateBackupCred",
+    dependencies=[media_type(8)],
+    openapi_extra=answer(CREDENTIALS_VALIDATION),
 )
 def validate_backup_credentials(vmId: str, body: GuestLogin, rt: RuntimeDep) -> JSON:
     status = guests.validate(

@@ -12,7 +12,7 @@ from openovc.domain.metrics import ClusterLabel, IoSpan, RemoteSend, VmWorkload
 
 @dataclass(frozen=True)
 class PolicyUsage:
-    """A policy's stored rules (as decoded JSON) and its ALIVE VMs in scope."""
+    """A policy's stored rules (as decoded JSON) and its ALIVE VMs (and persistent volumes) in scope."""
 
     policy_id: str
     rules: list[dict[str, object]]

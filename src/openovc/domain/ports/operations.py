@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import Any, Protocol
 
 from openovc.domain.metrics import IoSpan
 
@@ -38,6 +38,25 @@ class Shutdown:
     status: str  # IN_PROGRESS, or FORCE_IN_PROGRESS when it did not wait for HA
     ha_wait: bool
     requested_ms: int
+
+
+@dataclass(frozen=True)
+class HostFault:
+    """A host that failed (power, board): FAULTY from `since_ms` until it is repaired."""
+
+    host_id: str
+    since_ms: int
+
+
+@dataclass(frozen=True)
+class Resync:
+    """A VM's replica on a host catching up with the other one: SYNCING from `began_ms` to `done_ms`."""
+
+    vm_id: str
+    host_id: str
+    began_ms: int
+    done_ms: int
+    changed: int  # bytes the VM wrote while the replica was away
 
 
 @dataclass(frozen=True)
@@ -71,6 +90,30 @@ class OperationsState(Protocol):
     def drop_shutdown(self, host_id: str) -> bool: ...
 
     def drop_host_hardware(self, host_id: str) -> bool: ...
+
+    # ---- hardware faults (services/hardware.py) ----
+
+    def host_hardware(self, host_id: str) -> dict[str, Any] | None:
+        """The host's hardware document (GET /hosts/{id}/hardware's `host`)."""
+        ...
+
+    def put_host_hardware(self, host_id: str, document: dict[str, Any]) -> None: ...
+
+    def host_fault(self, host_id: str) -> HostFault | None: ...
+
+    def put_host_fault(self, fault: HostFault) -> None: ...
+
+    def drop_host_fault(self, host_id: str) -> bool: ...
+
+    def resyncs(self) -> list[Resync]:
+        """Every replica resyncing, by VM and host."""
+        ...
+
+    def put_resync(self, resync: Resync) -> None: ...
+
+    def drop_resyncs(self, vm_id: str | None = None, host_id: str | None = None) -> int:
+        """Drop the resyncs of a VM, of a host, or of both at once; how many went."""
+        ...
 
     def store_credentials(self, name: str) -> StoreCredentials | None: ...
 

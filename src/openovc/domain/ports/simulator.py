@@ -19,7 +19,7 @@ from openovc.domain.fields import Collection
 from openovc.domain.metrics import IoSpan, Performance, VmWorkload, Window
 from openovc.domain.ports.federation import Finder, R, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
-from openovc.domain.records import Backup, Datastore, VirtualMachine
+from openovc.domain.records import Backup, BackupSource, Datastore, VirtualMachine
 
 WINDOWS, LINUX = "windows", "linux"  # what a guest runs: guest_os
 
@@ -61,12 +61,17 @@ class Simulator(Protocol):
         cluster); the task fails if it does not fit there."""
         ...
 
-    def remove_vm(self, txn: Txn, vm: VirtualMachine) -> None:
+    def remove_vm(self, txn: Txn, vm: BackupSource) -> None:
         """The VM left the inventory: its data is freed, and its datastore's space given back."""
         ...
 
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         """A cluster's hosts changed (one left): its bytes are shared among them anew."""
+        ...
+
+    def rewritten(self, txn: Txn, vm: VirtualMachine, seconds: float) -> int:
+        """Bytes the VM's workload writes in `seconds` (0 for a VM powered off or without a workload):
+        what a replica away that long has to catch up."""
         ...
 
     def guest_os(self, vm: VirtualMachine) -> str:
@@ -75,16 +80,17 @@ class Simulator(Protocol):
 
     # ---- backups -------------------------------------------------------------------------------
 
-    def take_backup(self, txn: Txn, vm: VirtualMachine, backup: Record, paced: bool, now: datetime) -> Record:
-        """The backup of the VM as it is now (already `vm_now`), kept where `backup` says: the row to
-        insert, with its sizes, what it sends, and its state (NEW when `paced`, else where it is going)."""
+    def take_backup(self, txn: Txn, vm: BackupSource, backup: Record, paced: bool, now: datetime) -> Record:
+        """The backup of the VM (or persistent volume) as it is now (already `vm_now`), kept where `backup`
+        says: the row to insert, with its sizes, what it sends, and its state (NEW when `paced`, else where
+        it is going)."""
         ...
 
     def take_backups(
-        self, txn: Txn, taken: Sequence[tuple[VirtualMachine, Record]], paced: bool, now: datetime
+        self, txn: Txn, taken: Sequence[tuple[BackupSource, Record]], paced: bool, now: datetime
     ) -> list[Record]:
-        """take_backup for many VMs at once (a policy's slot), written back together; each VM is first
-        brought to `now` (vm_now) here, so that what it holds is read for all of them together."""
+        """take_backup for many VMs and volumes at once (a policy's slot), written back together; each VM is
+        first brought to `now` (vm_now) here, so that what it holds is read for all of them together."""
         ...
 
     def copy_backup(self, txn: Txn, source: Backup, copy: Record, paced: bool, now: datetime) -> Record:

@@ -6,6 +6,7 @@ from collections.abc import Callable, Sequence
 from typing import Protocol
 
 from openovc.domain.ports.federation import Record, Txn
+from openovc.domain.task_listing import TaskListing
 from openovc.domain.tasks import AffectedObject
 
 
@@ -25,6 +26,10 @@ class TaskStore(Protocol):
     def insert_ended(self, task: Record) -> None: ...
 
     def get(self, task_id: str) -> Record | None: ...
+
+    def recent(self, listing: TaskListing) -> list[Record]:
+        """The newest tasks the listing asks for, newest first (those of every server on the store)."""
+        ...
 
     def note_poll(self, task_id: str) -> None: ...
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 import orjson
 
@@ -16,7 +16,7 @@ from openovc.domain.errors import ObjectNotFound, TaskError
 from openovc.domain.fields import Collection
 from openovc.domain.ports.federation import FederationReader, Finder, R, Record, Txn
 from openovc.domain.ports.simulator import Simulator
-from openovc.domain.records import Backup, ExternalStore, OmnistackCluster, VirtualMachine
+from openovc.domain.records import Backup, BackupSource, ExternalStore, OmnistackCluster, VirtualMachine
 from openovc.domain.tasks import AffectedObject, Codes, PacingMode, TaskFailure
 from openovc.operations.engine import TaskEngine
 
@@ -26,6 +26,7 @@ LOCAL_STORE = "SimplivityStore"
 CLOUD_STORE = "StoreOnceCloud"
 INVALID_DESTINATION = "Invalid or unexpected destination specified."
 NO_BACKUP_IDS = "Invalid body: Specify a backup_id key/value to {} backup instances."
+S = TypeVar("S", bound=BackupSource)
 
 
 class Missing(TaskFailure):
@@ -55,11 +56,17 @@ def found(finder: Finder, coll: Collection[R], key: str) -> R:
     return rows[0]
 
 
+def alive(finder: Finder, coll: Collection[S], key: str) -> S:
+    """A VM or a persistent volume that is there and ALIVE (a deleted one keeps its row for its backups)."""
+    source = found(finder, coll, key)
+    if source["state"] != "ALIVE":
+        noun = coll.singular.replace("_", " ")
+        raise TaskFailure(Codes.INVALID_STATE, f"The {noun} {source['name']} is {source['state']}.")
+    return source
+
+
 def alive_vm(finder: Finder, vm_id: str) -> VirtualMachine:
-    vm = found(finder, VIRTUAL_MACHINES, vm_id)
-    if vm["state"] != "ALIVE":
-        raise TaskFailure(Codes.INVALID_STATE, f"The virtual machine {vm['name']} is {vm['state']}.")
-    return vm
+    return alive(finder, VIRTUAL_MACHINES, vm_id)
 
 
 def paced(tasks: TaskEngine, operation: str) -> bool:

@@ -11,6 +11,7 @@ from openovc.domain.catalog import (
     DATASTORES,
     HOSTS,
     OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
     POLICIES,
     VIRTUAL_MACHINES,
 )
@@ -83,6 +84,7 @@ def _run_rename(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
     txn.update(POLICIES, policy["id"], {"name": name})
     # Every object that names the policy follows, deleted VMs included (their rows still show it).
     txn.update_where(VIRTUAL_MACHINES, {"policy_id": policy["id"]}, {"policy_name": name})
+    txn.update_where(PERSISTENT_VOLUMES, {"policy_id": policy["id"]}, {"policy_name": name})
     txn.update_where(DATASTORES, {"policy_id": policy["id"]}, {"policy_name": name})
     return [AffectedObject(policy["id"], POLICY)]
 
@@ -95,11 +97,16 @@ def _in_use(finder: Finder, policy: Policy) -> str | None:
     """Why the policy cannot be deleted: datastores or live VMs still use it."""
     datastores = finder.find(DATASTORES, policy_id=policy["id"])
     vms = finder.find(VIRTUAL_MACHINES, policy_id=policy["id"], state="ALIVE")
-    if not datastores and not vms:
-        return None
-    users = " and ".join(
-        _plural(n, noun) for n, noun in ((len(datastores), "datastore"), (len(vms), "virtual machine")) if n
+    volumes = finder.find(PERSISTENT_VOLUMES, policy_id=policy["id"], state="ALIVE")
+    counts = (
+        (len(datastores), "datastore"),
+        (len(vms), "virtual machine"),
+        (len(volumes), "persistent volume"),
     )
+    if not any(n for n, _ in counts):
+        return None
+    named = [_plural(n, noun) for n, noun in counts if n]
+    users = " and ".join([", ".join(named[:-1]), named[-1]] if len(named) > 1 else named)
     return f"The policy {policy['name']} is in use by {users}; assign them another policy first."
 
 

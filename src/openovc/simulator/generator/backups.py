@@ -5,6 +5,7 @@ from __future__ import annotations
 import bisect
 from datetime import datetime
 
+from openovc.domain.backups import source_type
 from openovc.simulator.generator.backup_schedule import HISTORY, bounds, fit_retentions, schedule_of
 from openovc.simulator.generator.records import DAY, STORE_TYPE, Cluster, Draft, Schedule, Store, Vm
 
@@ -115,7 +116,7 @@ def _base(
         "virtual_machine_id": vm.id,
         "virtual_machine_name": vm.plan.name,
         "virtual_machine_state": "DELETED" if vm.deleted is not None else "ALIVE",
-        "virtual_machine_type": "TEMPLATE" if vm.plan.template else "VM",
+        "virtual_machine_type": source_type(vm.plan.template, vm.plan.persistent_volume),
         "omnistack_cluster_id": holder_id,
         "omnistack_cluster_name": holder_name,
         "datastore_id": vm.ds.id,

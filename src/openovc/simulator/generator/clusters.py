@@ -14,6 +14,18 @@ VERSION = f"Release {SVTFS_VERSION}"
 FEATURE_LEVEL = 80
 HOSTS_PER_VCENTER = 32  # a peer-managed federation's limit per vCenter
 _MASK = "255.255.255.0"
+_LOOPBACK_FIRST = (127 << 24) | (1 << 8)  # 127.0.1.0: 127.0.0.x is the loopback interface's own
+_PER_NETWORK = 254  # each /24 gives .1 to .254, as a real management network would
+
+
+def loopback_address(ordinal: int) -> str:
+    """The `ordinal`-th host's (from 0) management address in 127.0.0.0/8: 127.0.1.1, ... 127.0.1.254,
+    127.0.2.1, ... (never a network's .0 or .255, which a real management network would not give out)."""
+    network, n = divmod(ordinal, _PER_NETWORK)
+    value = _LOOPBACK_FIRST + (network << 8) + n + 1
+    if value >> 24 != 127:
+        raise ValueError(f"no loopback address is left for host number {ordinal + 1}")
+    return ".".join(str((value >> shift) & 0xFF) for shift in (24, 16, 8, 0))
 
 
 def draw_clusters(draft: Draft) -> None:
@@ -93,6 +105,7 @@ def draw_standard_hosts(draft: Draft) -> None:
 def host_and_cluster_rows(draft: Draft) -> None:
     """The hosts, host_hardware and omnistack_clusters rows, with the capacity the content model gives."""
     date_text = draft.text(draft.now_ts)
+    ordinal = 0  # the host's number in the federation, for its loopback address
     for cluster in draft.clusters.values():
         totals = draft.content.totals(cluster.id)
         n = len(cluster.host_ids)
@@ -102,7 +115,8 @@ def host_and_cluster_rows(draft: Draft) -> None:
         fields_of_cluster, host_capacity = cluster_capacity(totals, cluster.host_ids, [layout.capacity] * n)
         for i, (host_id, name) in enumerate(zip(cluster.host_ids, cluster.plan.hosts, strict=True)):
             fields = host_capacity[i]
-            mgmt = cluster.ip(10, 11 + i)
+            mgmt = loopback_address(ordinal) if draft.plan.loopback_addresses else cluster.ip(10, 11 + i)
+            ordinal += 1
             draft.fed.rows["hosts"].append(
                 {
                     "id": host_id,

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.content.workload import workload_pieces
 from openovc.simulator.generator.records import Draft
 
 
-def replay_content(draft: Draft) -> None:
+def replay_content(draft: Draft, progress: Progress = SILENT) -> None:
     """Each VM made, aged, backed up in time order and (if deleted) deleted; rows take the figures."""
     model = draft.content
+    progress.phase("Replaying VMs' data and backups", len(draft.vms))
     for vm in draft.vms:
         history = sorted(draft.history.get(vm.index, ()), key=lambda event: event[0])
         with model.batch():
@@ -39,7 +41,10 @@ def replay_content(draft: Draft) -> None:
                 model.delete(vm.id)
             elif vm.power == "ON":
                 model.start_workload(vm.id, draft.now_ts * 1000)  # it keeps running from now on
+        progress.advance()
     # Measured once every history is in: what deleting each backup would free now.
+    progress.phase("Measuring backups' unique sizes", len(draft.vms))
     for vm in draft.vms:
         for _, row, _, _ in draft.history.get(vm.index, ()):
             row["unique_size_bytes"] = model.unique_size(str(row["id"]))
+        progress.advance()

@@ -5,11 +5,13 @@ from __future__ import annotations
 import random
 from datetime import datetime
 
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.federation import Federation, FederationSpec
 from openovc.simulator.generator.builder import build
 from openovc.simulator.generator.plan import (
     IMAGES,
     ROLES,
+    VOLUME_SIZES,
     DatastorePlan,
     FederationPlan,
     PolicyPlan,
@@ -20,6 +22,7 @@ from openovc.simulator.generator.plan import (
     default_external_stores,
     default_policies,
 )
+from openovc.simulator.generator.records import Ids
 
 _PURPOSE_WEIGHT = {"Prod": 4, "Dev": 2, "Test": 1, "SQL": 2, "VDI": 3, "Infra": 1}
 _ROLE_WEIGHTS = (6, 5, 2, 1, 1, 3, 3, 4, 1, 1, 1, 1, 1, 1)  # per plan.ROLES: web and app servers dominate
@@ -61,6 +64,28 @@ def _vms(
     return plans
 
 
+def _persistent_volumes(
+    spec: FederationSpec, rng: random.Random, datastores: list[DatastorePlan]
+) -> list[VmPlan]:
+    """The CSI driver's volumes, named as it names them (`pvc-` and the claim's UID), on any datastore;
+    a few deleted ones whose backups remain."""
+    count = spec.persistent_volumes
+    # A stream of their own, so that adding volumes leaves every VM's draws (ids, guests) as they were.
+    rng = random.Random(f"persistent_volumes:{spec.seed}")
+    gone = set(rng.sample(range(count), max(1, count // 50))) if count >= 6 else set()
+    ids = Ids(rng)
+    return [
+        VmPlan(
+            f"pvc-{ids.uuid4()}",
+            rng.choice(datastores).name,
+            size=rng.choice(VOLUME_SIZES),
+            deleted=i in gone,
+            persistent_volume=True,
+        )
+        for i in range(count)
+    ]
+
+
 def plan_for(spec: FederationSpec, rng: random.Random) -> FederationPlan:
     """The shape of the federation the spec describes; the builder fills in the rest."""
     clusters = default_clusters(spec.clusters, spec.hosts_per_cluster)
@@ -72,14 +97,21 @@ def plan_for(spec: FederationSpec, rng: random.Random) -> FederationPlan:
         clusters=clusters,
         policies=policies,
         datastores=datastores,
-        vms=_vms(spec, rng, datastores, policies),
+        vms=_vms(spec, rng, datastores, policies) + _persistent_volumes(spec, rng, datastores),
         cluster_groups=default_cluster_groups(names, spec.cluster_groups),
         external_stores=stores,
         backups_total=spec.backups,
     )
 
 
-def generate(spec: FederationSpec, now: datetime) -> Federation:
-    """A federation as seen at `now`; the same spec (seed included) and `now` give identical rows."""
+def generate(
+    spec: FederationSpec, now: datetime, progress: Progress = SILENT, *, loopback_addresses: bool = False
+) -> Federation:
+    """A federation as seen at `now`; the same spec (seed included) and `now` give identical rows.
+
+    `loopback_addresses`: hosts' management addresses in 127.0.0.0/8, one each (clusters.loopback_address),
+    so that `serve --controller-per-host` can listen on each."""
     rng = random.Random(spec.seed)
-    return build(plan_for(spec, rng), now, rng)
+    plan = plan_for(spec, rng)
+    plan.loopback_addresses = loopback_addresses
+    return build(plan, now, rng, progress)

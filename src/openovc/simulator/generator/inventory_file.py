@@ -10,6 +10,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 import yaml
 
 from openovc.domain import schedules as schedule
+from openovc.domain.ports.progress import SILENT, Progress
 from openovc.simulator.federation import Federation
 from openovc.simulator.generator.builder import build
 from openovc.simulator.generator.inventory_entries import Entry, entries_of, kind_of, unique
@@ -41,7 +42,7 @@ DEFAULT_POLICIES = 4
 DEFAULT_DATASTORES_PER_CLUSTER = 2
 _TOP_KEYS = (
     "seed", "backups_per_vm", "clusters", "policies", "datastores", "virtual_machines",
-    "cluster_groups", "external_stores",
+    "cluster_groups", "external_stores", "loopback_addresses",
 )  # fmt: skip
 
 
@@ -314,12 +315,16 @@ def parse_inventory(data: object) -> tuple[FederationPlan, int]:
         cluster_groups=_cluster_groups(top, names),
         external_stores=stores,
         backups_total=None,
+        loopback_addresses=top.flag("loopback_addresses", False),
     )
     return plan, seed
 
 
-def load_inventory(path: Path, now: datetime) -> Federation:
-    """The federation a YAML or JSON inventory file describes, as seen at `now`."""
+def load_inventory(
+    path: Path, now: datetime, progress: Progress = SILENT, *, loopback_addresses: bool = False
+) -> Federation:
+    """The federation a YAML or JSON inventory file describes, as seen at `now`; `loopback_addresses`
+    gives its hosts loopback management addresses whatever the file says."""
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
@@ -330,6 +335,7 @@ def load_inventory(path: Path, now: datetime) -> Federation:
         raise ValueError(f"{path}: not valid YAML or JSON: {exc}") from None
     try:
         plan, seed = parse_inventory(data)
-        return build(plan, now, random.Random(seed))
+        plan.loopback_addresses = plan.loopback_addresses or loopback_addresses
+        return build(plan, now, random.Random(seed), progress)
     except ValueError as exc:
         raise ValueError(f"{path}: {exc}") from None

@@ -23,6 +23,7 @@ SITES: tuple[tuple[str, str], ...] = (
 )  # fmt: skip
 
 POWER_STATES = ("ON", "OFF", "SUSPENDED")
+VOLUME_SIZES = tuple(n * 1024**3 for n in (1, 2, 5, 8, 10, 20, 50, 100))  # what claims usually ask
 RULE_CONSISTENCY = ("NONE", "DEFAULT", "VSS")
 
 
@@ -104,6 +105,8 @@ class VmPlan:
     policy: str | None = None  # None = the datastore's policy
     image: str | None = None  # None = chosen from its name
     backups: int | None = None  # exact number to keep; None = share of the plan's total
+    # A persistent volume (a first-class disk the CSI driver made), not a VM: data of its own, no guest.
+    persistent_volume: bool = False
 
 
 @dataclass
@@ -129,6 +132,8 @@ class FederationPlan:
     external_stores: list[ExternalStorePlan]
     # The whole retained history, or None when every VM names its own count (VmPlan.backups).
     backups_total: int | None = None
+    # Hosts' management addresses in 127.0.0.0/8 (one each) rather than in their cluster's network.
+    loopback_addresses: bool = False
 
 
 def site(index: int) -> tuple[str, str]:

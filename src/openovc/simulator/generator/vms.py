@@ -7,7 +7,7 @@ from openovc.simulator.generator.plan import IMAGES, GiB, Image, VmPlan, image_f
 from openovc.simulator.generator.records import DAY, Cluster, Draft, Vm
 
 
-def _place(draft: Draft, cluster: Cluster, vp: VmPlan, single_replica: bool) -> tuple[int, int | None]:
+def place(draft: Draft, cluster: Cluster, vp: VmPlan, single_replica: bool) -> tuple[int, int | None]:
     """Primary and secondary hosts: the least loaded ones, unless the plan names the host."""
     n = len(cluster.host_ids)
     if vp.host is not None:
@@ -27,6 +27,8 @@ def draw_vms(draft: Draft) -> None:
     """Each planned VM: its image, size, age, hosts and workload rate."""
     rng = draft.rng
     for index, vp in enumerate(draft.plan.vms):
+        if vp.persistent_volume:
+            continue  # drawn by volumes.draw_volumes
         ds = draft.datastores[vp.datastore]
         policy = draft.policies[vp.policy] if vp.policy else ds.policy
         image = IMAGES[vp.image or image_for(vp.name, rng)]
@@ -47,7 +49,7 @@ def draw_vms(draft: Draft) -> None:
             created = draft.ago(60, 700)
         created = max(created, ds.created + DAY)
         deleted = draft.ago(3, 20) if vp.deleted else None
-        primary, secondary = _place(draft, ds.cluster, vp, ds.plan.single_replica)
+        primary, secondary = place(draft, ds.cluster, vp, ds.plan.single_replica)
         power = vp.power_state or ("OFF" if vp.template or vp.deleted else power_state(rng))
         vm = Vm(
             plan=vp,
@@ -93,6 +95,8 @@ def vm_rows(draft: Draft) -> None:
     folders = ("Production", "Infrastructure", "Development", "Discovered virtual machine")
     for vm in draft.vms:
         cluster, ds, vp = vm.cluster, vm.ds, vm.plan
+        if vp.persistent_volume:
+            continue  # a row of persistent_volumes: volumes.volume_rows
         hosts = cluster.host_ids
         replica_set = [{"id": hosts[vm.primary], "role": "PRIMARY"}]
         if vm.secondary is not None:
