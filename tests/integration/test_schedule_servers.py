@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
@@ -23,6 +23,7 @@ from tests.support.waiting import wait_until
 PASSWORD = "Schedule-Passw0rd"
 ENV = {"OPENOVC_ADMIN_PASSWORD": PASSWORD}
 V18 = {"Content-Type": "application/vnd.simplivity.v1.8+json"}
+V16 = {"Content-Type": "application/vnd.simplivity.v1.16+json"}  # persistent volumes came with 1.16
 START = datetime(2027, 1, 4, 0, 30, tzinfo=UTC)  # no daylight saving change in the week after, anywhere
 STEP = timedelta(hours=6)
 WEEK = timedelta(days=7)
@@ -50,9 +51,11 @@ def _get(client: httpx.Client, path: str, **params: str) -> Any:
     return resp.json()
 
 
-def _completed(client: httpx.Client, path: str, body: Any) -> list[dict[str, str]]:
-    """POST an operation (v1.8 media type), follow its task to the end; its affected objects."""
-    resp = client.post(path, headers=V18, json=body)
+def _completed(
+    client: httpx.Client, path: str, body: Any, headers: Mapping[str, str] = V18
+) -> list[dict[str, str]]:
+    """POST an operation (v1.8 media type unless told), follow its task to the end; its affected objects."""
+    resp = client.post(path, headers=headers, json=body)
     assert resp.status_code == 202, resp.text
     task_id = resp.json()["task"]["id"]
 
@@ -82,6 +85,16 @@ def _policy(client: httpx.Client, name: str, rule: dict[str, Any], vm_ids: list[
     )
     (stored,) = _get(client, f"/api/policies/{policy_id}")["policy"]["rules"]
     return policy_id, str(stored["id"])
+
+
+def _idle_volumes(client: httpx.Client) -> None:
+    """Every live persistent volume on a policy without rules, so that only the VMs' slots fire."""
+    volumes = _get(client, "/api/persistent_volumes", fields="id", limit="500")["persistent_volumes"]
+    if not volumes:
+        return
+    (made,) = _completed(client, "/api/policies", {"name": "Idle"})
+    body = {"policy_id": made["object_id"], "persistent_volume_id": [v["id"] for v in volumes]}
+    _completed(client, "/api/persistent_volumes/set_policy", body, V16)
 
 
 def _policy_backups(client: httpx.Client) -> list[dict[str, Any]]:
@@ -212,6 +225,7 @@ def test_two_servers_moving_one_clock_take_each_slot_once(tmp_path: Path) -> Non
                 vm_ids = _alive_vm_ids(on_a)
                 assert len(set(vm_ids)) == len(vm_ids) >= 10
                 _, rule_id = _policy(on_b, "Hourly", {"frequency": 60, "retention": 1440}, vm_ids)
+                _idle_volumes(on_a)
                 assert _clock(on_a) == START  # a manual clock stands still while the servers work
                 reported = _week_in_turns(on_a, on_b, vm_ids)
                 end = START + WEEK
