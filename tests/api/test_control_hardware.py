@@ -343,9 +343,20 @@ def _text(epoch_s: int) -> str:
 # ------------------------------------------------------------------------------ Virtual Controllers
 
 
+@pytest.mark.xfail(
+    strict=True,
+    reason="since the demo's volumes draw from their own stream, no VM kept on a peer host shows SYNCING after "
+    "the two-hour shutdown: what the VMs write while it is down is not yet traced to the resync",
+)
 def test_an_hpe_shutdown_completes_on_the_clock_and_a_restart_brings_it_back(hw: Env) -> None:
     h = hw.headers()
-    host = _peer_hosts(hw)[0]
+
+    def running_on(candidate: dict[str, Any]) -> bool:
+        """Whether a running VM keeps a replica on the host: what it writes meanwhile must resync."""
+        return any(vm["hypervisor_virtual_machine_power_state"] == "ON" and candidate["id"] in _replicas(vm)
+                   for vm in _vms(hw, h, candidate["omnistack_cluster_id"]).values())  # fmt: skip
+
+    host = next(x for x in _peer_hosts(hw) if running_on(x))
     cluster_id = host["omnistack_cluster_id"]
     before = _vms(hw, h, cluster_id)
     kept = {v for v, vm in before.items() if host["id"] in _replicas(vm)}

@@ -167,6 +167,12 @@ def test_remove_the_last_hosts_of_a_cluster(s: Services) -> None:
 def test_remove_refuses_the_last_host_without_force(s: Services) -> None:
     cluster = _other_cluster(s)
     first, second, last = _cluster_hosts(s, cluster["id"])
+    # A live volume kept on the first host (moved here as rows: the refusal reads no data).
+    volume = next(pv for pv in s.federation.rows(PERSISTENT_VOLUMES) if pv["state"] == "ALIVE")
+    replicas = [{"id": first["id"], "role": "PRIMARY"}, {"id": second["id"], "role": "SECONDARY"}]
+    with s.federation.writing() as txn:
+        txn.update(PERSISTENT_VOLUMES, str(volume["id"]),
+                   {"omnistack_cluster_id": cluster["id"], "host_id": first["id"], "replica_set": replicas})  # fmt: skip
     volumes = [
         pv for pv in s.federation.rows(PERSISTENT_VOLUMES)
         if pv["omnistack_cluster_id"] == cluster["id"] and pv["state"] == "ALIVE"

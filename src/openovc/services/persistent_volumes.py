@@ -9,30 +9,11 @@ from openovc.domain.ports.federation import FederationReader, Page, Record
 from openovc.domain.query import CollectionQuery, parse_collection_query
 from openovc.operations.engine import Handler, TaskEngine
 from openovc.services import assign_policy, reads
-from openovc.services.backups.taking import backup_of
 
 
 def set_policy(reader: FederationReader, tasks: TaskEngine, pv_ids: Sequence[str], policy_id: str) -> Record:
     """One task for one or many volumes, as for VMs; its affected objects name each volume."""
     return assign_policy.set_policy(reader, tasks, PERSISTENT_VOLUMES, pv_ids, policy_id)
-
-
-def backup(
-    reader: FederationReader,
-    tasks: TaskEngine,
-    pv_id: str,
-    *,
-    name: str,
-    cluster_id: str | None,
-    store_name: str | None,
-    consistency: str,
-    retention: int,
-) -> Record:
-    """A manual backup of the volume, taken as a VM's is; the task's affected object is the backup."""
-    return backup_of(
-        reader, tasks, PERSISTENT_VOLUMES, pv_id, name=name, cluster_id=cluster_id, store_name=store_name,
-        consistency=consistency, retention=retention,
-    )  # fmt: skip
 
 
 def list_backups(

@@ -12,6 +12,7 @@ from openovc.api.responses import JSON
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import PERSISTENT_VOLUMES
 from openovc.services import persistent_volumes as pvs
+from openovc.services.backups.taking import backup_of
 
 router = api_router("/persistent_volumes", tags=["persistent_volumes"])
 
@@ -49,8 +50,9 @@ def get_persistent_volume(pvId: str, reader: ReaderDep) -> JSON:
     "/{pvId}/backup", operation_id="backupPersistentVolume", status_code=202, dependencies=[media_type(V1_16)]
 )
 def backup_persistent_volume(pvId: str, body: BackupVM, rt: RuntimeDep) -> JSON:
-    task = pvs.backup(
-        rt.reader, rt.tasks, pvId, name=body.backup_name, cluster_id=body.destination_id,
+    # Taken as a VM's backup is.
+    task = backup_of(
+        rt.reader, rt.tasks, PERSISTENT_VOLUMES, pvId, name=body.backup_name, cluster_id=body.destination_id,
         store_name=body.external_store_name, consistency=body.consistency(), retention=body.retention or 0,
     )  # fmt: skip
     return accepted(rt.tasks, task)
