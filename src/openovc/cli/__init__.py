@@ -8,7 +8,7 @@ import sys
 from collections.abc import Callable, Sequence
 
 from openovc import __version__
-from openovc.cli import clock, faults, hardware, init, serve, snapshots, users
+from openovc.cli import clock, faults, hardware, init, serve, snapshots, tasks, users
 from openovc.cli.common import EXIT_ERROR, CommandError
 
 
@@ -23,6 +23,7 @@ def _parser() -> argparse.ArgumentParser:
     faults.add_command(commands)
     snapshots.add_command(commands)
     hardware.add_command(commands)
+    tasks.add_command(commands)
     return parser
 
 
