@@ -59,6 +59,12 @@ class _Process(Process):
             self._server = server_for(self.config, settings)
         return self._server
 
+    def target(self, sockets: list[socket.socket] | None = None) -> None:
+        # Built before uvicorn starts the health-check thread, which reads `server` too: built by both
+        # threads, the one answering "started?" would be a second server that never starts.
+        self.server  # noqa: B018
+        super().target(sockets)
+
 
 class Supervisor(Multiprocess):
     """uvicorn's supervisor with a listening socket per process, which stops when one cannot start.

@@ -47,7 +47,10 @@ def _missing() -> str | None:
     return None
 
 
-@pytest.fixture(scope="session")
+# Package-scoped, and the tier runs on one xdist worker in one go (xdist_group "browser"): Playwright's sync
+# API keeps its event loop marked running in the thread while it lives, so a session-long browser made every
+# later asyncio.run() in that worker fail.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Browser]:
     missing = _missing()
     if missing is not None:
@@ -94,7 +97,7 @@ def _cli(*args: str) -> None:
     assert done.returncode == 0, done.stdout + done.stderr
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def dashboard(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Dashboard]:

@@ -15,7 +15,7 @@ from tests.browser.conftest import READER, Dashboard, show
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one worker, one browser, in turn
 
 FAULTS = "/_openovc/faults"
 PACING = "/_openovc/pacing"

@@ -14,7 +14,7 @@ from tests.browser.conftest import ADMIN, READER, START, Dashboard, show
 if TYPE_CHECKING:
     from playwright.sync_api import Page
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.xdist_group("browser")]  # one worker, one browser, in turn
 
 
 def _tile(page: Page, testid: str) -> str:
