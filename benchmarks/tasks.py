@@ -13,12 +13,15 @@ fresh store, starts a real `openovc serve` process on it over TLS as users run i
    is a new object; its client moves the new one next time), and are never the source of a clone or a
    set_policy, so that no task fails by the benchmark's own doing. Throughput is completed tasks over
    the wall time of the whole run; FAILED tasks and HTTP errors are counted apart. A short untimed
-   warm-up precedes it;
-2. 1,000 tasks in flight: the server is restarted with OPENOVC_TASK_PACING=duration:10:0.2 (every
-   task takes 8 to 12 s), the clients submit `--in-flight` operations (the same mix, every move on its
-   own VM) as fast as they can without polling, every answer must be 202; then every task is polled
-   about once a second, as clients do, until it is final. All must be COMPLETED, and all must have
-   been in flight at once: ended (the server's end_time) after the last 202 had arrived;
+   warm-up precedes it. Beside it, measured in the same run on the same server and clients, a baseline:
+   `--baseline` GET /api/version requests (requests/s), so that figures from different machines compare
+   as the ratio of the two;
+2. 1,000 tasks in flight (`--in-flight 0`: skipped): the server is restarted with
+   OPENOVC_TASK_PACING=duration:10:0.2 (every task takes 8 to 12 s), the clients submit `--in-flight`
+   operations (the same mix, every move on its own VM) as fast as they can without polling, every
+   answer must be 202; then every task is polled about once a second, as clients do, until it is
+   final. All must be COMPLETED, and all must have been in flight at once: ended (the server's
+   end_time) after the last 202 had arrived;
 3. prints a markdown table with the results and targets, the machine and the command line, and can
    write the same as JSON (--json PATH).
 
@@ -27,6 +30,7 @@ Targets that are missed are reported, not fatal; the exit status is non-zero onl
 
     .venv/bin/python benchmarks/tasks.py --quick              # smoke run, about a minute per backend
     .venv/bin/python benchmarks/tasks.py --backend sqlite     # the full benchmark on one backend
+    .venv/bin/python benchmarks/tasks.py --in-flight 0        # throughput and its baseline only
 """
 
 from __future__ import annotations
@@ -74,7 +78,7 @@ IN_FLIGHT_MIN_S = 8.0  # the earliest a task paced duration:10:0.2 can end
 POLL_INTERVAL_S = 1.0  # how often a task in flight is polled in phase 2, as a client would
 FINAL_TIMEOUT_S = 300.0
 
-TARGET_TASKS_PER_S = 200.0
+TARGET_TASKS_PER_S = 500.0
 TARGET_IN_FLIGHT = 1000
 
 
@@ -445,6 +449,19 @@ def share_out(clients: int, count: int, work: Callable[[int, int], T]) -> tuple[
 # Phase 1: throughput with the default pacing
 
 
+def baseline(pool: list[LeanClient], requests: int) -> tuple[float, int]:
+    """GET /api/version `requests` times through the pool: requests per second, and how many failed."""
+
+    def work(i: int, _index: int) -> bool:
+        try:
+            return pool[i].get("/api/version").status_code == 200
+        except HTTPError:
+            return False
+
+    answers, wall = share_out(len(pool), requests, work)
+    return len(answers) / wall, answers.count(False)
+
+
 def throughput(
     pool: list[LeanClient], inv: Inventory, tasks: int, seed: int, label: str
 ) -> tuple[list[Outcome], float]:
@@ -475,7 +492,13 @@ def throughput(
 
 
 def throughput_rows(
-    backend: str, outcomes: list[Outcome], wall: float, clients: int, cpu: str, vm_check: Row
+    backend: str,
+    outcomes: list[Outcome],
+    wall: float,
+    clients: int,
+    cpu: str,
+    vm_check: Row,
+    version: tuple[float, int],
 ) -> tuple[list[Row], dict[str, Any]]:
     done = [o for o in outcomes if o.state == "COMPLETED"]
     failed = [o for o in outcomes if o.state == "FAILED"]
@@ -492,6 +515,20 @@ def throughput_rows(
             target=TARGET_TASKS_PER_S,
             bound="min",
             detail=f"{len(done):,} of {len(outcomes):,} tasks in {wall:.2f} s, {clients} clients; {cpu}",
+        ),
+        Row(
+            backend,
+            "baseline in the same run: GET /api/version, requests/s",
+            version[0],
+            "",
+            detail=f"the same clients and server, just before the tasks; {version[1]} not answered 200",
+        ),
+        Row(
+            backend,
+            "tasks/s per GET /api/version request/s (the machine-independent figure)",
+            rate / version[0] if version[0] else 0.0,
+            "x",
+            detail="a task is at least two requests: its POST and one poll",
         ),
     ]
     if times:
@@ -528,6 +565,7 @@ def throughput_rows(
         "failed": len(failed),
         "http_errors": len(http_errors),
         "tasks_per_s": round(rate, 2),
+        "version_requests_per_s": round(version[0], 2),
         "polls_per_task": {str(k): v for k, v in sorted(polls.items())},
     }
     return rows, info
@@ -732,7 +770,8 @@ def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[lis
     rows: list[Row] = []
     with loaded_store(backend, spec, root, "tasks", args.postgres_url, password, info) as store:
         rows += phase_throughput(backend, args, store, password, info)
-        rows += phase_in_flight(backend, args, store, password, info)
+        if args.in_flight:
+            rows += phase_in_flight(backend, args, store, password, info)
     return rows, info
 
 
@@ -749,15 +788,16 @@ def phase_throughput(
             if bad:
                 log(f"[{backend}] warm-up: {len(bad)} of {len(warm)} not COMPLETED: {_errors(bad)}")
             inv = inventory(admin)  # the warm-up moved some VMs
+        version = baseline(pool, args.baseline)
+        log(f"[{backend}] baseline: {version[0]:.1f} GET /api/version requests/s")
         before_vms = alive_vm_count(admin)
         cpu_before = cpu_sample(server.process.pid, backend)
         outcomes, wall = throughput(pool, inv, args.tasks, args.seed, "tput")
         cpu_after = cpu_sample(server.process.pid, backend)
         after_vms = alive_vm_count(admin)
     cpu, cpu_info = cpu_detail(cpu_before, cpu_after, len(outcomes))
-    got, phase_info = throughput_rows(
-        backend, outcomes, wall, args.clients, cpu, _vm_check(backend, "", before_vms, after_vms, outcomes)
-    )
+    check = _vm_check(backend, "", before_vms, after_vms, outcomes)
+    got, phase_info = throughput_rows(backend, outcomes, wall, args.clients, cpu, check, version)
     info["throughput"] = {**phase_info, "cpu": cpu_info}
     log(f"[{backend}] {got[0].value:.1f} tasks/s; {cpu}")
     return got
@@ -798,7 +838,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     )
     parser.add_argument("--warmup", type=int, help="untimed tasks before it (default 100; --quick: 30)")
     parser.add_argument(
-        "--in-flight", type=int, default=TARGET_IN_FLIGHT, help="tasks submitted at once (default 1,000)"
+        "--in-flight",
+        type=int,
+        default=TARGET_IN_FLIGHT,
+        help="tasks submitted at once (default 1,000; 0: no such phase)",
+    )
+    parser.add_argument(
+        "--baseline", type=int, default=4000, help="GET /api/version requests of the baseline (default 4,000)"
     )
     parser.add_argument(
         "--workers", type=int, default=2, help="server processes (`serve --workers`; default 2, one per core)"
@@ -809,8 +855,10 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         args.tasks = 600 if args.quick else 2000
     if args.warmup is None:
         args.warmup = 30 if args.quick else 100
-    if args.clients < 1 or args.tasks < 1 or args.in_flight < 1 or args.warmup < 0 or args.workers < 1:
-        parser.error("--clients, --tasks, --in-flight and --workers must be at least 1, --warmup at least 0")
+    if args.clients < 1 or args.tasks < 1 or args.baseline < 1 or args.workers < 1:
+        parser.error("--clients, --tasks, --baseline and --workers must be at least 1")
+    if args.in_flight < 0 or args.warmup < 0:
+        parser.error("--in-flight and --warmup must be at least 0")
     return args
 
 
@@ -824,6 +872,7 @@ def main(argv: list[str] | None = None) -> int:
             "tasks": args.tasks,
             "warmup": args.warmup,
             "in_flight": args.in_flight,
+            "baseline": args.baseline,
             "workers": args.workers,
         }
     )

@@ -16,6 +16,7 @@ from openovc.api.application import SWAGGER, docs_page, json_application
 from openovc.api.control import CONTROL_PREFIX, control_app
 from openovc.api.deps import Runtime
 from openovc.api.faults import FaultMiddleware, api_operations
+from openovc.api.lean import LeanPath
 from openovc.api.middleware import OmniStackMiddleware
 from openovc.api.observe import AccessLog, Observe, RouteNote
 from openovc.api.overload import InFlight, Overload
@@ -252,5 +253,21 @@ def create_app(rt: AppRuntime) -> FastAPI:
     )
     app.add_middleware(OmniStackMiddleware, max_body_bytes=rt.settings.max_body_bytes)
     access = AccessLog(rt.settings.log_format) if rt.settings.access_log else None
-    app.add_middleware(Observe, metrics=server_metrics, access=access)  # outermost: sees every answer
+    app.add_middleware(
+        Observe, metrics=server_metrics, access=access
+    )  # sees every answer but the lean path's
+    app.add_middleware(
+        LeanPath, rt=rt, routes=app.router.routes, metrics=server_metrics, access=access,
+        in_flight=app.state.in_flight, inline=inline_reads(rt.storage),
+    )  # fmt: skip
     return app
+
+
+def inline_reads(storage: Storage) -> Callable[[], bool]:
+    """Whether a read by key may run on the event loop now: on SQLite (no network round trip, and in WAL
+    mode a reader waits for no writer) with an idle pooled connection, so that the checkout never waits.
+    PostgreSQL's reads stay in the thread pool: a slow network or server would stall every connection."""
+    idle = getattr(storage.engine.pool, "checkedin", None)  # a queue pool's idle connections
+    if storage.engine.dialect.name != "sqlite" or idle is None:
+        return lambda: False
+    return lambda: bool(idle() > 0)

@@ -223,9 +223,9 @@ class ControlClient:
         limit: int | None = None,
         since: str | None = None,
     ) -> list[dict[str, Any]]:
-        """The federation's tasks, newest first, each as GET /api/tasks/{id} shows it: `state` a comma list
-        of IN_PROGRESS, COMPLETED, FAILED; `operation` as pacing names it; `limit` 1 to 500 (default 50);
-        `since` an ISO instant of the federation's clock."""
+        """The federation's tasks, newest first, each as GET /api/tasks/{id} shows it plus its `operation`
+        (as pacing names it): `state` a comma list of IN_PROGRESS, COMPLETED, FAILED; `operation` one to
+        list only; `limit` 1 to 500 (default 50); `since` an ISO instant of the federation's clock."""
         given = {"state": state, "operation": operation, "limit": limit, "since": since}
         query = urllib.parse.urlencode({k: v for k, v in given.items() if v is not None})
         found: list[dict[str, Any]] = self._call("GET", "/_openovc/tasks" + (query and "?" + query))["tasks"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -433,24 +434,41 @@ def test_an_unknown_operation_s_pacing_names_the_known_ones(env: Env) -> None:
     assert (resp.status_code, resp.json()) == (400, error_body(PACING, PKG + "InvalidBodyException", message))
 
 
-@pytest.fixture
-def limited(faulty: Env) -> Iterator[tuple[Env, Any]]:
+@contextmanager
+def _limited_app(faulty: Env, request_timeout: float) -> Iterator[Any]:
     """The module's federation served by an application with the proxy's limits: one request at a time,
-    and an answer within 0.2 s."""
+    and an answer within `request_timeout` seconds."""
     runtime = faulty.runtime
     original = runtime.settings
-    runtime.settings = original.model_copy(update={"max_concurrent_requests": 1, "request_timeout": 0.2})
+    update = {"max_concurrent_requests": 1, "request_timeout": request_timeout}
+    runtime.settings = original.model_copy(update=update)
     app = create_app(runtime)
     runtime.settings = original
     from starlette.testclient import TestClient
 
-    with TestClient(app) as client:
+    try:
+        with TestClient(app) as client:
+            yield client
+    finally:
+        faulty.client.delete(FAULTS, headers=faulty.headers())
+
+
+@pytest.fixture
+def limited(faulty: Env) -> Iterator[tuple[Env, Any]]:
+    """One request at a time, and an answer within 0.2 s."""
+    with _limited_app(faulty, 0.2) as client:
         yield faulty, client
-    faulty.client.delete(FAULTS, headers=faulty.headers())
 
 
-def test_beyond_the_concurrent_requests_the_proxy_answers_502(limited: tuple[Env, Any]) -> None:
-    env, client = limited
+@pytest.fixture
+def one_at_a_time(faulty: Env) -> Iterator[tuple[Env, Any]]:
+    """One request at a time, with a time limit no loaded machine reaches (the held request must end 200)."""
+    with _limited_app(faulty, 60.0) as client:
+        yield faulty, client
+
+
+def test_beyond_the_concurrent_requests_the_proxy_answers_502(one_at_a_time: tuple[Env, Any]) -> None:
+    env, client = one_at_a_time
     h, host = env.headers(), _host(env)
     _add(env, {"match": {"operation": "getHost"}, "object_id": host, "effect": {"delay_ms": 150}})
     answers: list[int] = []

@@ -14,8 +14,10 @@ from typing import Any
 import pytest
 
 from openovc.app import chores
-from openovc.domain.hardware_faults import RESYNC_RATE, SHUTDOWN_SECONDS
+from openovc.domain.hardware_faults import REBUILD_RATE, RESYNC_RATE, SHUTDOWN_SECONDS
 from openovc.domain.timefmt import epoch_ms
+from openovc.storage.content_store import SqlPieceLedger
+from tests.api.test_openapi import conforms
 from tests.support.content_check import checked_snapshot
 from tests.support.errors import PKG, error_body
 from tests.support.inprocess import READER, Env, make_env
@@ -169,7 +171,8 @@ def test_a_failed_drive_degrades_the_array_and_shrinks_the_capacity(hw: Env) -> 
     assert now_cluster["allocated_capacity"] == before_cluster["allocated_capacity"] - size
     assert answer == {
         "drive": {"slot": drive["slot"], "drive_position": drive["drive_position"], "capacity": size,
-                  "health": "FAILED", "status": "RED", "serial_number": drive["serial_number"]},
+                  "health": "FAILED", "status": "RED", "percent_rebuilt": 0,
+                  "serial_number": drive["serial_number"], "rebuilt_at": None},
         "host": _answer_host(now_host, "YELLOW"),
         "omnistack_cluster": _answer_cluster(now_cluster),
         "capacity_change": -size,
@@ -202,19 +205,78 @@ def test_a_failed_drive_degrades_the_array_and_shrinks_the_capacity(hw: Env) -> 
         400, error_body("/api/datastores", "com.simplivity.rpc.common.TaskException", message, code="50")
     )  # fmt: skip
 
-    # A new drive in the slot: the array and the capacity come back; the drive is new.
+    # A new drive in the slot rebuilds from parity, the whole drive at the rebuild rate on the simulated
+    # clock; until then the array lacks its share, and serves: no VM changes.
     answer = _post(hw, h, f"{HW}/{host['id']}/drives/{drive['slot']}/repair")
-    assert answer["drive"]["health"] == "HEALTHY" and answer["capacity_change"] == size
-    assert answer["host"] == _answer_host(_host(hw, h, host["id"]), "GREEN")
-    assert answer["omnistack_cluster"] == _answer_cluster(_cluster(hw, h, cluster_id))
-    assert _cluster(hw, h, cluster_id)["allocated_capacity"] == before_cluster["allocated_capacity"]
+    seconds = math.ceil(size / REBUILD_RATE)
+    assert answer["drive"] == {
+        "slot": drive["slot"], "drive_position": drive["drive_position"], "capacity": size,
+        "health": "REBUILDING", "status": "YELLOW", "percent_rebuilt": 0,
+        "serial_number": drive["serial_number"], "rebuilt_at": _text(_now_s(hw) + seconds),
+    }  # fmt: skip
+    assert answer["capacity_change"] == 0
+    assert answer["host"] == _answer_host(_host(hw, h, host["id"]), "YELLOW")
+    # A drive rebuilding has not failed: there is nothing to replace.
+    repair = f"{HW}/{host['id']}/drives/{drive['slot']}/repair"
+    resp = hw.client.post(repair, headers=h)
+    message = f"Drive {drive['slot']} of host {host['name']} has not failed: there is nothing to repair"
+    assert (resp.status_code, resp.json()) == (409, _at(error_body(repair, CONFLICT, message, 409), hw))
+    assert answer["omnistack_cluster"] == _answer_cluster(now_cluster)
+    rebuilding = copy.deepcopy(want)
+    rebuilding["logical_drives"][0].update(health="REBUILDING")
+    rebuilding["logical_drives"][0]["drive_sets"][0].update(health="REBUILDING")
+    _drives(rebuilding)[1].update(
+        health="REBUILDING",
+        status="YELLOW",
+        percent_rebuilt=0,
+        additional_status="Rebuilding",
+        life_remaining=100,
+    )
+    assert _hardware(hw, h, host["id"]) == rebuilding
+    _advance(hw, h, seconds // 4)
+    _drives(rebuilding)[1]["percent_rebuilt"] = (seconds // 4) * 100 // seconds  # as far as it got
+    assert _hardware(hw, h, host["id"]) == rebuilding
+    assert _vms(hw, h, cluster_id) == before_vms
+    _advance(hw, h, seconds - seconds // 4 - 1)
+    _drives(rebuilding)[1]["percent_rebuilt"] = 99
+    assert _hardware(hw, h, host["id"]) == rebuilding
+    assert _cluster(hw, h, cluster_id)["allocated_capacity"] == now_cluster["allocated_capacity"]
+    # Rebuilt: a member of the array again, its share back in the host's and the cluster's capacity.
+    _advance(hw, h, 1)
     want = copy.deepcopy(before_doc)
     _drives(want)[1]["life_remaining"] = 100
     assert _hardware(hw, h, host["id"]) == want
-    assert _vms(hw, h, cluster_id) == before_vms
+    assert _host(hw, h, host["id"])["allocated_capacity"] == before_host["allocated_capacity"]
+    assert _cluster(hw, h, cluster_id)["allocated_capacity"] == before_cluster["allocated_capacity"]
+    assert _ha(_vms(hw, h, cluster_id)) == _ha(before_vms)
     (made,) = completed(hw, "POST", "/api/datastores", h, body)
     assert made["object_type"] == "datastore"
     _consistent(hw, h)
+
+
+def test_hardware_answers_are_as_the_control_document_says(hw: Env) -> None:
+    h = hw.headers()
+    document = hw.client.get("/_openovc/openapi.json").json()
+    host = _peer_hosts(hw)[0]
+    slot = _drives(_hardware(hw, h, host["id"]))[0]["slot"]
+    for action, health, rebuilt in (("fail", "FAILED", False), ("repair", "REBUILDING", True)):
+        resp = hw.client.post(f"{HW}/{host['id']}/drives/{slot}/{action}", headers=h)
+        body = conforms(document, "/hardware/hosts/{hostId}/drives/{slot}/" + action, "post", resp)
+        assert (body["drive"]["health"], body["drive"]["rebuilt_at"] is not None) == (health, rebuilt)
+    # Host and controller answers, with resyncs begun (an hour down) and without.
+    for down, up in (("fail", "repair"), ("controller/shutdown", "controller/restart")):
+        conforms(
+            document,
+            "/hardware/hosts/{hostId}/" + down,
+            "post",
+            hw.client.post(f"{HW}/{host['id']}/{down}", headers=h),
+        )
+        _advance(hw, h, 3_600)
+        resp = hw.client.post(f"{HW}/{host['id']}/{up}", headers=h)
+        assert (
+            conforms(document, "/hardware/hosts/{hostId}/" + up, "post", resp)["resync"]["done_at"]
+            is not None
+        )
 
 
 def test_drives_failed_past_parity_lose_the_host_s_copy_until_it_is_rebuilt(hw: Env) -> None:
@@ -282,13 +344,22 @@ def test_a_failed_host_fails_its_vms_over_and_resyncs_when_repaired(hw: Env) -> 
     ran = {v for v, vm in before.items() if vm["host_id"] == host["id"]}
     assert ran and kept >= ran
 
+    share = _host(hw, h, host["id"])["allocated_capacity"]
     answer = _post(hw, h, f"{HW}/{host['id']}/fail")
     vms = _vms(hw, h, cluster_id)
-    assert _host(hw, h, host["id"])["state"] == "FAULTY"
-    assert answer["host"] == _answer_host(_host(hw, h, host["id"]), "GREEN")
-    assert answer["omnistack_cluster"] == _answer_cluster(before_cluster)  # its capacity stays
+    down, cluster = _host(hw, h, host["id"]), _cluster(hw, h, cluster_id)
+    assert down["state"] == "FAULTY"
+    # Its copy of the data is out of reach: its cluster counts none of its capacity until it returns, and
+    # what the cluster stores is shared among the hosts that serve.
+    assert (down["allocated_capacity"], down["free_space"], down["used_capacity"]) == (0, 0, 0)
+    assert (cluster["allocated_capacity"], cluster["free_space"], cluster["used_capacity"]) == (
+        before_cluster["allocated_capacity"] - share, before_cluster["free_space"] - share,
+        before_cluster["used_capacity"],
+    )  # fmt: skip
+    assert answer["host"] == _answer_host(down, "GREEN")
+    assert answer["omnistack_cluster"] == _answer_cluster(cluster)
     assert answer["virtual_machines"] == _tally(degraded=len(kept), failed_over=len(ran))
-    assert answer["capacity_change"] == 0 and answer["resync"] == NO_RESYNC
+    assert answer["capacity_change"] == -share and answer["resync"] == NO_RESYNC
     names = {o["id"]: o["name"] for o in others}
     for v in ran:
         # Restarted on the host of its other replica, which is its primary now.
@@ -312,6 +383,9 @@ def test_a_failed_host_fails_its_vms_over_and_resyncs_when_repaired(hw: Env) -> 
     assert {vms[v]["ha_status"] for v in kept - syncing} == {"SAFE"}
     assert answer["host"]["state"] == "ALIVE" and _host(hw, h, host["id"])["state"] == "ALIVE"
     assert answer["virtual_machines"] == _tally(safe=len(kept - syncing), syncing=len(syncing))
+    # Back: its capacity counts again.
+    assert (answer["capacity_change"], _host(hw, h, host["id"])["allocated_capacity"]) == (share, share)
+    assert _cluster(hw, h, cluster_id)["allocated_capacity"] == before_cluster["allocated_capacity"]
     assert answer["resync"]["virtual_machines"] == len(syncing) and answer["resync"]["bytes"] > 0
     # They stay where they were restarted.
     assert {vms[v]["host_id"] for v in ran}.isdisjoint({host["id"]})
@@ -334,6 +408,17 @@ def _resync_bytes(env: Env, vm_id: str) -> int:
         return sum(r.changed for r in state.resyncs() if r.vm_id == vm_id)
 
 
+def _rate(env: Env, vm_id: str) -> float:
+    """Bytes a second the VM's workload writes (its content's lineage)."""
+    with env.runtime.storage.engine.connect() as conn:
+        ledger = SqlPieceLedger(conn)
+        holder = ledger.holder(vm_id)
+        assert holder is not None
+        lineage = ledger.lineage(holder.lineage)
+        assert lineage is not None
+        return lineage.rate
+
+
 def _text(epoch_s: int) -> str:
     from datetime import UTC, datetime
 
@@ -343,11 +428,6 @@ def _text(epoch_s: int) -> str:
 # ------------------------------------------------------------------------------ Virtual Controllers
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="since the demo's volumes draw from their own stream, no VM kept on a peer host shows SYNCING after "
-    "the two-hour shutdown: what the VMs write while it is down is not yet traced to the resync",
-)
 def test_an_hpe_shutdown_completes_on_the_clock_and_a_restart_brings_it_back(hw: Env) -> None:
     h = hw.headers()
 
@@ -358,7 +438,7 @@ def test_an_hpe_shutdown_completes_on_the_clock_and_a_restart_brings_it_back(hw:
 
     host = next(x for x in _peer_hosts(hw) if running_on(x))
     cluster_id = host["omnistack_cluster_id"]
-    before = _vms(hw, h, cluster_id)
+    before, before_cluster = _vms(hw, h, cluster_id), _cluster(hw, h, cluster_id)
     kept = {v for v, vm in before.items() if host["id"] in _replicas(vm)}
     path = f"/api/hosts/{host['id']}/shutdown_virtual_controller"
     assert hw.client.post(path, headers=h).json() == {"shutdown_status": {"status": "SUCCESS"}}
@@ -374,6 +454,12 @@ def test_an_hpe_shutdown_completes_on_the_clock_and_a_restart_brings_it_back(hw:
     assert _status(hw, h, host["id"]) == "SUCCESS"
     assert _host(hw, h, host["id"])["state"] == "FAULTY"
     assert {_vms(hw, h, cluster_id)[v]["ha_status"] for v in kept} == {"DEGRADED"}
+    # Its controller off, its storage is out of its cluster's capacity.
+    share = host["allocated_capacity"]
+    down, cluster = _host(hw, h, host["id"]), _cluster(hw, h, cluster_id)
+    assert (down["allocated_capacity"], cluster["allocated_capacity"]) == (
+        0, before_cluster["allocated_capacity"] - share
+    )  # fmt: skip
     # Off: too late to cancel, nothing left to shut down.
     cancel = f"/api/hosts/{host['id']}/cancel_virtual_controller_shutdown"
     assert hw.client.post(cancel, headers=h).json() == {"cancellation_status": {"status": "FAILURE"}}
@@ -389,11 +475,30 @@ def test_an_hpe_shutdown_completes_on_the_clock_and_a_restart_brings_it_back(hw:
     assert answer["host"] == _answer_host(_host(hw, h, host["id"]), "GREEN")
     assert answer["virtual_machines"]["failed_over"] == 0  # the host ran on: its VMs stayed
     assert (_status(hw, h, host["id"]), _host(hw, h, host["id"])["state"]) == ("NONE", "ALIVE")
+    assert answer["capacity_change"] == share
+    assert answer["omnistack_cluster"]["allocated_capacity"] == before_cluster["allocated_capacity"]
     vms = _vms(hw, h, cluster_id)
     assert {v: vm["host_id"] for v, vm in vms.items()} == {v: vm["host_id"] for v, vm in before.items()}
-    syncing = {v for v in kept if vms[v]["ha_status"] == "SYNCING"}
-    assert syncing and answer["virtual_machines"] == _tally(safe=len(kept - syncing), syncing=len(syncing))
-    _advance(hw, h, 3_600)
+    # Its replicas missed what every running VM wrote since the request (the host was FAULTY from then):
+    # its workload's rate over those seconds, byte for byte; the VMs powered off wrote nothing.
+    away = SHUTDOWN_SECONDS[True] + 7_200
+    running = {v for v in kept if before[v]["hypervisor_virtual_machine_power_state"] == "ON"}
+    wrote = {v: round(_rate(hw, v) * away) for v in running}
+    assert running and kept - running and all(wrote.values())
+    assert {v for v in kept if vms[v]["ha_status"] == "SYNCING"} == running
+    assert answer["virtual_machines"] == _tally(safe=len(kept - running), syncing=len(running))
+    assert {v: _resync_bytes(hw, v) for v in running} == wrote
+    seconds = {v: math.ceil(b / RESYNC_RATE) for v, b in wrote.items()}
+    longest = max(seconds.values())
+    assert answer["resync"] == {
+        "virtual_machines": len(running), "bytes": sum(wrote.values()), "done_at": _text(_now_s(hw) + longest)
+    }  # fmt: skip
+    _advance(hw, h, longest - 1)
+    vms = _vms(hw, h, cluster_id)
+    assert {v for v in kept if vms[v]["ha_status"] == "SYNCING"} == {
+        v for v in running if seconds[v] == longest
+    }
+    _advance(hw, h, 1)
     assert _ha(_vms(hw, h, cluster_id)) == _ha(before)
     assert (_status(other, oh, host["id"]), _host(other, oh, host["id"])["state"]) == ("NONE", "ALIVE")
     other.runtime.storage.engine.dispose()

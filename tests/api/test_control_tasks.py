@@ -1,5 +1,6 @@
-"""GET /_openovc/tasks: every server's tasks, newest first, each as a poll of it shows it; its filters, its
-limits, the users it answers, and every bad parameter refused in HPE's shape, on SQLite and PostgreSQL."""
+"""GET /_openovc/tasks: every server's tasks, newest first, each as a poll of it shows it with the operation
+it performs; its filters, its limits, the users it answers, and every bad parameter refused in HPE's shape,
+on SQLite and PostgreSQL."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 from starlette.testclient import TestClient
 
 from openovc.app import build_runtime, create_app
+from tests.api.test_openapi import conforms, resolve
 from tests.support.databases import fresh_postgres_database
 from tests.support.errors import PKG, error_body
 from tests.support.inprocess import ADMIN, READER, Env, make_env, pick_vm
@@ -110,28 +112,61 @@ def _three_tasks(env: Env) -> tuple[str, str, str]:
     return completed, failed, running
 
 
+def _without_operation(task: dict[str, Any]) -> dict[str, Any]:
+    return {k: v for k, v in task.items() if k != "operation"}
+
+
 def test_the_newest_come_first_each_as_a_poll_of_it_shows_it(env: Env) -> None:
     since = _now(env)
     completed, failed, running = _three_tasks(env)
     listed = _listed(env, {"since": since})["tasks"]
     assert [t["id"] for t in listed[1:]] == [running, failed, completed]
-    assert listed[1:] == [_poll(env, running), _poll(env, failed), _poll(env, completed)]
+    # A poll is HPE's task exactly: the listing adds the operation, and nothing else.
+    polls = [_poll(env, running), _poll(env, failed), _poll(env, completed)]
+    assert [_without_operation(t) for t in listed[1:]] == polls
+    assert all("operation" not in poll for poll in polls)
+    assert [t["operation"] for t in listed] == [
+        "virtual_machine.power_on", "virtual_machine.clone", "virtual_machine.power_on", "virtual_machine.power_off",
+    ]  # fmt: skip
     vm = pick_vm(env, "ON")["id"]
     assert listed[2] == {
         "id": failed, "state": "FAILED", "affected_objects": [], "error_code": 130, "start_time": since,
         "end_time": since, "percent_complete": 0, "message": FAILURE["message"],
-        "error_message": FAILURE["message"],
+        "error_message": FAILURE["message"], "operation": "virtual_machine.power_on",
     }  # fmt: skip
     assert listed[3] == {
         "id": completed, "state": "COMPLETED", "affected_objects": [{"object_id": vm, "object_type": "virtual_machine"}],
         "error_code": 0, "start_time": since, "end_time": since, "percent_complete": 100,
+        "operation": "virtual_machine.power_off",
     }  # fmt: skip
     assert listed[1] == {
         "id": running, "state": "IN_PROGRESS", "affected_objects": [], "error_code": 0, "start_time": since,
-        "end_time": "1970-01-01T00:00:00Z", "percent_complete": 0,
+        "end_time": "1970-01-01T00:00:00Z", "percent_complete": 0, "operation": "virtual_machine.clone",
     }  # fmt: skip
     # Any valid user reads them, the read-only one too.
     assert _listed(env, {"since": since}, _h(env, READER)) == {"tasks": listed}
+
+
+def test_the_listing_answers_as_the_control_document_says_and_hpe_s_task_is_unchanged(env: Env) -> None:
+    since = _now(env)
+    completed, _, _ = _three_tasks(env)
+    document = env.client.get("/_openovc/openapi.json").json()
+    resp = env.client.get(TASKS, headers=_h(env), params={"since": since})
+    assert len(conforms(document, "/tasks", "get", resp)["tasks"]) == 4
+    listing = resolve(
+        document,
+        document["paths"]["/tasks"]["get"]["responses"]["200"]["content"]["application/json"]["schema"],
+    )
+    item = listing["properties"]["tasks"]["items"]
+    assert (listing["title"], item["title"]) == ("task_listing", "listed_task")
+    assert "operation" in item["required"] and item["properties"]["operation"]["type"] == "string"
+    # HPE's document and its polls know no operation.
+    hpe = env.client.get("/api/openapi.json").json()
+    poll = hpe["paths"]["/api/tasks/{taskId}"]["get"]["responses"]["200"]["content"]["application/json"][
+        "schema"
+    ]
+    assert "operation" not in resolve(hpe, poll)["properties"]["task"]["properties"]
+    assert "operation" not in _poll(env, completed)
 
 
 def test_state_operation_limit_and_since_choose_which(env: Env) -> None:
@@ -153,6 +188,10 @@ def test_state_operation_limit_and_since_choose_which(env: Env) -> None:
     assert ids(state="COMPLETED", operation="virtual_machine.power_off") == [completed]
     assert ids(operation="virtual_machine.power_on", state="FAILED") == [failed]
     assert ids(operation="virtual_machine.move") == []
+    clones = _listed(env, {"since": earlier, "operation": "virtual_machine.clone"})["tasks"]
+    assert [(t["id"], t["operation"]) for t in clones] == [
+        (running, "virtual_machine.clone"), (first, "virtual_machine.clone")
+    ]  # fmt: skip
     assert ids(limit="1", state="COMPLETED") == [_listed(env, {"limit": "1"})["tasks"][0]["id"]]
     everything = ids()
     assert everything[1:] == [running, failed, completed] and first not in everything

@@ -105,8 +105,20 @@ def _data(vms: list[dict[str, Any]]) -> int:
 
 
 def _empty(env: Env) -> dict[str, Any]:
-    """A datastore no live VM uses."""
-    return next(d for d in env.federation.rows["datastores"] if not _alive_on(env, d["id"]))
+    """A datastore that holds no live VM or persistent volume."""
+    return next(d for d in env.federation.rows["datastores"] if not _holding(env, d["id"]))
+
+
+def _volumes_on(env: Env, ds_id: str, state: str = "ALIVE") -> list[dict[str, Any]]:
+    return [v for v in env.federation.rows["persistent_volumes"]
+            if v["datastore_id"] == ds_id and v["state"] == state]  # fmt: skip
+
+
+def _pv(env: Env, h: dict[str, str], pv_id: str) -> dict[str, Any]:
+    resp = env.client.get(f"/api/persistent_volumes/{pv_id}", headers={**h, **media("1.16")})
+    assert resp.status_code == 200, resp.text
+    pv: dict[str, Any] = resp.json()["persistent_volume"]
+    return pv
 
 
 def _busy(env: Env) -> dict[str, Any]:
@@ -384,8 +396,8 @@ def test_delete_removes_an_empty_datastore(own_env: Env) -> None:
 
 def test_delete_keeps_the_history_that_names_the_datastore(own_env: Env) -> None:
     h = own_env.headers()
-    ds = next(d for d in own_env.federation.rows["datastores"]
-              if any(b["datastore_id"] == d["id"] for b in own_env.federation.rows["backups"]))  # fmt: skip
+    ds = next(d for d in own_env.federation.rows["datastores"] if not _volumes_on(own_env, d["id"])
+              and any(b["datastore_id"] == d["id"] for b in own_env.federation.rows["backups"]))  # fmt: skip
     # Its VMs were deleted in vCenter: nothing live is left on it, but their backups remain.
     _sql(
         own_env,
@@ -410,7 +422,8 @@ def test_delete_keeps_the_history_that_names_the_datastore(own_env: Env) -> None
 
 
 def test_delete_refuses_while_vms_live_on_it(env: Env, admin: dict[str, str]) -> None:
-    ds = _busy(env)
+    ds = max((d for d in env.federation.rows["datastores"] if not _volumes_on(env, d["id"])),
+             key=lambda d: len(_alive_on(env, d["id"])))  # fmt: skip
     n = len(_alive_on(env, ds["id"]))
     path = f"/api/datastores/{ds['id']}"
     assert _answer(env.client.delete(path, headers=admin)) == _refused(
@@ -419,6 +432,55 @@ def test_delete_refuses_while_vms_live_on_it(env: Env, admin: dict[str, str]) ->
     assert _get(env, admin, ds["id"]) == ds
     gone = "/api/datastores/nope"
     assert _answer(env.client.delete(gone, headers=admin)) == _not_found(gone, "datastore", "nope")
+
+
+def test_delete_refuses_while_persistent_volumes_live_on_it(own_env: Env) -> None:
+    h = own_env.headers()
+    both = next(d for d in own_env.federation.rows["datastores"]
+                if len(_volumes_on(own_env, d["id"])) > 1 and len(_alive_on(own_env, d["id"])) > 1)  # fmt: skip
+    vms, volumes = len(_alive_on(own_env, both["id"])), len(_volumes_on(own_env, both["id"]))
+    path = f"/api/datastores/{both['id']}"
+    assert _answer(own_env.client.delete(path, headers=h)) == _refused(
+        path, 40,
+        f"Datastore {both['name']} cannot be deleted: it stores {vms} virtual machines and {volumes} persistent volumes.",
+    )  # fmt: skip
+    # Its VMs deleted in vCenter, what is left alive on it is its volumes.
+    _sql(own_env, "UPDATE virtual_machines SET state = 'DELETED', deleted_at = ? WHERE datastore_id = ?",
+         TS, both["id"])  # fmt: skip
+    assert _answer(own_env.client.delete(path, headers=h)) == _refused(
+        path, 40, f"Datastore {both['name']} cannot be deleted: it stores {volumes} persistent volumes."
+    )
+    assert _get(own_env, h, both["id"])["name"] == both["name"]
+    for pv in _volumes_on(own_env, both["id"]):
+        assert _pv(own_env, h, pv["id"])["state"] == "ALIVE"
+
+
+def test_delete_is_not_stopped_by_a_deleted_persistent_volume(own_env: Env) -> None:
+    h = own_env.headers()
+    ds = next(d for d in own_env.federation.rows["datastores"]
+              if _volumes_on(own_env, d["id"], "DELETED") and not _volumes_on(own_env, d["id"]))  # fmt: skip
+    [pv] = _volumes_on(own_env, ds["id"], "DELETED")
+    before = _pv(own_env, h, pv["id"])
+    _sql(own_env, "UPDATE virtual_machines SET state = 'DELETED', deleted_at = ? WHERE datastore_id = ?",
+         TS, ds["id"])  # fmt: skip
+    assert completed(own_env, "DELETE", f"/api/datastores/{ds['id']}", h, {}) == [
+        {"object_id": ds["id"], "object_type": "datastore"}
+    ]
+    after = _pv(own_env, h, pv["id"])
+    assert after == before and (after["datastore_id"], after["datastore_name"]) == (ds["id"], ds["name"])
+
+
+def test_delete_fails_when_a_persistent_volume_arrived_by_run_time(own_env: Env) -> None:
+    h = own_env.headers()
+    ds = _empty(own_env)
+    pv = next(v for v in own_env.federation.rows["persistent_volumes"] if v["state"] == "ALIVE")
+    task_id = _accepted(own_env, h, "DELETE", f"/api/datastores/{ds['id']}")
+    _sql(own_env, "UPDATE persistent_volumes SET datastore_id = ?, datastore_name = ? WHERE id = ?",
+         ds["id"], ds["name"], pv["id"])  # fmt: skip
+    assert _outcome(_poll(own_env, h, task_id)) == (
+        "FAILED", 40, f"Datastore {ds['name']} cannot be deleted: it stores 1 persistent volume.",
+    )  # fmt: skip
+    assert _get(own_env, h, ds["id"])["name"] == ds["name"]
 
 
 def test_delete_fails_when_a_vm_arrived_by_run_time(own_env: Env) -> None:
@@ -466,6 +528,38 @@ def test_set_policy_moves_the_vms_that_inherit_it(own_env: Env) -> None:
         own_env, "POST", f"/api/datastores/{ds['id']}/set_policy", h, {"policy_id": policy["id"]}
     )
     assert again == [{"object_id": ds["id"], "object_type": "datastore"}]
+    _consistent(own_env, h)
+
+
+def test_set_policy_moves_the_persistent_volumes_that_inherit_it_as_vms(own_env: Env) -> None:
+    h = own_env.headers()
+    ds = next(d for d in own_env.federation.rows["datastores"] if len(_volumes_on(own_env, d["id"])) > 2)
+    first, *rest = _volumes_on(own_env, ds["id"])
+    policies = [p for p in own_env.federation.rows["policies"] if p["id"] != ds["policy_id"]]
+    own_policy, policy = policies[0], policies[1]
+    # One volume was given a policy of its own (the Go SDK's set_policy): it keeps it, as such VMs do.
+    completed(own_env, "POST", "/api/persistent_volumes/set_policy", h,
+              {"policy_id": own_policy["id"], "persistent_volume_id": [first["id"]]}, version="1.16")  # fmt: skip
+    inheriting = sorted(v["id"] for v in _alive_on(own_env, ds["id"]) if v["policy_id"] == ds["policy_id"])
+    elsewhere = [v for v in own_env.federation.rows["persistent_volumes"] if v["datastore_id"] != ds["id"]]
+    affected = completed(
+        own_env, "POST", f"/api/datastores/{ds['id']}/set_policy", h, {"policy_id": policy["id"]}
+    )
+    assert affected == [
+        {"object_id": ds["id"], "object_type": "datastore"},
+        *({"object_id": vm_id, "object_type": "virtual_machine"} for vm_id in inheriting),
+        *(
+            {"object_id": pv_id, "object_type": "persistent_volume"}
+            for pv_id in sorted(v["id"] for v in rest)
+        ),
+    ]
+    for pv in rest:
+        after = _pv(own_env, h, pv["id"])
+        assert (after["policy_id"], after["policy_name"]) == (policy["id"], policy["name"])
+    kept = _pv(own_env, h, first["id"])
+    assert (kept["policy_id"], kept["policy_name"]) == (own_policy["id"], own_policy["name"])
+    for pv in elsewhere:
+        assert _pv(own_env, h, pv["id"])["policy_id"] == pv["policy_id"]
     _consistent(own_env, h)
 
 

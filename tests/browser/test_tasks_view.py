@@ -1,5 +1,6 @@
 """The Tasks view in a real browser: every task of the federation as GET /_openovc/tasks lists it, a task
-started outside the page followed to its end without a reload, and its state filter."""
+started outside the page followed to its end without a reload and known by its operation, and its state
+and operation filters."""
 
 from __future__ import annotations
 
@@ -62,7 +63,11 @@ def test_a_task_started_outside_the_page_is_seen_running_then_ended(
     row = f"tr[data-task='{task_id}']"
     page.wait_for_selector(f"{row} .badge.warn")  # the page reads the list again: no reload
     assert page.inner_text(f"{row} .badge") == "IN_PROGRESS"
-    assert page.inner_text(f"{row} td >> nth=0") == task_id  # not started here: no label
+    # Not started here: no label, but the operation the listing names, which links to its tasks only.
+    assert page.inner_text(f"{row} td >> nth=0") == f"virtual_machine.clone\n{task_id}"
+    assert page.get_attribute(f"{row} [data-testid=task-operation]", "href") == (
+        "#/tasks?operation=virtual_machine.clone"
+    )
     assert page.get_attribute(f"{row}", "class") == "fresh"
     control = ControlClient(dashboard.server.base_url, *ADMIN)
     assert task_id in [t["id"] for t in control.tasks(state="IN_PROGRESS")]
@@ -118,3 +123,40 @@ def test_the_state_filter_shows_what_the_api_lists(admin_page: Page, dashboard: 
     assert _rows(page) == failed
     if not failed:
         assert page.inner_text("#view tbody") == "No task in this state"
+
+
+def test_an_operation_lists_only_its_tasks(admin_page: Page, dashboard: Dashboard) -> None:
+    page = admin_page
+    vm = dashboard.get("/api/virtual_machines", {"limit": "1", "fields": "id"})["virtual_machines"][0]
+    done = dashboard.api.post(
+        f"/api/virtual_machines/{vm['id']}/backup",
+        json={"backup_name": f"o-{uuid.uuid4().hex[:8]}"},
+        headers=VENDOR,
+    )
+    assert done.status_code == 202, done.text
+    show(page, dashboard, "/tasks?state=COMPLETED", "tasks")
+    row = f"tr[data-task='{done.json()['task']['id']}']"
+    page.click(f"{row} [data-testid=task-operation]")
+    page.wait_for_selector("#view[data-view=tasks][data-state=ready] [data-testid=operation-filter]")
+    assert page.url.endswith("#/tasks?state=COMPLETED&operation=virtual_machine.backup")
+    backups = dashboard.get("/_openovc/tasks", {"state": "COMPLETED", "operation": "virtual_machine.backup"})
+    assert backups["tasks"] and _rows(page) == [t["id"] for t in backups["tasks"]]
+    operations = page.locator("#view tbody [data-testid=task-operation]")
+    assert {operations.nth(i).inner_text() for i in range(operations.count())} == {"virtual_machine.backup"}
+    assert page.locator("#view tbody a[data-testid=task-operation]").count() == 0  # the list shown already
+    assert page.inner_text("[data-testid=operation-filter]") == "Only virtual_machine.backup Any operation"
+    # The state filter keeps the operation; "Any operation" drops it and keeps the state.
+    page.click("[data-state=all]")
+    page.wait_for_selector("#view[data-view=tasks][data-state=ready] [data-state=all].on")
+    assert page.url.endswith("#/tasks?operation=virtual_machine.backup")
+    page.click("[data-testid=any-operation]")
+    page.wait_for_function("() => !document.querySelector('[data-testid=operation-filter]')")
+    page.wait_for_selector("#view[data-view=tasks][data-state=ready]")
+    assert page.url.endswith("#/tasks")
+    # An operation no task performs is an empty list; one the server does not know, its refusal.
+    show(page, dashboard, "/tasks?operation=virtual_machine.move", "tasks")
+    assert page.inner_text("#view tbody") == "No virtual_machine.move task yet"
+    page.goto(dashboard.url + "#/tasks?operation=cloneVm")
+    page.wait_for_selector("#view[data-view=tasks][data-state=error]")
+    message = dashboard.api.get("/_openovc/tasks", params={"operation": "cloneVm"}).json()["message"]
+    assert page.inner_text("#view [role=alert]") == f"400: {message}"

@@ -16,7 +16,8 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, READER_PASSWORD, READER_USER, Api, Contract
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import READER_PASSWORD, READER_USER, Api
 
 V116 = {
     "Accept": "application/vnd.simplivity.v1.16+json",
@@ -113,9 +114,9 @@ class GoClient:
 
 
 @pytest.fixture(scope="module")
-def go(contract: Contract) -> Iterator[GoClient]:
-    with httpx.Client(base_url=contract.server.base_url, verify=False, timeout=30.0) as http:
-        yield GoClient(http, ADMIN_USER, ADMIN_PASSWORD)
+def go(openovc: OpenOVCServer) -> Iterator[GoClient]:
+    with httpx.Client(base_url=openovc.url, verify=False, timeout=30.0) as http:
+        yield GoClient(http, openovc.username, openovc.password)
 
 
 def test_get_all_get_by_name_and_by_id(go: GoClient, api: Api) -> None:
@@ -169,7 +170,7 @@ def test_create_backup_and_get_backups(go: GoClient, api: Api) -> None:
     assert all(b["virtual_machine_id"] == pv["id"] for b in after["backups"])
 
 
-def test_errors_reach_go_as_its_error_body(go: GoClient, contract: Contract) -> None:
+def test_errors_reach_go_as_its_error_body(go: GoClient, openovc: OpenOVCServer) -> None:
     resp = go.request("GET", "/persistent_volumes/nope", headers=V116)
     body = resp.json()
     # OVCRespError: every field a string, or Go fails to decode it.
@@ -181,7 +182,7 @@ def test_errors_reach_go_as_its_error_body(go: GoClient, contract: Contract) -> 
     )  # fmt: skip
     resp = go.request("POST", "/persistent_volumes/nope/backup", body={"backup_name": "b"}, headers=V116)
     assert (resp.status_code, resp.json()["status"]) == (404, "404")
-    with httpx.Client(base_url=contract.server.base_url, verify=False, timeout=30.0) as http:
+    with httpx.Client(base_url=openovc.url, verify=False, timeout=30.0) as http:
         reader = GoClient(http, READER_USER, READER_PASSWORD)
         pv = reader.pvs_get_all()["persistent_volumes"][0]
         resp = reader.request("POST", "/persistent_volumes/set_policy", body={

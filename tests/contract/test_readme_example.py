@@ -26,8 +26,8 @@ from typing import Any
 
 import pytest
 
-from openovc.client import ControlClient
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, SDK_DEFAULTS, Api, Contract
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import SDK_DEFAULTS, Api, manual_clock
 
 pytestmark = pytest.mark.slow
 
@@ -67,11 +67,11 @@ def run_example(marker: str, values: Mapping[str, str], capsys: pytest.CaptureFi
 
 
 def test_the_sdk_example_lists_the_vms(
-    contract: Contract, api: Api, capsys: pytest.CaptureFixture[str]
+    openovc: OpenOVCServer, api: Api, capsys: pytest.CaptureFixture[str]
 ) -> None:
     printed = run_example(
         "from simplivity",
-        {"ADDRESS": contract.address, "USERNAME": ADMIN_USER, "PASSWORD": ADMIN_PASSWORD},
+        {"ADDRESS": openovc.address, "USERNAME": openovc.username, "PASSWORD": openovc.password},
         capsys,
     )
     names = [vm["name"] for vm in api.members("virtual_machines", SDK_DEFAULTS)]
@@ -80,17 +80,17 @@ def test_the_sdk_example_lists_the_vms(
 
 
 def test_the_control_client_example_moves_the_clock(
-    manual_clock_server: Callable[[str], Contract], capsys: pytest.CaptureFixture[str]
+    openovc_start: Callable[..., OpenOVCServer], capsys: pytest.CaptureFixture[str]
 ) -> None:
-    contract = manual_clock_server(START)
+    server = openovc_start(manual_clock(START))
     printed = run_example(
         "from openovc.client",
-        {"URL": contract.server.base_url, "USERNAME": ADMIN_USER, "PASSWORD": ADMIN_PASSWORD},
+        {"URL": server.url, "USERNAME": server.username, "PASSWORD": server.password},
         capsys,
     )
     assert re.fullmatch(r"\d+\n", printed), printed
     week_later = datetime.fromisoformat(START) + timedelta(days=7)
-    now = ControlClient(contract.server.base_url, ADMIN_USER, ADMIN_PASSWORD).clock().now
+    now = server.control.clock().now
     assert datetime.fromisoformat(now) == week_later.astimezone(UTC)
 
 
@@ -141,12 +141,12 @@ def _printed(output: str) -> list[Any]:
 
 
 @pytest.mark.skipif(shutil.which("curl") is None, reason="the README's examples need curl")
-def test_the_curl_examples_answer_as_documented(manual_clock_server: Callable[[str], Contract]) -> None:
-    contract = manual_clock_server(START)
+def test_the_curl_examples_answer_as_documented(openovc_start: Callable[..., OpenOVCServer]) -> None:
+    server = openovc_start(manual_clock(START))
     examples = curl_examples()
     quickstart, writes, clock = examples["quickstart"], examples["writes"], examples["clock"]
     script = "set -euo pipefail\n" + with_shell_settings(
-        quickstart, {"URL": contract.server.base_url, "PASSWORD": ADMIN_PASSWORD}
+        quickstart, {"URL": server.url, "PASSWORD": server.password}
     )
     script += writes + clock
     # The metrics example counts reads of a host: make one first. The fault example's CLI lines need an id
@@ -196,13 +196,13 @@ def clock_cli_example() -> str:
     return blocks[0]
 
 
-def test_the_clock_commands_move_the_clock(manual_clock_server: Callable[[str], Contract]) -> None:
-    contract = manual_clock_server(START)
+def test_the_clock_commands_move_the_clock(openovc_start: Callable[..., OpenOVCServer]) -> None:
+    server = openovc_start(manual_clock(START))
     env = {k: v for k, v in os.environ.items() if not k.startswith("OPENOVC_")}
     env |= {
-        "OPENOVC_URL": contract.server.base_url,
-        "OPENOVC_USER": ADMIN_USER,
-        "OPENOVC_PASSWORD": ADMIN_PASSWORD,
+        "OPENOVC_URL": server.url,
+        "OPENOVC_USER": server.username,
+        "OPENOVC_PASSWORD": server.password,
         # `openovc` as the README runs it: from the activated venv.
         "PATH": f"{Path(sys.executable).parent}{os.pathsep}{env.get('PATH', '')}",
     }

@@ -17,7 +17,8 @@ from simplivity.exceptions import HPESimpliVityException
 
 from openovc.simulator.content.pieces import piece_compressed
 from openovc.storage.engine import make_engine
-from tests.contract.conftest import Api, Contract
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import Api
 from tests.support.content_check import mirror_of_store
 from tests.support.content_ops import Mirror
 
@@ -56,24 +57,26 @@ def _vm(api: Api, vm_id: str) -> dict[str, Any]:
     return found
 
 
-def _content(contract: Contract) -> Mirror:
-    """Every holder's slot map as the server stores it (the brute force the API tests use)."""
-    engine = make_engine(f"sqlite:///{(contract.data_dir / 'openovc.db').resolve()}")
+def _content(server: OpenOVCServer) -> Mirror:
+    """Every holder's slot map as the server stores it (the brute force the API tests use), read from the
+    SQLite file in the data directory the plugin started it in."""
+    assert server.data_dir is not None, "the contract tier reads the store of a server it started"
+    engine = make_engine(f"sqlite:///{(server.data_dir / 'openovc.db').resolve()}")
     try:
         return mirror_of_store(engine)
     finally:
         engine.dispose()
 
 
-def _lacked(contract: Contract, backup_id: str) -> int:
+def _lacked(server: OpenOVCServer, backup_id: str) -> int:
     """Compressed bytes of a backup's pieces that nothing else at its place holds: what it had to send."""
-    mirror = _content(contract)
+    mirror = _content(server)
     place = mirror.place[backup_id]
     others = [set(mirror.maps[h]) for h, p in mirror.place.items() if p == place and h != backup_id]
     return sum(piece_compressed(p) for p in set(mirror.maps[backup_id]).difference(*others))
 
 
-def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api, contract: Contract) -> None:
+def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api, openovc: OpenOVCServer) -> None:
     # A running Windows guest: a file restored into it below changes its data.
     source = _live(api, hypervisor_virtual_machine_power_state="ON", app_aware_vm_status="CAPABLE")[0]
     vm = ovc.virtual_machines.get_by_id(source["id"])
@@ -91,13 +94,13 @@ def test_create_backup_locally_and_to_another_cluster(ovc: Any, api: Api, contra
         remote["id"], "DEFAULT", "NA",
     )  # fmt: skip
     # It sends what the other cluster lacked (the generated history may have sent it all before).
-    assert far.data["sent"] == _lacked(contract, far.data["id"])
+    assert far.data["sent"] == _lacked(openovc, far.data["id"])
     assert far.data["sent_completion_time"] != "NA"
     # A file restored into the VM rewrites some of its data: the next backup there sends that.
     disk = f"{source['name']}.vmdk"
     assert backup.restore_files(source["id"], [f"{disk}/2/Windows/win.ini"]) is None
     again = vm.create_backup(_name("sdk-far"), cluster=remote["name"])
-    assert again.data["sent"] == _lacked(contract, again.data["id"]) > 0
+    assert again.data["sent"] == _lacked(openovc, again.data["id"]) > 0
     theirs = {b.data["id"] for b in vm.get_backups()}
     assert {backup.data["id"], far.data["id"]} <= theirs
     assert ovc.backups.get_by_name(name).data == backup.data
@@ -200,7 +203,7 @@ def test_delete_one_and_many(ovc: Any, api: Api) -> None:
     assert all(api.get(f"/api/backups/{i}").status_code == 404 for i in ids)
 
 
-def test_browse_a_backup_and_restore_files(ovc: Any, api: Api, contract: Contract) -> None:
+def test_browse_a_backup_and_restore_files(ovc: Any, api: Api, openovc: OpenOVCServer) -> None:
     windows = _live(api, app_aware_vm_status="CAPABLE")[0]
     backup = ovc.virtual_machines.get_by_id(windows["id"]).create_backup(_name("sdk-flr"))
     disk = f"{windows['name']}.vmdk"
@@ -210,12 +213,12 @@ def test_browse_a_backup_and_restore_files(ovc: Any, api: Api, contract: Contrac
     ini = next(f for f in files if f["name"] == "win.ini")
     source = ovc.virtual_machines.get_by_id(_live(api, hypervisor_virtual_machine_power_state="ON")[0]["id"])
     target = source.clone(_name("sdk-flr-target"))
-    before = _content(contract).maps[target.data["id"]]
+    before = _content(openovc).maps[target.data["id"]]
     assert ini["size"] > 0
     assert backup.restore_files(target.data["id"], [f"{disk}/2/Windows/win.ini"]) is None
     # The file overwrites the guest's own: whole pieces of its data are rewritten, and the VM's data is
     # what the stored content says.
-    after = _content(contract)
+    after = _content(openovc)
     restored = _vm(api, target.data["id"])
     assert after.maps[target.data["id"]] != before
     assert _used(restored) == after.size(target.data["id"])

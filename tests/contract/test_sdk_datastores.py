@@ -173,7 +173,10 @@ def test_delete(ovc: Any, api: Api, fresh: Any) -> None:
 
 def test_delete_while_vms_live_on_it_raises(ovc: Any, api: Api) -> None:
     busy = next(
-        d for d in api.everything("datastores") if api.members("virtual_machines", {"datastore_id": d["id"]})
+        d
+        for d in api.everything("datastores")
+        if api.members("virtual_machines", {"datastore_id": d["id"]})
+        and not api.members("persistent_volumes", {"datastore_id": d["id"], "state": "ALIVE"})
     )
     n = len(api.members("virtual_machines", {"datastore_id": busy["id"]}))
     with pytest.raises(HPESimpliVityException) as info:
@@ -190,3 +193,20 @@ def test_read_only_user_cannot_change_datastores(ro_ovc: Any, api: Api, fresh: A
             change()
         assert info.value.response["status"] == "403"
     assert _listed(api, fresh.data["id"]) == fresh.data
+
+
+def test_delete_while_persistent_volumes_live_on_it_raises(ovc: Any, api: Api) -> None:
+    holding = next(
+        d
+        for d in api.everything("datastores")
+        if api.members("persistent_volumes", {"datastore_id": d["id"], "state": "ALIVE"})
+    )
+    vms = len(api.members("virtual_machines", {"datastore_id": holding["id"]}))
+    volumes = len(api.members("persistent_volumes", {"datastore_id": holding["id"], "state": "ALIVE"}))
+    held = [f"{vms} virtual machine{'s' * (vms != 1)}"] if vms else []
+    held.append(f"{volumes} persistent volume{'s' * (volumes != 1)}")
+    with pytest.raises(HPESimpliVityException) as info:
+        ovc.datastores.get_by_id(holding["id"]).delete()
+    assert info.value.msg == f"Datastore {holding['name']} cannot be deleted: it stores {' and '.join(held)}."
+    assert info.value.response["status"] == "400"
+    assert _listed(api, holding["id"]) == holding

@@ -13,15 +13,17 @@ import pytest
 from simplivity.exceptions import HPESimpliVityException
 
 from openovc.client import ControlClient
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, Api, Contract
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import Api
 
 pytestmark = pytest.mark.slow
 
 
 @pytest.fixture
-def control(contract: Contract) -> Iterator[ControlClient]:
-    """The control API of the shared server; every rule is gone after the test."""
-    client = ControlClient(contract.server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+def control(openovc: OpenOVCServer) -> Iterator[ControlClient]:
+    """The control API of the shared server (the plugin's); every rule is gone after the test, for the
+    tests that follow on the same server without a restore."""
+    client = openovc.control
     yield client
     client.clear_faults()
 
@@ -74,13 +76,13 @@ def test_a_task_error_fails_the_sdk_s_task_wait_and_changes_nothing(
 # The SDK leaves the timed-out connection's socket open: it is closed when collected, here.
 @pytest.mark.filterwarnings("ignore::ResourceWarning", "ignore::pytest.PytestUnraisableExceptionWarning")
 def test_a_delay_answers_late_and_past_the_sdk_s_timeout_it_times_out(
-    contract: Contract, api: Api, control: ControlClient
+    openovc: OpenOVCServer, api: Api, control: ControlClient
 ) -> None:
     vm = _vm(api)
-    patient = contract.sdk()
+    patient = openovc.sdk()
     control.add_fault({"match": {"operation": "listVms"}, "effect": {"delay_ms": 300}, "count": 1})
     assert patient.virtual_machines.get_by_id(vm["id"]).data["id"] == vm["id"]
-    hasty = contract.sdk(timeout=4)  # its login is not delayed: only the listing is
+    hasty = openovc.sdk(timeout=4)  # its login is not delayed: only the listing is
     control.add_fault({"match": {"operation": "listVms"}, "effect": {"delay_ms": 12000}, "count": 1})
     with pytest.raises(TimeoutError):
         hasty.virtual_machines.get_by_id(vm["id"])

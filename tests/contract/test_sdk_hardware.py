@@ -8,9 +8,10 @@ from typing import Any
 
 import pytest
 
-from openovc.client import ControlClient, ControlError
-from openovc.domain.hardware_faults import SHUTDOWN_SECONDS
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, Contract
+from openovc.client import ControlError
+from openovc.domain.hardware_faults import SHUTDOWN_SECONDS, rebuild_seconds
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import manual_clock
 
 pytestmark = pytest.mark.slow
 
@@ -33,11 +34,10 @@ def _ha(ovc: Any, cluster_id: str) -> dict[str, str]:
 
 
 def test_the_sdk_sees_a_shutdown_complete_and_the_controller_come_back(
-    manual_clock_server: Callable[[str], Contract],
+    openovc_start: Callable[..., OpenOVCServer],
 ) -> None:
-    contract = manual_clock_server(START)
-    ovc = contract.sdk()
-    control = ControlClient(contract.server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    server = openovc_start(manual_clock(START))
+    ovc, control = server.ovc, server.control
     host = _peer_host(ovc)
     cluster_id = host.data["omnistack_cluster_id"]
     before = _ha(ovc, cluster_id)
@@ -69,10 +69,9 @@ def test_the_sdk_sees_a_shutdown_complete_and_the_controller_come_back(
     )
 
 
-def test_the_sdk_sees_a_failed_drive(manual_clock_server: Callable[[str], Contract]) -> None:
-    contract = manual_clock_server(START)
-    ovc = contract.sdk()
-    control = ControlClient(contract.server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+def test_the_sdk_sees_a_failed_drive(openovc_start: Callable[..., OpenOVCServer]) -> None:
+    server = openovc_start(manual_clock(START))
+    ovc, control = server.ovc, server.control
     host = _peer_host(ovc)
     hardware = host.get_hardware()["host"]
     slot = hardware["logical_drives"][0]["drive_sets"][0]["physical_drives"][0]["slot"]
@@ -86,7 +85,12 @@ def test_the_sdk_sees_a_failed_drive(manual_clock_server: Callable[[str], Contra
         == allocated + change.capacity_change
         == change.host["allocated_capacity"]
     )
-    control.repair_drive(host.data["id"], slot)
+    repaired = control.repair_drive(host.data["id"], slot)
+    # The new drive rebuilds on the simulated clock before the array is whole and gives its share again.
+    assert repaired.drive is not None and repaired.drive["health"] == "REBUILDING"
+    assert host.get_hardware()["host"]["status"] == "YELLOW"
+    assert _allocated(ovc, host.data["id"]) == allocated + change.capacity_change
+    control.advance(rebuild_seconds(repaired.drive["capacity"]))
     assert host.get_hardware()["host"]["status"] == "GREEN"
     assert _allocated(ovc, host.data["id"]) == allocated
 

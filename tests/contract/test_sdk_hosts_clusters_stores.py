@@ -2,23 +2,20 @@
 against the live TLS server; every change is checked with plain GETs.
 
 Tests on the shared server put back what they change (time zone, group name, a controller shutdown)
-or work on objects of their own (a store, a clone). Removing a host for good runs on a private server.
+or work on objects of their own (a store, a clone). Removing a host for good runs on a private server (the plugin's `openovc_start`).
 """
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator
-from pathlib import Path
+from collections.abc import Callable, Iterator
 from typing import Any
 
-import httpx
 import pytest
 from simplivity.exceptions import HPESimpliVityException, HPESimpliVityResourceNotFound
-from simplivity.ovc_client import OVC
 
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, Api, login, sdk_config
-from tests.support.server import start_server
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import Api, http_client, login
 
 pytestmark = pytest.mark.slow
 
@@ -116,19 +113,13 @@ def test_remove_refusals_leave_the_host(ovc: Any, api: Api) -> None:
         assert _host_state(api, host_id) == "ALIVE"
 
 
-@pytest.fixture(scope="module")
-def private_ovc(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Any, Api]]:
-    """A server of this module's own, for changes that cannot be put back."""
-    data_dir: Path = tmp_path_factory.mktemp("private-store")
-    server = start_server(data_dir, env={"OPENOVC_ADMIN_PASSWORD": ADMIN_PASSWORD})
-    try:
-        with httpx.Client(base_url=server.base_url, verify=False, timeout=30.0) as client:
-            yield (
-                OVC(sdk_config(server.address, ADMIN_USER, ADMIN_PASSWORD)),
-                Api(client, login(client, ADMIN_USER, ADMIN_PASSWORD)),
-            )
-    finally:
-        server.stop()
+@pytest.fixture
+def private_ovc(openovc_start: Callable[..., OpenOVCServer]) -> Iterator[tuple[Any, Api]]:
+    """A server of this test's own (the demo, as the shared one), for a change the tests that follow on the
+    shared server must not see."""
+    server = openovc_start()
+    with http_client(server) as client:
+        yield server.ovc, Api(client, login(client, server.username, server.password))
 
 
 def test_remove_a_host_with_force(private_ovc: tuple[Any, Api]) -> None:

@@ -27,16 +27,9 @@ from simplivity.exceptions import (
 )
 from simplivity.ovc_client import OVC
 
+from openovc.testing import OpenOVCServer
 from openovc.tls import generate_self_signed
-from tests.contract.conftest import (
-    ADMIN_PASSWORD,
-    ADMIN_USER,
-    READER_USER,
-    SDK_DEFAULTS,
-    Api,
-    Contract,
-    sdk_config,
-)
+from tests.contract.conftest import READER_USER, SDK_DEFAULTS, Api
 from tests.support.server import start_server
 
 pytestmark = pytest.mark.slow
@@ -808,24 +801,24 @@ def test_backup_relations(ovc: Any) -> None:
 # ---------------------------------------------------------------------------------------------- auth
 
 
-def test_wrong_password_is_an_authentication_error(contract: Contract) -> None:
+def test_wrong_password_is_an_authentication_error(openovc: OpenOVCServer) -> None:
     with pytest.raises(HPESimpliVityAuthenticationError):
-        contract.sdk(ADMIN_USER, ADMIN_PASSWORD + "-wrong")
+        openovc.sdk(openovc.username, openovc.password + "-wrong")
     with pytest.raises(HPESimpliVityAuthenticationError):
-        contract.sdk(f"nobody-{uuid.uuid4()}@vsphere.local", ADMIN_PASSWORD)
-    contract.sdk()  # a good login clears the failure count
+        openovc.sdk(f"nobody-{uuid.uuid4()}@vsphere.local", openovc.password)
+    openovc.sdk()  # a good login clears the failure count
 
 
-def test_sdk_verifies_the_server_certificate_when_given_one(contract: Contract, api: Api) -> None:
+def test_sdk_verifies_the_server_certificate_when_given_one(openovc: OpenOVCServer, api: Api) -> None:
     """`ssl_certificate` switches the SDK to CERT_REQUIRED against that bundle (hostnames unchecked)."""
-    bundle = contract.data_dir / "cert.pem"
-    assert bundle.is_file()
-    verified = contract.sdk(ssl_certificate=str(bundle))
+    bundle = openovc.certificate
+    assert bundle is not None and bundle.is_file()
+    verified = openovc.sdk(ssl_certificate=str(bundle))
     assert datas(verified.hosts.get_all()) == api.members("hosts", SDK_DEFAULTS)
 
 
-def test_revoked_token_is_transparently_renewed(contract: Contract, api: Api) -> None:
-    sdk = contract.sdk()
+def test_revoked_token_is_transparently_renewed(openovc: OpenOVCServer, api: Api) -> None:
+    sdk = openovc.sdk()
     before = sdk.connection._access_token
     assert sdk.hosts.get_all()
     revoked = api.get("/api/oauth/revoke", token=before)
@@ -840,18 +833,20 @@ def test_revoked_token_is_transparently_renewed(contract: Contract, api: Api) ->
 
 
 @pytest.fixture
-def quick_expiry(contract: Contract) -> Iterator[str]:
-    """A second server over the same store whose tokens expire after two idle seconds."""
-    env = {"OPENOVC_ADMIN_PASSWORD": ADMIN_PASSWORD, "OPENOVC_TOKEN_IDLE_SECONDS": "2"}
-    server = start_server(contract.data_dir, env=env)
+def quick_expiry(openovc: OpenOVCServer) -> Iterator[str]:
+    """A second server over the plugin's store whose tokens expire after two idle seconds (a setting of
+    the process, which no scenario holds)."""
+    assert openovc.data_dir is not None
+    env = {"OPENOVC_ADMIN_PASSWORD": openovc.password, "OPENOVC_TOKEN_IDLE_SECONDS": "2"}
+    server = start_server(openovc.data_dir, env=env)
     try:
         yield server.address
     finally:
         server.stop()
 
 
-def test_expired_token_is_transparently_renewed(quick_expiry: str, api: Api) -> None:
-    sdk = OVC(sdk_config(quick_expiry, ADMIN_USER, ADMIN_PASSWORD))
+def test_expired_token_is_transparently_renewed(quick_expiry: str, api: Api, openovc: OpenOVCServer) -> None:
+    sdk = OVC({"ip": quick_expiry, "credentials": openovc.credentials})
     token = sdk.connection._access_token
     with httpx.Client(base_url=f"https://{quick_expiry}", verify=False) as raw:
         assert raw.get("/api/hosts", headers={"Authorization": f"Bearer {token}"}).status_code == 200

@@ -22,8 +22,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from simplivity.exceptions import HPESimpliVityResourceNotFound
 
-from openovc.client import ControlClient
-from tests.contract.conftest import ADMIN_PASSWORD, ADMIN_USER, Contract
+from openovc.testing import OpenOVCServer
+from tests.contract.conftest import manual_clock
 
 pytestmark = pytest.mark.slow
 
@@ -170,11 +170,10 @@ def _policy_enabled(ovc: Any) -> set[bool]:
 
 
 def test_a_policy_with_several_rules_over_a_simulated_month(
-    manual_clock_server: Callable[[str], Contract],
+    openovc_start: Callable[..., OpenOVCServer],
 ) -> None:
-    contract = manual_clock_server(_text(START))
-    ovc = contract.sdk()
-    control = ControlClient(contract.server.base_url, ADMIN_USER, ADMIN_PASSWORD)
+    server = openovc_start(manual_clock(_text(START)))
+    ovc, control = server.ovc, server.control
     assert control.clock().now == _text(START)
     assert _policy_enabled(ovc) == {True}
 

@@ -58,6 +58,18 @@ def _final(client: httpx.Client, task_id: str, deadline: float) -> dict[str, Any
     return wait_until(ended, timeout=timeout, interval=0.5, what=f"task {task_id} ending")
 
 
+def _once_one_ended(client: httpx.Client, accepted: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """The tasks as read once the first of them has ended: paced, they end only when their time has passed,
+    so the others are still in flight (a fixed sleep missed that on a loaded machine, where submitting
+    twelve took longer than a task lasts)."""
+
+    def tasks_once_one_ended() -> dict[str, dict[str, Any]] | None:
+        tasks = {t: _get(client, f"/api/tasks/{t}")["task"] for t in accepted}
+        return tasks if any(task["state"] != "IN_PROGRESS" for task in tasks.values()) else None
+
+    return wait_until(tasks_once_one_ended, timeout=60, interval=0.05, what="a first task ending")
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize("workers", [1, 2])
 @pytest.mark.parametrize("backend", BACKENDS)
@@ -72,12 +84,10 @@ def test_kill_minus_nine_mid_flight(tmp_path: Path, backend: str, workers: int) 
             _client(first) as client,
         ):
             accepted = _submit_clones(client, 12)
-            # Deliberate: paced tasks end only when their time has passed; by now some have, others not.
-            time.sleep(3.2)
-            done_before = {t: _get(client, f"/api/tasks/{t}")["task"] for t in accepted}
+            done_before = _once_one_ended(client, accepted)
             first.kill()
         completed_before = {t for t, task in done_before.items() if task["state"] == "COMPLETED"}
-        # The kill must land mid-flight: some tasks done, some not (durations 1.5-4.5 s, killed at ~3.2 s).
+        # The kill must land mid-flight: some tasks done, some not (durations 1.5-4.5 s, killed once one ended).
         assert 0 < len(completed_before) < len(accepted), done_before
         with (
             start_server(data_dir, database_url=db, env=ENV, extra_args=args) as second,

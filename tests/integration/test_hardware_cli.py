@@ -4,14 +4,17 @@ the operator reads it, and a refusal as one line on stderr."""
 from __future__ import annotations
 
 import json
+import math
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from openovc.domain.hardware_faults import REBUILD_RATE
 from tests.support.server import RunningServer, admin_token, clean_environment, start_server
 
 pytestmark = pytest.mark.slow
@@ -70,11 +73,16 @@ def test_the_cli_fails_and_repairs(served: RunningServer) -> None:
     now = _read(served, f"/api/hosts/{host['id']}")["host"]
     cluster = _read(served, f"/api/omnistack_clusters/{host['omnistack_cluster_id']}")["omnistack_cluster"]
     drive = answer["drive"]
+    # The new drive rebuilds on the (stopped) manual clock: its share comes back when it is done.
+    rebuilt = datetime(2026, 11, 20, 12, tzinfo=UTC) + timedelta(
+        seconds=math.ceil(drive["capacity"] / REBUILD_RATE)
+    )
     assert (repaired.returncode, repaired.stderr) == (0, "")
     assert repaired.stdout == (
-        f"drive {slot} ({drive['drive_position']}): HEALTHY GREEN\n"
-        f"host {host['name']}: ALIVE, hardware GREEN, controller shutdown NONE, allocated "
-        f"{now['allocated_capacity']} bytes (+{drive['capacity']}), free {now['free_space']}\n"
+        f"drive {slot} ({drive['drive_position']}): REBUILDING YELLOW, "
+        f"rebuilt at {rebuilt:%Y-%m-%dT%H:%M:%SZ}\n"
+        f"host {host['name']}: ALIVE, hardware YELLOW, controller shutdown NONE, allocated "
+        f"{now['allocated_capacity']} bytes (+0), free {now['free_space']}\n"
         f"cluster {cluster['name']}: allocated {cluster['allocated_capacity']} bytes, free {cluster['free_space']}\n"
         "virtual machines now safe 0, syncing 0, degraded 0, defunct 0, failed_over 0\n"
     )
@@ -82,7 +90,9 @@ def test_the_cli_fails_and_repairs(served: RunningServer) -> None:
     down = _cli(served, "controller", "shutdown", host["id"])
     assert (
         down.returncode == 0
-        and f"host {host['name']}: FAULTY, hardware GREEN, controller shutdown SUCCESS" in down.stdout
+        and f"host {host['name']}: FAULTY, hardware YELLOW, controller shutdown SUCCESS, allocated 0 bytes "
+        f"(-{now['allocated_capacity']})"
+        in down.stdout
     )
     refused = _cli(served, "host", "fail", host["id"])
     assert (refused.returncode, refused.stdout, refused.stderr) == (
@@ -91,7 +101,7 @@ def test_the_cli_fails_and_repairs(served: RunningServer) -> None:
     up = _cli(served, "controller", "restart", host["id"])
     assert (
         up.returncode == 0
-        and f"host {host['name']}: ALIVE, hardware GREEN, controller shutdown NONE" in up.stdout
+        and f"host {host['name']}: ALIVE, hardware YELLOW, controller shutdown NONE" in up.stdout
     )
     missing = _cli(served, "host", "repair", "nope")
     assert (missing.returncode, missing.stderr) == (

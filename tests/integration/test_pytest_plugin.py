@@ -62,6 +62,38 @@ def test_the_session_shares_one_server(openovc: OpenOVCServer, openovc_clean: Op
     assert openovc.username == "administrator@vsphere.local"
 """
 
+# Private servers from other scenarios, beside the session's; what the plugin gives of each.
+PRIVATE = """
+from pathlib import Path
+
+
+def test_a_private_server_from_a_mapping(openovc_start) -> None:
+    server = openovc_start({
+        "clock": {"mode": "manual", "start": "2026-01-05T08:00:00Z"},
+        "users": [{"name": "reader@vsphere.local", "role": "read_only", "password": "Reader-pass-1"}],
+    })
+    assert server.control.clock().now == "2026-01-05T08:00:00Z"  # a start in the past stays there
+    assert server.data_dir is not None and server.data_dir.name.startswith("openovc-private")
+    assert server.certificate == server.data_dir / "cert.pem" and server.certificate.is_file()
+    verified = server.sdk(ssl_certificate=str(server.certificate), timeout=30)
+    hosts = [h.data["id"] for h in verified.hosts.get_all()]
+    assert hosts and [h.data["id"] for h in server.sdk("reader@vsphere.local", "Reader-pass-1").hosts.get_all()] == hosts
+    assert server.sdk_config(timeout=30) == {"ip": server.address, "credentials": server.credentials, "timeout": 30}
+    Path("private-url.txt").write_text(server.url)
+
+
+def test_the_session_s_server_is_another(openovc, openovc_start) -> None:
+    private = openovc_start()
+    assert private.url not in (openovc.url, Path("private-url.txt").read_text())
+    assert openovc.data_dir is not None and openovc.data_dir.name == "openovc0"
+    restored = private.restore()  # its own start snapshot, as the session's server has
+    assert (restored.name, restored.clock_mode) == (private.start_snapshot, "real")
+
+
+def test_a_bad_scenario_fails_its_test_with_one_line(openovc_start) -> None:
+    openovc_start({"clock": {"mode": "weekly"}})
+"""
+
 EXAMPLE_TESTS = [
     "test_a_test_takes_a_backup",
     "test_the_next_test_starts_without_it",
@@ -272,6 +304,29 @@ def test_a_world_the_server_refuses_fails_each_test_with_its_reason(
     assert run.outcomes == {"test_it::test_one": failed, "test_it::test_two": failed}
     # The session tried once: one data directory, and no server left running.
     assert sorted(p.name for p in (tmp_path / "basetemp").iterdir() if not p.is_symlink()) == ["openovc0"]
+    assert _servers_under(tmp_path) == []
+
+
+def test_private_servers_start_from_their_own_scenarios_and_stop_with_their_test(tmp_path: Path) -> None:
+    tmp_path.mkdir(exist_ok=True)
+    (tmp_path / "test_private.py").write_text(PRIVATE)
+    run = _pytest(tmp_path)
+    line = (
+        "openovc: cannot start a private server: openovc_start: clock.mode: "
+        "Input should be 'real', 'manual' or 'accelerated'"
+    )
+    assert run.outcomes == {
+        "test_private::test_a_private_server_from_a_mapping": ("passed", ""),
+        "test_private::test_the_session_s_server_is_another": ("passed", ""),
+        "test_private::test_a_bad_scenario_fails_its_test_with_one_line": ("failure", f"Failed: {line}"),
+    }, run.stdout
+    # One server for the session and one per good call, each in a directory of its own; none left running.
+    made = sorted(
+        p.name
+        for p in (tmp_path / "basetemp").iterdir()
+        if p.name.startswith("openovc") and not p.is_symlink()
+    )
+    assert made == ["openovc-private0", "openovc-private1", "openovc0"]
     assert _servers_under(tmp_path) == []
 
 

@@ -51,14 +51,31 @@ def test_the_cli_lists_the_tasks_the_api_lists(served: RunningServer) -> None:
     done = _cli(served, "--json")
     assert (done.returncode, done.stderr) == (0, "")
     shown = json.loads(done.stdout)
-    assert [t["id"] for t in shown["tasks"]] == [t["id"] for t in listed["tasks"]] and listed["tasks"]
+    assert shown == listed and listed["tasks"]
+    newest = listed["tasks"][0]
+    assert newest["operation"] == "virtual_machine.power_off"
     lines = _cli(served, "--limit", "1")
     assert (lines.returncode, lines.stderr) == (0, "")
     (line,) = lines.stdout.splitlines()
-    assert line.startswith(f"{listed['tasks'][0]['id']} ")
+    affected = f"virtual_machine:{vm['id']}" if newest["state"] == "COMPLETED" else "-"
+    assert (
+        line
+        == f"{newest['id']} {newest['state']} virtual_machine.power_off {newest['start_time']} {affected}"
+    )
+    # Only the power-off, by its operation; none of an operation no task performed.
+    ops = _cli(served, "--operation", "virtual_machine.power_off")
+    assert (ops.returncode, ops.stderr, ops.stdout) == (0, "", line + "\n")
+    none = _cli(served, "--operation", "virtual_machine.move")
+    assert (none.returncode, none.stderr, none.stdout) == (0, "", "")
 
 
 def test_a_bad_parameter_is_one_line_naming_it(served: RunningServer) -> None:
     done = _cli(served, "--limit", "0")
-    assert done.returncode == 1 and done.stdout == ""
-    assert done.stderr.startswith("openovc: ") and "limit" in done.stderr and done.stderr.count("\n") == 1
+    assert (done.returncode, done.stdout, done.stderr) == (
+        1, "", "openovc: Invalid value '0' for parameter 'limit': must be at least 1\n"
+    )  # fmt: skip
+    unknown = _cli(served, "--operation", "cloneVm")
+    assert unknown.returncode == 1 and unknown.stdout == ""
+    assert unknown.stderr.startswith(
+        "openovc: Invalid value 'cloneVm' for parameter 'operation': expected one of "
+    )

@@ -12,6 +12,7 @@ from sqlalchemy import Engine
 
 from openovc.simulator.content.ledger import MemoryLedger, SegmentState
 from openovc.simulator.content.model import ContentModel
+from openovc.storage import content_store
 from openovc.storage.content_rows import bulk_load
 from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.engine import make_engine, migrate
@@ -155,5 +156,40 @@ def test_an_operation_rolled_back_leaves_the_ledger_as_it_was(url: str) -> None:
             assert model.holder("vm").version == 0
             assert SqlPieceLedger(conn).holder("b") is None
             assert SqlPieceLedger(conn).places() == ["c1"]
+    finally:
+        engine.dispose()
+
+
+def test_a_read_ahead_answers_as_reading_row_by_row(url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    memory = Runner(ContentModel(MemoryLedger()))
+    rng = random.Random(31)
+    for _ in range(60):
+        memory.step(rng)
+    ledger = memory.model.ledger
+    assert isinstance(ledger, MemoryLedger)
+    monkeypatch.setattr(content_store, "_IN_CHUNK", 3)  # several chunks, the last one short
+    engine = make_engine(url)
+    try:
+        with write_transaction(engine) as conn:
+            bulk_load(conn, ledger)
+            SqlPieceLedger(conn).save_workload_due(next(iter(ledger.holders)), 1234)
+        wanted = [*ledger.holders, "nobody", "nobody-else"]
+        with engine.connect() as conn:
+            ahead = SqlPieceLedger(conn)
+            ahead.prefetch(wanted)
+            monkeypatch.setattr(content_store, "_HOLDER", None)  # anything not read ahead would fail now
+            monkeypatch.setattr(content_store, "_LINEAGE", None)
+            monkeypatch.setattr(content_store, "_HELD", None)
+            monkeypatch.setattr(content_store, "_WORKLOAD_DUE", None)
+            holders = [ahead.holder(h) for h in wanted]
+            lineages = {h.lineage: ahead.lineage(h.lineage) for h in holders if h is not None}
+            helds = {(h.place, h.lineage): ahead.held(h.place, h.lineage) for h in holders if h is not None}
+            dues = [ahead.workload_due(h) for h in wanted]
+        assert holders == [*ledger.holders.values(), None, None]
+        assert lineages == {h.lineage: ledger.lineages[h.lineage] for h in ledger.holders.values()}
+        assert helds == {
+            (h.place, h.lineage): ledger.helds[(h.place, h.lineage)] for h in ledger.holders.values()
+        }
+        assert dues == [1234, *([None] * (len(wanted) - 1))]
     finally:
         engine.dispose()

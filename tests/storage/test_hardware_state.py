@@ -1,5 +1,6 @@
 """Hardware faults kept in the database, on SQLite and PostgreSQL: the operations state's hardware document,
-host faults and resyncs, and what one server process does seen by another on the same store."""
+host faults, resyncs, drive rebuilds and the power changes a resync reads, and what one server process does
+seen by another on the same store."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from starlette.testclient import TestClient
 
 from openovc.app import build_runtime, create_app
 from openovc.domain.hardware_faults import SHUTDOWN_SECONDS
-from openovc.domain.ports.operations import HostFault, Resync
+from openovc.domain.ports.operations import DriveRebuild, HostFault, Resync
 from tests.support.databases import BACKENDS, database_url
 from tests.support.inprocess import Env, make_env
 
@@ -65,6 +66,39 @@ def test_the_state_round_trips(two: tuple[Env, Env]) -> None:
             state.drop_resyncs()
     with env.runtime.operations.reading() as state:
         assert state.resyncs() == [] and state.host_fault(host_id) is None
+
+
+def test_drive_rebuilds_and_power_changes_round_trip(two: tuple[Env, Env]) -> None:
+    env, other = two
+    with env.runtime.operations.changing() as (_, state):
+        for rebuild in (
+            DriveRebuild("h2", "1", 1, 2),
+            DriveRebuild("h1", "3", 1, 4),
+            DriveRebuild("h1", "1", 1, 5),
+        ):
+            state.put_rebuild(rebuild)
+        state.put_rebuild(DriveRebuild("h1", "3", 2, 9))  # a slot rebuilds once: the newer one
+        for vm_id, at_ms, on in (
+            ("a", 10, False),
+            ("a", 30, True),
+            ("a", 20, False),
+            ("b", 5, True),
+            ("c", 40, True),
+        ):
+            state.record_power(vm_id, at_ms, on)
+    with other.runtime.operations.reading() as state:
+        assert state.rebuilds() == [
+            DriveRebuild("h1", "1", 1, 5), DriveRebuild("h1", "3", 2, 9), DriveRebuild("h2", "1", 1, 2)
+        ]  # fmt: skip
+        # Only the VMs asked for, only after the instant given, ascending.
+        assert state.power_changes(["a", "b", "nope"], 10) == {"a": [(20, False), (30, True)]}
+        assert state.power_changes(["b"], 0) == {"b": [(5, True)]}
+        assert state.power_changes([], 0) == {}
+    with env.runtime.operations.changing() as (_, state):
+        assert state.drop_rebuilds("h1", "3") == 1 and state.drop_rebuilds("h1", "3") == 0
+        assert state.drop_rebuilds("h1") == 1
+    with other.runtime.operations.reading() as state:
+        assert state.rebuilds() == [DriveRebuild("h2", "1", 1, 2)]
 
 
 def test_another_process_sees_the_faults(two: tuple[Env, Env]) -> None:

@@ -1,15 +1,17 @@
-"""Loading a federation reports its phases, and counts every row it inserts, on both engines."""
+"""Loading a federation reports its phases, counts every row it inserts, and builds large tables' indexes
+after their rows, on both engines."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select, text
+from sqlalchemy.exc import IntegrityError
 
 from openovc.simulator.federation import FederationSpec
 from openovc.simulator.generator.generator import generate
-from openovc.storage import tables
+from openovc.storage import loading, tables
 from openovc.storage.content_rows import ledger_row_count
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.loading import load_federation
@@ -47,3 +49,79 @@ def test_loading_counts_each_row_it_inserts(backend: str, tmp_path: Path) -> Non
         ("Committing", None, 0),
         ("Updating the index statistics", None, 0),
     ]
+
+
+def _indexes(engine: Engine) -> list[tuple[str, str]]:
+    with engine.connect() as conn:
+        if engine.dialect.name == "sqlite":
+            found = conn.execute(text("SELECT name, sql FROM sqlite_master WHERE type = 'index'"))
+        else:
+            found = conn.execute(
+                text("SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema()")
+            )
+        return sorted((str(name), str(sql)) for name, sql in found)
+
+
+def _rows(engine: Engine, table: str) -> list[tuple[object, ...]]:
+    with engine.connect() as conn:
+        return sorted((tuple(row) for row in conn.execute(text(f'SELECT * FROM "{table}"'))), key=repr)
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_large_table_gets_its_indexes_back_once_loaded(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The backups and the content holders (100 and 25 + 100 rows) count as large here.
+    monkeypatch.setattr(loading, "DEFERRED_INDEXES_FROM", 20)
+    federation = generate(FederationSpec(vms=25, backups=100, seed=9), START)
+    with database_url(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            before = _indexes(engine)
+            recorder = Recorder()
+            load_federation(engine, federation, recorder)
+            assert _indexes(engine) == before
+            assert len([name for name, _ in before if name.startswith("ix_backups_")]) == 9
+            backups = _rows(engine, "backups")
+            with engine.connect() as conn:
+                # The planner finds the rebuilt index.
+                plan = conn.execute(
+                    text(
+                        ("EXPLAIN QUERY PLAN " if backend == "sqlite" else "EXPLAIN ")
+                        + "SELECT id FROM backups WHERE virtual_machine_id = 'x'"
+                    )
+                ).all()
+        finally:
+            engine.dispose()
+    assert len(backups) == 100
+    assert sorted(b["id"] for b in federation.rows["backups"]) == sorted(str(row[0]) for row in backups)
+    assert "ix_backups_virtual_machine_id" in " ".join(map(str, plan))
+    assert [name for name, _, _ in recorder.summary()] == [
+        "Loading the tables (rows)",
+        "Building the indexes",
+        "Committing",
+        "Updating the index statistics",
+    ]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_a_load_that_fails_leaves_the_tables_empty_and_their_indexes_in_place(
+    backend: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(loading, "DEFERRED_INDEXES_FROM", 20)
+    federation = generate(FederationSpec(vms=25, backups=100, seed=9), START)
+    backups = federation.rows["backups"]
+    backups.append(dict(backups[0]))  # the same id twice: the primary key refuses the load
+    with database_url(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            before = _indexes(engine)
+            with pytest.raises(IntegrityError):
+                load_federation(engine, federation)
+            assert _indexes(engine) == before
+            assert _rows(engine, "backups") == []
+            assert _rows(engine, "virtual_machines") == []
+        finally:
+            engine.dispose()

@@ -138,6 +138,21 @@ def test_a_task_on_several_objects_waits_when_any_of_them_is_held(harness: Harne
     assert harness.name() == "G-3-1-2"
 
 
+def test_object_locks_with_quotes_backslashes_and_accents_are_matched_exactly(harness: Harness) -> None:
+    # Name keys hold what clients send: a lock matches only the same text, whatever characters it has.
+    odd = 'virtual_machine name a"b\\c\u00e9 [x]'
+    harness.pacing.default = Pacing(PacingMode.DURATION, seconds=5)
+    harness.engine.submit("rename", {"id": "g1", "suffix": "-1"}, ["vm-a", odd])
+    harness.pacing.default = Pacing()
+    waits = harness.engine.submit("rename", {"id": "g1", "suffix": "-2"}, ["vm-b", odd])
+    near = harness.engine.submit("rename", {"id": "g1", "suffix": "-3"}, ["vm-c", odd[:-1], odd + " "])
+    assert harness.engine.poll(waits["id"])["state"] == "QUEUED"  # type: ignore[index]
+    assert harness.engine.poll(near["id"])["state"] == "COMPLETED"  # type: ignore[index]
+    harness.clock.advance(timedelta(seconds=5))
+    assert harness.engine.run_due() == 2
+    assert harness.name() == "G-3-1-2"
+
+
 def test_a_failure_changes_nothing(harness: Harness) -> None:
     task = harness.engine.submit("rename", {"id": "g1", "suffix": "-f", "fail": True}, ["g1"])
     polled = harness.engine.poll(task["id"])

@@ -44,6 +44,7 @@ from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.certificates import CertificateStore
 from openovc.domain.ports.federation import FederationReader, Page, R, Record, Txn
 from openovc.domain.ports.operations import (
+    DriveRebuild,
     GuestCredentials,
     HostFault,
     OperationsState,
@@ -120,6 +121,7 @@ class OperationsData:
     shutdowns: dict[str, Shutdown] = field(default_factory=dict)
     host_faults: dict[str, HostFault] = field(default_factory=dict)
     resyncs: dict[tuple[str, str], Resync] = field(default_factory=dict)  # (VM, host) -> its resync
+    rebuilds: dict[tuple[str, str], DriveRebuild] = field(default_factory=dict)  # (host, slot) -> its rebuild
     store_credentials: dict[str, StoreCredentials] = field(default_factory=dict)
     guest_credentials: dict[str, GuestCredentials] = field(default_factory=dict)
     restored: dict[str, list[RestoredFile]] = field(default_factory=dict)
@@ -136,6 +138,7 @@ class OperationsData:
             shutdowns=dict(self.shutdowns),
             host_faults=dict(self.host_faults),
             resyncs=dict(self.resyncs),
+            rebuilds=dict(self.rebuilds),
             store_credentials=dict(self.store_credentials),
             guest_credentials=dict(self.guest_credentials),
             restored={vm: list(files) for vm, files in self.restored.items()},
@@ -193,6 +196,18 @@ class MemoryOperationsState:
         gone = [k for k in self.data.resyncs if vm_id in (None, k[0]) and host_id in (None, k[1])]
         for key in gone:
             del self.data.resyncs[key]
+        return len(gone)
+
+    def rebuilds(self) -> list[DriveRebuild]:
+        return [self.data.rebuilds[k] for k in sorted(self.data.rebuilds)]
+
+    def put_rebuild(self, rebuild: DriveRebuild) -> None:
+        self.data.rebuilds[(rebuild.host_id, rebuild.slot)] = rebuild
+
+    def drop_rebuilds(self, host_id: str, slot: str | None = None) -> int:
+        gone = [k for k in self.data.rebuilds if k[0] == host_id and slot in (None, k[1])]
+        for key in gone:
+            del self.data.rebuilds[key]
         return len(gone)
 
     def store_credentials(self, name: str) -> StoreCredentials | None:
@@ -279,6 +294,13 @@ class MemoryOperationsState:
     def record_power(self, vm_id: str, at_ms: int, on: bool) -> None:
         if self.data.power.pop((vm_id, at_ms), None) is None:
             self.data.power[(vm_id, at_ms)] = on
+
+    def power_changes(self, vm_ids: Sequence[str], since_ms: int) -> dict[str, list[tuple[int, bool]]]:
+        found: dict[str, list[tuple[int, bool]]] = {}
+        for (vm_id, at_ms), on in sorted(self.data.power.items()):
+            if vm_id in vm_ids and at_ms > since_ms:
+                found.setdefault(vm_id, []).append((at_ms, on))
+        return found
 
     def record_io(self, spans: Sequence[IoSpan]) -> None:
         self.data.io.extend(spans)

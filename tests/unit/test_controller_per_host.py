@@ -108,13 +108,13 @@ def test_every_host_s_controller_runs_at_first() -> None:
 def test_a_controller_stops_answering_once_its_shutdown_is_done_and_again_when_cancelled_before() -> None:
     fed, addresses = _federation()
     first, second = sorted(addresses)[0], sorted(addresses)[-1]  # one in each cluster
-    assert hosts.shutdown(fed, fed, addresses[first], False, START_MS) == "SUCCESS"
+    assert hosts.shutdown(fed, fed, _simulator(fed), addresses[first], False, START_MS) == "SUCCESS"
     # Still stopping (FORCE_IN_PROGRESS for 90 simulated seconds): it still runs, and answers.
     assert running_controllers(fed, fed, START_MS + 89_999) == addresses
     off = {a: h for a, h in addresses.items() if a != first}
     assert running_controllers(fed, fed, START_MS + 90_000) == off
 
-    assert hosts.shutdown(fed, fed, addresses[second], True, START_MS) == "SUCCESS"
+    assert hosts.shutdown(fed, fed, _simulator(fed), addresses[second], True, START_MS) == "SUCCESS"
     assert hosts.cancel_shutdown(fed, fed, _simulator(fed), addresses[second], START_MS + 60_000) == "SUCCESS"
     assert running_controllers(fed, fed, START_MS + 600_000) == off
 

@@ -4,6 +4,7 @@ everything as it was."""
 
 from __future__ import annotations
 
+import math
 import random
 from datetime import timedelta
 from typing import Any
@@ -13,19 +14,23 @@ import pytest
 from openovc.domain.catalog import HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from openovc.domain.errors import ObjectNotFound
 from openovc.domain.hardware_faults import (
+    REBUILD_RATE,
     RESYNC_RATE,
     SHUTDOWN_SECONDS,
     HardwareConflict,
     drive_in,
+    rebuild_seconds,
     resync_progress,
     resync_seconds,
+    running_ms,
     shutdown_done_ms,
     shutdown_status,
     storage_lost,
     usable_capacity,
     with_drive,
+    with_progress,
 )
-from openovc.domain.ports.operations import Resync, Shutdown
+from openovc.domain.ports.operations import DriveRebuild, Resync, Shutdown
 from openovc.domain.timefmt import epoch_ms
 from openovc.services import hosts
 from openovc.services.hardware import HardwareService, settle_in
@@ -70,9 +75,67 @@ def test_raid_5_holds_one_failed_drive_and_gives_up_its_share() -> None:
     two = with_drive(one, "h1", "1", failed=True)
     assert (_states(two), usable_capacity(two), storage_lost(two)) == (("RED", "FAILED", "RED", 0), 0, True)
     back = with_drive(two, "h1", "1", failed=False)
-    assert _states(back) == _states(one)
-    assert drive_in(back, "h1", "1")["life_remaining"] == 100  # a new drive
-    assert _states(with_drive(back, "h1", "3", failed=False)) == _states(doc)
+    assert _states(back) == _states(one)  # the lost array made anew: the new drive a member at once
+    assert drive_in(back, "h1", "1") | {"serial_number": ""} == drive_in(doc, "h1", "1") | {
+        "life_remaining": 100, "serial_number": "",
+    }  # fmt: skip
+    # In an array that held, a new drive rebuilds from parity before it gives its share.
+    rebuilding = with_drive(back, "h1", "3", failed=False)
+    assert (_states(rebuilding), usable_capacity(rebuilding), storage_lost(rebuilding)) == (
+        ("YELLOW", "REBUILDING", "YELLOW", 3 * C),
+        3 * C,
+        False,
+    )
+    assert drive_in(rebuilding, "h1", "3") | {"serial_number": ""} == drive_in(doc, "h1", "3") | {
+        "health": "REBUILDING", "status": "YELLOW", "percent_rebuilt": 0, "additional_status": "Rebuilding",
+        "life_remaining": 100, "serial_number": "",
+    }  # fmt: skip
+    half = with_progress(rebuilding, "h1", "3", 50)
+    assert (_states(half), drive_in(half, "h1", "3")["percent_rebuilt"]) == (_states(rebuilding), 50)
+    done = with_progress(half, "h1", "3", 100)
+    assert (_states(done), usable_capacity(done)) == (_states(doc), 4 * C)
+    assert drive_in(done, "h1", "3") | {"serial_number": ""} == drive_in(doc, "h1", "3") | {
+        "life_remaining": 100, "serial_number": "",
+    }  # fmt: skip
+
+
+def test_a_failure_while_a_drive_rebuilds_counts_it_missing() -> None:
+    doc = _document(5)
+    rebuilding = with_drive(with_drive(doc, "h1", "2", True), "h1", "2", False)
+    lost = with_drive(rebuilding, "h1", "4", True)
+    assert (_states(lost), storage_lost(lost)) == (("RED", "FAILED", "RED", 0), True)
+    # Replaced, the array is made anew: every drive a member, nothing left to rebuild.
+    anew = with_drive(lost, "h1", "4", False)
+    assert (_states(anew), [drive_in(anew, "h1", s)["health"] for s in ("2", "4")]) == (
+        _states(doc),
+        ["HEALTHY", "HEALTHY"],
+    )
+    # RAID 6 holds a drive rebuilding and another failed.
+    six = _document(9)
+    both = with_drive(with_drive(with_drive(six, "h1", "1", True), "h1", "1", False), "h1", "5", True)
+    assert (_states(both), storage_lost(both)) == (("YELLOW", "DEGRADED", "YELLOW", 5 * C), False)
+
+
+def test_a_rebuild_takes_the_whole_drive_at_the_rebuild_rate() -> None:
+    sizes = (0, -1, 1, REBUILD_RATE, REBUILD_RATE + 1, C)
+    assert [rebuild_seconds(b) for b in sizes] == [0, 0, 1, 1, 2, math.ceil(C / REBUILD_RATE)]
+    assert 3 * 3600 < rebuild_seconds(C) < 6 * 3600  # a 1.92 TB SSD: hours, as a Smart Array takes
+
+
+@pytest.mark.parametrize(
+    ("changes", "on_now", "ran"),
+    [
+        ([], True, 10_000),
+        ([], False, 0),
+        ([(4_000, False)], False, 2_000),  # off at 4 s: it ran from 2 s
+        ([(4_000, True)], True, 8_000),  # on at 4 s
+        ([(4_000, False), (9_000, True)], True, 5_000),
+        ([(4_000, True), (4_000, False)], False, 0),  # on and off at once
+        ([(13_000, False)], False, 10_000),  # after the window: it ran throughout
+    ],
+)
+def test_a_vm_runs_as_its_power_changes_say(changes: list[tuple[int, bool]], on_now: bool, ran: int) -> None:
+    assert running_ms(changes, on_now, 2_000, 12_000) == ran
 
 
 def test_raid_6_holds_two_failed_drives() -> None:
@@ -242,11 +305,141 @@ def test_a_host_failure_fails_over_and_a_repair_resyncs_on_the_clock(s: Services
     assert {_vms(s, cluster_id)[r.vm_id]["ha_status"] for r in pending} == {"SYNCING"}
     # Settled when each is due: the last one ends them all.
     last = max(r.done_ms for r in pending)
+    assert s.simulator is not None
     with s.federation.writing() as txn:
-        assert settle_in(txn, last - 1) == sum(r.done_ms <= last - 1 for r in pending)
+        assert settle_in(txn, s.simulator, last - 1) == sum(r.done_ms <= last - 1 for r in pending)
     with s.federation.writing() as txn:
-        settle_in(txn, last)
+        settle_in(txn, s.simulator, last)
     assert {vm["ha_status"] for v, vm in _vms(s, cluster_id).items() if v in kept} == {"SAFE"}
     with s.federation.reading() as state:
         assert state.resyncs() == []
+    assert problems(s.federation) == []
+
+
+def _rate(s: Services, vm_id: str) -> float:
+    ledger = s.federation.ledger
+    return ledger.lineages[ledger.holders[vm_id].lineage].rate
+
+
+def test_a_host_down_leaves_its_cluster_s_capacity_until_it_returns(s: Services) -> None:
+    host, *others = _peer_hosts(s)
+    host_id, cluster_id = str(host["id"]), str(host["omnistack_cluster_id"])
+    cluster = s.federation.row(OMNISTACK_CLUSTERS, cluster_id)
+    service = _service(s)
+    answer = service.fail_host(host_id)
+    down, after = s.federation.row(HOSTS, host_id), s.federation.row(OMNISTACK_CLUSTERS, cluster_id)
+    share = int(host["allocated_capacity"])
+    assert (answer["capacity_change"], down["allocated_capacity"], down["used_capacity"]) == (-share, 0, 0)
+    assert (after["allocated_capacity"], after["free_space"], after["used_capacity"]) == (
+        cluster["allocated_capacity"] - share, cluster["free_space"] - share, cluster["used_capacity"],
+    )  # fmt: skip
+    # What the cluster stores is shared among the hosts that serve, to the byte.
+    assert (
+        sum(s.federation.row(HOSTS, str(o["id"]))["used_capacity"] for o in others) == after["used_capacity"]
+    )
+    assert problems(s.federation) == []
+    answer = service.repair_host(host_id)
+    assert answer["capacity_change"] == share
+    assert (
+        s.federation.row(OMNISTACK_CLUSTERS, cluster_id)["allocated_capacity"]
+        == cluster["allocated_capacity"]
+    )
+    assert problems(s.federation) == []
+
+
+def test_a_controller_shutdown_leaves_its_cluster_s_capacity_too(s: Services) -> None:
+    host = _peer_hosts(s)[0]
+    host_id, cluster_id = str(host["id"]), str(host["omnistack_cluster_id"])
+    cluster = s.federation.row(OMNISTACK_CLUSTERS, cluster_id)
+    assert s.simulator is not None
+    now = epoch_ms(s.clock.now())
+    assert hosts.shutdown(s.federation, s.reader, s.simulator, host_id, False, now) == "SUCCESS"
+    after = s.federation.row(OMNISTACK_CLUSTERS, cluster_id)
+    assert after["allocated_capacity"] == cluster["allocated_capacity"] - int(host["allocated_capacity"])
+    assert hosts.cancel_shutdown(s.federation, s.reader, s.simulator, host_id, now + 1_000) == "SUCCESS"
+    assert (
+        s.federation.row(OMNISTACK_CLUSTERS, cluster_id)["allocated_capacity"]
+        == cluster["allocated_capacity"]
+    )
+    assert problems(s.federation) == []
+
+
+def test_a_resync_catches_up_what_the_vm_wrote_while_it_ran(s: Services) -> None:
+    host = _peer_hosts(s)[0]
+    host_id, cluster_id = str(host["id"]), host["omnistack_cluster_id"]
+    vms = _vms(s, cluster_id)
+    running = sorted(
+        v for v in _holding(vms, host_id) if vms[v]["hypervisor_virtual_machine_power_state"] == "ON"
+    )
+    stopped, still = running[0], running[1]
+    service = _service(s)
+    began = epoch_ms(s.clock.now())
+    service.fail_host(host_id)
+    # One VM is powered off an hour into the absence (its power change kept, as a power-off keeps it).
+    with s.federation.changing() as (txn, state):
+        state.record_power(stopped, began + 3_600_000, False)
+        txn.update(VIRTUAL_MACHINES, stopped, {"hypervisor_virtual_machine_power_state": "OFF"})
+    s.clock.advance(timedelta(hours=3))
+    service.repair_host(host_id)
+    with s.federation.reading() as state:
+        changed = {r.vm_id: r.changed for r in state.resyncs()}
+    assert changed[stopped] == round(_rate(s, stopped) * 3_600)
+    assert changed[still] == round(_rate(s, still) * 3 * 3_600)
+    assert 0 < changed[stopped] < 64 * 1024**2  # less than one of the model's pieces, resynced all the same
+
+
+def test_a_new_drive_rebuilds_on_the_clock_and_then_gives_its_share(s: Services) -> None:
+    host = _peer_hosts(s)[0]
+    host_id, cluster_id = str(host["id"]), str(host["omnistack_cluster_id"])
+    cluster = s.federation.row(OMNISTACK_CLUSTERS, cluster_id)
+    service = _service(s)
+    service.fail_drive(host_id, "2")
+    vms = _vms(s, cluster_id)
+    began = epoch_ms(s.clock.now())
+    answer = service.repair_drive(host_id, "2")
+    seconds = rebuild_seconds(C)
+    assert (answer["drive"]["health"], answer["drive"]["percent_rebuilt"], answer["capacity_change"]) == (
+        "REBUILDING", 0, 0,
+    )  # fmt: skip
+    with s.federation.reading() as state:
+        assert state.rebuilds() == [DriveRebuild(host_id, "2", began, began + seconds * 1000)]
+    assert s.federation.row(HOSTS, host_id)["allocated_capacity"] == int(host["allocated_capacity"]) - C
+    assert s.simulator is not None
+    with s.federation.writing() as txn:
+        assert settle_in(txn, s.simulator, began + seconds * 500) == 0
+    with s.federation.reading() as state:
+        document = state.host_hardware(host_id)
+    assert document is not None and drive_in(document, host_id, "2")["percent_rebuilt"] == 50
+    assert _vms(s, cluster_id) == vms  # the array serves throughout: no VM changes
+    with s.federation.writing() as txn:
+        assert settle_in(txn, s.simulator, began + seconds * 1000) == 1
+    with s.federation.reading() as state:
+        document = state.host_hardware(host_id)
+        assert state.rebuilds() == []
+    assert document is not None and (document["status"], drive_in(document, host_id, "2")["health"]) == (
+        "GREEN", "HEALTHY",
+    )  # fmt: skip
+    assert (
+        s.federation.row(OMNISTACK_CLUSTERS, cluster_id)["allocated_capacity"]
+        == cluster["allocated_capacity"]
+    )
+    assert _vms(s, cluster_id) == vms
+    assert problems(s.federation) == []
+
+
+def test_a_drive_failing_while_it_rebuilds_ends_its_rebuild(s: Services) -> None:
+    host_id = str(_peer_hosts(s)[0]["id"])
+    service = _service(s)
+    service.fail_drive(host_id, "2")
+    service.repair_drive(host_id, "2")
+    answer = service.fail_drive(host_id, "2")
+    assert (answer["drive"]["health"], answer["drive"]["rebuilt_at"]) == ("FAILED", None)
+    with s.federation.reading() as state:
+        assert state.rebuilds() == []
+    # Another drive past parity while one rebuilds: the array is lost and nothing rebuilds.
+    service.repair_drive(host_id, "2")
+    answer = service.fail_drive(host_id, "3")
+    assert answer["host"]["hardware_status"] == "RED" and answer["host"]["allocated_capacity"] == 0
+    with s.federation.reading() as state:
+        assert state.rebuilds() == []
     assert problems(s.federation) == []

@@ -9,7 +9,8 @@ import re
 import pytest
 from rich.console import Console
 
-from openovc.cli.progress import Bars, add_progress_option, progress_for
+from openovc.cli.bars import Bars
+from openovc.cli.progress import add_progress_option, progress_for
 from openovc.domain.ports.progress import SILENT
 from openovc.simulator.federation import FederationSpec
 from openovc.simulator.generator.generator import generate

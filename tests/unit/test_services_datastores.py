@@ -49,7 +49,20 @@ def _busy(s: Services) -> Record:
 
 
 def _empty(s: Services) -> Record:
-    return next(d for d in s.federation.rows(DATASTORES) if not _alive_on(s, d["id"]))
+    """A datastore that holds no live VM or persistent volume."""
+    return next(d for d in s.federation.rows(DATASTORES) if not _holding(s, d["id"]))
+
+
+def _volumes_on(s: Services, ds_id: str, state: str = "ALIVE") -> list[Record]:
+    return [
+        v for v in s.federation.rows(PERSISTENT_VOLUMES) if v["datastore_id"] == ds_id and v["state"] == state
+    ]
+
+
+def _kill_vms(s: Services, ds_id: str) -> None:
+    """The datastore's VMs were deleted in vCenter: they still name it, as history."""
+    with s.federation.writing() as txn:
+        txn.update_where(VIRTUAL_MACHINES, {"datastore_id": ds_id}, {"state": "DELETED", "deleted_at": NOW})
 
 
 def _standard(s: Services, cluster_id: str) -> list[Record]:
@@ -294,7 +307,10 @@ def test_resize_fails_when_its_vms_grew_by_run_time(s: Services) -> None:
 
 
 def test_delete_removes_an_empty_datastore_and_keeps_its_history(s: Services) -> None:
-    ds = _busy(s)
+    ds = max(
+        (d for d in s.federation.rows(DATASTORES) if not _volumes_on(s, d["id"])),
+        key=lambda d: len(_alive_on(s, d["id"])),
+    )
     # Its VMs were deleted in vCenter: nothing live is left on it, but they still name it.
     with s.federation.writing() as txn:
         txn.update_where(
@@ -311,7 +327,8 @@ def test_delete_removes_an_empty_datastore_and_keeps_its_history(s: Services) ->
 
 
 def test_delete_refusals(s: Services) -> None:
-    ds = _busy(s)
+    ds = next(d for d in s.federation.rows(DATASTORES) if len(_alive_on(s, d["id"])) > 1
+              and not _volumes_on(s, d["id"]))  # fmt: skip
     n = len(_alive_on(s, ds["id"]))
     before = s.federation.snapshot()
     with pytest.raises(TaskError) as refused:
@@ -324,6 +341,56 @@ def test_delete_refusals(s: Services) -> None:
         datastores.delete(s.reader, s.tasks, "nope")
     assert missing.value.message == "Object type: datastore id: nope could not be found"
     assert s.store.tasks == {} and s.federation.snapshot() == before
+
+
+def test_delete_refuses_while_persistent_volumes_live_on_it(s: Services) -> None:
+    both = next(d for d in s.federation.rows(DATASTORES) if len(_volumes_on(s, d["id"])) > 1
+                and len(_alive_on(s, d["id"])) > 1)  # fmt: skip
+    vms, volumes = len(_alive_on(s, both["id"])), len(_volumes_on(s, both["id"]))
+    only = next(d for d in s.federation.rows(DATASTORES)
+                if d["id"] != both["id"] and len(_volumes_on(s, d["id"])) > 1)  # fmt: skip
+    _kill_vms(s, only["id"])  # what is left alive on it is its volumes
+    before = s.federation.snapshot()
+    with pytest.raises(TaskError) as refused:
+        datastores.delete(s.reader, s.tasks, both["id"])
+    assert _refused(refused) == (
+        "40",
+        f"Datastore {both['name']} cannot be deleted: it stores {vms} virtual machines and "
+        f"{volumes} persistent volumes.",
+    )
+    with pytest.raises(TaskError) as refused:
+        datastores.delete(s.reader, s.tasks, only["id"])
+    n = len(_volumes_on(s, only["id"]))
+    assert _refused(refused) == (
+        "40", f"Datastore {only['name']} cannot be deleted: it stores {n} persistent volumes."
+    )  # fmt: skip
+    assert s.store.tasks == {} and s.federation.snapshot() == before
+
+
+def test_delete_is_not_stopped_by_a_deleted_persistent_volume(s: Services) -> None:
+    ds = next(d for d in s.federation.rows(DATASTORES)
+              if _volumes_on(s, d["id"], "DELETED") and not _volumes_on(s, d["id"]))  # fmt: skip
+    _kill_vms(s, ds["id"])
+    volumes = s.federation.rows(PERSISTENT_VOLUMES)
+    assert s.poll(datastores.delete(s.reader, s.tasks, ds["id"])) == Ended(
+        "COMPLETED", affected=((ds["id"], DS),)
+    )
+    assert s.reader.get(DATASTORES, ds["id"]) is None
+    assert s.federation.rows(PERSISTENT_VOLUMES) == volumes  # the deleted volume still names it
+
+
+def test_delete_fails_when_a_persistent_volume_arrived_by_run_time(s: Services) -> None:
+    s.run_on_poll()
+    ds = _empty(s)
+    task = datastores.delete(s.reader, s.tasks, ds["id"])
+    pv = next(v for v in s.federation.rows(PERSISTENT_VOLUMES) if v["state"] == "ALIVE")
+    with s.federation.writing() as txn:
+        txn.update(PERSISTENT_VOLUMES, pv["id"], {"datastore_id": ds["id"], "datastore_name": ds["name"]})
+    before = s.federation.snapshot()
+    assert s.poll(task) == Ended(
+        "FAILED", 40, f"Datastore {ds['name']} cannot be deleted: it stores 1 persistent volume."
+    )
+    assert s.federation.snapshot() == before
 
 
 def test_delete_fails_when_a_vm_arrived_by_run_time(s: Services) -> None:
@@ -364,10 +431,12 @@ def test_set_policy_moves_the_vms_that_inherit_it(s: Services) -> None:
     taken = {ds["policy_id"]} | {v["policy_id"] for v in own}
     policy = next(p for p in s.federation.rows(POLICIES) if p["id"] not in taken)
     others = {v["id"]: v for v in s.federation.rows(VIRTUAL_MACHINES) if v["id"] not in inheriting}
+    volumes = {v["id"]: v for v in s.federation.rows(PERSISTENT_VOLUMES)}
     ended = s.poll(datastores.set_policy(s.reader, s.tasks, ds["id"], policy["id"]))
     assert ended == Ended(
         "COMPLETED", affected=((ds["id"], DS), *((v, "virtual_machine") for v in inheriting))
     )
+    assert s.federation.rows(PERSISTENT_VOLUMES) == list(volumes.values())  # it holds none
     assert s.federation.row(DATASTORES, ds["id"]) == {
         **ds,
         "policy_id": policy["id"],
@@ -383,6 +452,51 @@ def test_set_policy_moves_the_vms_that_inherit_it(s: Services) -> None:
     again = s.poll(datastores.set_policy(s.reader, s.tasks, ds["id"], policy["id"]))
     assert again == Ended("COMPLETED", affected=((ds["id"], DS),))
     assert s.federation.snapshot() == before
+
+
+def test_set_policy_moves_the_persistent_volumes_that_inherit_it_as_vms(s: Services) -> None:
+    ds = next(d for d in s.federation.rows(DATASTORES) if len(_volumes_on(s, d["id"])) > 2)
+    first, *rest = _volumes_on(s, ds["id"])
+    own_policy = next(p for p in s.federation.rows(POLICIES) if p["id"] != ds["policy_id"])
+    policy = next(
+        p for p in s.federation.rows(POLICIES) if p["id"] not in (ds["policy_id"], own_policy["id"])
+    )
+    with s.federation.writing() as txn:  # one volume was given a policy of its own, as VMs can be
+        txn.update(
+            PERSISTENT_VOLUMES,
+            first["id"],
+            {"policy_id": own_policy["id"], "policy_name": own_policy["name"]},
+        )
+    elsewhere = {v["id"]: v for v in s.federation.rows(PERSISTENT_VOLUMES) if v["datastore_id"] != ds["id"]}
+    assert {v["policy_id"] for v in rest} == {ds["policy_id"]}
+    inheriting_vms = sorted(v["id"] for v in _alive_on(s, ds["id"]) if v["policy_id"] == ds["policy_id"])
+    ended = s.poll(datastores.set_policy(s.reader, s.tasks, ds["id"], policy["id"]))
+    assert ended == Ended(
+        "COMPLETED",
+        affected=(
+            (ds["id"], DS),
+            *((v, "virtual_machine") for v in inheriting_vms),
+            *((v["id"], "persistent_volume") for v in sorted(rest, key=lambda v: str(v["id"]))),
+        ),
+    )
+    for pv in rest:
+        after = s.federation.row(PERSISTENT_VOLUMES, pv["id"])
+        assert after == {**pv, "policy_id": policy["id"], "policy_name": policy["name"]}
+    after_first = s.federation.row(PERSISTENT_VOLUMES, first["id"])
+    assert (after_first["policy_id"], after_first["policy_name"]) == (own_policy["id"], own_policy["name"])
+    assert {k: s.federation.row(PERSISTENT_VOLUMES, k) for k in elsewhere} == elsewhere
+
+
+def test_set_policy_leaves_the_volumes_when_it_fails(s: Services) -> None:
+    s.run_on_poll()
+    ds = next(d for d in s.federation.rows(DATASTORES) if _volumes_on(s, d["id"]))
+    policy = next(p for p in s.federation.rows(POLICIES) if p["id"] != ds["policy_id"])
+    task = datastores.set_policy(s.reader, s.tasks, ds["id"], policy["id"])
+    with s.federation.writing() as txn:
+        txn.delete(POLICIES, policy["id"])
+    volumes = s.federation.rows(PERSISTENT_VOLUMES)
+    assert s.poll(task) == Ended("FAILED", 20, f"Object type: policy id: {policy['id']} could not be found")
+    assert s.federation.rows(PERSISTENT_VOLUMES) == volumes
 
 
 def test_set_policy_refusals(s: Services) -> None:

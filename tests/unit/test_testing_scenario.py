@@ -81,6 +81,10 @@ def test_clock_modes_as_serve_takes_them() -> None:
     assert (Clock(mode="real").serve_mode(), Clock(mode="real").start_text()) == ("real", None)
     assert Clock(mode="manual").serve_mode() == "manual"
     assert Clock(mode="accelerated", rate=2.5).serve_mode() == "accelerated:2.5"
+    # A manual clock's start is given to serve too: a bare `manual` would move a past start on to now.
+    past = datetime(2026, 11, 20, 12, 20, tzinfo=UTC)
+    assert Clock(mode="manual", start=past).serve_mode() == "manual:2026-11-20T12:20:00Z"
+    assert Clock(mode="real", start=past).serve_mode() == "real"
 
 
 @pytest.mark.parametrize(

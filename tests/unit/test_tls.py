@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import http.server
 import ipaddress
+import shutil
 import socket
 import ssl
 import stat
+import subprocess
 import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography import x509
+from cryptography.hazmat.primitives.asymmetric import ec
 
 from openovc.tls import (
     TlsConfigError,
@@ -154,3 +159,66 @@ def test_server_accepts_the_sdks_own_client_context(tmp_path: Path) -> None:
     sdk = ssl.SSLContext(ssl.PROTOCOL_TLSv1_2)
     sdk.verify_mode = ssl.CERT_NONE
     assert _handshake(server_context(cert_path, key_path), sdk) == ("TLSv1.2", b"hello")
+
+
+def test_the_key_is_ecdsa_p256_and_the_sdk_negotiates_an_ecdsa_suite(tmp_path: Path) -> None:
+    cert_path, key_path = ensure_certificate(tmp_path)
+    public = _load(cert_path).public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert public.curve.name == "secp256r1"
+    sdk = ssl.SSLContext(ssl.PROTOCOL_TLSv1_2)
+    sdk.verify_mode = ssl.CERT_NONE
+    listener = socket.create_server(("127.0.0.1", 0))
+    server = server_context(cert_path, key_path)
+
+    def serve() -> None:
+        conn, _ = listener.accept()
+        with contextlib.suppress(OSError), server.wrap_socket(conn, server_side=True) as tls:
+            tls.sendall(b"hello")
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    try:
+        with (
+            socket.create_connection(listener.getsockname(), timeout=10) as raw,
+            sdk.wrap_socket(raw) as tls,
+        ):
+            cipher = tls.cipher()
+            assert tls.recv(5) == b"hello"
+    finally:
+        thread.join(10)
+        listener.close()
+    assert cipher is not None
+    assert cipher[0].startswith("ECDHE-ECDSA-")
+
+
+@pytest.mark.skipif(shutil.which("curl") is None, reason="curl is not installed")
+def test_curl_reaches_the_self_signed_server(tmp_path: Path) -> None:
+    cert_path, key_path = ensure_certificate(tmp_path)
+    context = server_context(cert_path, key_path)
+
+    class Hello(http.server.BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", "5")
+            self.end_headers()
+            self.wfile.write(b"hello")
+
+        def log_message(self, *_: object) -> None:
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Hello)
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    thread = threading.Thread(target=server.handle_request, daemon=True)
+    thread.start()
+    try:
+        port = server.server_address[1]
+        done = subprocess.run(
+            ["curl", "-sk", "--max-time", "10", f"https://127.0.0.1:{port}/"],
+            capture_output=True,
+            check=False,
+        )
+    finally:
+        thread.join(10)
+        server.server_close()
+    assert (done.returncode, done.stdout) == (0, b"hello")

@@ -33,6 +33,11 @@ _CLOCK = {
     "properties": {
         "mode": {"type": "string", "example": "manual"},
         "now": {"type": "string", "format": "date-time"},
+        "schedule_lag_seconds": {
+            "type": "number",
+            "description": "a running clock only: simulated seconds from the earliest policy slot due and "
+            "not yet fired to now (0 when the schedule keeps pace)",
+        },
     },
 }
 _MOVED = {

@@ -20,14 +20,17 @@ _CHANGED = {
     "properties": {
         "drive": {
             "type": "object",
-            "description": "drive operations only: the drive as the hardware document now shows it",
+            "description": "drive operations only: the drive as the hardware document now shows it, and when "
+            "a new drive's rebuild ends",
             "properties": {
                 "slot": _INT,
                 "drive_position": _STR,
                 "capacity": _INT,
-                "health": _STR,
-                "status": _STR,
+                "health": {"type": "string", "enum": ["HEALTHY", "REBUILDING", "FAILED"]},
+                "status": {"type": "string", "enum": ["GREEN", "YELLOW", "RED"]},
+                "percent_rebuilt": _INT,
                 "serial_number": _STR,
+                "rebuilt_at": {"type": ["string", "null"], "format": "date-time"},
             },
         },
         "host": {
@@ -58,7 +61,7 @@ _CHANGED = {
             "properties": {
                 "virtual_machines": _INT,
                 "bytes": _INT,
-                "done_at": {"type": "string", "format": "date-time", "nullable": True},
+                "done_at": {"type": ["string", "null"], "format": "date-time"},
             },
         },
     },
@@ -94,7 +97,9 @@ async def fail_drive(hostId: str, slot: str, rt: RuntimeDep) -> JSON:
     f"{_DRIVE}/repair", operation_id="repairDrive", openapi_extra=_doc("The drive has not failed", True)
 )
 async def repair_drive(hostId: str, slot: str, rt: RuntimeDep) -> JSON:
-    """The failed drive is replaced by a new one: the array and the host's capacity come back."""
+    """The failed drive is replaced by a new one. In an array that held it rebuilds on the simulated clock
+    (REBUILDING until `rebuilt_at`), then the array and the host's capacity come back; an array that was
+    lost is made anew at once, its data resynced from the partners' replicas."""
     return JSON(await run_in_threadpool(rt.hardware.repair_drive, hostId, slot))
 
 

@@ -22,7 +22,7 @@ MAX_TARGET_BYTES = 32 * 1024
 _VENDOR = re.compile(rb"application/vnd\.simplivity\.v1(\.\d+)?\+json")
 _SLASHES = re.compile(r"/{2,}")
 
-_HEADERS = [
+SECURITY_HEADERS = [
     (b"access-control-allow-origin", b"*"),
     (b"access-control-allow-methods", b"POST, GET, OPTIONS, DELETE, PUT"),
     (b"access-control-allow-headers", b"x-requested-with, authorization, content-type, accept"),
@@ -64,7 +64,7 @@ class OmniStackMiddleware:
         path = normalise_path(scope["path"])
         if path != scope["path"]:
             scope = dict(scope, path=path, raw_path=path.encode())
-        vendor = _vendor_accept(scope)
+        vendor = vendor_accept(_accept(scope))
 
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -74,7 +74,7 @@ class OmniStackMiddleware:
                         (k, vendor if k == b"content-type" and v.startswith(b"application/json") else v)
                         for k, v in headers
                     ]
-                headers.extend(_HEADERS)
+                headers.extend(SECURITY_HEADERS)
                 message = dict(message, headers=headers)
             await send(message)
 
@@ -140,9 +140,14 @@ class CatchAll:
             await crash_response(Request(scope))(scope, receive, send)
 
 
-def _vendor_accept(scope: Scope) -> bytes | None:
+def _accept(scope: Scope) -> bytes | None:
     for key, value in scope.get("headers", []):
         if key == b"accept":
-            match = _VENDOR.search(value)
-            return match.group(0) if match else None
+            return bytes(value)
     return None
+
+
+def vendor_accept(accept: bytes | None) -> bytes | None:
+    """The vendor media type an Accept header asks for, which the answer's Content-Type then names."""
+    match = _VENDOR.search(accept) if accept is not None else None
+    return match.group(0) if match else None

@@ -83,8 +83,13 @@ class AccessLog:
 def _request_id(scope: Scope) -> str:
     for key, value in scope["headers"]:
         if key == b"x-request-id":
-            return value.decode("ascii") if _SANE_ID.match(value) else os.urandom(16).hex()
-    return os.urandom(16).hex()
+            return request_id(value)
+    return request_id(None)
+
+
+def request_id(given: bytes | None) -> str:
+    """The client's X-Request-Id when it is sane, else a new one."""
+    return given.decode("ascii") if given is not None and _SANE_ID.match(given) else os.urandom(16).hex()
 
 
 class Observe:

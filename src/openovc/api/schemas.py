@@ -148,6 +148,22 @@ TASK = {
     "title": "task",
 }
 TASK_ANSWER = {**obj({"task": TASK}), "title": "task_answer"}
+# GET /_openovc/tasks lists tasks of any client, so each also says what it does (HPE's task has no such field).
+LISTED_TASK = {
+    **obj(
+        {
+            **TASK["properties"],
+            "operation": {
+                "type": "string",
+                "description": "what the task does, as the listing's `operation` filter and task pacing name it",
+                "example": "virtual_machine.clone",
+            },
+        },
+        required=(*TASK["required"], "operation"),
+    ),
+    "title": "listed_task",
+    "description": "A task as GET /api/tasks/{taskId} shows it, with the operation it performs",
+}
 
 ERROR = {
     **obj(

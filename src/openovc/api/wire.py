@@ -1,7 +1,8 @@
-"""uvicorn's HTTP/1.1 protocol (httptools), answering the requests its parser refuses with HPE's JSON body."""
+"""uvicorn's HTTP/1.1 protocol (httptools): HPE's JSON body for what its parser refuses, one write per answer."""
 
 from __future__ import annotations
 
+import asyncio
 from datetime import UTC, datetime
 from typing import Any
 
@@ -11,6 +12,9 @@ from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 from openovc.api.middleware import MAX_TARGET_BYTES
 from openovc.domain.errors import InvalidParameter, OmniStackError, UriTooLong
 from openovc.domain.timefmt import to_text
+
+# What a turn of the event loop writes is held up to this size, then written at once.
+CORK_BYTES = 64 * 1024
 
 
 class _TargetTooLong(Exception):
@@ -26,6 +30,10 @@ class HttpProtocol(HttpToolsProtocol):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._target_too_long = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self.transport = Corked(transport, self.loop)  # type: ignore[assignment]
 
     def on_url(self, url: bytes) -> None:
         if len(self.url) + len(url) > MAX_TARGET_BYTES:
@@ -63,3 +71,38 @@ class HttpProtocol(HttpToolsProtocol):
         )
         self.transport.write(b"".join(content))
         self.transport.close()
+
+
+class Corked:
+    """A connection's transport that writes what one turn of the event loop sends as one piece.
+
+    uvicorn writes an answer's status line and headers, then its body, each at once: two system calls,
+    two packets (and under TLS two records) for every small answer. Held until the loop's next turn (or
+    CORK_BYTES, or closing), they go out together. Everything else is the transport's own.
+    """
+
+    def __init__(self, transport: asyncio.Transport, loop: asyncio.AbstractEventLoop) -> None:
+        self._transport = transport
+        self._loop = loop
+        self._pending: list[bytes] = []
+        self._size = 0
+
+    def write(self, data: bytes) -> None:
+        if not self._pending:
+            self._loop.call_soon(self.flush)
+        self._pending.append(data)
+        self._size += len(data)
+        if self._size >= CORK_BYTES:
+            self.flush()
+
+    def flush(self) -> None:
+        if self._pending:
+            pending, self._pending, self._size = self._pending, [], 0
+            self._transport.write(pending[0] if len(pending) == 1 else b"".join(pending))
+
+    def close(self) -> None:
+        self.flush()
+        self._transport.close()
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._transport, name)

@@ -66,9 +66,10 @@ def report(change: HardwareChange) -> list[str]:
     lines = []
     if change.drive is not None:
         drive = change.drive
-        lines.append(
-            f"drive {drive['slot']} ({drive['drive_position']}): {drive['health']} {drive['status']}"
-        )
+        line = f"drive {drive['slot']} ({drive['drive_position']}): {drive['health']} {drive['status']}"
+        if drive.get("rebuilt_at"):
+            line += f", rebuilt at {drive['rebuilt_at']}"
+        lines.append(line)
     lines += [
         f"host {host['name']}: {host['state']}, hardware {host['hardware_status']}, controller shutdown "
         f"{host['virtual_controller_shutdown_status']}, allocated {host['allocated_capacity']} bytes "

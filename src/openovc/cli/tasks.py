@@ -1,4 +1,6 @@
-"""`openovc tasks`: the federation's tasks of a running server, newest first (GET /_openovc/tasks)."""
+"""`openovc tasks`: the federation's tasks of a running server, newest first (GET /_openovc/tasks).
+
+One line a task: its id, state, operation, start time and affected objects (or `-`)."""
 
 from __future__ import annotations
 
@@ -35,5 +37,5 @@ def _tasks(args: argparse.Namespace) -> int:
         affected = ",".join(
             f"{o['object_type']}:{o['object_id']}" for o in task.get("affected_objects") or []
         )
-        say(f"{task['id']} {task['state']} {task['start_time']} {affected or '-'}")
+        say(f"{task['id']} {task['state']} {task['operation']} {task['start_time']} {affected or '-'}")
     return EXIT_OK

@@ -33,6 +33,7 @@ from openovc.services.common import (
 
 DS = "datastore"
 VM = "virtual_machine"
+PV = "persistent_volume"
 _MOREF = re.compile(r"^datastore-(\d+)$")
 
 
@@ -44,6 +45,10 @@ def _vms(n: int) -> str:
     return f"{n} virtual machine{'' if n == 1 else 's'}"
 
 
+def _volumes(n: int) -> str:
+    return f"{n} persistent volume{'' if n == 1 else 's'}"
+
+
 def _json(value: Any) -> Any:
     """A JSON-kind value as Python: the reader gives JSON text, a transaction Python objects."""
     return orjson.loads(value) if isinstance(value, str) else value
@@ -51,6 +56,10 @@ def _json(value: Any) -> Any:
 
 def _alive_vms(finder: Finder, ds_id: str, **more: object) -> list[VirtualMachine]:
     return finder.find(VIRTUAL_MACHINES, datastore_id=ds_id, state="ALIVE", **more)
+
+
+def _alive_volumes(finder: Finder, ds_id: str, **more: object) -> list[PersistentVolume]:
+    return finder.find(PERSISTENT_VOLUMES, datastore_id=ds_id, state="ALIVE", **more)
 
 
 def _data(vms: Sequence[VirtualMachine | PersistentVolume]) -> int:
@@ -63,8 +72,7 @@ def _data(vms: Sequence[VirtualMachine | PersistentVolume]) -> int:
 
 def _used(finder: Finder, ds_id: str) -> int:
     """Bytes the datastore's live VMs and persistent volumes (which take its space as VMs do) hold."""
-    volumes = finder.find(PERSISTENT_VOLUMES, datastore_id=ds_id, state="ALIVE")
-    return _data([*_alive_vms(finder, ds_id), *volumes])
+    return _data([*_alive_vms(finder, ds_id), *_alive_volumes(finder, ds_id)])
 
 
 def _too_big(size: int, cluster: OmnistackCluster) -> str | None:
@@ -100,8 +108,12 @@ def _below_used(datastore: Datastore, size: int, used: int) -> str | None:
     return None
 
 
-def _in_use(datastore: Datastore, n: int) -> str:
-    return f"Datastore {datastore['name']} cannot be deleted: it stores {_vms(n)}."
+def _in_use(datastore: Datastore, vms: int, volumes: int) -> str | None:
+    """Why the datastore cannot go: the live VMs and persistent volumes whose data it holds, if any."""
+    held = [*([_vms(vms)] if vms else []), *([_volumes(volumes)] if volumes else [])]
+    if not held:
+        return None
+    return f"Datastore {datastore['name']} cannot be deleted: it stores {' and '.join(held)}."
 
 
 # ------------------------------------------------------------------------------------------ create
@@ -207,18 +219,19 @@ def _run_resize(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[Af
 
 def delete(reader: FederationReader, tasks: TaskEngine, ds_id: str) -> Record:
     datastore = existing(reader, DATASTORES, ds_id)
-    n = len(_alive_vms(reader, ds_id))
-    if n:
-        raise TaskError(Codes.OBJECT_IN_USE, _in_use(datastore, n))
+    problem = _in_use(datastore, len(_alive_vms(reader, ds_id)), len(_alive_volumes(reader, ds_id)))
+    if problem is not None:
+        raise TaskError(Codes.OBJECT_IN_USE, problem)
     return tasks.submit("datastore.delete", {"datastore": ds_id}, [ds_id])
 
 
 def _run_delete(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> list[AffectedObject]:
     datastore = still_there(txn, DATASTORES, payload["datastore"])
-    n = txn.count(VIRTUAL_MACHINES, datastore_id=datastore["id"], state="ALIVE")
-    if n:
-        raise TaskFailure(Codes.OBJECT_IN_USE, _in_use(datastore, n))
-    # Deleted and removed VMs, and backups, keep naming the datastore: they are history.
+    alive = {"datastore_id": datastore["id"], "state": "ALIVE"}
+    problem = _in_use(datastore, txn.count(VIRTUAL_MACHINES, **alive), txn.count(PERSISTENT_VOLUMES, **alive))
+    if problem is not None:
+        raise TaskFailure(Codes.OBJECT_IN_USE, problem)
+    # Deleted and removed VMs and volumes, and backups, keep naming the datastore: they are history.
     txn.delete(DATASTORES, datastore["id"])
     return _ds(datastore["id"])
 
@@ -239,13 +252,15 @@ def _run_set_policy(txn: Txn, payload: Mapping[str, Any], _now: datetime) -> lis
     values = {"policy_id": policy["id"], "policy_name": policy["name"]}
     txn.update(DATASTORES, ds_id, values)
     # A VM inherits its datastore's policy unless one was set on it; the store does not record which,
-    # so the live VMs that carry the datastore's old policy are taken to be inheriting it.
-    followers = [] if old == policy["id"] else _alive_vms(txn, ds_id, policy_id=old)
-    if followers:
-        txn.update_where(
-            VIRTUAL_MACHINES, {"datastore_id": ds_id, "state": "ALIVE", "policy_id": old}, values
-        )
-    return _ds(ds_id) + [AffectedObject(vm["id"], VM) for vm in followers]
+    # so the live VMs that carry the datastore's old policy are taken to be inheriting it. Persistent
+    # volumes take a policy as VMs do (their own set_policy), so they follow it alike.
+    affected = _ds(ds_id)
+    for coll, kind, alive in ((VIRTUAL_MACHINES, VM, _alive_vms), (PERSISTENT_VOLUMES, PV, _alive_volumes)):
+        followers = [] if old == policy["id"] else alive(txn, ds_id, policy_id=old)
+        if followers:
+            txn.update_where(coll, {"datastore_id": ds_id, "state": "ALIVE", "policy_id": old}, values)
+        affected += [AffectedObject(obj["id"], kind) for obj in followers]
+    return affected
 
 
 # -------------------------------------------------------------------------------- share / unshare

@@ -1,17 +1,21 @@
 """Faults of the simulated hardware, as the control API (/_openovc/hardware) sets and clears them.
 
 - A drive fails or is replaced: its host's hardware document shows it (domain/hardware_faults.py), the
-  host's allocated capacity follows what its drives hold, and its cluster's figures with it. Past parity
-  the host's storage is lost: its replicas stop serving until the drive is replaced, then rebuild whole.
+  host's allocated capacity follows what its drives hold, and its cluster's figures with it. A new drive
+  in an array that held rebuilds on the simulated clock (a row of drive_rebuilds), its share back when
+  done; its host's VMs stay as they were, the array serving throughout. Past parity the host's storage
+  is lost: its replicas stop serving until the drive is replaced, then rebuild whole (SYNCING).
 - A host fails (power, board) or is repaired: FAULTY, then ALIVE. The VMs that ran there restart on the
-  host of their other replica (vSphere HA), which becomes their primary; they stay there after.
+  host of their other replica (vSphere HA), which becomes their primary; they stay there after. While
+  it is down (failed, or its controller off) its cluster counts none of its capacity.
 - A controller shuts down at once (as powered off in vCenter) or restarts, after a shutdown through HPE's
   API or this one: FAULTY, then ALIVE. Its host runs on, and so do its VMs, their IO served by the
   partner's controller.
 
 Whatever stops a host serving leaves its VMs' replicas there DEGRADED (DEFUNCT with no copy served);
 when it serves again they resync what their VMs wrote meanwhile, SYNCING until done on the simulated
-clock (services/replicas.py). `settle` moves them on: the worker's chore, and each clock move.
+clock (services/replicas.py). `settle` moves resyncs and drive rebuilds on: the worker's chore, and each
+clock move.
 """
 
 from __future__ import annotations
@@ -27,17 +31,20 @@ from openovc.domain.clock import Clock
 from openovc.domain.errors import ObjectNotFound
 from openovc.domain.hardware_faults import (
     FAILED,
+    REBUILDING,
     SUCCESS,
     HardwareConflict,
     drive_in,
     drive_view,
+    rebuild_seconds,
+    resync_progress,
     shutdown_status,
     storage_lost,
-    usable_capacity,
     with_drive,
+    with_progress,
 )
 from openovc.domain.ports.federation import FederationReader, Txn
-from openovc.domain.ports.operations import HostFault, OperationsState, Resync, Shutdown
+from openovc.domain.ports.operations import DriveRebuild, HostFault, OperationsState, Resync, Shutdown
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.records import Host
@@ -79,17 +86,24 @@ class HardwareService:
     def _drive(self, host_id: str, slot: str, failed: bool) -> Answer:
         now_ms = self._now_ms()
         change = _Change()
+        rebuild = None
         with self._store.changing() as (txn, state):
             host, document = _hardware(txn, state, host_id)
             if (drive_in(document, host_id, slot)["health"] == FAILED) == failed:
                 verb = "failed already" if failed else "not failed: there is nothing to repair"
                 raise HardwareConflict(f"Drive {slot} of host {host['name']} has {verb}")
             changed = with_drive(document, host_id, slot, failed)
+            state.drop_rebuilds(host_id, slot)  # a drive failing while it rebuilt
+            if storage_lost(changed):
+                state.drop_rebuilds(host_id)  # nothing to rebuild from: the array is lost
+            elif drive_in(changed, host_id, slot)["health"] == REBUILDING:
+                seconds = rebuild_seconds(int(drive_in(changed, host_id, slot)["capacity"]))
+                rebuild = DriveRebuild(host_id, slot, now_ms, now_ms + seconds * 1000)
+                state.put_rebuild(rebuild)
             state.put_host_hardware(host_id, changed)
             before = int(host["allocated_capacity"] or 0)
-            txn.update(HOSTS, host_id, {"allocated_capacity": usable_capacity(changed)})
+            replicas.share_capacity(txn, self._sim, host_id)  # its bytes are shared anew by capacity
             cluster_id = str(host["omnistack_cluster_id"])
-            self._sim.hosts_changed(txn, cluster_id)  # its bytes are shared anew by capacity
             lost, was_lost = storage_lost(changed), storage_lost(document)
             if lost and not was_lost:
                 replicas.went_away(txn, host_id)
@@ -97,7 +111,9 @@ class HardwareService:
                 # What the host held is gone: every replica rebuilds from its partner, whole.
                 change.resyncs = replicas.came_back(txn, self._sim, cluster_id, host_id, None, now_ms)
             change.statuses = replicas.refresh(txn, cluster_id, now_ms, hosts={host_id})
-        drive = drive_view(drive_in(changed, host_id, slot))
+        drive = {**drive_view(drive_in(changed, host_id, slot)), "rebuilt_at": None}
+        if rebuild is not None:
+            drive["rebuilt_at"] = to_text_ms(rebuild.done_ms)
         return {"drive": drive, **self._answer(host_id, cluster_id, before, change)}
 
     # ---- hosts ---------------------------------------------------------------------------------
@@ -111,6 +127,7 @@ class HardwareService:
                 raise HardwareConflict(f"Host {host['name']} is {host['state']} already")
             state.put_host_fault(HostFault(host_id, now_ms))
             txn.update(HOSTS, host_id, {"state": "FAULTY"})
+            replicas.share_capacity(txn, self._sim, host_id)
             cluster_id = str(host["omnistack_cluster_id"])
             replicas.went_away(txn, host_id)
             names = {h["id"]: str(h["name"]) for h in txn.find(HOSTS, omnistack_cluster_id=cluster_id)}
@@ -148,6 +165,7 @@ class HardwareService:
                 raise HardwareConflict(f"Host {host['name']} is {host['state']}: its controller does not run")
             state.put_shutdown(Shutdown(host_id, SUCCESS, False, now_ms))
             txn.update(HOSTS, host_id, {"state": "FAULTY"})
+            replicas.share_capacity(txn, self._sim, host_id)
             replicas.went_away(txn, host_id)
             cluster_id = str(host["omnistack_cluster_id"])
             change.statuses = replicas.refresh(txn, cluster_id, now_ms, hosts={host_id})
@@ -175,14 +193,14 @@ class HardwareService:
     # ---- time ----------------------------------------------------------------------------------
 
     def settle(self) -> int:
-        """The resyncs due by the clock's now end (their VMs SAFE), the others' progress moves on; how
-        many ended. One read when nothing resyncs."""
+        """The resyncs and drive rebuilds due by the clock's now end (VMs SAFE, drives HEALTHY), the others'
+        progress moves on; how many ended. One read when nothing resyncs or rebuilds."""
         now_ms = self._now_ms()
         with self._store.reading() as state:
-            if not state.resyncs():
+            if not state.resyncs() and not state.rebuilds():
                 return 0
         with self._store.changing() as (txn, _):
-            return settle_in(txn, now_ms)
+            return settle_in(txn, self._sim, now_ms)
 
     # ---- answers -------------------------------------------------------------------------------
 
@@ -226,11 +244,26 @@ class HardwareService:
         }
 
 
-def settle_in(txn: Txn, now_ms: int) -> int:
+def settle_in(txn: Txn, sim: Simulator, now_ms: int) -> int:
     """`settle` in the caller's transaction."""
     state = txn.state()
-    pending = state.resyncs()
     ended = 0
+    for rebuild in state.rebuilds():
+        document = state.host_hardware(rebuild.host_id)
+        if document is None:  # the host left the federation
+            state.drop_rebuilds(rebuild.host_id)
+            continue
+        percent = resync_progress(rebuild, now_ms)
+        if percent == drive_in(document, rebuild.host_id, rebuild.slot)["percent_rebuilt"]:
+            continue  # one write per percent at most
+        state.put_host_hardware(
+            rebuild.host_id, with_progress(document, rebuild.host_id, rebuild.slot, percent)
+        )
+        if percent == 100:
+            state.drop_rebuilds(rebuild.host_id, rebuild.slot)
+            replicas.share_capacity(txn, sim, rebuild.host_id)  # the drive gives its share again
+            ended += 1
+    pending = state.resyncs()
     clusters: dict[str, set[str]] = {}
     vms = {vm["id"]: vm for vm in txn.get_many(VIRTUAL_MACHINES, sorted({r.vm_id for r in pending}))}
     for resync in pending:

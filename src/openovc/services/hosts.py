@@ -1,11 +1,12 @@
 """Host operations: Virtual Controller shutdown and its cancellation (direct), and removal (a task).
 
-A shutdown that is accepted shows the host FAULTY at once, as the other Virtual Controllers see it, and
-its VMs' replicas there unserved (DEGRADED). It is IN_PROGRESS (FORCE_IN_PROGRESS without `ha_wait`) for
-the few simulated minutes the controller takes to stop (domain/hardware_faults.py), then SUCCESS: the
-controller is off. Cancelling before then brings it back (ALIVE, its replicas resyncing what their VMs
-wrote meanwhile, services/replicas.py); after, a real controller comes back when its VM is powered on in
-vCenter, which the control API's restart does here (services/hardware.py).
+A shutdown that is accepted shows the host FAULTY at once, as the other Virtual Controllers see it, its
+VMs' replicas there unserved (DEGRADED) and its capacity out of its cluster's. It is IN_PROGRESS
+(FORCE_IN_PROGRESS without `ha_wait`) for the few simulated minutes the controller takes to stop
+(domain/hardware_faults.py), then SUCCESS: the controller is off. Cancelling before then brings it
+back (ALIVE, its replicas resyncing what their VMs wrote meanwhile, services/replicas.py); after, a real
+controller comes back when its VM is powered on in vCenter, which the control API's restart does here
+(services/hardware.py).
 
 Removing a host deletes it: GET /hosts no longer lists it and GET /hosts/{id} answers 404, as for an
 object that never existed. Its VMs move to the cluster's other hosts first (with `force`).
@@ -64,7 +65,7 @@ def _unprotected(txn: Txn, host: Host) -> list[VirtualMachine]:
 
 
 def shutdown(
-    store: OperationsStore, reader: FederationReader, host_id: str, ha_wait: bool, now_ms: int
+    store: OperationsStore, reader: FederationReader, sim: Simulator, host_id: str, ha_wait: bool, now_ms: int
 ) -> str:
     """Shut the host's Virtual Controller down; the answer's status (SUCCESS, FAILURE or IN_PROGRESS)."""
     existing(reader, HOSTS, host_id)
@@ -82,6 +83,7 @@ def shutdown(
         status = IN_PROGRESS if ha_wait else FORCE_IN_PROGRESS
         state.put_shutdown(Shutdown(host_id, status, ha_wait, now_ms))
         txn.update(HOSTS, host_id, {"state": "FAULTY"})
+        replicas.share_capacity(txn, sim, host_id)
         replicas.went_away(txn, host_id)
         replicas.refresh(txn, str(host["omnistack_cluster_id"]), now_ms, hosts={host_id})
     return SUCCESS
@@ -110,6 +112,7 @@ def back_up(
     state = txn.state()
     state.drop_shutdown(host["id"])
     txn.update(HOSTS, host["id"], {"state": "ALIVE"})
+    replicas.share_capacity(txn, sim, host["id"])
     cluster_id = str(host["omnistack_cluster_id"])
     started = replicas.came_back(txn, sim, cluster_id, host["id"], away_ms, now_ms)
     return started, replicas.refresh(txn, cluster_id, now_ms, hosts={host["id"]})

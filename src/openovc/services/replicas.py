@@ -1,9 +1,11 @@
 """VMs' storage HA from where their replicas are: which hosts serve them, failover, and resyncs.
 
 A host serves its replicas while it is ALIVE (its controller running) and its storage holds (no logical
-drive failed past parity). A live VM is SAFE when every replica's host serves it and none is catching up,
-SYNCING while one is (ha_resynchronization_progress says how far), DEGRADED when a replica's host does
-not serve, DEFUNCT when none does; a single-replica datastore keeps no HA copy (OUT_OF_SCOPE).
+drive failed past parity); its cluster counts its capacity only while it is ALIVE (share_capacity). A
+live VM is SAFE when every replica's host serves it and none is catching up, SYNCING while one is
+(ha_resynchronization_progress says how far), DEGRADED when a replica's host does not serve, DEFUNCT
+when none does; a single-replica datastore keeps no HA copy (OUT_OF_SCOPE). What a replica catches up
+is what its VM wrote while it was away (Simulator.rewritten).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
-from openovc.domain.hardware_faults import resync_progress, resync_seconds, storage_lost
+from openovc.domain.hardware_faults import resync_progress, resync_seconds, storage_lost, usable_capacity
 from openovc.domain.ports.federation import Record, Txn
 from openovc.domain.ports.operations import Resync
 from openovc.domain.ports.simulator import Simulator
@@ -106,6 +108,20 @@ def holding(txn: Txn, cluster_id: str, host_id: str) -> list[VirtualMachine]:
     return [vm for vm in found if host_id in replica_hosts(vm)]
 
 
+def share_capacity(txn: Txn, sim: Simulator, host_id: str) -> None:
+    """The host's allocated capacity as its cluster counts it: what its logical drives hold while it
+    serves, nothing while it is down (its copy of the data is out of reach until it returns); its
+    cluster's figures are shared anew among its hosts when the transaction commits."""
+    host = txn.get(HOSTS, host_id)
+    document = txn.state().host_hardware(host_id)
+    if host is None or document is None:
+        return  # no drives known: nothing to count anew
+    held = usable_capacity(document) if host["state"] == "ALIVE" else 0
+    if held != host["allocated_capacity"]:
+        txn.update(HOSTS, host_id, {"allocated_capacity": held})
+    sim.hosts_changed(txn, str(host["omnistack_cluster_id"]))
+
+
 def went_away(txn: Txn, host_id: str) -> None:
     """The host stopped serving: what its replicas were catching up, they will catch up anew."""
     txn.state().drop_resyncs(host_id=host_id)
@@ -122,15 +138,20 @@ def came_back(
     single = SingleReplica(txn)
     started = []
     state = txn.state()
-    for vm in holding(txn, cluster_id, host_id):
-        if single(str(vm["datastore_id"])) or not serving.intersection(replica_hosts(vm)) - {host_id}:
-            continue  # no other copy went on without it
+    behind = [
+        vm
+        for vm in holding(txn, cluster_id, host_id)
+        # Only a replica whose VM went on in another copy has anything to catch up.
+        if not single(str(vm["datastore_id"])) and serving.intersection(replica_hosts(vm)) - {host_id}
+    ]
+    written = sim.rewritten(txn, behind, now_ms - away_ms, now_ms) if away_ms is not None else {}
+    for vm in behind:
         if away_ms is None:
             changed = max(
                 0, int(vm["hypervisor_allocated_capacity"] or 0) - int(vm["hypervisor_free_space"] or 0)
             )
         else:
-            changed = sim.rewritten(txn, vm, away_ms / 1000)
+            changed = written.get(vm["id"], 0)
         seconds = resync_seconds(changed)
         if seconds:
             resync = Resync(vm["id"], host_id, now_ms, now_ms + seconds * 1000, changed)

@@ -9,7 +9,11 @@ host's policy backups are not suspended. Each backup is a POLICY backup named by
 says for the rule's retention; past the rule's max_backups, its oldest of that VM go.
 
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
-missed slot fires, as a real scheduler catching up would. A clock moved by hand (`advance_to`) goes
+missed slot fires, as a real scheduler catching up would. A worker that falls behind the clock (a fast
+accelerated clock, a busy machine) fires several slots per transaction (one that fails fires them again
+one by one: a slot that cannot fire holds back no other), and drops the slots it missed by more than ten
+seconds of real time but each rule's latest, saying so in its log; how far behind it is shows
+in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved by hand (`advance_to`) goes
 through every instant that falls in the move, in time order: slots, expiries, backups arriving,
 paced tasks.
 """
@@ -17,6 +21,7 @@ paced tasks.
 from __future__ import annotations
 
 import gc
+import logging
 import threading
 import time
 import uuid
@@ -56,6 +61,20 @@ from openovc.services.policies.common import json_value
 # An idle worker looks for due slots once a real second: a slot fires at most that late (its backups are
 # stamped with the slot's time all the same), and a federation of many rules is not planned every wake.
 TURN_S = 1.0
+# How far, in real seconds at the clock's pace, the worker may fall behind before it drops missed slots
+# (each rule's latest still fires): behind that, it would be replaying a storm it can never catch up on.
+BEHIND_REAL_S = 10.0
+# A worker turn fires its due slots in transactions of up to this many backups or this long, whichever
+# comes first: one commit per slot cost more than the slot's backups on a federation of many small slots,
+# and a short transaction keeps the API's writes from waiting long for the write lock.
+BATCH_BACKUPS = 2_000
+BATCH_REAL_S = 0.5
+# A turn stops starting transactions after this long: the next plans again from the clock's new now (so
+# the lag stays bounded), and expiries and the other chores get their turn in between.
+TURN_BUDGET_S = 2.0
+WARN_EVERY_S = 60.0  # real seconds between two log lines saying the schedule dropped slots
+
+log = logging.getLogger("openovc.schedule")
 
 
 @dataclass
@@ -131,6 +150,8 @@ class PolicyScheduler:
         # The worker's turns and clock moves of this process never interleave: a move counts what it fires.
         self._moving = threading.Lock()
         self._looked_at = -TURN_S  # monotonic seconds of the last turn that found nothing due
+        self._dropped = 0  # slots dropped since the last log line saying so
+        self._warned_at = -WARN_EVERY_S
 
     # ---- what is scheduled ------------------------------------------------------------------------
 
@@ -197,7 +218,56 @@ class PolicyScheduler:
             self._caught_up = True
             latest = {slotted.key: (ts, slotted) for ts, slotted in due}
             due = sorted(latest.values(), key=_order)
-        return sum(self._fire(ts, slotted, plan) for ts, slotted in due)
+        else:
+            due = self._within_reach(due, now_ms)
+        return self._fire_batched(due, plan)
+
+    def _within_reach(self, due: list[tuple[int, Slotted]], now_ms: int) -> list[tuple[int, Slotted]]:
+        """The due slots but those missed by more than BEHIND_REAL_S at the clock's pace, of which only each
+        rule's latest stays: a worker that cannot keep pace skips, as after downtime, and says so."""
+        reach_ms = round(BEHIND_REAL_S * 1000 * max(1.0, self._clock.state().rate))
+        latest = {slotted.key: ts for ts, slotted in due}
+        kept = [(ts, s) for ts, s in due if ts >= now_ms - reach_ms or ts == latest[s.key]]
+        self._dropped += len(due) - len(kept)
+        if self._dropped and time.monotonic() - self._warned_at >= WARN_EVERY_S:
+            log.warning(
+                "the policy schedule is behind the clock: %d slots missed by more than %g real seconds "
+                "were dropped (each rule's latest fires)",
+                self._dropped,
+                BEHIND_REAL_S,
+            )
+            self._dropped, self._warned_at = 0, time.monotonic()
+        return kept
+
+    def _fire_batched(self, due: list[tuple[int, Slotted]], plan: _Plan) -> int:
+        """Fire the slots in time order, several to a transaction (BATCH_BACKUPS, BATCH_REAL_S), for up to
+        TURN_BUDGET_S; what is left waits for the next turn. A transaction that fails is rolled back and
+        its slots fire again one to a transaction, so that a slot that cannot fire holds back no other."""
+        taken, i, turn = 0, 0, time.monotonic()
+        while i < len(due) and (i == 0 or time.monotonic() - turn < TURN_BUDGET_S):
+            began, batch, first = time.monotonic(), 0, i
+            marks = dict(plan.marks)
+            try:
+                with _collector_waits(), self._store.changing() as (txn, state):
+                    while i < len(due) and batch < BATCH_BACKUPS and time.monotonic() - began < BATCH_REAL_S:
+                        slot_ms, slotted = due[i]
+                        i += 1
+                        batch += self._fire_in(txn, state, slot_ms, slotted, plan)
+            except Exception:
+                plan.marks = marks  # as the database has them again
+                batch = sum(self._fire_alone(slot_ms, slotted, plan) for slot_ms, slotted in due[first:i])
+            taken += batch
+        return taken
+
+    def _fire_alone(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
+        """One slot in a transaction of its own; one that fails is logged and waits for the next turn."""
+        try:
+            with _collector_waits(), self._store.changing() as (txn, state):
+                return self._fire_in(txn, state, slot_ms, slotted, plan)
+        except Exception:
+            log.exception("policy %s, rule %s: the slot of %s did not fire", slotted.policy_id,
+                          slotted.rule.get("id"), datetime.fromtimestamp(slot_ms / 1000, UTC))  # fmt: skip
+            return 0
 
     def lag_ms(self) -> int:
         """Simulated ms the schedule is behind: from its earliest slot due and not yet fired to now (0 when
@@ -243,13 +313,6 @@ class PolicyScheduler:
                 expired = settle_in(txn, self._sim, found, now).expired
                 taken = sum(self._fire_in(txn, state, instant_ms, slotted, plan) for slotted in firing)
         return Counts(taken, expired, self._tasks.run_due())
-
-    def _fire(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
-        """Take the slot's backups in a transaction of their own."""
-        if slot_ms <= plan.marks[slotted.key]:
-            return 0  # another server fired it, and this one learnt so since planning
-        with _collector_waits(), self._store.changing() as (txn, state):
-            return self._fire_in(txn, state, slot_ms, slotted, plan)
 
     def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
         """Take the slot's backups in the caller's transaction; 0 when another server fired it first."""

@@ -1,4 +1,4 @@
-"""The clock controls of /_openovc/clock: show it, advance it by a duration, set it to an instant."""
+"""The clock controls of /_openovc/clock: show it (and the schedule's lag), advance it, set it to an instant."""
 
 from __future__ import annotations
 
@@ -40,7 +40,13 @@ class TimeControl:
         return self._clock.state().mode == MANUAL
 
     def show(self) -> dict[str, object]:
-        return self._clock.state().as_json(self._clock.real_ms())
+        """The clock; on a running one also how far the policy schedule is behind it (a manual clock's
+        moves go through every slot before they answer, so it is never behind)."""
+        state = self._clock.state()
+        shown = state.as_json(self._clock.real_ms())
+        if state.mode != MANUAL:
+            shown["schedule_lag_seconds"] = self._scheduler.lag_ms() / 1000
+        return shown
 
     def advance(self, body: Mapping[str, object]) -> dict[str, object]:
         seconds = _seconds(body)

@@ -11,6 +11,7 @@ from openovc.domain import timefmt
 from openovc.domain.backups import IN_FLIGHT, NEW, PROTECTED, SAVING, in_cluster, kept_at
 from openovc.domain.catalog import DATASTORES, HOSTS, VIRTUAL_MACHINES
 from openovc.domain.clock import Clock
+from openovc.domain.hardware_faults import running_ms
 from openovc.domain.metrics import IoSpan, Performance, VmWorkload, Window
 from openovc.domain.ports.federation import Finder, Record, Txn
 from openovc.domain.ports.operations import OperationsState, RestoredFile
@@ -24,7 +25,7 @@ from openovc.simulator import guest_files, guests, io, metrics, workload
 from openovc.simulator.content.ledger import WorkloadSchedule
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
-from openovc.simulator.content.workload import PIECE, workload_pieces
+from openovc.simulator.content.workload import WEEK
 from openovc.simulator.vm_data import fresh_identity, give_space, placed_on, take_space, vm_data
 
 _FIGURES = "simulator.figures"  # the before-commit hook that writes the touched places' figures
@@ -136,14 +137,24 @@ class SimulatedFederation:
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         self._model(txn).touched[cluster_id] = None
 
-    def rewritten(self, txn: Txn, vm: VirtualMachine, seconds: float) -> int:
-        if vm["hypervisor_virtual_machine_power_state"] != "ON":
-            return 0
+    def rewritten(
+        self, txn: Txn, vms: Sequence[VirtualMachine], since_ms: int, until_ms: int
+    ) -> dict[str, int]:
         # Read only: the model's figures hook is not needed, nothing changes.
         model = self._content_of(txn)
-        if model.ledger.holder(vm["id"]) is None:
-            return 0
-        return workload_pieces(model.lineage(vm["id"]).rate, seconds) * PIECE
+        held = [vm for vm in vms if model.ledger.holder(vm["id"]) is not None]
+        changes = txn.state().power_changes([vm["id"] for vm in held], since_ms)
+        written = {}
+        for vm in held:
+            created = vm["created_at"]
+            begin = max(since_ms, epoch_ms(timefmt.from_text(created))) if created else since_ms
+            on = vm["hypervisor_virtual_machine_power_state"] == "ON"
+            ran = running_ms(changes.get(vm["id"], []), on, begin, until_ms) if begin < until_ms else 0
+            # Byte for byte, not in the model's whole pieces: a replica tracks every block written. A week's
+            # worth at most (the workload then rewrites what it rewrote), never more than the VM holds.
+            wrote = round(model.lineage(vm["id"]).rate * min(ran / 1000, WEEK))
+            written[vm["id"]] = min(wrote, vm_data(vm))
+        return written
 
     @staticmethod
     def _receiver(finder: Finder, place: str) -> str | None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import sys
 from array import array
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import orjson
@@ -161,7 +161,12 @@ def ledger_row_count(ledger: MemoryLedger) -> int:
     )  # fmt: skip
 
 
-def bulk_load(conn: Connection, ledger: MemoryLedger, progress: Progress = SILENT) -> None:
+def bulk_load(
+    conn: Connection,
+    ledger: MemoryLedger,
+    progress: Progress = SILENT,
+    insert: Callable[[Connection, Table, Iterable[dict[str, Any]], Progress], None] = insert_batched,
+) -> None:
     """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
     for table, rows in _ledger_rows(ledger):
-        insert_batched(conn, table, rows, progress)
+        insert(conn, table, rows, progress)

@@ -58,7 +58,7 @@ _PG_SHARED = Prepared(
     )
 )
 
-# Read ahead (prefetch, PostgreSQL only): one array parameter, so any number of rows in one statement.
+# Read ahead (prefetch) on PostgreSQL: one array parameter, so any number of rows in one statement.
 _PG_HOLDERS = Prepared(
     text(
         "SELECT holder_id, place, lineage_id, version, kind, due_at FROM content_holders"
@@ -78,6 +78,13 @@ _PG_HELDS = Prepared(
         " WHERE place = :at AND lineage_id = ANY(CAST(:ids AS bigint[]))"
     )
 )
+
+# The same on SQLite, completed by `IN (?, ...)` with a chunk of ids (SqlPieceLedger._read_ahead).
+_SQLITE_HOLDERS = (
+    "SELECT holder_id, place, lineage_id, version, kind, due_at FROM content_holders WHERE holder_id"
+)
+_SQLITE_LINEAGES = f"SELECT {', '.join(_PG_LINEAGES_COLUMNS)} FROM content_lineages WHERE lineage_id"
+_SQLITE_HELDS = "SELECT lineage_id, versions, counts FROM content_held WHERE place = ? AND lineage_id"
 
 
 class SqlPieceLedger:
@@ -118,11 +125,9 @@ class SqlPieceLedger:
         """Read these holders, their lineages and their held versions a few statements at a time: what an
         operation on many VMs and backups at once (a policy's slot) would otherwise read one by one.
 
-        Only where a statement is a round trip: on SQLite the prepared one-row reads are function calls,
-        cheaper than building these lists.
+        On PostgreSQL each statement is a round trip; on SQLite, where a one-row read is a function call,
+        a few hundred rows per statement still cost less than as many one-row reads.
         """
-        if self.conn.dialect.name != "postgresql":
-            return
         self._prefetch_holders([h for h in holder_ids if h not in self._holders])
         known = [h for h in (self._holders.get(i) for i in holder_ids) if h is not None]
         self._prefetch_lineages(sorted({h.lineage for h in known if h.lineage not in self._lineages}))
@@ -131,7 +136,7 @@ class SqlPieceLedger:
             self._prefetch_held(place, sorted(lid for p, lid in pairs if p == place))
 
     def _prefetch_holders(self, wanted: list[str]) -> None:
-        found = {row[0]: row for row in _PG_HOLDERS.tuples(self.conn, {"ids": wanted})}
+        found = {row[0]: row for row in self._read_ahead(_PG_HOLDERS, _SQLITE_HOLDERS, wanted)}
         for holder_id in wanted:
             row = found.get(holder_id)
             if row is None:
@@ -143,7 +148,7 @@ class SqlPieceLedger:
 
     def _prefetch_lineages(self, wanted: list[int]) -> None:
         names = _PG_LINEAGES_COLUMNS
-        found = {row[0]: row for row in _PG_LINEAGES.tuples(self.conn, {"ids": wanted})}
+        found = {row[0]: row for row in self._read_ahead(_PG_LINEAGES, _SQLITE_LINEAGES, wanted)}
         for lineage_id in wanted:
             row = found.get(lineage_id)
             self._lineages[lineage_id] = (
@@ -151,11 +156,32 @@ class SqlPieceLedger:
             )
 
     def _prefetch_held(self, place: str, wanted: list[int]) -> None:
-        found = {row[0]: row for row in _PG_HELDS.tuples(self.conn, {"at": place, "ids": wanted})}
+        found = {row[0]: row for row in self._read_ahead(_PG_HELDS, _SQLITE_HELDS, wanted, place)}
         for lineage_id in wanted:
             row = found.get(lineage_id)
             held = Held(unpack("I", row[1]), unpack("I", row[2])) if row is not None else Held()
             self._helds[(place, lineage_id)] = held
+
+    def _read_ahead(
+        self, postgresql: Prepared, sqlite: str, ids: list[Any], place: str | None = None
+    ) -> list[tuple[Any, ...]]:
+        """The rows of `ids`: on PostgreSQL one array statement; on SQLite an IN list per chunk."""
+        if not ids:
+            return []
+        keys = {} if place is None else {"at": place}
+        if self.conn.dialect.name == "postgresql":
+            return postgresql.tuples(self.conn, {**keys, "ids": ids})
+        before = () if place is None else (place,)
+        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        found: list[tuple[Any, ...]] = []
+        try:
+            for i in range(0, len(ids), _IN_CHUNK):
+                chunk = ids[i : i + _IN_CHUNK]
+                cursor.execute(f"{sqlite} IN ({','.join('?' * len(chunk))})", (*before, *chunk))
+                found += cursor.fetchall()
+        finally:
+            cursor.close()
+        return found
 
     def _row(self, statement: Prepared, **keys: object) -> Mapping[str, Any] | None:
         found = statement.rows(self.conn, keys)

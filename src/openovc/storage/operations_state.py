@@ -15,6 +15,7 @@ from sqlalchemy import Connection, Table, delete, func, insert, select, update
 from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
+    DriveRebuild,
     GuestCredentials,
     HostFault,
     RestoredFile,
@@ -100,6 +101,20 @@ class SqlOperationsState:
         where = [c == v for c, v in ((t.c.vm_id, vm_id), (t.c.host_id, host_id)) if v is not None]
         if not where:
             raise ValueError("name the VM, the host or both")
+        return self.conn.execute(delete(t).where(*where)).rowcount
+
+    def rebuilds(self) -> list[DriveRebuild]:
+        t = tables.drive_rebuilds
+        found = self.conn.execute(select(t).order_by(t.c.host_id, t.c.slot)).mappings()
+        return [DriveRebuild(**row) for row in found]
+
+    def put_rebuild(self, rebuild: DriveRebuild) -> None:
+        self.drop_rebuilds(rebuild.host_id, rebuild.slot)
+        self.conn.execute(insert(tables.drive_rebuilds).values(**vars(rebuild)))
+
+    def drop_rebuilds(self, host_id: str, slot: str | None = None) -> int:
+        t = tables.drive_rebuilds
+        where = [t.c.host_id == host_id, *([t.c.slot == slot] if slot is not None else [])]
         return self.conn.execute(delete(t).where(*where)).rowcount
 
     def store_credentials(self, name: str) -> StoreCredentials | None:
@@ -227,6 +242,16 @@ class SqlOperationsState:
         here = (t.c.vm_id == vm_id) & (t.c.at_ms == at_ms)
         if not self.conn.execute(delete(t).where(here)).rowcount:
             self.conn.execute(insert(t).values(vm_id=vm_id, at_ms=at_ms, powered_on=on))
+
+    def power_changes(self, vm_ids: Sequence[str], since_ms: int) -> dict[str, list[tuple[int, bool]]]:
+        t = tables.power_history
+        found: dict[str, list[tuple[int, bool]]] = {}
+        if vm_ids:
+            mine = t.c.vm_id.in_(list(vm_ids)) & (t.c.at_ms > since_ms)
+            stmt = select(t.c.vm_id, t.c.at_ms, t.c.powered_on).where(mine).order_by(t.c.vm_id, t.c.at_ms)
+            for vm_id, at_ms, on in self.conn.execute(stmt):
+                found.setdefault(str(vm_id), []).append((int(at_ms), bool(on)))
+        return found
 
     def record_io(self, spans: Sequence[IoSpan]) -> None:
         if spans:

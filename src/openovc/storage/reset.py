@@ -18,6 +18,7 @@ def federation_tables() -> list[Table]:
         tables.host_shutdowns,
         tables.host_faults,
         tables.vm_resyncs,
+        tables.drive_rebuilds,
         tables.external_store_credentials,
         tables.vm_guest_credentials,
         tables.restored_files,

@@ -17,8 +17,6 @@ from operator import itemgetter
 from typing import Any
 
 import orjson
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import (
     Boolean,
     Column,
@@ -89,6 +87,10 @@ def column_kind(column: Column[Any]) -> str:
 @cache
 def known_revisions() -> frozenset[str]:
     """Every schema revision this server's migrations know."""
+    # Alembic only when a snapshot is restored: a start that needs no migration does not import it.
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     script = ScriptDirectory.from_config(config)

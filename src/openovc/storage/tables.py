@@ -237,6 +237,16 @@ vm_resyncs = Table(
     Column("changed", BigInteger, nullable=False),
 )
 
+# A new drive in a degraded array rebuilding from parity until done_ms (services/hardware.py).
+drive_rebuilds = Table(
+    "drive_rebuilds",
+    metadata,
+    Column("host_id", TEXT, primary_key=True),
+    Column("slot", TEXT, primary_key=True),
+    Column("began_ms", BigInteger, nullable=False),
+    Column("done_ms", BigInteger, nullable=False),
+)
+
 # The client account used to reach an external store; the password only as a hash.
 external_store_credentials = Table(
     "external_store_credentials",

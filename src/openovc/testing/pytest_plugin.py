@@ -4,13 +4,14 @@ Registered through the `pytest11` entry point, so installing openovc is enough. 
 
 - `openovc` (session): an OpenOVCServer started from the scenario (or the one `--openovc-url` names);
 - `openovc_clean`: the same, after restoring the federation as the session started;
-- `openovc_sdk`: the official SDK's client (`simplivity`), logged in as the administrator, after the restore.
+- `openovc_sdk`: the official SDK's client (`simplivity`), logged in as the administrator, after the restore;
+- `openovc_start`: starts private servers from other scenarios, for tests that need another world.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -19,7 +20,7 @@ import pytest
 
 from openovc.client import ControlClient, ControlError
 from openovc.testing.launch import ADMIN_USERNAME, LaunchError, ServerProcess, launch
-from openovc.testing.scenario import Scenario, ScenarioError, load_scenario
+from openovc.testing.scenario import Scenario, ScenarioError, load_scenario, scenario_from
 from openovc.testing.server import OpenOVCServer
 
 
@@ -151,16 +152,25 @@ def _open(
         process = launch(state.scenario, state.data_dir, _setting(config, "database-url"))
         state.started += 1
         base, address, username, password = process.url, process.address, process.username, process.password
+    return _prepared(state.scenario, base, address, username, password, process), process
+
+
+def _prepared(
+    scenario: Scenario, base: str, address: str, username: str, password: str, process: ServerProcess | None
+) -> OpenOVCServer:
+    """The server, its scenario's faults and pacing applied and its start snapshot saved; a server started
+    here is stopped again if that fails."""
     server = OpenOVCServer(
-        base, address, username, password, ControlClient(base, username, password), state.scenario
-    )
+        base, address, username, password, ControlClient(base, username, password), scenario,
+        data_dir=None if process is None else process.data_dir,
+    )  # fmt: skip
     try:
         server.prepare()
     except BaseException:
         if process is not None:
             process.stop()
         raise
-    return server, process
+    return server
 
 
 @pytest.fixture
@@ -177,3 +187,51 @@ def openovc_sdk(openovc_clean: OpenOVCServer) -> Any:
         "simplivity.ovc_client", reason="the official SDK (pip install simplivity) is not installed"
     )
     return openovc_clean.ovc
+
+
+Start = Callable[..., OpenOVCServer]
+
+
+@pytest.fixture
+def openovc_start(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Start]:
+    """Starts private servers, each from a scenario of its own (a Scenario, a mapping as a scenario file
+    holds, or a file's path; none: the demo), for a test whose world differs from the session's. Each is
+    ready, with its start snapshot for `restore()`, on SQLite in a data directory of its own; all stop
+    when the test ends."""
+    state = request.config.stash[_STATE]
+    started: list[ServerProcess] = []
+
+    def start(scenario: Scenario | Mapping[str, Any] | Path | str | None = None) -> OpenOVCServer:
+        problem = None
+        try:
+            chosen = _scenario(scenario)
+            process = launch(chosen, tmp_path_factory.mktemp("openovc-private"))
+            started.append(process)
+            return _prepared(
+                chosen, process.url, process.address, process.username, process.password, process
+            )
+        except (LaunchError, ScenarioError) as failed:
+            problem = str(failed)
+        except ControlError as refused:
+            problem = refused.message
+        pytest.fail(f"openovc: cannot start a private server: {problem}", pytrace=False)
+
+    yield start
+    for process in started:
+        if process.stop() != 0:
+            state.problems.append(
+                f"a private server exited with status {process.process.returncode}; see {process.log_path}"
+            )
+
+
+def _scenario(given: Scenario | Mapping[str, Any] | Path | str | None) -> Scenario:
+    if given is None:
+        return Scenario()
+    if isinstance(given, Scenario):
+        return given
+    if isinstance(given, Mapping):
+        # Named as the fixture in any message; a relative inventory file is where pytest runs.
+        return scenario_from(dict(given), Path("openovc_start"))
+    return load_scenario(Path(given))

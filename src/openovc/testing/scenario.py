@@ -93,8 +93,13 @@ class Clock(_Strict):
         return self
 
     def serve_mode(self) -> str:
-        """`openovc serve --clock`: the pace, from wherever init left the clock."""
-        return f"accelerated:{self.rate:g}" if self.mode == "accelerated" else self.mode
+        """`openovc serve --clock`: the pace, from wherever init left the clock (its start, if given)."""
+        if self.mode == "accelerated":
+            return f"accelerated:{self.rate:g}"
+        if self.mode == "manual" and self.start is not None:
+            # A bare `manual` stands at the later of the stored time and now: it would leave a past start.
+            return f"manual:{self.start_text()}"
+        return self.mode
 
     def start_text(self) -> str | None:
         """The start as the API writes instants, or None for the real time at start."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from openovc.client import ControlClient, ControlError, Fault, Restored, TaskPacing
@@ -12,9 +13,10 @@ from openovc.testing.scenario import Scenario, ScenarioError
 
 @dataclass
 class OpenOVCServer:
-    """One OpenOVC server for the session: `url` (no /api), `address` (host:port, the SDK's `ip`), the
-    administrator's `username` and `password`, `control` (the /_openovc API), and the snapshot of the
-    federation as the session started, which `restore()` puts back."""
+    """One OpenOVC server for the session (or a private one of `openovc_start`): `url` (no /api), `address` (host:port, the SDK's `ip`), the
+    administrator's `username` and `password`, `control` (the /_openovc API), the snapshot of the
+    federation as the session started, which `restore()` puts back, and for a server the plugin started,
+    its `data_dir`."""
 
     url: str
     address: str
@@ -23,6 +25,7 @@ class OpenOVCServer:
     control: ControlClient
     scenario: Scenario
     start_snapshot: str = ""
+    data_dir: Path | None = None  # None: a server given by URL, whose files are its starter's
     restores: int = field(default=0, init=False)
     _faults: list[Fault] = field(default_factory=list, init=False, repr=False)
     _ovc: Any = field(default=None, init=False, repr=False)
@@ -36,17 +39,25 @@ class OpenOVCServer:
         """The administrator, as the official SDK's `credentials` takes it."""
         return {"username": self.username, "password": self.password}
 
-    def sdk_config(self, username: str | None = None, password: str | None = None) -> dict[str, Any]:
-        """The official SDK's configuration for this server: `OVC(server.sdk_config())`."""
-        user = {"username": username, "password": password} if username else self.credentials
-        return {"ip": self.address, "credentials": user}
+    @property
+    def certificate(self) -> Path | None:
+        """The TLS certificate a started server serves (self-signed), for the SDK's `ssl_certificate`."""
+        return None if self.data_dir is None else self.data_dir / "cert.pem"
 
-    def sdk(self, username: str | None = None, password: str | None = None) -> Any:
+    def sdk_config(
+        self, username: str | None = None, password: str | None = None, **options: Any
+    ) -> dict[str, Any]:
+        """The official SDK's configuration for this server: `OVC(server.sdk_config())`; `options` are
+        the SDK's other settings, such as `timeout` or `ssl_certificate`."""
+        user = {"username": username, "password": password} if username else self.credentials
+        return {"ip": self.address, "credentials": user, **options}
+
+    def sdk(self, username: str | None = None, password: str | None = None, **options: Any) -> Any:
         """A new official-SDK client (`simplivity.ovc_client.OVC`), logged in as the administrator or as
-        the user given; needs the `simplivity` package."""
+        the user given, with the SDK's other settings in `options`; needs the `simplivity` package."""
         from simplivity.ovc_client import OVC
 
-        return OVC(self.sdk_config(username, password))
+        return OVC(self.sdk_config(username, password, **options))
 
     @property
     def ovc(self) -> Any:

@@ -67,7 +67,7 @@ def shutdown_virtual_controller(
     hostId: str, rt: RuntimeDep, body: Annotated[ShutdownVirtualController | None, Body()] = None
 ) -> JSON:
     ha_wait = body.ha_wait if body is not None else True
-    status = hosts.shutdown(rt.operations, rt.reader, hostId, ha_wait, rt.tasks.now_ms())
+    status = hosts.shutdown(rt.operations, rt.reader, rt.simulator, hostId, ha_wait, rt.tasks.now_ms())
     return JSON({"shutdown_status": {"status": status}})
 
 

@@ -60,6 +60,16 @@ class Resync:
 
 
 @dataclass(frozen=True)
+class DriveRebuild:
+    """A new drive in a degraded array taking its share back from parity: REBUILDING until `done_ms`."""
+
+    host_id: str
+    slot: str
+    began_ms: int
+    done_ms: int
+
+
+@dataclass(frozen=True)
 class StoreCredentials:
     """The client account SimpliVity uses to reach an external store."""
 
@@ -113,6 +123,16 @@ class OperationsState(Protocol):
 
     def drop_resyncs(self, vm_id: str | None = None, host_id: str | None = None) -> int:
         """Drop the resyncs of a VM, of a host, or of both at once; how many went."""
+        ...
+
+    def rebuilds(self) -> list[DriveRebuild]:
+        """Every drive rebuilding, by host and slot."""
+        ...
+
+    def put_rebuild(self, rebuild: DriveRebuild) -> None: ...
+
+    def drop_rebuilds(self, host_id: str, slot: str | None = None) -> int:
+        """The host's rebuilds (of one slot, when given) end; how many there were."""
         ...
 
     def store_credentials(self, name: str) -> StoreCredentials | None: ...
@@ -184,6 +204,10 @@ class OperationsState(Protocol):
     def record_power(self, vm_id: str, at_ms: int, on: bool) -> None:
         """The VM was powered on (or off) at `at_ms`. A second change at the same instant undoes the
         first (the state is as it was)."""
+        ...
+
+    def power_changes(self, vm_ids: Sequence[str], since_ms: int) -> dict[str, list[tuple[int, bool]]]:
+        """The VMs' power changes after `since_ms` (epoch ms, powered on after it), ascending, by VM."""
         ...
 
     def record_io(self, spans: Sequence[IoSpan]) -> None: ...

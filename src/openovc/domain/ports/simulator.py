@@ -69,9 +69,12 @@ class Simulator(Protocol):
         """A cluster's hosts changed (one left): its bytes are shared among them anew."""
         ...
 
-    def rewritten(self, txn: Txn, vm: VirtualMachine, seconds: float) -> int:
-        """Bytes the VM's workload writes in `seconds` (0 for a VM powered off or without a workload):
-        what a replica away that long has to catch up."""
+    def rewritten(
+        self, txn: Txn, vms: Sequence[VirtualMachine], since_ms: int, until_ms: int
+    ) -> dict[str, int]:
+        """Bytes each VM's workload wrote from `since_ms` to `until_ms` (epoch ms), by VM id: its rate over
+        the time it ran meanwhile (its power changes; none while off, none without a workload), what a
+        replica away that long has to catch up."""
         ...
 
     def guest_os(self, vm: VirtualMachine) -> str:

@@ -1,0 +1,269 @@
+"""The hottest reads answered without the framework: an object by id, a task's poll, a page of VMs.
+
+`LeanPath` is the outermost middleware. It answers a GET it recognises, from a valid token already judged
+in memory, exactly as the routes and middlewares behind it would (headers, metrics, access line); any
+other request, and any case it does not answer itself (an error, a fault rule for the operation, a
+configured overload limit, a token the store must judge, an unusual request target), goes on to the
+ordinary stack, which stays the one source of errors and of the OpenAPI document.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from typing import Any
+
+import orjson
+from fastapi.routing import APIRoute
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import QueryParams
+from starlette.routing import BaseRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from openovc.api.deps import Runtime
+from openovc.api.middleware import MAX_TARGET_BYTES, SECURITY_HEADERS, vendor_accept
+from openovc.api.observe import AccessLog, request_id
+from openovc.api.overload import InFlight
+from openovc.api.render import envelope, render_record
+from openovc.api.routes.tasks import task_body
+from openovc.api.server_metrics import ServerMetrics
+from openovc.domain.auth import EMERGENCY_GRANT, TokenVerdict
+from openovc.domain.catalog import (
+    BACKUPS,
+    DATASTORES,
+    HOSTS,
+    OMNISTACK_CLUSTERS,
+    PERSISTENT_VOLUMES,
+    POLICIES,
+    VIRTUAL_MACHINES,
+)
+from openovc.domain.fields import Collection
+from openovc.services import reads
+from openovc.services.auth import Session
+
+# The single-object GETs answered here, by operation: each route's handler is collection.get_response.
+OBJECTS: dict[str, Collection[Any]] = {
+    "getHost": HOSTS,
+    "getVm": VIRTUAL_MACHINES,
+    "getBackup": BACKUPS,
+    "getDatastore": DATASTORES,
+    "getCluster": OMNISTACK_CLUSTERS,
+    "getPolicy": POLICIES,
+    "getPersistentVolume": PERSISTENT_VOLUMES,
+}
+TASK = "getTask"
+PAGES: dict[str, Collection[Any]] = {"listVms": VIRTUAL_MACHINES}
+_PREFIX = "/api/"
+
+Answer = Callable[[str, bytes], Awaitable[bytes | None]]  # the id, the query string -> the body, or None
+
+
+class _Lean:
+    """One route answered here: its template (the metrics' label) and operation, and what reads it."""
+
+    __slots__ = ("answer", "operation_id", "template")
+
+    def __init__(self, template: str, operation_id: str, answer: Answer) -> None:
+        self.template = template
+        self.operation_id = operation_id
+        self.answer = answer
+
+
+class LeanPath:
+    """Answers the hottest GETs itself; passes every other request, and every doubt, to `app`.
+
+    `inline` says whether a read by key may run now on the event loop (a local store with an idle
+    connection): otherwise it goes through the thread pool, as the ordinary routes' reads do.
+    """
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        rt: Runtime,
+        routes: Iterable[BaseRoute],
+        metrics: ServerMetrics,
+        access: AccessLog | None,
+        in_flight: InFlight,
+        inline: Callable[[], bool],
+    ) -> None:
+        self.app = app
+        self.rt = rt
+        self.metrics = metrics
+        self.access = access
+        self.in_flight = in_flight
+        self.inline = inline
+        self.max_body_bytes = rt.settings.max_body_bytes
+        self.max_concurrent = rt.settings.max_concurrent_requests
+        self.timed = rt.settings.request_timeout is not None
+        self.objects: dict[str, _Lean] = {}  # by the collection's path segment
+        self.pages: dict[str, _Lean] = {}
+        literals: set[str] = set()  # /api/x/y of other GET routes, which win over /api/x/{id}
+        for route in routes:
+            if not isinstance(route, APIRoute) or "GET" not in (route.methods or ()):
+                continue
+            segments = route.path[len(_PREFIX) :].split("/")
+            if route.operation_id in OBJECTS:
+                self.objects[segments[0]] = _Lean(
+                    route.path, route.operation_id, self._object(OBJECTS[route.operation_id])
+                )
+            elif route.operation_id == TASK:
+                self.objects[segments[0]] = _Lean(route.path, TASK, self._task)
+            elif route.operation_id in PAGES:
+                self.pages[segments[0]] = _Lean(
+                    route.path, route.operation_id, self._page(PAGES[route.operation_id])
+                )
+            elif route.path.startswith(_PREFIX) and len(segments) == 2 and "{" not in segments[1]:
+                literals.add(route.path)
+        self.literals = frozenset(literals)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET" or not self._answered_here(scope):
+            await self.app(scope, receive, send)
+            return
+        at, started = time.time(), time.perf_counter()
+        lean, key = self._route(scope["path"])
+        headers = _Headers(scope["headers"])
+        if lean is None or headers.too_large(self.max_body_bytes):
+            await self.app(scope, receive, send)
+            return
+        self.in_flight.count += 1
+        try:
+            session = await self._session(headers.authorization)
+            # An emergency grant's limits (a 403, a page without filters) are the ordinary path's to apply.
+            if session is None or session.token.grant_type == EMERGENCY_GRANT or await self._faulted(lean):
+                body = None
+            else:
+                body = await lean.answer(key, scope["query_string"])
+        except Exception:  # an error of HPE's or a crash: the ordinary path answers it
+            body = session = None
+        finally:
+            self.in_flight.count -= 1
+        if body is None or session is None:
+            await self.app(scope, receive, send)
+            return
+        rid = request_id(headers.request_id)
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-length", str(len(body)).encode("ascii")),
+                    (b"content-type", headers.vendor or b"application/json"),
+                    *SECURITY_HEADERS,
+                    (b"x-request-id", rid.encode("ascii")),
+                ],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})
+        seconds = time.perf_counter() - started
+        self.metrics.observe(lean.template, "GET", 200, seconds)
+        if self.access is not None:
+            client = scope.get("client")
+            self.access.request(
+                at=at, request_id=rid, client=client[0] if client else "-", user=session.token.username,
+                method="GET", path=scope["raw_path"].decode("ascii", "backslashreplace"), status=200,
+                seconds=seconds,
+            )  # fmt: skip
+
+    def _answered_here(self, scope: Scope) -> bool:
+        """Whether nothing of the ordinary middlewares' work applies: a plain /api target of sane size
+        (no normalising, no 414), no time limit, and room under the concurrency limit (or the 502)."""
+        raw = scope.get("raw_path")
+        if raw is None or len(raw) + len(scope["query_string"]) > MAX_TARGET_BYTES or self.timed:
+            return False
+        if self.max_concurrent is not None and self.in_flight.count >= self.max_concurrent:
+            return False
+        path: str = scope["path"]
+        return path.startswith(_PREFIX) and b"%00" not in scope["query_string"] and "\x00" not in path
+
+    def _route(self, path: str) -> tuple[_Lean | None, str]:
+        if path in self.literals:
+            return None, ""
+        plural, slash, key = path[len(_PREFIX) :].partition("/")
+        if not slash:
+            return self.pages.get(plural), ""
+        if not key or "/" in key:
+            return None, ""  # a trailing slash (normalised by the ordinary path) or a deeper route
+        return self.objects.get(plural), key
+
+    async def _session(self, authorization: bytes | None) -> Session | None:
+        """The session of a valid bearer token, judged as deps.valid_session judges it; None for any
+        other token (the ordinary path then gives its 401)."""
+        if authorization is None:
+            return None
+        scheme, _, value = authorization.decode("latin-1").partition(" ")
+        token = value.strip()
+        if scheme.lower() != "bearer" or not token or "\x00" in token:
+            return None
+        auth = self.rt.auth
+        judged = auth.check_in_memory(token)
+        if judged is not None:
+            return judged[1]
+        verdict, found = await run_in_threadpool(auth.check, token)
+        return found if verdict is TokenVerdict.VALID else None
+
+    async def _faulted(self, lean: _Lean) -> bool:
+        """Whether a fault rule applies to this operation, as faults.FaultMiddleware finds them."""
+        faults = self.rt.faults
+        rules = faults.cached()
+        if rules is None:
+            rules = await run_in_threadpool(faults.rules)
+        return any(r.rule.operation.operation_id == lean.operation_id for r in rules)
+
+    def _object(self, coll: Collection[Any]) -> Answer:
+        reader = self.rt.reader
+
+        def body(key: str) -> bytes | None:
+            record = reader.get(coll, key)
+            return None if record is None else orjson.dumps({coll.singular: render_record(coll, record)})
+
+        async def answer(key: str, _query: bytes) -> bytes | None:
+            return body(key) if self.inline() else await run_in_threadpool(body, key)
+
+        return answer
+
+    async def _task(self, key: str, _query: bytes) -> bytes | None:
+        # As routes/tasks.get_task: a task that ended here lately from memory; any other poll may run it.
+        engine = self.rt.tasks
+        task = engine.ended.get(key) or await run_in_threadpool(engine.poll, key)
+        return None if task is None else orjson.dumps({"task": task_body(engine, task)})
+
+    def _page(self, coll: Collection[Any]) -> Answer:
+        reader = self.rt.reader
+
+        def body(params: Mapping[str, str]) -> bytes:
+            page, query = reads.list_objects(reader, coll, params)
+            return orjson.dumps(envelope(coll, page, query.offset, query.limit))
+
+        async def answer(_key: str, query: bytes) -> bytes | None:
+            # As collection.list_response; a page's size is the client's, so it is read in the pool.
+            return await run_in_threadpool(body, QueryParams(query))
+
+        return answer
+
+
+class _Headers:
+    """The request headers the lean path looks at, in one pass."""
+
+    __slots__ = ("authorization", "lengths", "request_id", "vendor")
+
+    def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
+        self.authorization: bytes | None = None
+        self.lengths: list[bytes] = []
+        self.request_id: bytes | None = None
+        accept: bytes | None = None
+        for key, value in headers:
+            if key == b"authorization" and self.authorization is None:
+                self.authorization = value
+            elif key == b"accept" and accept is None:
+                accept = value
+            elif key == b"x-request-id" and self.request_id is None:
+                self.request_id = value
+            elif key == b"content-length":
+                self.lengths.append(value)
+        self.vendor = vendor_accept(accept)
+
+    def too_large(self, max_body_bytes: int) -> bool:
+        """As middleware.OmniStackMiddleware: a declared body beyond the limit is refused (413)."""
+        return any(v.strip().isdigit() and int(v) > max_body_bytes for v in self.lengths)

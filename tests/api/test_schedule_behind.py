@@ -1,0 +1,156 @@
+"""A running clock the worker cannot keep pace with: the schedule says how far behind it is, drops what it
+missed long ago (each rule's latest still fires) and never fires a slot twice."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from openovc.services import schedule
+from tests.support.inprocess import START, Env, make_env
+from tests.support.tasks import completed
+
+EVERY_MINUTE = {"frequency": 1, "retention": 1440}
+
+
+@pytest.fixture
+def fast(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Env]:
+    """A demo federation on a clock running 60 times as fast as the test's real clock (which stands still
+    until the test moves it); no worker runs, the test takes its turns."""
+    monkeypatch.setattr(schedule, "TURN_S", 0.0)  # every turn looks, however soon after the last
+    built = make_env(tmp_path, clock_mode="accelerated:60", task_pacing="immediate")
+    yield built
+    built.runtime.storage.engine.dispose()
+
+
+def _text(when: datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _clock(env: Env, h: dict[str, str]) -> dict[str, Any]:
+    resp = env.client.get("/_openovc/clock", headers=h)
+    assert resp.status_code == 200, resp.text
+    shown: dict[str, Any] = resp.json()
+    return shown
+
+
+def _scheduled(env: Env, h: dict[str, str]) -> list[str]:
+    """A policy with a rule every minute on every live VM (the demo's own rules then cover none, and none of
+    theirs comes due in the first hour but once, at 13:00); their ids."""
+    (made,) = completed(env, "POST", "/api/policies", h, {"name": "Every minute"})
+    policy_id = made["object_id"]
+    completed(env, "POST", f"/api/policies/{policy_id}/rules", h, [EVERY_MINUTE])
+    vms = env.client.get("/api/virtual_machines?limit=500&fields=id", headers=h).json()["virtual_machines"]
+    ids = [str(v["id"]) for v in vms]
+    completed(
+        env,
+        "POST",
+        "/api/virtual_machines/set_policy",
+        h,
+        {"virtual_machine_id": ids, "policy_id": policy_id},
+    )
+    return ids
+
+
+def _created(env: Env, h: dict[str, str], vm_id: str) -> list[str]:
+    path = f"/api/backups?virtual_machine_id={vm_id}&type=POLICY&sort=created_at&order=ascending&limit=500"
+    backups = env.client.get(path, headers=h).json()["backups"]
+    return [str(b["created_at"]) for b in backups if b["created_at"] > _text(START)]
+
+
+def test_a_schedule_within_reach_fires_every_slot_once(fast: Env) -> None:
+    h = fast.headers()
+    vm_ids = _scheduled(fast, h)
+    scheduler = fast.runtime.scheduler
+    assert scheduler.run_due() == 0  # the new rule starts from now
+    assert _clock(fast, h) == {"mode": "accelerated:60", "now": _text(START), "schedule_lag_seconds": 0.0}
+    fast.clock.advance(timedelta(seconds=9))  # nine simulated minutes, within ten real seconds
+    assert _clock(fast, h)["schedule_lag_seconds"] == 8 * 60.0  # due since 12:01
+    assert scheduler.run_due() == 9 * len(vm_ids)
+    assert scheduler.run_due() == 0
+    assert _clock(fast, h)["schedule_lag_seconds"] == 0.0
+    slots = [_text(START + timedelta(minutes=m)) for m in range(1, 10)]
+    assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == dict.fromkeys(vm_ids, slots)
+
+
+def test_a_turn_out_of_time_leaves_the_rest_to_the_next(fast: Env, monkeypatch: pytest.MonkeyPatch) -> None:
+    h = fast.headers()
+    vm_ids = _scheduled(fast, h)
+    scheduler = fast.runtime.scheduler
+    assert scheduler.run_due() == 0
+    fast.clock.advance(timedelta(seconds=3))
+    # One transaction a turn, of one slot of one cluster: each turn fires the next slot of a cluster.
+    monkeypatch.setattr(schedule, "BATCH_BACKUPS", 1)
+    monkeypatch.setattr(schedule, "TURN_BUDGET_S", 0.0)
+    turns = []
+    while taken := scheduler.run_due():
+        turns.append(taken)
+    clusters = {str(v["omnistack_cluster_id"]) for v in fast.federation.rows["virtual_machines"]
+                if v["id"] in vm_ids}  # fmt: skip
+    assert len(turns) == 3 * len(clusters) and sum(turns) == 3 * len(vm_ids)
+    slots = [_text(START + timedelta(minutes=m)) for m in (1, 2, 3)]
+    assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == dict.fromkeys(vm_ids, slots)
+
+
+def test_a_schedule_far_behind_says_so_and_drops_what_it_missed_long_ago(
+    fast: Env, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = fast.headers()
+    vm_ids = _scheduled(fast, h)
+    scheduler = fast.runtime.scheduler
+    assert scheduler.run_due() == 0
+    fast.clock.advance(timedelta(minutes=1))  # a simulated hour: 60 slots due, the first at 12:01
+    assert _clock(fast, h) == {
+        "mode": "accelerated:60",
+        "now": _text(START + timedelta(hours=1)),
+        "schedule_lag_seconds": 59 * 60.0,
+    }
+    with caplog.at_level(logging.WARNING, logger="openovc.schedule"):
+        taken = scheduler.run_due()
+    # Ten real seconds at this pace are ten simulated minutes: the slots from 12:50 to 13:00 fire, the 49
+    # before are dropped in each of the demo's two clusters, and the log says so.
+    assert taken == 11 * len(vm_ids)
+    assert [r.getMessage() for r in caplog.records] == [
+        "the policy schedule is behind the clock: 98 slots missed by more than 10 real seconds were "
+        "dropped (each rule's latest fires)"
+    ]
+    assert _clock(fast, h)["schedule_lag_seconds"] == 0.0
+    assert scheduler.run_due() == 0  # nothing fires twice, the dropped slots included
+    slots = [_text(START + timedelta(minutes=m)) for m in range(50, 61)]
+    assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == dict.fromkeys(vm_ids, slots)
+
+
+def test_a_slot_that_cannot_fire_holds_back_no_other(
+    fast: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    h = fast.headers()
+    vm_ids = _scheduled(fast, h)
+    scheduler = fast.runtime.scheduler
+    assert scheduler.run_due() == 0
+    home = {str(v["id"]): str(v["omnistack_cluster_id"]) for v in fast.federation.rows["virtual_machines"]}
+    broken = home[vm_ids[0]]
+    backups = scheduler._backups
+
+    def failing(txn: Any, slot_ms: int, slotted: schedule.Slotted) -> dict[str, str]:
+        if slotted.cluster_id == broken:
+            raise RuntimeError("the cluster's storage is gone")
+        return backups(txn, slot_ms, slotted)
+
+    monkeypatch.setattr(scheduler, "_backups", failing)
+    fast.clock.advance(timedelta(seconds=2))
+    with caplog.at_level(logging.ERROR, logger="openovc.schedule"):
+        taken = scheduler.run_due()
+    working = [vm_id for vm_id in vm_ids if home[vm_id] != broken]
+    assert taken == 2 * len(working) and working
+    assert [r.getMessage().split(": ")[1] for r in caplog.records] == [
+        f"the slot of {START + timedelta(minutes=m)} did not fire" for m in (1, 2)
+    ]
+    slots = [_text(START + timedelta(minutes=m)) for m in (1, 2)]
+    assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == {
+        vm_id: slots if home[vm_id] != broken else [] for vm_id in vm_ids
+    }
