@@ -5,16 +5,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import clean_environment
+from tests.support.benchmark_runs import run_benchmark
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = "| backend | measurement | value (median) | p95 | target | result | notes |"
 TINY = (
     "--quick", "--backend", "sqlite", "--vms", "300", "--backups", "3000", "--clients", "4",
@@ -24,14 +22,7 @@ TINY = (
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "backups.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=clean_environment(None),
-    )
+    return run_benchmark("backups.py", *args)
 
 
 def test_a_tiny_run_on_sqlite_prints_the_table_and_finds_no_error(tmp_path: Path) -> None:

@@ -6,16 +6,14 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import clean_environment
+from tests.support.benchmark_runs import run_benchmark
 
 pytestmark = pytest.mark.slow
 
-ROOT = Path(__file__).resolve().parents[2]
 HEADER = "| backend | measurement | value (median) | p95 | target | result | notes |"
 TINY = (
     "--quick", "--backend", "sqlite", "--vms", "300", "--backups", "3000", "--clients", "4",
@@ -27,14 +25,7 @@ RATIO = "tasks/s per GET /api/version request/s (the machine-independent figure)
 
 
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, str(ROOT / "benchmarks" / "tasks.py"), *args],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=ROOT,
-        env=clean_environment(None),
-    )
+    return run_benchmark("tasks.py", *args)
 
 
 def test_a_tiny_run_reports_the_throughput_beside_its_baseline(tmp_path: Path) -> None:
