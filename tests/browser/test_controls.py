@@ -117,7 +117,10 @@ def test_a_fault_added_here_fires_on_a_vm_action_and_its_count_rises(
     task_id = json.loads(page.evaluate("sessionStorage.getItem('openovc.tasks')"))[0]["id"]
     page.wait_for_selector(f"tr[data-task='{task_id}'] .badge.bad")
     assert page.inner_text(f"tr[data-task='{task_id}'] [data-testid=task-error]") == f"130: {MESSAGE}"
-    assert page.inner_text(f"tr[data-task='{task_id}'] td >> nth=0") == f"Back up {vm['name']}\n{task_id}"
+    assert (
+        page.inner_text(f"tr[data-task='{task_id}'] td >> nth=0")
+        == f"Back up {vm['name']}\nvirtual_machine.backup\n{task_id}"
+    )
     task = dashboard.get(f"/api/tasks/{task_id}")["task"]
     assert (task["state"], task["error_code"], task["error_message"]) == ("FAILED", 130, MESSAGE)
     assert _backups(dashboard, vm["id"]) == before  # it changed nothing

@@ -205,7 +205,7 @@ def test_a_backup_started_here_is_followed_on_the_tasks_page(admin_page: Page, d
     row = f"tr[data-task='{task_id}']"
     page.wait_for_selector(f"{row} .badge.ok")
     assert page.inner_text(f"{row} .badge") == "COMPLETED"
-    assert page.inner_text(f"{row} td >> nth=0") == f"Back up {vm['name']}\n{task_id}"
+    assert page.inner_text(f"{row} td >> nth=0") == f"Back up {vm['name']}\nvirtual_machine.backup\n{task_id}"
     task = dashboard.get(f"/api/tasks/{task_id}")["task"]
     assert task["state"] == "COMPLETED"
     assert (
