@@ -37,10 +37,12 @@ class ControlError(Exception):
 
 @dataclass(frozen=True)
 class ClockReading:
-    """GET /_openovc/clock: the clock's mode and simulated now (an ISO instant)."""
+    """GET /_openovc/clock: the clock's mode and simulated now (an ISO instant); on a running clock also
+    how far the policy schedule is behind it, in simulated seconds (None on a manual clock)."""
 
     mode: str
     now: str
+    schedule_lag_seconds: float | None = None
 
 
 @dataclass(frozen=True)
@@ -139,7 +141,8 @@ class ControlClient:
 
     def clock(self) -> ClockReading:
         found = self._call("GET", "/_openovc/clock")
-        return ClockReading(str(found["mode"]), str(found["now"]))
+        lag = found.get("schedule_lag_seconds")
+        return ClockReading(str(found["mode"]), str(found["now"]), None if lag is None else float(lag))
 
     def advance(self, by: float | str) -> ClockMove:
         """Move the clock on by seconds, or by a duration such as `90s`, `15m`, `6h`, `7d`."""

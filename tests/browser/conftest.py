@@ -13,6 +13,7 @@ import shutil
 import subprocess
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -149,36 +150,35 @@ def assert_clean(said: list[str]) -> None:
     assert unexpected == [], "the page's console: " + "; ".join(unexpected)
 
 
-@pytest.fixture
-def admin_page(browser: Browser, dashboard: Dashboard) -> Iterator[Page]:
+@contextmanager
+def _watched_page(browser: Browser) -> Iterator[Page]:
+    """A page in a context of its own, whose console must say nothing unexpected by the test's end."""
     context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900})
     page = context.new_page()
     said = watch_console(page)
-    sign_in(page, dashboard, ADMIN)
     yield page
     context.close()
     assert_clean(said)
+
+
+@pytest.fixture
+def admin_page(browser: Browser, dashboard: Dashboard) -> Iterator[Page]:
+    with _watched_page(browser) as page:
+        sign_in(page, dashboard, ADMIN)
+        yield page
 
 
 @pytest.fixture
 def reader_page(browser: Browser, dashboard: Dashboard) -> Iterator[Page]:
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    said = watch_console(page)
-    sign_in(page, dashboard, READER)
-    yield page
-    context.close()
-    assert_clean(said)
+    with _watched_page(browser) as page:
+        sign_in(page, dashboard, READER)
+        yield page
 
 
 @pytest.fixture
 def fresh_page(browser: Browser) -> Iterator[Page]:
-    context = browser.new_context(ignore_https_errors=True, viewport={"width": 1440, "height": 900})
-    page = context.new_page()
-    said = watch_console(page)
-    yield page
-    context.close()
-    assert_clean(said)
+    with _watched_page(browser) as page:
+        yield page
 
 
 def show(page: Page, dashboard: Dashboard, route: str, view: str) -> None:

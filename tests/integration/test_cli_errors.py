@@ -4,26 +4,18 @@ from __future__ import annotations
 
 import socket
 import subprocess
-import sys
 from pathlib import Path
 
 import orjson
 import pytest
 
-from tests.support.server import clean_environment, start_server
+from tests.support.server import run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
 
 def _run(args: list[str], env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=120,
-    )
+    return run_cli(*args, env=env)
 
 
 @pytest.mark.parametrize(

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from openovc.client import ClockMove, ClockReading, ControlClient, ControlError
-from tests.support.server import RunningServer, clean_environment, free_port, start_server
+from tests.support.server import RunningServer, clean_environment, free_port, run_cli, start_server
 
 ADMIN = "administrator@vsphere.local"
 PASSWORD = "Clock-Cli-Passw0rd"
@@ -36,14 +36,7 @@ def served(tmp_path: Path) -> Iterator[RunningServer]:
 
 def clock_cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m openovc clock ARGS`, with only the OPENOVC_* variables given in `env`."""
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", "clock", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=60,
-    )
+    return run_cli("clock", *args, env=env, timeout_s=60)
 
 
 def _one_line_error(done: subprocess.CompletedProcess[str], code: int = 1) -> str:
@@ -188,3 +181,21 @@ def test_serve_refuses_a_clock_it_cannot_run(tmp_path: Path, clock: str, problem
         assert server.process.wait(60) == 2
         assert server.output() == f"openovc: invalid setting: clock: {problem}\n"
     assert not (tmp_path / "data").exists()  # refused before anything was created
+
+
+def test_a_running_clock_shows_how_far_the_schedule_is_behind(tmp_path: Path) -> None:
+    """On a running clock the reading carries the schedule's lag, in the typed client and in `clock show`;
+    a manual clock's never does (tested above: its reading equals mode and now alone)."""
+    with start_server(
+        tmp_path / "data", env={"OPENOVC_ADMIN_PASSWORD": PASSWORD}, extra_args=["--clock", "accelerated:60"]
+    ) as server:
+        reading = ControlClient(server.api_url, ADMIN, PASSWORD).clock()
+        assert reading.mode == "accelerated:60"
+        assert isinstance(reading.schedule_lag_seconds, float) and reading.schedule_lag_seconds >= 0
+        environment = {"OPENOVC_URL": server.api_url, "OPENOVC_USER": ADMIN, "OPENOVC_PASSWORD": PASSWORD}
+        shown = clock_cli("show", env=environment)
+        assert shown.returncode == 0, shown.stderr
+        assert re.fullmatch(r"\S+Z  \(accelerated:60\)  schedule behind by [0-9.e+-]+ s\n", shown.stdout), (
+            shown.stdout
+        )
+        assert server.stop() == 0

@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import math
 import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -15,7 +14,7 @@ from typing import Any
 import pytest
 
 from openovc.domain.hardware_faults import REBUILD_RATE
-from tests.support.server import RunningServer, admin_token, clean_environment, start_server
+from tests.support.server import RunningServer, admin_token, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -34,14 +33,7 @@ def served(tmp_path: Path) -> Iterator[RunningServer]:
 
 def _cli(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"OPENOVC_URL": server.base_url, "OPENOVC_PASSWORD": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", "hardware", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=60,
-    )
+    return run_cli("hardware", *args, env=env, timeout_s=60)
 
 
 def _read(server: RunningServer, path: str) -> Any:

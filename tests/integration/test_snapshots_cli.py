@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -13,7 +12,7 @@ import pytest
 
 from openovc.client import ControlClient, ControlError
 from openovc.storage.snapshot_file import MAGIC
-from tests.support.server import RunningServer, clean_environment, start_server
+from tests.support.server import RunningServer, run_cli, start_server
 
 ADMIN = "administrator@vsphere.local"
 PASSWORD = "Snapshot-Cli-Passw0rd"
@@ -37,15 +36,7 @@ def served(tmp_path: Path) -> Iterator[RunningServer]:
 def cli(server: RunningServer, *args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     """`python -m openovc ARGS` talking to `server`, as the environment says."""
     env = {"OPENOVC_URL": server.api_url, "OPENOVC_USER": ADMIN, "OPENOVC_PASSWORD": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=120,
-        cwd=cwd,
-    )
+    return run_cli(*args, env=env, cwd=cwd)
 
 
 def _ok(done: subprocess.CompletedProcess[str]) -> list[str]:

@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.support.server import RunningServer, admin_token, clean_environment, start_server
+from tests.support.server import RunningServer, admin_token, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -26,14 +25,7 @@ def served(tmp_path: Path) -> Iterator[RunningServer]:
 
 def _cli(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
     env = {"OPENOVC_URL": server.base_url, "OPENOVC_PASSWORD": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", "tasks", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=60,
-    )
+    return run_cli("tasks", *args, env=env, timeout_s=60)
 
 
 def test_the_cli_lists_the_tasks_the_api_lists(served: RunningServer) -> None:

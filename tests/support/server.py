@@ -183,3 +183,19 @@ def start_server(
             server.kill()
             raise
     return server
+
+
+def run_cli(
+    *args: str, env: Mapping[str, str] | None = None, timeout_s: float = 120, cwd: Path | None = None
+) -> subprocess.CompletedProcess[str]:
+    """`python -m openovc ARGS` as an operator runs it: no input, output captured, and of the environment
+    only the OPENOVC_* variables given in `env` (clean_environment)."""
+    return subprocess.run(
+        [sys.executable, "-m", "openovc", *args],
+        capture_output=True,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        env=clean_environment(env),
+        timeout=timeout_s,
+        cwd=cwd,
+    )

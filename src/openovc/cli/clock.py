@@ -36,7 +36,11 @@ def _clock(args: argparse.Namespace) -> int:
         client = ControlClient.from_environment(url=args.url, user=args.user, password=args.password)
         if args.action == "show":
             reading = client.clock()
-            say(f"{reading.now}  ({reading.mode})")
+            lag = reading.schedule_lag_seconds
+            say(
+                f"{reading.now}  ({reading.mode})"
+                + ("" if lag is None else f"  schedule behind by {lag:g} s")
+            )
         elif args.action == "advance":
             _report(client.advance(args.duration))
         else:
