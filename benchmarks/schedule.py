@@ -15,7 +15,8 @@ manual:<now>` process over TLS, logs in, and then
 4. with --accelerated-minutes M (default 0: skipped), builds the largest federation (12 x 8 hosts,
    10,000 VMs, 300,000 backups) and runs it with `--clock accelerated:3600` (an hour a second) for M
    real minutes with the generated policies, then reports how far the schedule lags the clock: the
-   oldest slot due and not yet fired (and the lag GET /_openovc/clock shows);
+   oldest slot due and not yet fired (and the lag GET /_openovc/clock shows), and how far its expiries
+   do: the oldest backup still stored past its expiration time;
 5. prints a markdown table with the machine and the command line, and can write the same as JSON.
 
     .venv/bin/python benchmarks/schedule.py                        # both backends, the week only
@@ -184,6 +185,26 @@ def _week_backend(backend: str, root: Path, admin_url: str) -> tuple[list[Row], 
 # ---- accelerated: does the schedule keep pace? --------------------------------------------------------
 
 
+def _expiry_lag_s(store_url: str, now: str) -> tuple[float, int]:
+    """How far behind the clock the oldest backup still stored past its expiration time is (0 when none),
+    and how many such backups wait: the expiries' own lag, beside the schedule's."""
+    engine = create_engine(store_url)
+    try:
+        with engine.connect() as conn:
+            oldest, waiting = conn.execute(
+                text("SELECT min(expiration_time), count(*) FROM backups WHERE expiration_time <= :now"),
+                {"now": now},
+            ).one()
+    finally:
+        engine.dispose()
+    if oldest is None:
+        return 0.0, 0
+    since = datetime.fromisoformat(now.replace("Z", "+00:00")) - datetime.fromisoformat(
+        str(oldest).replace("Z", "+00:00")
+    )
+    return since.total_seconds(), int(waiting)
+
+
 def _lag_s(store_url: str, now_ms: int) -> tuple[float, int]:
     """How far behind the clock the oldest due, unfired slot is (0 when none), and how many are due."""
     engine = create_engine(store_url)
@@ -239,6 +260,7 @@ def _accelerated(
                 after = http.get("/api/backups", params={"limit": 1}).json()["count"]
                 now_ms = int(datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp() * 1000)
                 lag, due = _lag_s(url, now_ms)
+                expiry_lag, unexpired = _expiry_lag_s(url, now)
                 rss = tree_rss(server.process.pid)
     finally:
         del os.environ["OPENOVC_CLOCK"]
@@ -249,10 +271,19 @@ def _accelerated(
         Row(backend, f"accelerated:3600, largest federation: simulated lag after {minutes:g} real min",
             lag, "s", detail=f"{due:,} slots due and not yet fired; simulated time run {simulated}; the "
             f"clock showed schedule_lag_seconds {clock.get('schedule_lag_seconds', 'n/a')}"),
+        Row(backend, "accelerated:3600: expiry lag (oldest backup kept past its expiration)", expiry_lag, "s",
+            detail=f"{unexpired:,} backups past their expiration time still stored"),
         Row(backend, "accelerated:3600: live backups, change", after - before, "",
             detail=f"{before:,} -> {after:,}; server RSS {mb(rss):.0f} MB"),
     ]  # fmt: skip
-    return rows, {**info, "lag_s": lag, "due": due, "shown_lag_s": clock.get("schedule_lag_seconds")}
+    return rows, {
+        **info,
+        "lag_s": lag,
+        "due": due,
+        "shown_lag_s": clock.get("schedule_lag_seconds"),
+        "expiry_lag_s": expiry_lag,
+        "past_expiration": unexpired,
+    }
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -31,6 +31,7 @@ Targets that are missed are reported, not fatal; the exit status is non-zero onl
     .venv/bin/python benchmarks/tasks.py --quick              # smoke run, about a minute per backend
     .venv/bin/python benchmarks/tasks.py --backend sqlite     # the full benchmark on one backend
     .venv/bin/python benchmarks/tasks.py --in-flight 0        # throughput and its baseline only
+    .venv/bin/python benchmarks/tasks.py --copy-of sqlite=DIR # on a copy of `openovc init --largest --data-dir DIR`
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ import os
 import random
 import resource
 import secrets
+import shutil
 import statistics
 import sys
 import threading
@@ -56,9 +58,11 @@ from typing import Any, TypeVar
 import httpx
 import orjson
 import psutil
+import psycopg
 from foundation import (
     Server,
     Store,
+    _admin_conninfo,
     client,
     federation_options,
     federation_text,
@@ -66,6 +70,7 @@ from foundation import (
     log,
     run_backends,
     running_server,
+    scratch_store,
 )
 from foundation import specs as foundation_specs
 from lean_http import HTTPError, LeanClient
@@ -768,11 +773,40 @@ def run_backend(backend: str, args: argparse.Namespace, root: Path) -> tuple[lis
     info: dict[str, Any] = {}
     password = secrets.token_urlsafe(18)
     rows: list[Row] = []
-    with loaded_store(backend, spec, root, "tasks", args.postgres_url, password, info) as store:
+    with _store(backend, args, spec, root, password, info) as store:
         rows += phase_throughput(backend, args, store, password, info)
         if args.in_flight:
             rows += phase_in_flight(backend, args, store, password, info)
     return rows, info
+
+
+def _store(
+    backend: str, args: argparse.Namespace, spec: Any, root: Path, password: str, info: dict[str, Any]
+) -> contextlib.AbstractContextManager[Store]:
+    """A fresh store with the federation loaded, or a copy of the one named by --copy-of."""
+    source = args.copy_of.get(backend) if args.copy_of else None
+    if source is None:
+        return loaded_store(backend, spec, root, "tasks", args.postgres_url, password, info)
+    return copied_store(backend, source, root, args.postgres_url)
+
+
+@contextlib.contextmanager
+def copied_store(backend: str, source: str, root: Path, admin_url: str) -> Iterator[Store]:
+    """A scratch copy of a stored federation (`openovc init` made it, nothing uses it now), so that runs
+    to compare start from the same state without generating it each time. The server sets the
+    administrator's password at start (OPENOVC_ADMIN_PASSWORD)."""
+    with scratch_store(backend, root, "tasks", admin_url) as store:
+        log(f"[{backend}] copying the federation of {source}")
+        if store.database_url is None:
+            for name in ("openovc.db", "openovc.db-wal"):  # a log left by a store closed uncleanly too
+                if (Path(source) / name).exists():
+                    shutil.copyfile(Path(source) / name, store.data_dir / name)
+        else:
+            name = store.database_url.rsplit("/", 1)[1]
+            with psycopg.connect(_admin_conninfo(admin_url), autocommit=True) as conn:
+                conn.execute(f'DROP DATABASE "{name}"')
+                conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{source}"')
+        yield store
 
 
 def phase_throughput(
@@ -849,6 +883,12 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--workers", type=int, default=2, help="server processes (`serve --workers`; default 2, one per core)"
     )
+    parser.add_argument(
+        "--copy-of",
+        type=_copy_of,
+        help="BACKEND=SOURCE[,...]: run on a copy of a store `openovc init` made instead of generating one:"
+        " sqlite=DATA_DIR (its openovc.db), postgresql=DATABASE (on the --postgres-url server)",
+    )
     federation_options(parser)
     args = parser.parse_args(argv)
     if args.tasks is None:
@@ -860,6 +900,13 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.in_flight < 0 or args.warmup < 0:
         parser.error("--in-flight and --warmup must be at least 0")
     return args
+
+
+def _copy_of(text: str) -> dict[str, str]:
+    sources = dict(part.split("=", 1) for part in text.split(",") if "=" in part)
+    if not sources or set(sources) - {"sqlite", "postgresql"} or len(sources) != text.count(",") + 1:
+        raise argparse.ArgumentTypeError("expected sqlite=DATA_DIR and/or postgresql=DATABASE")
+    return sources
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -64,6 +64,7 @@ from openovc.storage.clock_store import SqlClockStore
 from openovc.storage.content_store import SqlWorkloadSchedule
 from openovc.storage.fault_store import SqlFaultStore, SqlPacingStore
 from openovc.storage.generation import WatchedClockStore
+from openovc.storage.lean_reads import LeanReads
 from openovc.storage.metrics_reads import SqlMetricsReader
 from openovc.storage.operations_store import SqlOperationsStore
 from openovc.storage.pool_watch import pool_size, watch_pool
@@ -258,16 +259,6 @@ def create_app(rt: AppRuntime) -> FastAPI:
     )  # sees every answer but the lean path's
     app.add_middleware(
         LeanPath, rt=rt, routes=app.router.routes, metrics=server_metrics, access=access,
-        in_flight=app.state.in_flight, inline=inline_reads(rt.storage),
+        in_flight=app.state.in_flight, reads=LeanReads(rt.storage.engine),
     )  # fmt: skip
     return app
-
-
-def inline_reads(storage: Storage) -> Callable[[], bool]:
-    """Whether a read by key may run on the event loop now: on SQLite (no network round trip, and in WAL
-    mode a reader waits for no writer) with an idle pooled connection, so that the checkout never waits.
-    PostgreSQL's reads stay in the thread pool: a slow network or server would stall every connection."""
-    idle = getattr(storage.engine.pool, "checkedin", None)  # a queue pool's idle connections
-    if storage.engine.dialect.name != "sqlite" or idle is None:
-        return lambda: False
-    return lambda: bool(idle() > 0)

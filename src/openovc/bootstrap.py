@@ -63,6 +63,7 @@ def install_federation(
         "counts": {name: len(rows) for name, rows in federation.rows.items()},
     }
     rt.storage.record_federation(record)
+    progress.phase("Keeping the initial snapshot")
     rt.snapshots.keep_initial()  # what /_openovc/reset goes back to
 
 
@@ -132,13 +133,15 @@ def ensure_account(rt: Runtime, account: Account, announce: Announce = _stdout) 
     # The user can be missing while the file is kept, e.g. a new database for an old data directory:
     # reuse the kept password rather than invalidate what the operator wrote down.
     password = _read_password(account.path)
+    # Only a secret generated here gets the cheap hash: a kept file may have been edited by a person.
+    generated = password is None
     if password is None:
         password = secrets.token_urlsafe(18)
         _write_password(account.path, password)
         announce(
             f"{account.label} {account.username}, password: {password} (kept in {account.path.resolve()})"
         )
-    rt.auth.set_user(account.username, password, account.role)
+    rt.auth.set_user(account.username, password, account.role, generated=generated)
 
 
 def ensure_admin(rt: Runtime, announce: Announce = _stdout) -> None:

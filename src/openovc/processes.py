@@ -38,13 +38,18 @@ def _die_with_parent() -> None:
 
 def worker_app() -> FastAPI:
     """The application one server process runs (uvicorn calls this factory in each process)."""
-    from openovc.app import create_app
-    from openovc.bootstrap import open_runtime
+    from openovc import collector
 
     _die_with_parent()
     sys.setswitchinterval(0.0005)  # as `serve` does in a single process
-    settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
-    return create_app(open_runtime(settings))
+    with collector.paused():  # as `serve` starts (collector.py)
+        from openovc.app import create_app
+        from openovc.bootstrap import open_runtime
+
+        settings = Settings.model_validate_json(os.environ[SETTINGS_ENV])
+        app = create_app(open_runtime(settings))
+        collector.keep_started()
+    return app
 
 
 class _Process(Process):

@@ -62,6 +62,7 @@ class Pair:
         layer: Any = app.middleware_stack
         while not isinstance(layer, LeanPath):
             layer = layer.app
+        self.lean_path: LeanPath = layer
         self.handed_on = _Counting(layer.app)
         layer.app = self.handed_on
         self.ordinary = TestClient(_Ordinary(app, self.handed_on.app))
@@ -369,6 +370,32 @@ def test_closing_or_a_large_answer_writes_at_once() -> None:
     assert len(asyncio.run(scenario()).writes) == 2
 
 
+def test_a_commit_is_answered_at_once_by_the_lean_path(pair: Pair) -> None:
+    """An object's answer is remembered only until the store changes: the next GET after a commit (here
+    one made outside the server, as another process would) reads it again."""
+    admin = pair.env.headers()
+    host = pair.env.federation.rows["hosts"][0]
+    url = f"/api/hosts/{host['id']}"
+    assert pair.same(url, admin, answered_here=True).json()["host"]["name"] == host["name"]
+    assert pair.same(url, admin, answered_here=True).json()["host"]["name"] == host["name"]
+    with pair.env.runtime.storage.engine.begin() as conn:
+        conn.exec_driver_sql("UPDATE hosts SET name = 'renamed-elsewhere' WHERE id = ?", (host["id"],))
+    assert pair.same(url, admin, answered_here=True).json()["host"]["name"] == "renamed-elsewhere"
+
+
+def test_a_page_is_answered_anew_after_a_commit(pair: Pair) -> None:
+    headers = {**pair.env.headers(), "Accept": VENDOR}
+    url = "/api/virtual_machines?show_optional_fields=true&limit=3"
+    first = pair.same(url, headers, answered_here=True).json()["virtual_machines"][0]
+    assert pair.same(url, headers, answered_here=True).json()["virtual_machines"][0] == first
+    with pair.env.runtime.storage.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE virtual_machines SET hypervisor_free_space = 12345 WHERE id = ?", (first["id"],)
+        )
+    again = pair.same(url, headers, answered_here=True).json()["virtual_machines"][0]
+    assert again == {**first, "hypervisor_free_space": 12345}
+
+
 def test_a_failing_read_is_the_ordinary_path_s_500(pair: Pair, monkeypatch: pytest.MonkeyPatch) -> None:
     admin = pair.env.headers()
     url = f"/api/hosts/{_first(pair.env, 'hosts')}"
@@ -377,7 +404,8 @@ def test_a_failing_read_is_the_ordinary_path_s_500(pair: Pair, monkeypatch: pyte
     def broken(*_args: object) -> None:
         raise RuntimeError("the store is gone")
 
-    monkeypatch.setattr(pair.env.runtime.reader, "get", broken)
+    monkeypatch.setattr(pair.env.runtime.reader, "get", broken)  # the ordinary path's read
+    monkeypatch.setattr(pair.lean_path.reads, "view", broken)  # the lean path's own
     resp = pair.same(url, admin, answered_here=False)
     assert resp.status_code == 500
     assert resp.json()["exception"] == "com.simplivity.restapi.exceptions.InternalServerException"

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.benchmark_runs import run_benchmark
+from tests.support.server import run_cli
 
 pytestmark = pytest.mark.slow
 
@@ -59,3 +60,28 @@ def test_bad_options_are_refused() -> None:
     done = _run("--quick", "--backend", "sqlite", "--in-flight", "-1")
     assert done.returncode == 2
     assert "--in-flight and --warmup must be at least 0" in done.stderr
+
+
+def test_a_run_on_a_copy_of_a_store_leaves_the_store_as_it_was(tmp_path: Path) -> None:
+    source = tmp_path / "store"
+    made = run_cli(
+        "init", "--data-dir", str(source), "--clusters", "2", "--hosts-per-cluster", "3", "--vms", "300",
+        "--backups", "3000", "--no-progress",
+    )  # fmt: skip
+    assert made.returncode == 0, made.stderr
+    before = (source / "openovc.db").read_bytes()
+    report_path = tmp_path / "tasks.json"
+    done = _run(*TINY, "--copy-of", f"sqlite={source}", "--json", str(report_path))
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    assert f"copying the federation of {source}" in done.stderr + done.stdout
+    results = {r["measurement"]: r for r in json.loads(report_path.read_text())["results"]}
+    assert (results["FAILED tasks"]["value"], results["HTTP errors"]["value"]) == (0, 0)
+    assert results[THROUGHPUT]["value"] > 0
+    assert (source / "openovc.db").read_bytes() == before
+
+
+@pytest.mark.parametrize("value", ["sqlite", "mysql=x", "sqlite=a,,postgresql=b", ""])
+def test_a_bad_copy_of_is_refused(value: str) -> None:
+    done = _run("--quick", "--backend", "sqlite", "--copy-of", value)
+    assert done.returncode == 2
+    assert "expected sqlite=DATA_DIR and/or postgresql=DATABASE" in done.stderr

@@ -23,6 +23,7 @@ PHASES = (
     "Loading the tables (rows)",
     "Committing",
     "Updating the index statistics",
+    "Keeping the initial snapshot",
 )
 _CONTROL = re.compile(r"\x1b\[[0-9;?]*[A-Za-z]")
 _LOADED = re.compile(

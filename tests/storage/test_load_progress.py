@@ -3,10 +3,11 @@ after their rows, on both engines."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import Column, Engine, MetaData, Table, Text, func, select, text
 from sqlalchemy.exc import IntegrityError
 
 from openovc.simulator.federation import FederationSpec
@@ -125,3 +126,44 @@ def test_a_load_that_fails_leaves_the_tables_empty_and_their_indexes_in_place(
             assert _rows(engine, "virtual_machines") == []
         finally:
             engine.dispose()
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_loading_stores_json_fields_as_text_and_leaves_the_rows_as_generated(
+    backend: str, tmp_path: Path
+) -> None:
+    federation = generate(FederationSpec(vms=25, backups=100, seed=9), START)
+    vm = federation.rows["virtual_machines"][0]
+    replicas = [dict(entry) for entry in vm["replica_set"]]
+    with database_url(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            load_federation(engine, federation)
+            with engine.connect() as conn:
+                stored = conn.execute(
+                    text("SELECT replica_set, hypervisor_is_template FROM virtual_machines WHERE id = :id"),
+                    {"id": vm["id"]},
+                ).one()
+        finally:
+            engine.dispose()
+    assert vm["replica_set"] == replicas  # still the generated list, not its text
+    assert json.loads(stored[0]) == replicas
+    assert bool(stored[1]) is vm["hypervisor_is_template"]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_bulk_insert_takes_a_single_column_and_only_the_tables_columns(backend: str, tmp_path: Path) -> None:
+    one = Table("one_column", MetaData(), Column("name", Text, primary_key=True))
+    rows = [{"name": f"n{i}", "not_a_column": i} for i in range(3)]
+    with database_url(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            with engine.begin() as conn:
+                one.create(conn)
+                loading.bulk_insert(conn, one, rows)
+                loading.bulk_insert(conn, one, [])
+            stored = _rows(engine, "one_column")
+        finally:
+            engine.dispose()
+    assert stored == [("n0",), ("n1",), ("n2",)]

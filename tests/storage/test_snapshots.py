@@ -18,7 +18,7 @@ from openovc.domain.clock import ClockState
 from openovc.domain.snapshots import SnapshotExists, SnapshotFileRefused
 from openovc.simulator.federation import FederationSpec
 from openovc.simulator.generator.generator import generate
-from openovc.storage import tables
+from openovc.storage import snapshot_file, tables
 from openovc.storage.clock_store import SqlClockStore
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.loading import load_federation
@@ -371,3 +371,29 @@ def test_a_file_from_sqlite_restores_into_postgresql_and_back(tmp_path: Path) ->
         finally:
             lite.engine.dispose()
             pg.engine.dispose()
+
+
+def test_a_written_file_holds_its_frames_in_the_order_they_were_added(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # Frames are compressed on a thread while the next are made: the file keeps the order of add().
+    monkeypatch.setattr(snapshot_file, "FRAME_ROWS", 3)
+    writer = SnapshotWriter()
+    a_rows = [(i, f"a{i}", i % 2 == 0) for i in range(8)]
+    b_rows = [(b"\x00" * i, i / 2) for i in range(5)]
+    writer.add("a", [("id", "int"), ("name", "text"), ("on", "bool")], a_rows[:4])
+    writer.add("b", [("blob", "bytes"), ("x", "float")], b_rows)
+    writer.add("a", [("id", "int"), ("name", "text"), ("on", "bool")], a_rows[4:])
+    file = read_file(writer.finish({"schema_revision": "r"}))
+    frames = [(frame.table, frame.rows) for frame in file.frames()]
+    assert frames == [
+        ("a", a_rows[0:3]), ("a", a_rows[3:4]), ("b", b_rows[0:3]), ("b", b_rows[3:5]),
+        ("a", a_rows[4:7]), ("a", a_rows[7:8]),
+    ]  # fmt: skip
+    assert {name: entry["rows"] for name, entry in file.tables.items()} == {"a": 8, "b": 5}
+    file.check()
+
+
+def test_a_writer_finished_without_rows_holds_no_frame() -> None:
+    file = read_file(SnapshotWriter().finish({"schema_revision": "r"}))
+    assert (file.tables, list(file.frames())) == ({}, [])

@@ -10,8 +10,8 @@ ordinary stack, which stays the one source of errors and of the OpenAPI document
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
-from typing import Any
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from typing import Any, Protocol
 
 import orjson
 from fastapi.routing import APIRoute
@@ -38,7 +38,8 @@ from openovc.domain.catalog import (
     VIRTUAL_MACHINES,
 )
 from openovc.domain.fields import Collection
-from openovc.services import reads
+from openovc.domain.ports.federation import Page, Record
+from openovc.domain.query import CollectionQuery, parse_collection_query, visible_fields
 from openovc.services.auth import Session
 
 # The single-object GETs answered here, by operation: each route's handler is collection.get_response.
@@ -58,6 +59,35 @@ _PREFIX = "/api/"
 Answer = Callable[[str, bytes], Awaitable[bytes | None]]  # the id, the query string -> the body, or None
 
 
+class LeanReads(Protocol):
+    """The store's reads for this path (storage.lean_reads on SQLite)."""
+
+    def inline(self) -> bool:
+        """Whether `record` may run on the event loop now (it waits for nothing)."""
+        ...
+
+    def view(self, coll: Collection[Any], key: str, make: Callable[[Record], bytes]) -> bytes | None:
+        """`make` of an object by key (as FederationReader.get finds it), None when there is none;
+        what it made may be answered again while the store has not changed."""
+        ...
+
+    def stamp(self) -> int:
+        """The store's version now, on this thread; read before the data an answer is made of."""
+        ...
+
+    def recall(self, key: Hashable) -> bytes | None:
+        """An answer kept on this thread while the store has not changed since it was made."""
+        ...
+
+    def keep(self, stamp: int, key: Hashable, answer: bytes) -> None:
+        """Keep an answer made after `stamp` was read (unless the store has changed since)."""
+        ...
+
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page | None:
+        """One page, as FederationReader.page finds it (the same); None: the reader's own is used."""
+        ...
+
+
 class _Lean:
     """One route answered here: its template (the metrics' label) and operation, and what reads it."""
 
@@ -72,8 +102,8 @@ class _Lean:
 class LeanPath:
     """Answers the hottest GETs itself; passes every other request, and every doubt, to `app`.
 
-    `inline` says whether a read by key may run now on the event loop (a local store with an idle
-    connection): otherwise it goes through the thread pool, as the ordinary routes' reads do.
+    `reads.inline()` says whether a read by key may run now on the event loop (a local store, read on a
+    connection of its own): otherwise it goes through the thread pool, as the ordinary routes' reads do.
     """
 
     def __init__(
@@ -85,14 +115,14 @@ class LeanPath:
         metrics: ServerMetrics,
         access: AccessLog | None,
         in_flight: InFlight,
-        inline: Callable[[], bool],
+        reads: LeanReads,
     ) -> None:
         self.app = app
         self.rt = rt
         self.metrics = metrics
         self.access = access
         self.in_flight = in_flight
-        self.inline = inline
+        self.reads = reads
         self.max_body_bytes = rt.settings.max_body_bytes
         self.max_concurrent = rt.settings.max_concurrent_requests
         self.timed = rt.settings.request_timeout is not None
@@ -212,14 +242,16 @@ class LeanPath:
         return any(r.rule.operation.operation_id == lean.operation_id for r in rules)
 
     def _object(self, coll: Collection[Any]) -> Answer:
-        reader = self.rt.reader
+        reader, lean_reads = self.rt.reader, self.reads
 
-        def body(key: str) -> bytes | None:
-            record = reader.get(coll, key)
-            return None if record is None else orjson.dumps({coll.singular: render_record(coll, record)})
+        def body(record: Record) -> bytes:
+            return orjson.dumps({coll.singular: render_record(coll, record)})
 
         async def answer(key: str, _query: bytes) -> bytes | None:
-            return body(key) if self.inline() else await run_in_threadpool(body, key)
+            if lean_reads.inline():
+                return lean_reads.view(coll, key, body)
+            record = await run_in_threadpool(reader.get, coll, key)
+            return None if record is None else body(record)
 
         return answer
 
@@ -230,15 +262,26 @@ class LeanPath:
         return None if task is None else orjson.dumps({"task": task_body(engine, task)})
 
     def _page(self, coll: Collection[Any]) -> Answer:
-        reader = self.rt.reader
+        reader, lean_reads = self.rt.reader, self.reads
 
         def body(params: Mapping[str, str]) -> bytes:
-            page, query = reads.list_objects(reader, coll, params)
+            # As services.reads.list_objects (no fixed filters on these routes).
+            query = parse_collection_query(coll, params)
+            columns = visible_fields(coll, query)
+            page = lean_reads.page(coll, query, columns) or reader.page(coll, query, columns)
             return orjson.dumps(envelope(coll, page, query.offset, query.limit))
 
         async def answer(_key: str, query: bytes) -> bytes | None:
-            # As collection.list_response; a page's size is the client's, so it is read in the pool.
-            return await run_in_threadpool(body, QueryParams(query))
+            # As collection.list_response; a page's size is the client's, so it is read in the pool. The
+            # stamp and the kept pages are the event loop's thread's, read before the page.
+            if not lean_reads.inline():
+                return await run_in_threadpool(body, QueryParams(query))
+            stamp, kept_as = lean_reads.stamp(), (coll.plural, query)
+            made = lean_reads.recall(kept_as)
+            if made is None:
+                made = await run_in_threadpool(body, QueryParams(query))
+                lean_reads.keep(stamp, kept_as, made)
+            return made
 
         return answer
 

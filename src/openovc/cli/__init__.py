@@ -4,34 +4,38 @@ set fault rules and task pacing, save and restore snapshots, fail and repair the
 from __future__ import annotations
 
 import argparse
+import importlib
 import sys
 from collections.abc import Callable, Sequence
 
-from openovc import __version__
-from openovc.cli import clock, faults, hardware, init, serve, snapshots, tasks, users
-from openovc.cli.common import EXIT_ERROR, CommandError
+from openovc import __version__, collector
+
+# The modules that add the commands (openovc.cli.NAME), in the order `openovc --help` lists them.
+MODULES = ("serve", "init", "users", "clock", "faults", "snapshots", "hardware", "tasks")
+# The commands a module adds besides the one named after it.
+_MODULE_OF = {"pacing": "faults", "reset": "snapshots"}
 
 
-def _parser() -> argparse.ArgumentParser:
+def _parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The command line's parser; for `argv` naming a command, with that command's module alone imported
+    (the others import the control client, the generator...): `openovc serve` starts sooner."""
     parser = argparse.ArgumentParser(prog="openovc", description="An emulator of the HPE OmniStack REST API.")
     parser.add_argument("--version", action="version", version=f"openovc {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    serve.add_command(commands)
-    init.add_command(commands)
-    users.add_command(commands)
-    clock.add_command(commands)
-    faults.add_command(commands)
-    snapshots.add_command(commands)
-    hardware.add_command(commands)
-    tasks.add_command(commands)
+    named = _MODULE_OF.get(argv[0], argv[0]) if argv else None
+    for name in (named,) if named in MODULES else MODULES:
+        importlib.import_module(f"openovc.cli.{name}").add_command(commands)
     return parser
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """The `openovc` command (the console script and `python -m openovc`): its exit status."""
-    args = _parser().parse_args(argv)
+    given = sys.argv[1:] if argv is None else list(argv)
+    with collector.paused():  # the command's imports (collector.py)
+        args = _parser(given).parse_args(given)
     handler: Callable[[argparse.Namespace], int] = args.handler
     # Imported once a command runs (every command opens the store): --help and --version need not load it.
+    from openovc.cli.common import EXIT_ERROR, CommandError
     from openovc.storage.store import StoreUnavailable
 
     try:

@@ -8,13 +8,12 @@ import signal
 import socket
 import sys
 from collections.abc import Callable
+from contextlib import ExitStack
 from pathlib import Path
 from types import FrameType
 from typing import TYPE_CHECKING, Any
 
-import uvicorn
-
-from openovc import __version__
+from openovc import __version__, collector
 from openovc.cli.common import (
     EXIT_OK,
     EXIT_USAGE,
@@ -23,8 +22,6 @@ from openovc.cli.common import (
     settings_from,
     store_options,
 )
-from openovc.cli.faults import read_rules
-from openovc.cli.log_lines import announcer, uvicorn_log_config
 from openovc.cli.login_options import add_login_options, login_settings
 from openovc.settings import Settings
 
@@ -151,10 +148,27 @@ def _raise_stop(_signum: int, _frame: FrameType | None) -> None:
 def _serve(args: argparse.Namespace) -> int:
     # A thread that holds the store's write lock gets the GIL back sooner among many request threads.
     sys.setswitchinterval(0.0005)
+    with ExitStack() as starting:
+        # Until the server is about to run: the imports, the store and the app (see collector.py).
+        starting.enter_context(collector.paused())
+        return _start_and_run(args, starting)
+
+
+def _started(starting: ExitStack) -> None:
+    """The start is over: what it made is kept out of the collector's passes, which run again."""
+    collector.keep_started()
+    starting.close()
+
+
+def _start_and_run(args: argparse.Namespace, starting: ExitStack) -> int:
+    # Imported here, inside the collector's pause, and not for `openovc --help` or other commands.
+    import uvicorn
+
     from openovc.api.controller_listeners import server_for
     from openovc.api.faults import DroppingProtocol
     from openovc.app import create_app
     from openovc.bootstrap import prepare
+    from openovc.cli.log_lines import announcer, uvicorn_log_config
     from openovc.tls import TlsConfigError, resolve_certificate, server_context, server_ssl_kwargs
 
     settings = settings_from(
@@ -236,15 +250,17 @@ def _serve(args: argparse.Namespace) -> int:
             announce(f"Each host's Virtual Controller on port {settings.controller_port} of: {shown}")
 
     try:
-        rules = read_rules(args.faults) if args.faults else None
+        rules = _read_rules(args.faults) if args.faults else None
         rt = prepare(settings, announce=announce)
         _start_faults(rt, rules, args.faults)
         controllers = _check_controllers(rt, settings) if settings.controller_per_host else []
         if settings.workers > 1:
+            _started(starting)  # the processes serve; this one supervises
             return _serve_processes(rt, settings, sock, config_kwargs, started)
         app = create_app(rt)
         sock.listen(_BACKLOG)
         started(rt)
+        _started(starting)
         server_for(uvicorn.Config(app, **config_kwargs), settings).run(sockets=[sock])
     except _Stop:
         pass
@@ -253,6 +269,13 @@ def _serve(args: argparse.Namespace) -> int:
         if rt is not None:
             rt.storage.dispose()
     return EXIT_OK
+
+
+def _read_rules(path: Path) -> list[object]:
+    # Imported for --faults alone: the fault commands' module brings the control client.
+    from openovc.cli.faults import read_rules
+
+    return read_rules(path)
 
 
 def _check_controllers(rt: AppRuntime, settings: Settings) -> list[str]:

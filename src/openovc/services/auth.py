@@ -9,7 +9,7 @@ import uuid
 from concurrent.futures import Future
 from dataclasses import dataclass, replace
 
-from argon2 import PasswordHasher
+from argon2 import PasswordHasher, extract_parameters
 from argon2.exceptions import InvalidHashError, VerificationError
 
 from openovc.domain.auth import (
@@ -30,6 +30,11 @@ from openovc.domain.timefmt import epoch_ms
 from openovc.services.login_gate import PasswordCheckGate
 
 _HASHER = PasswordHasher()
+# For secrets the server generates itself (`secrets.token_urlsafe(18)`, 144 random bits): a slow hash
+# only slows guessing a password a person chose, and no guessing finds a 144-bit random secret, so these
+# get argon2's cheapest cost; a fresh start then spends no third of a second per generated account.
+# A hash carries its parameters, so `verify_password` checks both kinds.
+_GENERATED_HASHER = PasswordHasher(time_cost=1, memory_cost=64, parallelism=1)
 # Every request checks its token: re-reading it from the store at most once a second per token saves
 # a database round trip on most requests (see AuthService._session_for).
 SESSION_CACHE_S = 1.0
@@ -56,6 +61,20 @@ class Session:
 
 def hash_password(password: str) -> str:
     return _HASHER.hash(password)
+
+
+def hash_generated_secret(secret: str) -> str:
+    """The hash of a high-entropy secret the server generated (never one a person chose)."""
+    return _GENERATED_HASHER.hash(secret)
+
+
+def is_cheap_hash(password_hash: str) -> bool:
+    """True when the hash was made at a lower cost than a chosen password's (a generated secret's)."""
+    try:
+        made = extract_parameters(password_hash)
+    except InvalidHashError:
+        return False
+    return made.time_cost * made.memory_cost < _HASHER.time_cost * _HASHER.memory_cost
 
 
 class AuthService:
@@ -103,6 +122,10 @@ class AuthService:
         # A made-up username is checked against a dummy hash: a refusal takes as long whoever it is for.
         matches = verify_password(user[0] if user else _dummy_hash(), password)
         if user is None or not matches or not grant_allowed(Role(user[1]), grant_type):
+            if user is not None and is_cheap_hash(user[0]):
+                # A generated secret's hash is checked at once: a refusal still takes a full check's
+                # time, so that it does not tell which usernames exist.
+                verify_password(_dummy_hash(), password)
             self.store.prune_attempts(where, now, self.lockout)
             raise LoginRefused("Invalid credentials")
         self.store.forget_attempts(username, where)
@@ -171,8 +194,10 @@ class AuthService:
         self.store.revoke_token(access_token)
         self._recent.pop(access_token, None)
 
-    def set_user(self, username: str, password: str, role: Role) -> None:
-        self.store.upsert_user(username, hash_password(password), role.value, self.now_ms())
+    def set_user(self, username: str, password: str, role: Role, *, generated: bool = False) -> None:
+        """Create or replace a user; `generated`: the password is a secret the server generated."""
+        hashed = hash_generated_secret(password) if generated else hash_password(password)
+        self.store.upsert_user(username, hashed, role.value, self.now_ms())
         self._recent.clear()
 
     def ensure_user(self, username: str, password: str, role: Role) -> bool:

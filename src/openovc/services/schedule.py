@@ -11,8 +11,9 @@ says for the rule's retention; past the rule's max_backups, its oldest of that V
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
 missed slot fires, as a real scheduler catching up would. A worker that falls behind the clock (a fast
 accelerated clock, a busy machine) fires several slots per transaction (one that fails fires them again
-one by one: a slot that cannot fire holds back no other), and drops the slots it missed by more than ten
-seconds of real time but each rule's latest, saying so in its log; how far behind it is shows
+one by one: a slot that cannot fire holds back no other), removes in each the backups expired by its last
+slot, and drops the slots it missed by more than ten seconds of real time but each rule's latest, saying
+so in its log; how far behind it is shows
 in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved by hand (`advance_to`) goes
 through every instant that falls in the move, in time order: slots, expiries, backups arriving,
 paced tasks.
@@ -53,7 +54,7 @@ from openovc.domain.timefmt import to_text
 from openovc.domain.timezones import zone_of
 from openovc.operations.engine import TaskEngine
 from openovc.services.backups.checks import LOCAL_STORE, holder, store_takes
-from openovc.services.backups.lifecycle import candidates, settle_in
+from openovc.services.backups.lifecycle import candidates, expire_in, expiring, settle_in
 from openovc.services.backups.taking import consistency_for, vm_facts
 from openovc.services.clock import SharedClock
 from openovc.services.policies.common import json_value
@@ -241,8 +242,10 @@ class PolicyScheduler:
 
     def _fire_batched(self, due: list[tuple[int, Slotted]], plan: _Plan) -> int:
         """Fire the slots in time order, several to a transaction (BATCH_BACKUPS, BATCH_REAL_S), for up to
-        TURN_BUDGET_S; what is left waits for the next turn. A transaction that fails is rolled back and
-        its slots fire again one to a transaction, so that a slot that cannot fire holds back no other."""
+        TURN_BUDGET_S; what is left waits for the next turn. Each transaction also removes the backups
+        expired by its last slot. A transaction that fails is rolled back and its slots fire again one to a
+        transaction (their expiries left to the settling chore), so that a slot that cannot fire holds back
+        no other."""
         taken, i, turn = 0, 0, time.monotonic()
         while i < len(due) and (i == 0 or time.monotonic() - turn < TURN_BUDGET_S):
             began, batch, first = time.monotonic(), 0, i
@@ -253,11 +256,23 @@ class PolicyScheduler:
                         slot_ms, slotted = due[i]
                         i += 1
                         batch += self._fire_in(txn, state, slot_ms, slotted, plan)
+                    self._expire_in(txn, due[i - 1][0])
             except Exception:
                 plan.marks = marks  # as the database has them again
                 batch = sum(self._fire_alone(slot_ms, slotted, plan) for slot_ms, slotted in due[first:i])
             taken += batch
         return taken
+
+    def _expire_in(self, txn: Txn, upto_ms: int) -> int:
+        """Remove, in a batch's transaction, the backups expired by its last slot (at most the clock's now).
+
+        Most are of the VMs the batch backed up (a rule's backups expire as its later slots fire), whose
+        content the transaction has read already, and one commit serves both: in a transaction of their
+        own (the settling chore, which removes the rest up to now) they cost more.
+        """
+        when = datetime.fromtimestamp(upto_ms / 1000, UTC)
+        ending = expiring(self._reader, when)
+        return expire_in(txn, self._sim, ending, when) if ending else 0
 
     def _fire_alone(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
         """One slot in a transaction of its own; one that fails is logged and waits for the next turn."""

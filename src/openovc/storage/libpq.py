@@ -16,17 +16,18 @@ from __future__ import annotations
 
 import itertools
 import math
+import sys
 from collections.abc import Callable, Sequence
-from typing import Any, cast
+from typing import TYPE_CHECKING, Any, cast
 
-import psycopg
-from psycopg import pq
-from psycopg.adapt import PyFormat, Transformer
 from sqlalchemy import Connection
 from sqlalchemy.exc import DBAPIError
 
+if TYPE_CHECKING:
+    import psycopg
+    from psycopg import pq
+
 _NAMES = itertools.count()
-_OK = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
 _INFO_KEY = "openovc.libpq"
 
 
@@ -34,16 +35,25 @@ class Session:
     """One database connection's prepared statements, and the adapters for its values."""
 
     def __init__(self, connection: psycopg.Connection[Any]) -> None:
+        # psycopg is imported only once a PostgreSQL connection exists: a SQLite server never loads it.
+        import psycopg
+        from psycopg import pq
+        from psycopg.adapt import PyFormat, Transformer
+
         self.connection = connection
         self.pgconn = connection.pgconn
         self.adapters = Transformer(connection)
         self.names: dict[bytes, bytes] = {}
+        self._ok = (pq.ExecStatus.COMMAND_OK, pq.ExecStatus.TUPLES_OK)
+        self._error_from_result = psycopg.errors.error_from_result
+        self._error = psycopg.Error
+        self._text = PyFormat.TEXT
 
     def _check(self, result: pq.abc.PGresult, sql: bytes, values: Sequence[Any] = ()) -> pq.abc.PGresult:
-        if result.status not in _OK:
-            error = psycopg.errors.error_from_result(result, encoding=self.connection.info.encoding)
+        if result.status not in self._ok:
+            error = self._error_from_result(result, encoding=self.connection.info.encoding)
             # As SQLAlchemy raises what the driver raised on its own statements.
-            raise DBAPIError.instance(sql.decode(), list(values), error, psycopg.Error) from error
+            raise DBAPIError.instance(sql.decode(), list(values), error, self._error) from error
         return result
 
     def execute(self, sql: bytes, values: Sequence[Any]) -> pq.abc.PGresult:
@@ -54,7 +64,7 @@ class Session:
             self.names[sql] = name
         # Only lists need a look: a call per value would cost more than the literal saves.
         literal = [_array_literal(v) if type(v) is list else v for v in values]
-        params = self.adapters.dump_sequence(literal, [PyFormat.TEXT] * len(values))
+        params = self.adapters.dump_sequence(literal, [self._text] * len(values))
         # A None is a NULL to libpq, as psycopg's own cursor passes it (its annotation omits it).
         return self._check(self.pgconn.exec_prepared(name, cast(Sequence[bytes], params)), sql, values)
 
@@ -134,10 +144,12 @@ def session(conn: Connection) -> Session | None:
     begin it (psycopg reads the state from libpq: it commits or rolls back what began here).
     """
     dbapi = conn.connection.dbapi_connection
-    if not isinstance(dbapi, psycopg.Connection):
+    # Not imported yet: no connection can be psycopg's (see Session).
+    driver = sys.modules.get("psycopg")
+    if driver is None or not isinstance(dbapi, driver.Connection):
         return None
     pgconn = dbapi.pgconn
-    if pgconn.pipeline_status != pq.PipelineStatus.OFF:
+    if pgconn.pipeline_status != driver.pq.PipelineStatus.OFF:
         return None
     # Kept with the pooled connection: it lives as long as the prepared statements do.
     info = conn.connection.info
@@ -145,7 +157,7 @@ def session(conn: Connection) -> Session | None:
     if found is None or found.pgconn is not pgconn:
         found = info[_INFO_KEY] = Session(dbapi)
     assert isinstance(found, Session)
-    if not dbapi.autocommit and pgconn.transaction_status == pq.TransactionStatus.IDLE:
+    if not dbapi.autocommit and pgconn.transaction_status == driver.pq.TransactionStatus.IDLE:
         begin = _begin(dbapi)
         found._check(pgconn.exec_(begin), begin)
     return found

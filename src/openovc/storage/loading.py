@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, islice
+from operator import itemgetter
 from typing import Any
 
 import orjson
@@ -42,9 +43,14 @@ def _json_columns(name: str) -> set[str]:
 
 
 def _encoded(rows: Iterable[dict[str, object]], json_cols: set[str]) -> Iterable[dict[str, object]]:
+    if not json_cols:
+        yield from rows
+        return
     for row in rows:
-        if json_cols:
-            row = {k: (orjson.dumps(v).decode() if k in json_cols else v) for k, v in row.items()}
+        # A copy with the JSON columns replaced: the federation's rows stay as generated.
+        row = dict(row)
+        for name in json_cols & row.keys():
+            row[name] = orjson.dumps(row[name]).decode()
         yield row
 
 
@@ -73,7 +79,11 @@ def bulk_insert(
     if first is None:
         return
     names = [name for name in first if name in table.c]
-    values = (tuple(row[name] for name in names) for row in chain((first,), given))
+    pick = itemgetter(*names)
+    if len(names) == 1:
+        values: Iterator[tuple[Any, ...]] = ((pick(row),) for row in chain((first,), given))
+    else:
+        values = map(pick, chain((first,), given))
     dbapi: Any = conn.dialect.loaded_dbapi
     try:
         if conn.dialect.name == "postgresql":
@@ -100,12 +110,10 @@ def _copy(
 def _executemany(
     conn: Connection, table: Table, names: list[str], values: Iterator[tuple[Any, ...]], progress: Progress
 ) -> None:
-    binds = [table.c[name].type.bind_processor(conn.dialect) for name in names]
-    if any(binds):
-        values = (
-            tuple(v if bind is None else bind(v) for bind, v in zip(binds, row, strict=True))
-            for row in values
-        )
+    processors = [table.c[name].type.bind_processor(conn.dialect) for name in names]
+    binds = [(i, bind) for i, bind in enumerate(processors) if bind is not None]
+    if binds:
+        values = _bound(values, binds)
     columns = ", ".join(f'"{name}"' for name in names)
     statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join("?" * len(names))})'
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
@@ -115,6 +123,17 @@ def _executemany(
             progress.advance(len(batch))
     finally:
         cursor.close()
+
+
+def _bound(
+    values: Iterator[tuple[Any, ...]], binds: Sequence[tuple[int, Callable[[Any], Any]]]
+) -> Iterator[tuple[Any, ...]]:
+    """Each row with the columns that have a bind processor passed through it (the others as they are)."""
+    for row in values:
+        bound = list(row)
+        for i, bind in binds:
+            bound[i] = bind(bound[i])
+        yield tuple(bound)
 
 
 def _secondary_indexes(conn: Connection, table: Table) -> list[tuple[str, str]]:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import Any
 
 import orjson
@@ -21,13 +21,13 @@ from sqlalchemy import (
     text,
     update,
 )
-from sqlalchemy.orm import aliased
 
 from openovc.domain.ports.federation import Record, Txn
 from openovc.domain.task_listing import TaskListing
 from openovc.domain.tasks import AffectedObject, TaskState
 from openovc.storage import tables
 from openovc.storage.engine import reads
+from openovc.storage.group_commit import GroupCommit
 from openovc.storage.prepared import Prepared
 from openovc.storage.transaction import SqlTxn, write_transaction
 
@@ -42,7 +42,7 @@ _GET = Prepared(select(_T).where(_T.c.id == bindparam("id")))
 
 def _eligible() -> ColumnElement[bool]:
     """Queued, due at :now, and no earlier unfinished task holds one of its objects."""
-    mine, theirs, other = aliased(_L), aliased(_L), aliased(_T)
+    mine, theirs, other = _L.alias(), _L.alias(), _T.alias()
     blocked = exists(
         select(1)
         .select_from(
@@ -114,6 +114,11 @@ class SqlTaskStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._reads = reads(engine)
+        # SQLite has one writer at a time: tasks run at once share its turns and commits. PostgreSQL runs
+        # tasks on other objects side by side (write_transaction's `objects`), each in its own transaction.
+        self._group: GroupCommit[Record | None] | None = (
+            GroupCommit(engine) if engine.dialect.name == "sqlite" else None
+        )
 
     def insert(self, task: Record, locks: Sequence[str]) -> None:
         with write_transaction(self.engine, exclusive=False) as conn:
@@ -137,9 +142,11 @@ class SqlTaskStore:
         """Run a new task and record it COMPLETED in one transaction: the task as it ended, or None when it
         was queued behind an earlier task instead.
 
-        `scope`: everything it reads and writes, when it names it all: only that is locked.
+        `scope`: everything it reads and writes, when it names it all: only that is locked. On SQLite it
+        runs in a savepoint of a transaction shared with the tasks submitted meanwhile (GroupCommit).
         """
-        with write_transaction(self.engine, objects=scope) as conn:
+
+        def run(conn: Connection) -> Record | None:
             if locks and _held(conn, locks):
                 self._queue(conn, task, locks)
                 return None
@@ -154,12 +161,24 @@ class SqlTaskStore:
                 "affected_objects": orjson.dumps([a.as_dict() for a in affected]).decode(),
             }
             _insert_task(tuple(ended)).run(conn, ended)
-        return ended
+            return ended
+
+        if self._group is not None:
+            return self._group.run(run)
+        with write_transaction(self.engine, objects=scope) as conn:
+            return run(conn)
 
     def insert_ended(self, task: Record) -> None:
         """Record a task that ended before it was ever queued (it failed where it ran at once)."""
+        if self._group is not None:
+            self._group.run(partial(self._record, task))
+            return
         with write_transaction(self.engine, exclusive=False) as conn:
             conn.execute(insert(_T), task)
+
+    @staticmethod
+    def _record(task: Record, conn: Connection) -> None:
+        conn.execute(insert(_T), task)
 
     def get(self, task_id: str) -> Record | None:
         with self._reads.connect() as conn:

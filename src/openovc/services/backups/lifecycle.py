@@ -51,14 +51,19 @@ class Settled:
     progressed: int = 0
 
 
+def expiring(reader: FederationReader, now: datetime) -> list[str]:
+    """The backups whose expiration time has come by `now`, oldest first (up to MAX_LIMIT): one indexed
+    read, each checked again where it is removed (it may have been locked meanwhile)."""
+    return _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)))
+
+
 def candidates(reader: FederationReader, now: datetime) -> list[str]:
     """The backups that may need settling as of `now`: expiring, or being taken or sent.
 
     Two indexed reads, so an idle server only reads; each is checked again where it is settled.
     """
-    ending = _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)))
     moving = _ids(reader, Condition("state", Op.MATCH, IN_FLIGHT))
-    return list(dict.fromkeys([*ending, *moving]))
+    return list(dict.fromkeys([*expiring(reader, now), *moving]))
 
 
 def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> Settled:
@@ -75,10 +80,21 @@ def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) ->
             progress.setdefault(tuple(changed), []).append((backup["id"], changed))
     for changes in progress.values():
         txn.update_each(BACKUPS, changes)
+    return Settled(_remove(txn, sim, ending), sum(len(c) for c in progress.values()))
+
+
+def expire_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> int:
+    """Remove, in the caller's transaction, those of these backups that have expired by `now` (a locked one
+    never does: its expiration_time is NA); how many went. Progress is left to settling."""
+    rows = txn.get_many(BACKUPS, backup_ids)
+    return _remove(txn, sim, sorted(b["id"] for b in rows if expired(b, now)))
+
+
+def _remove(txn: Txn, sim: Simulator, ending: list[str]) -> int:
     gone = sorted(txn.delete_many(BACKUPS, ending))
     if gone:
         sim.delete_backups(txn, gone)
-    return Settled(len(gone), sum(len(c) for c in progress.values()))
+    return len(gone)
 
 
 def settle(reader: FederationReader, store: OperationsStore, sim: Simulator, now: datetime) -> Settled:

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 
 from openovc.simulator.content.ledger import Held, Holder, PieceLedger, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Entry, Lineage
-from openovc.simulator.content.pieces import Segment, piece_compressed, piece_size
+from openovc.simulator.content.pieces import Segment, piece_compressed, piece_size, pieces_sizes
 
 
 @dataclass
@@ -39,8 +39,11 @@ class Change:
         self.pieces += sign
 
     def count_all(self, pieces: list[int], sign: int) -> None:
-        self.uncompressed += sign * sum(map(piece_size, pieces))
-        self.compressed += sign * sum(map(piece_compressed, pieces))
+        if not pieces:
+            return
+        logical, compressed = pieces_sizes(pieces)
+        self.uncompressed += sign * logical
+        self.compressed += sign * compressed
         self.pieces += sign * len(pieces)
 
 

@@ -13,7 +13,7 @@ import random
 from array import array
 from collections.abc import Sequence
 
-from openovc.simulator.content.pieces import Layout, mix, piece_id, piece_size
+from openovc.simulator.content.pieces import Layout, mix, piece_id, piece_size, pieces_sizes, seeded_pieces
 
 # Where a workload rewrites: mostly hot data, now and then a cold file or an OS file (patching).
 _WORKLOAD_WEIGHTS = {"hot": 0.90, "data": 0.08, "base": 0.02}
@@ -135,6 +135,8 @@ class Lineage:
         """
         segs, starts = self.layout.segments, self.layout.starts
         count = max(0, min(count, self.layout.slots))
+        if not count:  # nothing to draw: seeding a generator costs more than the rest of a small step
+            return []
         rng = random.Random(mix(self.id, self.steps + 1))
         room = [seg.length for seg in segs]
         weights = [_WORKLOAD_WEIGHTS[seg.kind] for seg in segs]
@@ -166,21 +168,32 @@ class Lineage:
             raise ValueError(f"slot {bad} is outside the VM's {self.layout.slots} slots")
         k = self.steps + 1
         last = self._last_writes()
-        delta = 0
-        for slot in chosen:
+        # The new pieces a segment's run of slots at a time (chosen is sorted): what written_piece gives.
+        new: list[int] = []
+        bounds, segments, high = self.layout.starts, self.layout.segments, k << 32
+        at = 0
+        while at < len(chosen):
+            i = bisect.bisect_right(bounds, chosen[at]) - 1
+            upto = bisect.bisect_left(chosen, bounds[i + 1], at)
+            seg = segments[i]
+            keys = [high | slot for slot in chosen[at:upto]]
+            new += seeded_pieces(self.id, keys, seg.size_class, seg.profile)
+            at = upto
+        old: list[int] = []
+        log_starts, log_pieces, base = self.starts, self.pieces, len(self.slots)
+        for n, slot in enumerate(chosen):
             j = last[slot]
             if j:
-                old, p = self.pieces[j - 1], bisect.bisect_right(self.starts, j - 1)
+                old.append(log_pieces[j - 1])
+                self.prevs.append(bisect.bisect_right(log_starts, j - 1))
             else:
-                old, p = self.base_piece(slot), 0
-            new = self.written_piece(k, slot)
-            delta += piece_size(new) - piece_size(old)
-            self.slots.append(slot)
-            self.prevs.append(p)
-            self.pieces.append(new)
-            last[slot] = len(self.slots)
-        self.starts.append(len(self.slots))
-        self.logical.append(self.logical[-1] + delta)
+                old.append(self.base_piece(slot))
+                self.prevs.append(0)
+            last[slot] = base + n + 1
+        self.slots.extend(chosen)
+        log_pieces.extend(new)
+        log_starts.append(len(self.slots))
+        self.logical.append(self.logical[-1] + pieces_sizes(new)[0] - pieces_sizes(old)[0])
         return k
 
     def live(self, version: int) -> tuple[list[Entry], set[int]]:

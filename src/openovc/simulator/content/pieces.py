@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import bisect
 import hashlib
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -83,6 +83,22 @@ def piece_id(h: int, size_class: int, profile: int) -> int:
 _CLAMPED = tuple(min(15, max(0, c - 2)) for c in range(20))  # profile + spread, shifted by 2, clamped
 
 
+def seeded_pieces(seed: int, keys: Iterable[int], size_class: int, profile: int) -> list[int]:
+    """[piece_id(mix(seed, key), size_class, profile) for key in keys], with mix's half that depends on
+    the seed alone done once: the generator derives millions of pieces, a seed's many at a time."""
+    h0 = ((seed & MASK64) ^ 0x9E3779B97F4A7C15) * 0xBF58476D1CE4E5B9 & MASK64
+    h0 ^= h0 >> 31
+    high = size_class << 4
+    classes = [_CLAMPED[profile + d + 2] for d in _SPREAD]
+    found = []
+    for key in keys:
+        h = (h0 + (key & MASK64)) * 0x94D049BB133111EB & MASK64
+        h = (h ^ (h >> 29)) * 0xBF58476D1CE4E5B9 & MASK64
+        h ^= h >> 32
+        found.append(((h & MASK63) >> 6 << 6) | high | classes[(h >> 8) % 10])
+    return found
+
+
 def piece_size(piece: int) -> int:
     """Logical bytes of a piece."""
     units = _UNITS[(piece >> 4) & 3]
@@ -98,14 +114,31 @@ def piece_compressed(piece: int) -> int:
 _UNITS = tuple(size // BLOCK for size in SIZE_CLASSES)
 
 
+def pieces_sizes(pieces: Iterable[int]) -> tuple[int, int]:
+    """The logical and compressed bytes of these pieces together: piece_size and piece_compressed summed
+    in one pass (the content model counts thousands at a time)."""
+    blocks = keep = 0
+    units, keeps = _UNITS, _KEEP
+    for piece in pieces:
+        u = units[(piece >> 4) & 3]
+        n = u * 3 // 4 + (piece >> 20) % (u // 2)
+        blocks += n
+        keep += n * keeps[piece & 15]
+    return blocks * BLOCK, keep
+
+
 def _profile_ratio(center: int) -> float:
     keep = sum(_KEEP[min(15, max(0, center + d))] for d in _SPREAD)
     return BLOCK * len(_SPREAD) / keep
 
 
+_PROFILE_RATIOS = tuple(_profile_ratio(c) for c in range(16))
+
+
 def profile_for(ratio: float) -> int:
     """The compression profile whose pieces compress, on average, closest to `ratio`."""
-    return min(range(16), key=lambda c: abs(_profile_ratio(c) - ratio))
+    # The table holds the very floats _profile_ratio gives: the same choice, without 16 sums per VM.
+    return min(range(16), key=lambda c: abs(_PROFILE_RATIOS[c] - ratio))
 
 
 # ---- segments and layouts ---------------------------------------------------------------------------
@@ -130,11 +163,8 @@ class Segment:
 @lru_cache(maxsize=4096)
 def segment(seed: int, kind: str, length: int, size_class: int, profile: int) -> Segment:
     """A segment with its totals (computed once: an image's base is shared by thousands of VMs)."""
-    logical = compressed = 0
-    for offset in range(length):
-        p = piece_id(mix(seed, offset), size_class, profile)
-        logical += piece_size(p)
-        compressed += piece_compressed(p)
+    # Every VM's own segments are new (no cache hit): the generator derives every piece of every VM here.
+    logical, compressed = pieces_sizes(seeded_pieces(seed, range(length), size_class, profile))
     return Segment(seed, kind, length, size_class, profile, logical, compressed)
 
 
