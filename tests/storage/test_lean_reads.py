@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import orjson
 import pytest
@@ -43,31 +46,39 @@ def test_an_object_by_key_renders_as_the_reader_s(store: Store, plural: str) -> 
     assert reads.record(coll, "no-such-object") is None
 
 
-def test_a_commit_is_seen_by_the_next_read_by_key(store: Store) -> None:
+def _sqlite_reads(store: Store) -> LeanReads:
     if store.backend != "sqlite":
         pytest.skip("read in the pool through the reader on PostgreSQL")
-    reads = LeanReads(store.engine)
-    vm = store.federation.rows["virtual_machines"][0]
+    return LeanReads(store.engine)
+
+
+@contextmanager
+def _renamed(store: Store, vm: dict[str, Any]) -> Iterator[None]:
+    """The VM renamed by a commit of another connection inside, its name given back by another after."""
     table = tables.COLLECTION_TABLES["virtual_machines"]
-    first = reads.record(VIRTUAL_MACHINES, vm["id"])
-    assert first is not None and first["name"] == vm["name"]
     try:
         with store.engine.begin() as conn:
             conn.execute(update(table).where(table.c.id == vm["id"]).values(name="renamed-by-the-test"))
-        again = reads.record(VIRTUAL_MACHINES, vm["id"])
-        assert again is not None and again["name"] == "renamed-by-the-test"
+        yield
     finally:
         with store.engine.begin() as conn:
             conn.execute(update(table).where(table.c.id == vm["id"]).values(name=vm["name"]))
+
+
+def test_a_commit_is_seen_by_the_next_read_by_key(store: Store) -> None:
+    reads = _sqlite_reads(store)
+    vm = store.federation.rows["virtual_machines"][0]
+    first = reads.record(VIRTUAL_MACHINES, vm["id"])
+    assert first is not None and first["name"] == vm["name"]
+    with _renamed(store, vm):
+        again = reads.record(VIRTUAL_MACHINES, vm["id"])
+        assert again is not None and again["name"] == "renamed-by-the-test"
     assert (reads.record(VIRTUAL_MACHINES, vm["id"]) or {}).get("name") == vm["name"]
 
 
 def test_a_view_is_made_again_after_any_commit(store: Store) -> None:
-    if store.backend != "sqlite":
-        pytest.skip("read in the pool through the reader on PostgreSQL")
-    reads = LeanReads(store.engine)
+    reads = _sqlite_reads(store)
     vm = store.federation.rows["virtual_machines"][1]
-    table = tables.COLLECTION_TABLES["virtual_machines"]
     made: list[str] = []
 
     def name(record: dict[str, object]) -> bytes:
@@ -78,14 +89,9 @@ def test_a_view_is_made_again_after_any_commit(store: Store) -> None:
     assert reads.view(VIRTUAL_MACHINES, vm["id"], name) == vm["name"].encode()
     assert made == [vm["name"]]  # the second answer was the kept one
     assert reads.view(VIRTUAL_MACHINES, "no-such-vm", name) is None
-    try:
-        with store.engine.begin() as conn:
-            conn.execute(update(table).where(table.c.id == vm["id"]).values(name="renamed-by-the-test"))
+    with _renamed(store, vm):
         assert reads.view(VIRTUAL_MACHINES, vm["id"], name) == b"renamed-by-the-test"
         assert made == [vm["name"], "renamed-by-the-test"]
-    finally:
-        with store.engine.begin() as conn:
-            conn.execute(update(table).where(table.c.id == vm["id"]).values(name=vm["name"]))
     assert reads.view(VIRTUAL_MACHINES, vm["id"], name) == vm["name"].encode()
 
 
