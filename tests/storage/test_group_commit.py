@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextvars
 import threading
 from collections.abc import Callable, Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -65,6 +66,10 @@ def _callers(
     return threads, got
 
 
+def _queued(group: GroupCommit[str], count: int) -> bool:
+    return len(group._queue) == count
+
+
 def _queued_behind_a_held_turn(
     engine: Engine, group: GroupCommit[str], threads: list[threading.Thread]
 ) -> None:
@@ -74,7 +79,7 @@ def _queued_behind_a_held_turn(
         # its turn).
         for count, thread in enumerate(threads, 1):
             thread.start()
-            wait_until(lambda count=count: len(group._queue) == count, what=f"{count} callers queued")
+            wait_until(partial(_queued, group, count), what=f"{count} callers queued")
     for thread in threads:
         thread.join(timeout=30)
         assert not thread.is_alive()

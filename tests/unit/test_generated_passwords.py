@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 from argon2 import extract_parameters
@@ -18,7 +19,7 @@ FULL = (3, 65536, 4)  # time cost, memory cost (KiB), parallelism of a chosen pa
 CHEAP = (1, 64, 1)
 
 
-def _runtime(data_dir: Path, **options: object) -> AppRuntime:
+def _runtime(data_dir: Path, **options: Any) -> AppRuntime:
     settings = Settings(data_dir=data_dir, generate_demo=False, **options)
     return bootstrap.prepare(settings, announce=lambda _line: None)
 
