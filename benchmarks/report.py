@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import http.client
 import json
 import math
 import os
 import platform
 import shlex
+import ssl
 import statistics
 import sys
 from collections import Counter
@@ -198,3 +200,28 @@ class Report:
         if json_path is not None:
             json_path.write_text(json.dumps(self.as_json(), indent=2, default=str) + "\n")
         return 1 if self.failed else 0
+
+
+def request(
+    port: int,
+    method: str,
+    path: str,
+    headers: dict[str, str],
+    body: bytes | str | None = None,
+    *,
+    tls: bool = False,
+) -> tuple[int, bytes]:
+    """One request on a new connection to a local server (TLS unverified, as an SDK with verification
+    off makes it): its status and body."""
+    conn: http.client.HTTPConnection
+    if tls:
+        context = ssl._create_unverified_context()
+        conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
+    else:
+        conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=headers)
+        response = conn.getresponse()
+        return response.status, response.read()
+    finally:
+        conn.close()

@@ -36,7 +36,7 @@ import orjson
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO / "benchmarks"))
 
-from report import loadavg, machine_facts, machine_line  # noqa: E402
+from report import loadavg, machine_facts, machine_line, request  # noqa: E402
 
 PASSWORD = "Bench-Adm1n-pass!"
 USER = "administrator@vsphere.local"
@@ -109,18 +109,6 @@ def openovc(data_dir: Path, workers: int, src: Path | None, log: Path) -> Abstra
     args = [sys.executable, "-m", "openovc", "serve", "--no-tls", "--host", "127.0.0.1", "--port", str(port)]
     args += ["--data-dir", str(data_dir), "--workers", str(workers)]
     return serving(args, port, _environment(src), log)
-
-
-def request(
-    port: int, method: str, path: str, headers: dict[str, str], body: bytes | None = None
-) -> tuple[int, bytes]:
-    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        resp = conn.getresponse()
-        return resp.status, resp.read()
-    finally:
-        conn.close()
 
 
 def token(port: int) -> str:

@@ -36,7 +36,6 @@ import resource
 import secrets
 import shutil
 import socket
-import ssl
 import statistics
 import subprocess
 import sys
@@ -46,7 +45,7 @@ import urllib.parse
 from pathlib import Path
 
 import psycopg
-from report import Report, Row, loadavg, timing
+from report import Report, Row, loadavg, request, timing
 
 ROOT = Path(__file__).resolve().parent.parent
 OPENOVC = [sys.executable, "-m", "openovc"]
@@ -86,25 +85,11 @@ def _cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
-def _request(
-    port: int, method: str, path: str, headers: dict[str, str], body: str | None = None
-) -> tuple[int, bytes]:
-    """One request on a new TLS connection, as an SDK with verification off makes it."""
-    context = ssl._create_unverified_context()
-    conn = http.client.HTTPSConnection("127.0.0.1", port, timeout=60, context=context)
-    try:
-        conn.request(method, path, body=body, headers=headers)
-        response = conn.getresponse()
-        return response.status, response.read()
-    finally:
-        conn.close()
-
-
 def _until_answered(port: int, started: float, process: subprocess.Popen[bytes]) -> float:
     """Poll GET /api/version until it answers 200; the seconds since `started`."""
     while time.perf_counter() - started < TIMEOUT_S:
         try:
-            status, _ = _request(port, "GET", "/api/version", {"Accept": MEDIA})
+            status, _ = request(port, "GET", "/api/version", {"Accept": MEDIA}, tls=True)
             if status == 200:
                 return time.perf_counter() - started
         except (OSError, http.client.HTTPException):
@@ -123,11 +108,13 @@ def _first_authenticated(port: int, data_dir: Path, started: float) -> float:
         {"grant_type": "password", "username": "administrator@vsphere.local", "password": password}
     )
     headers = {"Authorization": basic, "Content-Type": "application/x-www-form-urlencoded"}
-    status, body = _request(port, "POST", "/api/oauth/token", headers, form)
+    status, body = request(port, "POST", "/api/oauth/token", headers, form, tls=True)
     if status != 200:
         raise RuntimeError(f"login answered {status}: {body[:200]!r}")
     token = json.loads(body)["access_token"]
-    status, body = _request(port, "GET", "/api/hosts", {"Authorization": f"Bearer {token}", "Accept": MEDIA})
+    status, body = request(
+        port, "GET", "/api/hosts", {"Authorization": f"Bearer {token}", "Accept": MEDIA}, tls=True
+    )
     if status != 200:
         raise RuntimeError(f"GET /api/hosts answered {status}: {body[:200]!r}")
     return time.perf_counter() - started

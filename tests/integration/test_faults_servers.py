@@ -7,7 +7,6 @@ import http.client
 import json
 import ssl
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +15,7 @@ import psutil
 import pytest
 
 from tests.support.databases import BACKENDS, database_url
-from tests.support.server import RunningServer, admin_token, clean_environment, start_server
+from tests.support.server import RunningServer, admin_token, run_cli, start_server
 
 pytestmark = pytest.mark.slow
 
@@ -103,15 +102,7 @@ def test_rules_hold_in_every_process_and_count_exactly(tmp_path: Path, backend: 
 
 
 def _cli(server: RunningServer, *args: str) -> subprocess.CompletedProcess[str]:
-    env = {"OPENOVC_URL": server.base_url, "OPENOVC_PASSWORD": PASSWORD}
-    return subprocess.run(
-        [sys.executable, "-m", "openovc", *args],
-        capture_output=True,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        env=clean_environment(env),
-        timeout=60,
-    )
+    return run_cli(*args, env={"OPENOVC_URL": server.base_url, "OPENOVC_PASSWORD": PASSWORD}, timeout_s=60)
 
 
 @pytest.fixture

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -104,27 +106,34 @@ def _schema(engine: Engine) -> list[tuple[object, ...]]:
         )
 
 
+@contextmanager
+def _two_stores(tmp_path: Path, backend: str) -> Iterator[tuple[Engine, Engine]]:
+    """Two empty stores of the backend, side by side."""
+    (tmp_path / "first").mkdir()
+    (tmp_path / "second").mkdir()
+    with (
+        database_url(backend, tmp_path / "first") as first_url,
+        database_url(backend, tmp_path / "second") as second_url,
+    ):
+        first, second = make_engine(first_url), make_engine(second_url)
+        try:
+            yield first, second
+        finally:
+            first.dispose()
+            second.dispose()
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_new_store_gets_the_schema_the_migrations_build(tmp_path: Path, backend: str) -> None:
-    (tmp_path / "made").mkdir()
-    (tmp_path / "migrated").mkdir()
-    with (
-        database_url(backend, tmp_path / "made") as made_url,
-        database_url(backend, tmp_path / "migrated") as migrated_url,
-    ):
-        made, migrated = make_engine(made_url), make_engine(migrated_url)
-        try:
-            migrate(made)
-            _migrated_one_by_one(migrated)
-            made_schema = _schema(made)
-            assert len(made_schema) > 100
-            assert made_schema == _schema(migrated)
-            with made.connect() as conn:
-                stamped = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
-            assert stamped == [head_revision()]
-        finally:
-            made.dispose()
-            migrated.dispose()
+    with _two_stores(tmp_path, backend) as (made, migrated):
+        migrate(made)
+        _migrated_one_by_one(migrated)
+        made_schema = _schema(made)
+        assert len(made_schema) > 100
+        assert made_schema == _schema(migrated)
+        with made.connect() as conn:
+            stamped = conn.execute(text("SELECT version_num FROM alembic_version")).scalars().all()
+        assert stamped == [head_revision()]
 
 
 def test_the_stamped_revision_is_alembics_head(tmp_path: Path) -> None:
@@ -134,28 +143,16 @@ def test_the_stamped_revision_is_alembics_head(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("backend", BACKENDS)
 def test_a_store_at_an_older_revision_is_upgraded_by_the_migrations(tmp_path: Path, backend: str) -> None:
-    (tmp_path / "old").mkdir()
-    (tmp_path / "new").mkdir()
-    with (
-        database_url(backend, tmp_path / "old") as old_url,
-        database_url(backend, tmp_path / "new") as new_url,
-    ):
-        old, new = make_engine(old_url), make_engine(new_url)
-        try:
-            _migrated_one_by_one(old, "0018")
-            with old.begin() as conn:
-                conn.execute(text("INSERT INTO server_state (key, value) VALUES ('kept', '1')"))
-            migrate(old)
-            migrate(new)
-            assert _schema(old) == _schema(new)
-            with old.connect() as conn:
-                assert conn.execute(text("SELECT value FROM server_state WHERE key = 'kept'")).scalar() == "1"
-                assert (
-                    conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
-                )
-        finally:
-            old.dispose()
-            new.dispose()
+    with _two_stores(tmp_path, backend) as (old, new):
+        _migrated_one_by_one(old, "0018")
+        with old.begin() as conn:
+            conn.execute(text("INSERT INTO server_state (key, value) VALUES ('kept', '1')"))
+        migrate(old)
+        migrate(new)
+        assert _schema(old) == _schema(new)
+        with old.connect() as conn:
+            assert conn.execute(text("SELECT value FROM server_state WHERE key = 'kept'")).scalar() == "1"
+            assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
 
 
 def test_a_store_from_a_newer_server_is_refused(tmp_path: Path) -> None:
