@@ -6,7 +6,8 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-from sqlalchemy import Connection, Engine, Table, bindparam, func, select, text
+import orjson
+from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from openovc.simulator.content.ledger import Held, Holder, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Lineage
@@ -33,18 +34,21 @@ _WORKLOAD_DUE = Prepared(
     select(tables.content_holders.c.due_at).where(*equal_to_binds(tables.content_holders, ["holder_id"]))
 )
 
-# SQLite: built once, with an expanding list (a statement per list length would be compiled anew each
-# time), in chunks. PostgreSQL: one array parameter, so one prepared statement serves every length,
-# and the upsert of any number of pieces is one statement, not one per piece.
-_SHARED = select(tables.content_shared.c.piece, tables.content_shared.c.entry).where(
-    tables.content_shared.c.place == bindparam("at"),
-    tables.content_shared.c.piece.in_(bindparam("pieces", expanding=True)),
+# SQLite: the list bound as one JSON array (json_each), in chunks, so one prepared statement serves
+# every length; an expanding IN list was rendered by SQLAlchemy and compiled by SQLite anew each time
+# (230 us for a clone's 36 pieces, now 67 us). PostgreSQL: one array parameter, and the upsert of any
+# number of pieces is one statement, not one per piece.
+_SHARED = Prepared(
+    text(
+        "SELECT piece, entry FROM content_shared"
+        " WHERE place = :at AND piece IN (SELECT value FROM json_each(:pieces))"
+    )
 )
-_SEGMENTS = select(
-    tables.content_segments.c.seed, tables.content_segments.c.holders, tables.content_segments.c.masks
-).where(
-    tables.content_segments.c.place == bindparam("at"),
-    tables.content_segments.c.seed.in_(bindparam("seeds", expanding=True)),
+_SEGMENTS = Prepared(
+    text(
+        "SELECT seed, holders, masks FROM content_segments"
+        " WHERE place = :at AND seed IN (SELECT value FROM json_each(:seeds))"
+    )
 )
 _PG_SEGMENTS = Prepared(
     text(
@@ -242,7 +246,7 @@ class SqlPieceLedger:
             if self.conn.dialect.name == "postgresql":
                 rows = _PG_SEGMENTS.tuples(self.conn, {"at": place, "seeds": missing})
             else:
-                rows = [tuple(r) for r in self.conn.execute(_SEGMENTS, {"at": place, "seeds": missing})]
+                rows = _SEGMENTS.tuples(self.conn, {"at": place, "seeds": orjson.dumps(missing).decode()})
             found = {seed: SegmentState(holders, unpack("I", masks)) for seed, holders, masks in rows}
             for seed in missing:
                 self._segments[(place, seed)] = found.get(seed)
@@ -273,8 +277,8 @@ class SqlPieceLedger:
             ]
         found: list[tuple[int, SharedEntry]] = []
         for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = {"at": place, "pieces": wanted[i : i + _IN_CHUNK]}
-            found += [(row.piece, row.entry) for row in self.conn.execute(_SHARED, chunk)]
+            chunk = {"at": place, "pieces": orjson.dumps(wanted[i : i + _IN_CHUNK]).decode()}
+            found += [(piece, entry) for piece, entry in _SHARED.tuples(self.conn, chunk)]
         return found
 
     def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:

