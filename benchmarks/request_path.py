@@ -6,10 +6,12 @@
    (uvicorn with httptools, one process), all measured in one run so that the ratios compare;
 2. the median time of `GET /api/virtual_machines?limit=500&show_optional_fields=true` (every field) on the
    largest federation (12 x 8 hosts, 10,000 VMs, 300,000 backups), over one keep-alive connection, from
-   sending to the whole body.
+   sending to the whole body: repeated (kept), after a commit that changes no VM, and after one that
+   changes 10 of the page's VMs (both written to the store by this process, as another would).
 
 `--baseline-src DIR` measures another source tree too (for example `git archive HEAD src | tar -x -C DIR`),
-in the same run. `--data-dir` reuses the largest federation's store (made with `openovc init --largest` the
+in the same run, in turns (`--baseline-data-dir`: its own copy of the store, when its migrations are
+older). `--data-dir` reuses the largest federation's store (made with `openovc init --largest` the
 first time it is empty: slow). Prints a markdown table, the machine and its load.
 
     .venv/bin/python benchmarks/request_path.py --data-dir /tmp/largest
@@ -22,6 +24,7 @@ import http.client
 import os
 import shutil
 import socket
+import sqlite3
 import statistics
 import subprocess
 import sys
@@ -88,10 +91,20 @@ def _wait(port: int, process: subprocess.Popen[bytes], timeout_s: float = 600.0)
     raise RuntimeError(f"the server on port {port} did not answer within {timeout_s:.0f} s")
 
 
+SERVERS: dict[int, int] = {}  # each port's server process
+
+
+def cpu_seconds(pid: int) -> float:
+    """The user and system CPU a process has used (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 @contextmanager
 def serving(args: Sequence[str], port: int, env: dict[str, str], log: Path) -> Iterator[int]:
     with log.open("wb") as out:
         process = subprocess.Popen(args, stdout=out, stderr=subprocess.STDOUT, env=env, cwd=log.parent)
+    SERVERS[port] = process.pid
     try:
         _wait(port, process)
         yield port
@@ -219,8 +232,16 @@ def throughput(args: argparse.Namespace, work: Path) -> list[str]:
     ]  # fmt: skip
 
 
+PAGE = "/api/virtual_machines?limit=500&show_optional_fields=true"
+# What happens before each timed page: nothing (the answer kept), a commit that changes no VM, or a
+# commit that changes CHANGED of the page's VMs (each made by this process, as another one would).
+CASES = ("kept", "after an unrelated commit", "after changing 10 of its VMs")
+CHANGED = 10
+
+
 def page(args: argparse.Namespace, work: Path) -> list[str]:
-    """The median time of a page of 500 VMs with every field, on the largest federation."""
+    """The page of 500 VMs with every field, on the largest federation: each case's median and p90, the
+    servers measured in turns (`--turns`)."""
     data_dir: Path = args.data_dir or work / "largest"
     if not (data_dir / "openovc.db").exists():
         print(f"Generating the largest federation into {data_dir} (slow)...", flush=True)
@@ -229,38 +250,94 @@ def page(args: argparse.Namespace, work: Path) -> list[str]:
             [sys.executable, "-m", "openovc", "init", "--largest", "--data-dir", str(data_dir)],
             check=True, env=_environment(None), stdout=subprocess.DEVNULL,
         )  # fmt: skip
-    trees: list[tuple[str, Path | None]] = [("OpenOVC", None)]
+    trees: list[tuple[str, Path | None, Path]] = [("OpenOVC", None, data_dir)]
     if args.baseline_src is not None:
-        trees.append(("OpenOVC (baseline)", args.baseline_src))
-    lines = ["| server | median ms | p90 ms | body bytes |", "|---|---|---|---|"]
-    for label, src in trees:
-        try:
-            lines.append(_page_row(label, data_dir, src, args.pages, work / f"page-{len(lines)}.log"))
-        except RuntimeError as failed:  # a baseline whose migrations do not know the store's
-            lines.append(f"| {label} | {failed} | | |")
+        # A store migrated by this tree may be newer than the baseline's migrations know.
+        trees.append(("OpenOVC (baseline)", args.baseline_src, args.baseline_data_dir or data_dir))
+    times: dict[tuple[str, str], list[float]] = {}
+    cpus: dict[tuple[str, str], list[float]] = {}  # the server's CPU per page, one figure per turn
+    sizes: dict[str, int] = {}
+    failed: dict[str, str] = {}
+    for turn in range(args.turns):
+        for label, src, store in trees:
+            if label in failed:
+                continue
+            try:
+                found = _page_cases(store, src, args.pages, work / f"page-{turn}-{len(times)}.log")
+            except RuntimeError as error:  # a baseline whose migrations do not know the store's
+                failed[label] = str(error)
+                continue
+            for case, (measured, cpu, size) in found.items():
+                times.setdefault((label, case), []).extend(measured)
+                cpus.setdefault((label, case), []).append(cpu)
+                sizes[label] = size
+    lines = [
+        "| server | case | median ms | p90 ms | server CPU ms per page (each turn) | body bytes |",
+        "|---|---|---|---|---|---|",
+    ]
+    for label, _, _ in trees:
+        if label in failed:
+            lines.append(f"| {label} | {failed[label]} | | | | |")
+            continue
+        for case in CASES:
+            measured = times[(label, case)]
+            p90 = statistics.quantiles(measured, n=10)[8]
+            per_turn = ", ".join(f"{c:.2f}" for c in cpus[(label, case)])
+            lines.append(
+                f"| {label} | {case} | {statistics.median(measured):.2f} | {p90:.2f} | {per_turn} | {sizes[label]:,} |"
+            )
     return lines
 
 
-def _page_row(label: str, data_dir: Path, src: Path | None, pages: int, log: Path) -> str:
-    """One server's row: pages over one keep-alive connection, timed from sending to the whole body."""
+def _page_cases(
+    data_dir: Path, src: Path | None, pages: int, log: Path
+) -> dict[str, tuple[list[float], float, int]]:
+    """One server's pages of each case over one keep-alive connection, timed from sending to the whole
+    body, after a warm-up."""
+    found: dict[str, tuple[list[float], float, int]] = {}
+    database = sqlite3.connect(data_dir / "openovc.db", timeout=60, isolation_level=None)
     with openovc(data_dir, 1, src, log) as port:
         auth = {"Authorization": f"Bearer {token(port)}"}
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=60)
-        times: list[float] = []
-        body = b""
-        for n in range(pages + 5):
-            started = time.perf_counter()
-            conn.request("GET", "/api/virtual_machines?limit=500&show_optional_fields=true", headers=auth)
-            resp = conn.getresponse()
-            body = resp.read()
-            elapsed = time.perf_counter() - started
-            assert resp.status == 200, body[:200]
-            if n >= 5:  # after a warm-up
-                times.append(elapsed * 1000)
+        vms = [vm["id"] for vm in orjson.loads(_get(conn, auth))["virtual_machines"]]
+        assert len(vms) == 500
+        policy = database.execute("SELECT id FROM policies ORDER BY id LIMIT 1").fetchone()[0]
+        for case in CASES:
+            times: list[float] = []
+            body = b""
+            cpu = 0.0
+            for n in range(pages + 5):
+                if n == 5:  # after a warm-up
+                    cpu = cpu_seconds(SERVERS[port])
+                if case == CASES[1]:
+                    database.execute("UPDATE policies SET name = name WHERE id = ?", (policy,))
+                elif case == CASES[2]:
+                    step = 1 if n % 2 else -1  # back and forth: the federation stays as it was
+                    chosen = vms[(n * CHANGED) % 500 :][:CHANGED]
+                    marks = ",".join("?" * len(chosen))
+                    database.execute(
+                        "UPDATE virtual_machines SET hypervisor_consumed_cpu = hypervisor_consumed_cpu + ?"
+                        f" WHERE id IN ({marks})",
+                        (step, *chosen),
+                    )
+                started = time.perf_counter()
+                body = _get(conn, auth)
+                if n >= 5:  # after a warm-up
+                    times.append((time.perf_counter() - started) * 1000)
+            cpu = (cpu_seconds(SERVERS[port]) - cpu) * 1000 / pages
+            assert len(orjson.loads(body)["virtual_machines"]) == 500
+            found[case] = (times, cpu, len(body))
         conn.close()
-    assert len(orjson.loads(body)["virtual_machines"]) == 500
-    deciles = statistics.quantiles(times, n=10)
-    return f"| {label} | {statistics.median(times):.2f} | {deciles[8]:.2f} | {len(body):,} |"
+    database.close()
+    return found
+
+
+def _get(conn: http.client.HTTPConnection, auth: dict[str, str]) -> bytes:
+    conn.request("GET", PAGE, headers=auth)
+    resp = conn.getresponse()
+    body = resp.read()
+    assert resp.status == 200, body[:200]
+    return body
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -275,7 +352,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--rounds", type=int, default=3, help="turns of every server on every GET (default 3)"
     )
-    parser.add_argument("--pages", type=int, default=50, help="timed pages of 500 VMs (default 50)")
+    parser.add_argument("--pages", type=int, default=50, help="timed pages of 500 VMs per case (default 50)")
+    parser.add_argument("--turns", type=int, default=2, help="turns of each server on the page (default 2)")
+    parser.add_argument(
+        "--baseline-data-dir", type=Path, help="the baseline's copy of the store (default: --data-dir)"
+    )
     parser.add_argument("--skip-gets", action="store_true")
     parser.add_argument("--skip-page", action="store_true")
     args = parser.parse_args(argv)

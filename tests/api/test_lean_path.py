@@ -19,7 +19,7 @@ from openovc.api.lean import LeanPath
 from openovc.api.wire import CORK_BYTES, Corked
 from openovc.domain.auth import Role
 from tests.support.inprocess import BASIC, READER, Env, make_env, pick_vm
-from tests.support.tasks import media
+from tests.support.tasks import completed, media
 
 VENDOR = "application/vnd.simplivity.v1.14+json"
 # Set by the server (Date) or new for each request (X-Request-Id): every other header must be the same.
@@ -409,3 +409,26 @@ def test_a_failing_read_is_the_ordinary_path_s_500(pair: Pair, monkeypatch: pyte
     resp = pair.same(url, admin, answered_here=False)
     assert resp.status_code == 500
     assert resp.json()["exception"] == "com.simplivity.restapi.exceptions.InternalServerException"
+
+
+def test_a_page_shows_a_renamed_policy_and_a_vm_changed_elsewhere_both_ways(pair: Pair) -> None:
+    """The page's kept objects (storage/lean_reads, the VMs' change feed) are the ordinary path's after
+    a policy's rename through the API and a VM changed outside the server, as another process would."""
+    headers = {**pair.env.headers(), "Accept": VENDOR}
+    url = "/api/virtual_machines?show_optional_fields=true&limit=500"
+    first = pair.same(url, headers, answered_here=True).json()["virtual_machines"]
+    vm = first[0]
+    completed(
+        pair.env, "POST", f"/api/policies/{vm['policy_id']}/rename", pair.env.headers(), {"name": "Renamed"}
+    )
+    renamed = pair.same(url, headers, answered_here=True).json()["virtual_machines"]
+    assert [v["policy_name"] for v in renamed if v["policy_id"] == vm["policy_id"]] == [
+        "Renamed" for v in first if v["policy_id"] == vm["policy_id"]
+    ]
+    with pair.env.runtime.storage.engine.begin() as conn:
+        conn.exec_driver_sql(
+            "UPDATE virtual_machines SET hypervisor_cpu_count = 97 WHERE id = ?", (vm["id"],)
+        )
+    again = pair.same(url, headers, answered_here=True).json()["virtual_machines"]
+    assert again[0] == {**renamed[0], "hypervisor_cpu_count": 97}
+    assert again[1:] == renamed[1:]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from functools import partial
 from typing import Any, Protocol
 
 import orjson
@@ -24,7 +25,7 @@ from openovc.api.deps import Runtime
 from openovc.api.middleware import MAX_TARGET_BYTES, SECURITY_HEADERS, vendor_accept
 from openovc.api.observe import AccessLog, request_id
 from openovc.api.overload import InFlight
-from openovc.api.render import envelope, render_record
+from openovc.api.render import envelope, envelope_json, object_json, render_record
 from openovc.api.routes.tasks import task_body
 from openovc.api.server_metrics import ServerMetrics
 from openovc.domain.auth import EMERGENCY_GRANT, TokenVerdict
@@ -85,6 +86,17 @@ class LeanReads(Protocol):
 
     def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page | None:
         """One page, as FederationReader.page finds it (the same); None: the reader's own is used."""
+        ...
+
+    def page_objects(
+        self,
+        coll: Collection[Any],
+        query: CollectionQuery,
+        columns: Sequence[str],
+        render: Callable[[Sequence[str], Sequence[Sequence[object]]], list[bytes]],
+    ) -> tuple[int, list[bytes]] | None:
+        """One page as its count and each object's JSON from `render` (objects no commit changed may be
+        kept from an earlier page); None: `page` is used."""
         ...
 
 
@@ -268,6 +280,9 @@ class LeanPath:
             # As services.reads.list_objects (no fixed filters on these routes).
             query = parse_collection_query(coll, params)
             columns = visible_fields(coll, query)
+            objects = lean_reads.page_objects(coll, query, columns, partial(object_json, coll))
+            if objects is not None:
+                return envelope_json(coll, objects[0], objects[1], query.offset, query.limit)
             page = lean_reads.page(coll, query, columns) or reader.page(coll, query, columns)
             return orjson.dumps(envelope(coll, page, query.offset, query.limit))
 

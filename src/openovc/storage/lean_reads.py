@@ -7,6 +7,14 @@ and holds back no checkpoint. SQLAlchemy's checkout, reset and rollback around s
 the read. A page's 20,000 values come as the driver's tuples: SQLAlchemy's rows and result processing
 cost about as much as the statement. SQLite's `PRAGMA data_version` (2 us) moves with every commit of any
 other connection, of any process: an answer made since it last moved is still the answer.
+
+A page of a collection with a change feed (storage/change_feed.py: the VMs) keeps each object's rendered
+JSON, per column set, across commits that do not change it: each read asks the feed, in the page's own
+read transaction, which keys changed since the sequence the kept objects were made at, forgets exactly
+those, reads the page's keys in order (the page's composition always comes from the store) and reads
+and renders only the objects it does not keep. PostgreSQL keeps none: concurrent writers take their
+sequences in one order and commit in another, so "every change after N" is not a prefix a reader could
+trust without tracking transaction ids.
 """
 
 from __future__ import annotations
@@ -19,18 +27,29 @@ from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.dialects import sqlite
+from sqlalchemy.sql.compiler import SQLCompiler
+from sqlalchemy.sql.expression import ClauseElement
 
 from openovc.domain.catalog import BY_PLURAL
-from openovc.domain.fields import Collection, Kind
+from openovc.domain.fields import Collection, Kind, Op
 from openovc.domain.ports.federation import Page, Record
 from openovc.domain.query import CollectionQuery
-from openovc.storage import querying, tables
+from openovc.storage import change_feed, querying, tables
 from openovc.storage.engine import reads
 from openovc.storage.repositories import SqlFederationReader
 from openovc.storage.transaction import find_statement
 
 # The answers kept per thread, in bytes: past this, none is added until the store changes.
 MAX_KEPT_BYTES = 64 * 1024 * 1024
+# The objects' JSON kept per collection with a change feed, in bytes, and column sets (the clients'
+# `fields` choose them): past either, everything kept is forgotten and kept again as read.
+MAX_OBJECT_BYTES = 64 * 1024 * 1024
+MAX_COLUMN_SETS = 16
+# Keys per statement when the page's objects not kept are read by key.
+_BY_KEY_CHUNK = 500
+
+# Each object's JSON from its stored row: (columns, rows) -> one `bytes` per row (api.render's).
+Render = Callable[[Sequence[str], Sequence[Sequence[object]]], list[bytes]]
 
 
 class _Reading:
@@ -45,6 +64,65 @@ class _Reading:
         self.kept_bytes = 0
 
 
+class _Objects:
+    """One collection's kept objects, per column set, as they were at the feed's sequence `seq`."""
+
+    __slots__ = ("by_columns", "lock", "nbytes", "seq")
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.seq = -1  # none kept yet
+        self.by_columns: dict[tuple[str, ...], dict[str, bytes]] = {}
+        self.nbytes = 0
+
+    def forget(self) -> None:
+        self.by_columns.clear()
+        self.nbytes = 0
+
+    def sync(self, conn: sqlite3.Connection, feed: str, seq: int) -> None:
+        """Forget what changed between `self.seq` and `seq`, as the read transaction of `conn` sees the
+        feed (under the lock). Behind by more than the feed keeps, or a gap in the sequences (a feed
+        emptied; SQLite gives them in turn otherwise): everything."""
+        if seq == self.seq:
+            return
+        behind = seq - self.seq
+        if self.seq < 0 or behind < 0 or behind > change_feed.FEED_ROWS:
+            # behind < 0: this read's snapshot is older than what is kept (or the feed began again).
+            self.forget()
+        else:
+            changed = conn.execute(f"SELECT * FROM {feed} WHERE seq > ?", (self.seq,)).fetchall()
+            if len(changed) != behind:
+                self.forget()
+            else:
+                for kept in self.by_columns.values():
+                    for _, key in changed:
+                        gone = kept.pop(key, None)
+                        if gone is not None:
+                            self.nbytes -= len(gone)
+        self.seq = seq
+
+    def add(self, seq: int, columns: tuple[str, ...], made: dict[str, bytes]) -> None:
+        """Keep objects made in a read at `seq`, unless what is kept has moved past it since."""
+        size = sum(map(len, made.values()))
+        with self.lock:
+            if self.seq != seq:
+                return
+            kept = self.by_columns.get(columns)
+            if self.nbytes + size > MAX_OBJECT_BYTES or (
+                kept is None and len(self.by_columns) >= MAX_COLUMN_SETS
+            ):
+                self.forget()
+                kept = None
+                if size > MAX_OBJECT_BYTES:
+                    return
+            if kept is None:
+                kept = self.by_columns[columns] = {}
+            for key, json in made.items():
+                old = kept.get(key)
+                self.nbytes += len(json) - (len(old) if old is not None else 0)
+                kept[key] = json
+
+
 class LeanReads:
     """What the lean path reads through; on PostgreSQL (or an in-memory SQLite) nothing of its own."""
 
@@ -52,6 +130,7 @@ class LeanReads:
         self.engine = reads(engine)
         self._path = _database_file(engine)
         self._local = threading.local()
+        self._objects = {plural: _Objects() for plural in change_feed.FEEDS}
 
     def inline(self) -> bool:
         """Whether `record` may run on the event loop: a local file, read on a connection of its own."""
@@ -129,6 +208,50 @@ class LeanReads:
                 count = int(conn.execute(querying.count_select(coll, where)).scalar_one())
         return Page(count=count, columns=tuple(columns), rows=rows)
 
+    def page_objects(
+        self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str], render: Render
+    ) -> tuple[int, list[bytes]] | None:
+        """One page as (the count of matches, each object's JSON from `render`), the objects no commit
+        has changed since they were rendered kept; None where there is no change feed (PostgreSQL, an
+        in-memory SQLite, a collection without one) or for a filter by cluster group (its SQL reads the
+        store): `page` then reads it."""
+        objects = self._objects.get(coll.plural)
+        if objects is None or self._path is None or not _plain(query):
+            return None
+        names = tuple(columns)
+        statements = _page_sql(coll.plural, query, names)
+        # This thread's own connection, in one read transaction: keys, objects, feed and count agree.
+        conn = self._reading().conn
+        conn.execute("BEGIN")
+        try:
+            feed = change_feed.feed_table(coll.plural)
+            found = conn.execute("SELECT seq FROM sqlite_sequence WHERE name = ?", (feed,)).fetchone()
+            seq = found[0] if found else 0
+            with objects.lock:
+                objects.sync(conn, feed, seq)
+                warm = bool(objects.by_columns.get(names))
+            kept: dict[str, bytes] = {}
+            if warm:
+                keys = [row[0] for row in conn.execute(*statements.keys)]
+                with objects.lock:  # as of this read's snapshot, unless another read has moved them on
+                    if objects.seq == seq:
+                        have = objects.by_columns.get(names, {})
+                        kept = {k: json for k in keys if (json := have.get(k)) is not None}
+                made = _objects_by_key(conn, coll, names, [k for k in keys if k not in kept], render)
+            else:  # nothing kept for these columns: the page's rows at once, with their keys
+                rows = conn.execute(*statements.rows).fetchall()
+                keys = [row[0] for row in rows]
+                made = dict(zip(keys, render(names, [row[1:] for row in rows]), strict=True))
+            if query.offset == 0 and len(keys) < query.limit:
+                count = len(keys)  # the page holds every match: no need to count again
+            else:
+                count = int(conn.execute(*statements.count).fetchone()[0])
+        finally:
+            conn.execute("COMMIT")  # a read: ends its snapshot
+        if made:
+            objects.add(seq, names, made)
+        return count, [kept.get(k) or made[k] for k in keys]
+
     def _reading(self) -> _Reading:
         reading: _Reading | None = getattr(self._local, "reading", None)
         if reading is None:
@@ -136,8 +259,64 @@ class LeanReads:
             # Autocommit (isolation_level None): no statement leaves a read transaction open.
             conn = sqlite3.connect(self._path, timeout=30, isolation_level=None, check_same_thread=True)
             conn.execute("PRAGMA query_only=ON")
+            conn.execute("PRAGMA case_sensitive_like=ON")  # as the engine's connections (a page's filters)
             reading = self._local.reading = _Reading(conn)
         return reading
+
+
+class _PageSql:
+    """A page's statements as SQLite's text and values: its keys, its rows with their keys, its count."""
+
+    __slots__ = ("count", "keys", "rows")
+
+    def __init__(self, keys: _Sql, rows: _Sql, count: _Sql) -> None:
+        self.keys, self.rows, self.count = keys, rows, count
+
+
+_Sql = tuple[str, tuple[object, ...]]
+_SQLITE = sqlite.dialect()
+# The values a filter binds that sqlite3 takes as SQLAlchemy's SQLite types would bind them.
+_PLAIN_VALUES = (str, int, float)
+
+
+def _plain(query: CollectionQuery) -> bool:
+    """Whether the query's SQL is known from the query alone, with values sqlite3 binds as they are."""
+    return all(
+        c.op is not Op.CLUSTER_GROUP and all(isinstance(v, _PLAIN_VALUES) for v in c.values)
+        for c in query.conditions
+    )
+
+
+@lru_cache(maxsize=256)
+def _page_sql(plural: str, query: CollectionQuery, names: tuple[str, ...]) -> _PageSql:
+    """querying's SELECTs of a page (as the engine path runs them), compiled once per query: SQLAlchemy's
+    statement building, compiled cache lookup and execution cost about as much as SQLite's work here."""
+    coll = BY_PLURAL[plural]
+    keys, where = querying.page_select(None, coll, query, (coll.key,))
+    rows, _ = querying.page_select(None, coll, query, (coll.key, *names))
+    return _PageSql(_qmark(keys), _qmark(rows), _qmark(querying.count_select(coll, where)))
+
+
+def _qmark(stmt: ClauseElement) -> _Sql:
+    compiled = stmt.compile(dialect=_SQLITE)
+    assert isinstance(compiled, SQLCompiler)
+    params = compiled.construct_params()
+    return compiled.string, tuple(params[name] for name in compiled.positiontup or ())
+
+
+def _objects_by_key(
+    conn: sqlite3.Connection, coll: Collection[Any], names: tuple[str, ...], keys: list[str], render: Render
+) -> dict[str, bytes]:
+    """The objects of `keys`, read (their key first) and rendered, by key."""
+    selected = ", ".join(f'"{name}"' for name in (coll.key, *names))
+    made: dict[str, bytes] = {}
+    for start in range(0, len(keys), _BY_KEY_CHUNK):
+        chunk = keys[start : start + _BY_KEY_CHUNK]
+        marks = ",".join("?" * len(chunk))
+        sql = f'SELECT {selected} FROM "{coll.plural}" WHERE "{coll.key}" IN ({marks})'
+        rows = conn.execute(sql, chunk).fetchall()
+        made.update(zip((row[0] for row in rows), render(names, [row[1:] for row in rows]), strict=True))
+    return made
 
 
 def _database_file(engine: Engine) -> str | None:

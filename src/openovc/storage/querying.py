@@ -43,7 +43,7 @@ def _cluster_ids_of_groups(conn: Connection, group_ids: Sequence[object]) -> lis
 
 
 def _clause(
-    conn: Connection, coll: Collection[Any], table: Table, cond: Condition, insensitive: bool
+    conn: Connection | None, coll: Collection[Any], table: Table, cond: Condition, insensitive: bool
 ) -> ColumnElement[bool]:
     column = table.c[cond.field]
     fld = coll.field(cond.field)
@@ -58,11 +58,14 @@ def _clause(
         return column <= cond.values[0]
     if cond.op is Op.BOOL:
         return column == cond.values[0]
+    assert conn is not None, "a cluster group's filter reads the store's groups"
     cluster_ids = _cluster_ids_of_groups(conn, cond.values)
     return column.in_(cluster_ids) if cluster_ids else false()
 
 
-def where_clause(conn: Connection, coll: Collection[Any], query: CollectionQuery) -> ColumnElement[bool]:
+def where_clause(
+    conn: Connection | None, coll: Collection[Any], query: CollectionQuery
+) -> ColumnElement[bool]:
     table = tables.COLLECTION_TABLES[coll.plural]
     return and_(true(), *(_clause(conn, coll, table, c, query.case_insensitive) for c in query.conditions))
 
@@ -80,9 +83,10 @@ def _order_by(coll: Collection[Any], table: Table, query: CollectionQuery) -> li
 
 
 def page_select(
-    conn: Connection, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]
+    conn: Connection | None, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]
 ) -> tuple[Select[tuple[object, ...]], ColumnElement[bool]]:
-    """The SELECT of one page of `columns`, and the WHERE clause for counting."""
+    """The SELECT of one page of `columns`, and the WHERE clause for counting. `conn` reads the cluster
+    groups a filter names (None: the query has no such filter)."""
     table = tables.COLLECTION_TABLES[coll.plural]
     where = where_clause(conn, coll, query)
     stmt = (

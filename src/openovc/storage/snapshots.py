@@ -54,10 +54,11 @@ from openovc.storage.snapshot_load import replace_tables
 from openovc.storage.transaction import write_transaction
 
 # Who may log in and their sessions, the controller's own configuration, the live server processes, the
-# snapshots themselves, and the server state (kept apart: see _state).
+# snapshots themselves, the server state (kept apart: see _state), and the VMs' change feed (a restore's
+# own changes go into it: see storage/change_feed.py).
 NOT_FEDERATION = frozenset(
     {"users", "tokens", "role_assignments", "login_attempts", "certificates", "server_instances",
-     "snapshots", "server_state"}
+     "snapshots", "server_state", "virtual_machines_changes"}
 )  # fmt: skip
 RESTORES_KEY = "restores"  # in server_state: how many restores the store has seen
 SAVED, INITIAL = "saved", "initial"

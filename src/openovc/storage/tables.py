@@ -22,6 +22,7 @@ from sqlalchemy.types import TypeEngine
 
 from openovc.domain import catalog
 from openovc.domain.fields import Collection, Kind
+from openovc.storage import change_feed
 
 metadata = MetaData(
     naming_convention={
@@ -452,3 +453,6 @@ snapshots = Table(
     Column("summary", Text, nullable=False),
     Column("body", LargeBinary, nullable=False),
 )
+
+# The VMs' change feed, filled by triggers on SQLite (storage/change_feed.py), read by storage/lean_reads.py.
+vm_changes = change_feed.declare(metadata, "virtual_machines")
