@@ -23,6 +23,7 @@ from openovc.storage.engine import make_engine, migrate
 from openovc.storage.lean_reads import LeanReads
 from openovc.storage.loading import load_federation
 from openovc.storage.repositories import SqlFederationReader
+from openovc.storage.snapshots import SqlSnapshotStore
 from tests.support.databases import database_url
 from tests.support.inprocess import START
 
@@ -221,6 +222,31 @@ def test_a_reader_further_behind_than_the_feed_keeps_forgets_everything(
     _write(engine, "UPDATE virtual_machines SET name = name")  # every VM: more changes than it keeps
     assert _page(reads, render, EVERY_FIELD) == _expected(engine, EVERY_FIELD)
     assert len(render.rendered) == len(_alive(engine))
+
+
+def test_a_restore_writes_nothing_to_the_feed_and_every_reader_forgets_all(engine: Engine) -> None:
+    snapshots = SqlSnapshotStore(engine, lambda: 0)
+    snapshots.save("before")
+    reads, render = LeanReads(engine), Rendering()
+    vm = _alive(engine)[2]
+    _write(engine, "UPDATE virtual_machines SET name = 'zz-renamed' WHERE id = ?", vm)
+    _page(reads, render, EVERY_FIELD)
+    with engine.connect() as conn:
+        changes = conn.scalar(select(func.count()).select_from(tables.vm_changes))
+    render.rendered.clear()
+    assert snapshots.restore("before", "test") is not None
+    with engine.connect() as conn:
+        assert conn.scalar(select(func.count()).select_from(tables.vm_changes)) == changes
+        triggers = conn.exec_driver_sql("SELECT name FROM sqlite_master WHERE type = 'trigger'").scalars()
+        assert sorted(triggers) == [f"{FEED}_delete", f"{FEED}_insert", f"{FEED}_update"]
+    body = _page(reads, render, EVERY_FIELD)
+    assert body == _expected(engine, EVERY_FIELD)
+    assert "zz-renamed" not in body.decode()
+    assert len(render.rendered) == len(_alive(engine))
+    _write(engine, "UPDATE virtual_machines SET name = 'yy-after' WHERE id = ?", vm)  # followed again
+    render.rendered.clear()
+    assert _page(reads, render, EVERY_FIELD) == _expected(engine, EVERY_FIELD)
+    assert render.rendered == [vm]
 
 
 def test_objects_made_in_an_older_read_are_not_kept(engine: Engine) -> None:

@@ -10,6 +10,8 @@ PostgreSQL has no feed: concurrent writers commit their sequences out of order (
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import DDL, Column, Integer, MetaData, PrimaryKeyConstraint, String, Table, event
 
 # The collections with a feed, by table: their key column.
@@ -39,6 +41,15 @@ def declare(metadata: MetaData, table: str) -> Table:
         trigger = DDL(sql)  # type: ignore[no-untyped-call]
         event.listen(feed, "after_create", trigger.execute_if(dialect="sqlite"))
     return feed
+
+
+def forget_all(cursor: Any) -> None:
+    """After rows were replaced with the triggers off (a snapshot's restore): move each feed's sequence
+    past what any reader follows, so every reader forgets all it kept (on SQLite's DB-API cursor)."""
+    for table in FEEDS:
+        name = feed_table(table)
+        cursor.execute("INSERT OR IGNORE INTO sqlite_sequence (name, seq) SELECT ?, 0", (name,))
+        cursor.execute("UPDATE sqlite_sequence SET seq = seq + ? WHERE name = ?", (FEED_ROWS + 1, name))
 
 
 def _triggers(table: str, key: str) -> list[str]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Table
 
+from openovc.storage import change_feed
 from openovc.storage.snapshot_file import SnapshotFile
 
 REBUILD_ROWS = 5_000  # from this many rows on, a table's indexes are built again rather than kept up
@@ -55,6 +56,14 @@ def _sqlite_rows(cursor: Any, file: SnapshotFile, names: list[str], big: list[st
     ).fetchall()
     for name, _ in indexes:
         cursor.execute(f"DROP INDEX {_quoted(name)}")
+    # The change feeds' triggers too: a restore changes everything, so their readers forget it all at once
+    # (change_feed.forget_all) rather than a row at a time (each trigger a write: 10,000 VMs' took 0.5 s).
+    every = ", ".join("?" * len(names))
+    triggers = cursor.execute(
+        f"SELECT name, sql FROM sqlite_master WHERE type = 'trigger' AND tbl_name IN ({every})", names
+    ).fetchall()
+    for name, _ in triggers:
+        cursor.execute(f"DROP TRIGGER {_quoted(name)}")
     for name in names:
         cursor.execute(f"DELETE FROM {_quoted(name)}")
     written = 0
@@ -63,8 +72,10 @@ def _sqlite_rows(cursor: Any, file: SnapshotFile, names: list[str], big: list[st
         values = ", ".join("?" * len(frame.columns))
         cursor.executemany(f"INSERT INTO {_quoted(frame.table)} ({columns}) VALUES ({values})", frame.rows)
         written += len(frame.rows)
-    for _, sql in indexes:
+    for _, sql in [*indexes, *triggers]:
         cursor.execute(sql)
+    if triggers:
+        change_feed.forget_all(cursor)
     if big:
         # Dropping an index dropped its statistics: sampled ones again, as a loaded federation has them.
         cursor.execute("PRAGMA analysis_limit=1000")
