@@ -46,6 +46,7 @@ from openovc.domain.ports.federation import FederationReader, Page, R, Record, T
 from openovc.domain.ports.operations import (
     DriveRebuild,
     GuestCredentials,
+    GuestFacts,
     HostFault,
     OperationsState,
     RestoredFile,
@@ -124,6 +125,7 @@ class OperationsData:
     rebuilds: dict[tuple[str, str], DriveRebuild] = field(default_factory=dict)  # (host, slot) -> its rebuild
     store_credentials: dict[str, StoreCredentials] = field(default_factory=dict)
     guest_credentials: dict[str, GuestCredentials] = field(default_factory=dict)
+    guest_facts: dict[str, GuestFacts] = field(default_factory=dict)
     restored: dict[str, list[RestoredFile]] = field(default_factory=dict)
     marks: dict[tuple[str, str], int] = field(default_factory=dict)
     slots: dict[tuple[str, str, int], str] = field(default_factory=dict)  # (rule, VM, slot) -> backup id
@@ -141,6 +143,7 @@ class OperationsData:
             rebuilds=dict(self.rebuilds),
             store_credentials=dict(self.store_credentials),
             guest_credentials=dict(self.guest_credentials),
+            guest_facts=dict(self.guest_facts),
             restored={vm: list(files) for vm, files in self.restored.items()},
             marks=dict(self.marks),
             slots=dict(self.slots),
@@ -224,6 +227,15 @@ class MemoryOperationsState:
 
     def put_guest_credentials(self, credentials: GuestCredentials) -> None:
         self.data.guest_credentials[credentials.vm_id] = credentials
+
+    def guest_facts(self, vm_id: str) -> GuestFacts | None:
+        return self.data.guest_facts.get(vm_id)
+
+    def put_guest_facts(self, facts: GuestFacts) -> None:
+        self.data.guest_facts[facts.vm_id] = facts
+
+    def drop_guest_facts(self, vm_id: str) -> bool:
+        return self.data.guest_facts.pop(vm_id, None) is not None
 
     def restored_files(self, vm_id: str) -> list[RestoredFile]:
         # Oldest first; files restored at the same time keep the order they were added in.

@@ -381,6 +381,9 @@ class _State:
     def restored_files(self, vm_id: str) -> list[RestoredFile]:
         return self.restored.get(vm_id, [])
 
+    def guest_facts(self, vm_id: str) -> None:
+        del vm_id  # nothing recorded for any VM: the guest is read from its row
+
 
 class _Store:
     def __init__(self, **restored: list[RestoredFile]) -> None:

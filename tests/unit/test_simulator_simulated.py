@@ -748,17 +748,66 @@ def test_guest_os_reads_the_row(fed: MemoryFederation, sim: SimulatedFederation)
     assert {sim.guest_os(_vm(v)) for v in _vms(fed, app_aware_vm_status="INVALID_OS")} == {LINUX}
 
 
-@pytest.mark.xfail(
-    strict=True, reason="src bug: a clone's guest OS is guessed afresh from its new id and name"
-)
 def test_a_clone_runs_the_guest_of_its_source(fed: MemoryFederation, sim: SimulatedFederation) -> None:
     """A clone (or a moved or restored VM) has its source's disks, so its source's guest; but
     new_identity resets app_aware_vm_status, and with VMXNET3 NICs and a name that hints nothing, the
-    OS is drawn from the new id's hash (here a Windows VDI desktop comes back as Linux)."""
+    OS is drawn from the new id's hash (here a Windows VDI desktop comes back as Linux).
+
+    The clone's row cannot tell (the API's VM has no OS field): the simulator records the source's guest
+    for the new VM in the operation's transaction (guest_copied), and guest_os reads it from the state."""
     source = next(v for v in _vms(fed, app_aware_vm_status="CAPABLE") if str(v["name"]).startswith("vdi-")
                   and all(n.get("adapter_type") == "VMXNET3" for n in v["network_interfaces"]))  # fmt: skip
     clones = [{**source, **sim.new_identity(_vm(source), f"id-{i}", f"clone-{i}", START)} for i in range(20)]
-    assert {sim.guest_os(_vm(c)) for c in clones} == {sim.guest_os(_vm(source))} == {WINDOWS}
+    assert LINUX in {sim.guest_os(_vm(c)) for c in clones}  # the row alone: the hash's guess
+    with fed.writing() as txn:
+        for clone in clones:
+            sim.guest_copied(txn, _vm(source), str(clone["id"]))
+    with fed.reading() as state:
+        assert (
+            {sim.guest_os(_vm(c), state) for c in clones} == {sim.guest_os(_vm(source), state)} == {WINDOWS}
+        )
+
+
+@pytest.mark.parametrize("family", [WINDOWS, LINUX])
+def test_a_clone_of_a_clone_of_a_stopped_vm_runs_its_guest(
+    fed: MemoryFederation, sim: SimulatedFederation, family: str
+) -> None:
+    status = "CAPABLE" if family == WINDOWS else "INVALID_OS"
+    vm = next(
+        v
+        for v in _vms(fed, app_aware_vm_status=status)
+        if v["hypervisor_virtual_machine_power_state"] == "ON"
+    )
+    with fed.writing() as txn:
+        sim.guest_stopped(txn, _vm(vm))
+        txn.update(VIRTUAL_MACHINES, vm["id"], {"app_aware_vm_status": "VMWARE_TOOLS_UNAVAILABLE"})
+    stopped = fed.row(VIRTUAL_MACHINES, str(vm["id"]))
+    first = {**stopped, **sim.new_identity(_vm(stopped), "first", "first", START)}
+    second = {**first, **sim.new_identity(_vm(first), "second", "second", START)}
+    with fed.writing() as txn:
+        sim.guest_copied(txn, _vm(stopped), "first")
+        txn.insert(VIRTUAL_MACHINES, first)
+        sim.guest_copied(txn, _vm(first), "second")
+    with fed.reading() as state:
+        assert [sim.guest_os(_vm(v), state) for v in (stopped, first, second)] == [family] * 3
+        # What Tools knew is the stopped VM's own: the clones have not reported yet.
+        assert [sim.guest_started(state, _vm(v)) for v in (stopped, first, second)] == [
+            status,
+            "UNKNOWN",
+            "UNKNOWN",
+        ]
+
+
+def test_a_vm_removed_forgets_its_guest(fed: MemoryFederation, sim: SimulatedFederation) -> None:
+    vm = _running(fed)
+    with fed.writing() as txn:
+        sim.guest_stopped(txn, _vm(vm))
+    with fed.reading() as state:
+        assert state.guest_facts(str(vm["id"])) is not None
+    with fed.writing() as txn:
+        sim.remove_vm(txn, _vm(vm))
+    with fed.reading() as state:
+        assert state.guest_facts(str(vm["id"])) is None
 
 
 def test_restore_files_quick_check_and_what_they_write(

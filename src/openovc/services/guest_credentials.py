@@ -5,7 +5,7 @@ How a simulated guest answers a login (the emulator cannot ask a real one):
 - Every guest has one administrator account: `root` on a Linux guest; `Administrator` on a Windows
   guest, written `Administrator`, `.\\Administrator` or `<DOMAIN>\\Administrator`, in any case (Windows
   account names ignore case). The guest's OS family is what the simulator's guest_os reads from
-  the VM's row, as file-level restore sees it.
+  the VM's row and what it recorded of the guest, as file-level restore sees it.
 - Until backup_parameters has stored credentials that the guest accepted, the guest accepts its
   administrator account with any non-empty password. From then on it accepts exactly those
   credentials (the password is checked against the stored hash), so what validate_backup_credentials
@@ -28,7 +28,7 @@ from typing import Any
 from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, TaskError
 from openovc.domain.ports.federation import FederationReader, Record, Txn
-from openovc.domain.ports.operations import GuestCredentials
+from openovc.domain.ports.operations import GuestCredentials, OperationsState
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import LINUX, Simulator
 from openovc.domain.records import VirtualMachine
@@ -53,12 +53,17 @@ def _same_account(family: str, known: str, username: str) -> bool:
 
 
 def accepts(
-    sim: Simulator, vm: VirtualMachine, known: GuestCredentials | None, username: str, password: str
+    sim: Simulator,
+    state: OperationsState,
+    vm: VirtualMachine,
+    known: GuestCredentials | None,
+    username: str,
+    password: str,
 ) -> bool:
     """Whether the guest accepts this login (see the module's docstring)."""
     if username == "" or password == "":
         return False
-    family = sim.guest_os(vm)
+    family = sim.guest_os(vm, state)
     if known is not None and known.account_username is not None and known.account_password_hash is not None:
         return _same_account(family, known.account_username, username) and verify_password(
             known.account_password_hash, password
@@ -84,7 +89,7 @@ def validate(
         return POWERED_OFF
     with store.reading() as state:
         known = state.guest_credentials(vm_id)
-    return VALID if accepts(sim, vm, known, username, password) else INVALID
+        return VALID if accepts(sim, state, vm, known, username, password) else INVALID
 
 
 # -------------------------------------------------------------------------------- backup parameters
@@ -109,6 +114,7 @@ def set_backup_parameters(
             raise InvalidBody(f"Invalid body: {field}: must not be empty")
     with store.reading() as state:
         known = state.guest_credentials(vm_id)
+        accepted = accepts(sim, state, vm, known, username, password)
     # The guest is asked now, while the password is at hand; the task only ever sees its hash.
     payload = {
         "vm": vm_id,
@@ -116,14 +122,14 @@ def set_backup_parameters(
         "password_hash": hash_password(password),
         "override": override,
         "app_aware_type": app_aware_type,
-        "accepted": accepts(sim, vm, known, username, password),
+        "accepted": accepted,
         "asked": known.account_password_hash if known is not None else None,
     }
     return tasks.submit("virtual_machine.backup_parameters", payload, [vm_id])
 
 
-def _status(sim: Simulator, vm: VirtualMachine, accepted: bool) -> str:
-    if sim.guest_os(vm) == LINUX:
+def _status(sim: Simulator, state: OperationsState, vm: VirtualMachine, accepted: bool) -> str:
+    if sim.guest_os(vm, state) == LINUX:
         on = vm["hypervisor_virtual_machine_power_state"] == "ON"
         return "INVALID_OS" if on else str(vm["app_aware_vm_status"])
     return "VALID_CREDS" if accepted else "INVALID_CREDS"
@@ -160,7 +166,7 @@ def _run_backup_parameters(
             else (known.account_password_hash if known else None),
         )
     )
-    status = _status(sim, vm, accepted or bool(payload["override"]))
+    status = _status(sim, state, vm, accepted or bool(payload["override"]))
     txn.update(VIRTUAL_MACHINES, vm["id"], {"app_aware_vm_status": status})
     return [AffectedObject(vm["id"], VM)]
 

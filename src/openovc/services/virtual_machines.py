@@ -69,7 +69,7 @@ def _power_to(state: str) -> Callable[[Simulator, Txn, Mapping[str, Any], dateti
                 # A running guest uses a steady share of what it was given; a stopped one nothing.
                 "hypervisor_consumed_cpu": cpus * 260 if on else 0,
                 "hypervisor_consumed_memory": memory // 4 if on else 0,
-                "app_aware_vm_status": _app_aware_after_power(vm, on),
+                "app_aware_vm_status": _app_aware_after_power(sim, txn, vm, on),
             },
         )
         return _vm(vm["id"])
@@ -77,14 +77,12 @@ def _power_to(state: str) -> Callable[[Simulator, Txn, Mapping[str, Any], dateti
     return run
 
 
-def _app_aware_after_power(vm: VirtualMachine, on: bool) -> str:
+def _app_aware_after_power(sim: Simulator, txn: Txn, vm: VirtualMachine, on: bool) -> str:
+    # A stopped guest's Tools cannot report; once it runs again, it reports what it knew before.
     if not on:
+        sim.guest_stopped(txn, vm)
         return "VMWARE_TOOLS_UNAVAILABLE"
-    return (
-        "UNKNOWN"
-        if vm["app_aware_vm_status"] == "VMWARE_TOOLS_UNAVAILABLE"
-        else str(vm["app_aware_vm_status"])
-    )
+    return sim.guest_started(txn.state(), vm)
 
 
 # ------------------------------------------------------------------------------------------ policy
@@ -120,6 +118,7 @@ def _run_clone(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: dateti
     new = new_id()
     sim.clone_vm(txn, vm, datastore, new, now)
     txn.insert(VIRTUAL_MACHINES, {**vm, **sim.new_identity(vm, new, payload["name"], now)})
+    sim.guest_copied(txn, vm, new)
     return _vm(new)
 
 
@@ -159,6 +158,7 @@ def _run_move(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: datetim
     if target["omnistack_cluster_id"] != vm["omnistack_cluster_id"]:
         moved.update(sim.placement(txn, target))
     sim.move_vm(txn, vm, moved, target)
+    sim.guest_copied(txn, vm, str(moved["id"]))
     # The moved VM is a new object; the old one is gone, but its backups stay (they name it DELETED).
     txn.update(VIRTUAL_MACHINES, vm["id"], {"state": "DELETED", "deleted_at": stamp(now)})
     txn.update_where(BACKUPS, {"virtual_machine_id": vm["id"]}, {"virtual_machine_state": "DELETED"})

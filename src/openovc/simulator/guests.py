@@ -12,7 +12,7 @@ import orjson
 from openovc.domain import timefmt
 from openovc.domain.catalog import VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, InvalidParameter
-from openovc.domain.ports.operations import OperationsState, RestoredFile
+from openovc.domain.ports.operations import GuestFacts, OperationsState, RestoredFile
 from openovc.domain.ports.simulator import Rows
 from openovc.domain.records import Backup, VirtualMachine
 from openovc.domain.tasks import Codes, TaskFailure
@@ -20,9 +20,9 @@ from openovc.simulator import guest_files
 from openovc.simulator.guest_files import GuestVm
 
 
-def guest_vm(rows: Rows, backup: Mapping[str, Any]) -> GuestVm:
+def guest_vm(rows: Rows, backup: Mapping[str, Any], state: OperationsState | None = None) -> GuestVm:
     """The backed-up VM's disks come from its row (a deleted VM keeps one); its name from the backup,
-    since vSphere names disk files once, when they are created."""
+    since vSphere names disk files once, when they are created; its OS as guest_of reads it."""
     vm_id = str(backup["virtual_machine_id"])
     name = str(backup["virtual_machine_name"])
     row = rows.get(VIRTUAL_MACHINES, vm_id)
@@ -31,7 +31,7 @@ def guest_vm(rows: Rows, backup: Mapping[str, Any]) -> GuestVm:
         size = _int(backup.get("size"))
         allocated = max(guest_files.GiB, -(-size // guest_files.GiB) * guest_files.GiB)
         return GuestVm(vm_id, name, guest_files.guest_os(vm_id, name, None, ()), 1, allocated)
-    return guest_of(row, name)
+    return guest_of(row, state.guest_facts(vm_id) if state is not None else None, name)
 
 
 def with_restored(vm: GuestVm, state: OperationsState) -> GuestVm:
@@ -39,19 +39,31 @@ def with_restored(vm: GuestVm, state: OperationsState) -> GuestVm:
     return replace(vm, restored=tuple(state.restored_files(vm.id)))
 
 
-def guest_of(row: Mapping[str, Any], name: str | None = None) -> GuestVm:
-    """A VM's guest as its row shows it (`name`: the name its disk files were given, if not its own)."""
+def guest_of(row: Mapping[str, Any], facts: GuestFacts | None = None, name: str | None = None) -> GuestVm:
+    """A VM's guest as its row and the simulator's facts of it show it (`name`: the name its disk files
+    were given, if not its own). A recorded OS wins: the row's hints are lost when the guest stops
+    (VMware Tools no longer reports) or when a VM is made from another (new id and name)."""
     vm_id = str(row["id"])
     name = str(row["name"]) if name is None else name
-    os_family = guest_files.guest_os(
-        vm_id, name, _str(row.get("app_aware_vm_status")), _adapter_types(row.get("network_interfaces"))
-    )
+    os_family = os_of(row, facts)
     return GuestVm(
         vm_id,
         name,
         os_family,
         _int(row.get("hypervisor_virtual_disk_count")),
         _int(row.get("hypervisor_allocated_capacity")),
+    )
+
+
+def os_of(row: Mapping[str, Any], facts: GuestFacts | None) -> guest_files.OsFamily:
+    """The guest OS family of a VM: recorded in its facts, or read from its row."""
+    if facts is not None and facts.os_family in (guest_files.WINDOWS, guest_files.LINUX):
+        return guest_files.WINDOWS if facts.os_family == guest_files.WINDOWS else guest_files.LINUX
+    return guest_files.guest_os(
+        str(row["id"]),
+        str(row["name"]),
+        _str(row.get("app_aware_vm_status")),
+        _adapter_types(row.get("network_interfaces")),
     )
 
 
@@ -93,10 +105,10 @@ def check_landing(
     rows: Rows, state: OperationsState, backup: Backup, vm: VirtualMachine, paths: Sequence[str]
 ) -> None:
     """Each path resolves in the backup and has a place to land in the VM."""
-    guest = with_restored(guest_vm(rows, backup), state)
+    guest = with_restored(guest_vm(rows, backup, state), state)
     taken = taken_at(backup)
     resolved = [resolve(guest, taken, p) for p in paths]
-    into = guest_of(vm)
+    into = guest_of(vm, state.guest_facts(vm["id"]))
     for disk, partition, _ in resolved:
         guest_files.landing(disk, partition, into)
 
@@ -110,8 +122,8 @@ def written(
     now: datetime,
 ) -> list[RestoredFile]:
     """The files and directories restoring `paths` writes into the VM, in the order written."""
-    guest = with_restored(guest_vm(rows, backup), state)
-    target = guest_of(vm)
+    guest = with_restored(guest_vm(rows, backup, state), state)
+    target = guest_of(vm, state.guest_facts(vm["id"]))
     taken = taken_at(backup)
     at = int(now.timestamp())
     files: list[RestoredFile] = []

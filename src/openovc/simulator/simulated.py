@@ -14,7 +14,7 @@ from openovc.domain.clock import Clock
 from openovc.domain.hardware_faults import running_ms
 from openovc.domain.metrics import IoSpan, Performance, VmWorkload, Window
 from openovc.domain.ports.federation import Finder, Record, Txn
-from openovc.domain.ports.operations import OperationsState, RestoredFile
+from openovc.domain.ports.operations import GuestFacts, OperationsState, RestoredFile
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Rows
 from openovc.domain.records import Backup, BackupSource, Datastore, VirtualMachine
@@ -38,6 +38,9 @@ HISTORY_KEPT = [(43_200_000, 60_000), (604_800_000, 3_600_000), (5_184_000_000, 
 # 60 days by the day; past 3 years, gone (so are power changes, but the last one before).
 THIN_EVERY_S = 30.0
 IO_KEPT = [(604_800_000, 3_600_000), (5_184_000_000, 86_400_000), (94_608_000_000, 0)]
+# What VMware Tools reports of a running guest and reports again once it runs after a stop (not
+# VMWARE_TOOLS_UNAVAILABLE, nor UNKNOWN: those say nothing of the guest).
+TOOLS_KNEW = frozenset({"VALID_CREDS", "INVALID_CREDS", "CAPABLE", "INVALID_OS"})
 
 
 class SimulatedFederation:
@@ -133,6 +136,7 @@ class SimulatedFederation:
     def remove_vm(self, txn: Txn, vm: BackupSource) -> None:
         give_space(txn, str(vm["datastore_id"]), vm_data(vm))
         self._model(txn).delete(vm["id"])
+        txn.state().drop_guest_facts(vm["id"])
 
     def hosts_changed(self, txn: Txn, cluster_id: str) -> None:
         self._model(txn).touched[cluster_id] = None
@@ -163,8 +167,31 @@ class SimulatedFederation:
         live = [h["id"] for h in finder.find(HOSTS, omnistack_cluster_id=place) if h["state"] == "ALIVE"]
         return min(live, default=None)
 
-    def guest_os(self, vm: VirtualMachine) -> str:
-        return guests.guest_of(vm).os_family
+    def guest_os(self, vm: VirtualMachine, state: OperationsState | None = None) -> str:
+        return guests.os_of(vm, state.guest_facts(vm["id"]) if state is not None else None)
+
+    def guest_stopped(self, txn: Txn, vm: VirtualMachine) -> None:
+        state = txn.state()
+        known = state.guest_facts(vm["id"])
+        status = vm["app_aware_vm_status"]
+        if status in TOOLS_KNEW:
+            tools: str | None = str(status)
+        else:  # stopped again before Tools reported anything: what it knew before still holds
+            tools = known.tools_status if known is not None else None
+        state.put_guest_facts(GuestFacts(vm["id"], guests.os_of(vm, known), tools))
+
+    def guest_started(self, state: OperationsState, vm: VirtualMachine) -> str:
+        status = vm["app_aware_vm_status"]
+        if status != "VMWARE_TOOLS_UNAVAILABLE":
+            return str(status)
+        known = state.guest_facts(vm["id"])
+        return known.tools_status if known is not None and known.tools_status is not None else "UNKNOWN"
+
+    def guest_copied(self, txn: Txn, source: VirtualMachine, new_id: str) -> None:
+        state = txn.state()
+        # Its disks are the source's, so is its OS; Tools has yet to report on this new VM.
+        os_family = guests.os_of(source, state.guest_facts(source["id"]))
+        state.put_guest_facts(GuestFacts(new_id, os_family, None))
 
     # ---- backups -------------------------------------------------------------------------------
 
@@ -341,16 +368,18 @@ class SimulatedFederation:
     # ---- files in backups ----------------------------------------------------------------------
 
     def backup_disks(self, rows: Rows, backup: Backup) -> list[str]:
-        return [d.name for d in guests.guest_vm(rows, backup).disks()]
+        with self._store.reading() as state:
+            return [d.name for d in guests.guest_vm(rows, backup, state).disks()]
 
     def backup_partitions(self, rows: Rows, backup: Backup, disk_name: str) -> list[dict[str, object]]:
-        vm = guests.guest_vm(rows, backup)
+        with self._store.reading() as state:
+            vm = guests.guest_vm(rows, backup, state)
         return [p.as_json() for p in vm.partitions(vm.disk(disk_name))]
 
     def backup_files(
         self, rows: Rows, state: OperationsState, backup: Backup, disk_name: str, number: int, path: str
     ) -> list[dict[str, object]]:
-        vm = guests.with_restored(guests.guest_vm(rows, backup), state)
+        vm = guests.with_restored(guests.guest_vm(rows, backup, state), state)
         return [
             e.as_json() for e in guest_files.list_files(vm, disk_name, number, path, guests.taken_at(backup))
         ]

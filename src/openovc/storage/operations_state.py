@@ -17,6 +17,7 @@ from openovc.domain.ports.federation import Record
 from openovc.domain.ports.operations import (
     DriveRebuild,
     GuestCredentials,
+    GuestFacts,
     HostFault,
     RestoredFile,
     Resync,
@@ -144,6 +145,16 @@ class SqlOperationsState:
 
     def put_guest_credentials(self, credentials: GuestCredentials) -> None:
         self._put(tables.vm_guest_credentials, vars(credentials))
+
+    def guest_facts(self, vm_id: str) -> GuestFacts | None:
+        row = self._one(tables.guest_facts, vm_id)
+        return GuestFacts(**row) if row is not None else None
+
+    def put_guest_facts(self, facts: GuestFacts) -> None:
+        self._put(tables.guest_facts, vars(facts))
+
+    def drop_guest_facts(self, vm_id: str) -> bool:
+        return self._drop(tables.guest_facts, vm_id)
 
     def restored_files(self, vm_id: str) -> list[RestoredFile]:
         t = tables.restored_files

@@ -21,6 +21,7 @@ def federation_tables() -> list[Table]:
         tables.drive_rebuilds,
         tables.external_store_credentials,
         tables.vm_guest_credentials,
+        tables.guest_facts,
         tables.restored_files,
         tables.schedule_marks,
         tables.schedule_slots,

@@ -270,6 +270,15 @@ vm_guest_credentials = Table(
     Column("account_password_hash", Text, nullable=True),
 )
 
+# What the simulator knows of a VM's guest that its row may not show (domain/ports/operations.GuestFacts).
+guest_facts = Table(
+    "guest_facts",
+    metadata,
+    Column("vm_id", TEXT, primary_key=True),
+    Column("os_family", String(16), nullable=True),
+    Column("tools_status", String(32), nullable=True),
+)
+
 # Files restore_files wrote into a VM's guest (domain/guest_files.RestoredFile), oldest first by seq.
 restored_files = Table(
     "restored_files",

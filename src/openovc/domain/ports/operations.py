@@ -92,6 +92,20 @@ class GuestCredentials:
     account_password_hash: str | None
 
 
+@dataclass(frozen=True)
+class GuestFacts:
+    """What is known of a VM's guest that its row may no longer show (the simulator's own record).
+
+    `os_family`: what its disks run (a clone, a moved or a restored VM runs its source's);
+    `tools_status`: the app_aware_vm_status VMware Tools reported before the guest last stopped
+    (None when it reported nothing that tells), which it reports again once the guest runs.
+    """
+
+    vm_id: str
+    os_family: str | None
+    tools_status: str | None
+
+
 class OperationsState(Protocol):
     def shutdown(self, host_id: str) -> Shutdown | None: ...
 
@@ -144,6 +158,12 @@ class OperationsState(Protocol):
     def guest_credentials(self, vm_id: str) -> GuestCredentials | None: ...
 
     def put_guest_credentials(self, credentials: GuestCredentials) -> None: ...
+
+    def guest_facts(self, vm_id: str) -> GuestFacts | None: ...
+
+    def put_guest_facts(self, facts: GuestFacts) -> None: ...
+
+    def drop_guest_facts(self, vm_id: str) -> bool: ...
 
     def restored_files(self, vm_id: str) -> list[RestoredFile]:
         """What restore_files wrote into a VM, oldest first."""

@@ -77,8 +77,23 @@ class Simulator(Protocol):
         replica away that long has to catch up."""
         ...
 
-    def guest_os(self, vm: VirtualMachine) -> str:
-        """WINDOWS or LINUX: what the VM's guest runs, as its name, VMware Tools and NICs show it."""
+    def guest_os(self, vm: VirtualMachine, state: OperationsState | None = None) -> str:
+        """WINDOWS or LINUX: what the VM's guest runs, as the simulator recorded it (see guest_stopped,
+        guest_copied) or else as its name, VMware Tools and NICs show it. Without `state`, the row only."""
+        ...
+
+    def guest_stopped(self, txn: Txn, vm: VirtualMachine) -> None:
+        """The VM's guest stops running (powered off, or its disks restored): what VMware Tools knew of
+        it (`vm` as it was, its app_aware_vm_status and OS) is kept for when it runs again."""
+        ...
+
+    def guest_started(self, state: OperationsState, vm: VirtualMachine) -> str:
+        """The app_aware_vm_status of the VM (`vm` as it was) once powered on: what VMware Tools knew
+        before it stopped, or UNKNOWN when it did not report, or what the row says if it already tells."""
+        ...
+
+    def guest_copied(self, txn: Txn, source: VirtualMachine, new_id: str) -> None:
+        """A VM `new_id` is made from `source`'s disks (a clone, a move, a restore): it runs its guest."""
         ...
 
     # ---- backups -------------------------------------------------------------------------------

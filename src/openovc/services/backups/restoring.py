@@ -91,6 +91,7 @@ def _run_restore(sim: Simulator, txn: Txn, payload: Mapping[str, Any], now: date
     # Placed first: the restore's IO is on the host it runs on.
     vm.update(sim.restore_vm(txn, backup, vm, datastore, now))
     txn.insert(VIRTUAL_MACHINES, vm)
+    sim.guest_copied(txn, source, str(vm["id"]))
     return [AffectedObject(str(vm["id"]), VM)]
 
 
@@ -109,6 +110,8 @@ def _place(sim: Simulator, txn: Txn, vm: Record, datastore: Datastore) -> None:
 def _restore_over(sim: Simulator, txn: Txn, backup: Backup, now: datetime) -> list[AffectedObject]:
     vm = _restorable_over(txn, backup)
     capacity = sim.restore_over(txn, backup, vm, now)
+    # The same guest, stopped: what its Tools knew comes back once it runs (as after a power-off).
+    sim.guest_stopped(txn, vm)
     # vSphere registers the restored VM again: it comes back powered off.
     txn.update(
         VIRTUAL_MACHINES,
