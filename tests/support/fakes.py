@@ -689,6 +689,11 @@ class MemoryTxn:
     def delete_many(self, coll: Collection[Any], keys: Sequence[str]) -> list[str]:
         return [key for key in dict.fromkeys(keys) if self.delete(coll, key)]
 
+    def delete_at_most(self, coll: Collection[Any], keys: Sequence[str], field: str, value: Any) -> list[str]:
+        stored = self._stored(coll)
+        chosen = [k for k in dict.fromkeys(keys) if k in stored and stored[k].get(field) is not None]
+        return [k for k in chosen if stored[k][field] <= value and self.delete(coll, k)]
+
     def delete(self, coll: Collection[Any], key: str) -> bool:
         return self._stored(coll).pop(key, None) is not None
 

@@ -222,6 +222,24 @@ def delete_each_statement(plural: str, key: str) -> Prepared:
     )
 
 
+@lru_cache(maxsize=16)
+def delete_at_most_statement(plural: str, key: str, field: str, dialect: str) -> Prepared:
+    """DELETE of the rows whose keys are in :keys and whose `field` is at most :upto, returning their
+    keys: expiry's check and delete in one statement, where it read whole rows. :keys is an array on
+    PostgreSQL, a JSON array on SQLite (one prepared statement for any number: an IN list of binds would
+    be compiled anew for each length)."""
+    table = tables.COLLECTION_TABLES[plural]
+    if dialect == "postgresql":
+        chosen = _any_key(table.name, table.c[key])
+    else:
+        chosen = f'"{table.name}"."{key}" IN (SELECT value FROM json_each(:keys))'
+    return Prepared(
+        text(
+            f'DELETE FROM "{table.name}" WHERE {chosen} AND "{table.name}"."{field}" <= :upto RETURNING "{key}"'
+        )
+    )
+
+
 @lru_cache(maxsize=64)
 def _booleans(plural: str) -> tuple[str, ...]:
     return tuple(c.name for c in tables.COLLECTION_TABLES[plural].columns if isinstance(c.type, Boolean))
@@ -379,6 +397,14 @@ class SqlTxn:
             stmt = delete(table).where(column.in_(list(keys[i : i + 500]))).returning(column)
             gone += [str(key) for key in self.conn.execute(stmt).scalars()]
         return gone
+
+    def delete_at_most(
+        self, coll: Collection[Any], keys: Sequence[str], field: str, value: object
+    ) -> list[str]:
+        dialect = self.conn.dialect.name
+        statement = delete_at_most_statement(coll.plural, coll.key, field, dialect)
+        bound = list(keys) if dialect == "postgresql" else orjson.dumps(list(keys)).decode()
+        return [str(key) for (key,) in statement.tuples(self.conn, {"keys": bound, "upto": value})]
 
 
 def content_of(txn: Txn) -> ContentModel:

@@ -83,6 +83,13 @@ class Txn(Protocol):
         """Delete those of these objects that exist (one statement); the keys of those deleted."""
         ...
 
+    def delete_at_most(
+        self, coll: Collection[Any], keys: Sequence[str], field: str, value: object
+    ) -> list[str]:
+        """Delete those of these objects whose `field` is set and at most `value` (one statement, the rows
+        not read); the keys of those deleted."""
+        ...
+
     def before_commit(self, key: str, hook: Callable[[], None]) -> None:
         """Run `hook` once, just before this transaction commits; a second hook under the same key is
         ignored (the simulator writes the figures of everything an operation changed, once)."""
