@@ -209,6 +209,13 @@ def own_layout(lineage_id: int, base: Segment | None, own_bytes: int, profile: i
     return Layout.of(parts)
 
 
+def own_slots(base: Segment | None, own_bytes: int) -> int:
+    """How many slots own_layout gives a new VM, without deriving its pieces."""
+    hot = slots_for(int(own_bytes * HOT_SHARE), HOT_CLASS)
+    data = slots_for(own_bytes - hot * SIZE_CLASSES[HOT_CLASS], COLD_CLASS)
+    return (base.length if base is not None else 0) + data + hot
+
+
 def image_segment(name: str, content: int, compression: float) -> Segment:
     """The base every VM made from a golden image shares."""
     length = slots_for(content, COLD_CLASS)
