@@ -952,6 +952,19 @@ class Services:
     def reader(self) -> MemoryFederation:
         return self.federation
 
+    @property
+    def sim(self) -> Simulator:
+        """The simulator (started with `simulated` modules)."""
+        assert self.simulator is not None
+        return self.simulator
+
+    def live_vms(self, **wanted: object) -> list[Record]:
+        """The live VMs that are not templates, whose fields have these values."""
+        return [
+            v for v in self.federation.rows(VIRTUAL_MACHINES)
+            if v["state"] == "ALIVE" and not v["hypervisor_is_template"] and all(v[k] == w for k, w in wanted.items())
+        ]  # fmt: skip
+
     def run_on_poll(self) -> None:
         """From now on a task waits for its first poll: what changes meanwhile, it finds when it runs."""
         self.pacing.default = Pacing(PacingMode.POLLS, polls=1)

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from openovc.domain.catalog import BACKUPS, DATASTORES, VIRTUAL_MACHINES
-from openovc.domain.ports.simulator import LINUX, WINDOWS, Simulator
+from openovc.domain.ports.simulator import LINUX, WINDOWS
 from openovc.services import backups, guest_credentials
 from openovc.services import virtual_machines as vms
 from tests.support.fakes import Services
@@ -23,30 +23,18 @@ def s() -> Services:
     return Services.start(simulated=[vms, backups, guest_credentials])
 
 
-def _sim(s: Services) -> Simulator:
-    assert s.simulator is not None
-    return s.simulator
-
-
-def _vms(s: Services, **wanted: object) -> list[Row]:
-    return [
-        v for v in s.federation.rows(VIRTUAL_MACHINES)
-        if v["state"] == "ALIVE" and not v["hypervisor_is_template"] and all(v[k] == w for k, w in wanted.items())
-    ]  # fmt: skip
-
-
 def _quiet_windows(s: Services) -> Row:
     """A running Windows VM whose row hints nothing of its OS once Tools stops (VMXNET3 NICs, a VDI name
     the generator reads but a clone's name does not repeat)."""
     return next(
-        v for v in _vms(s, app_aware_vm_status="CAPABLE", hypervisor_virtual_machine_power_state="ON")
+        v for v in s.live_vms(app_aware_vm_status="CAPABLE", hypervisor_virtual_machine_power_state="ON")
         if str(v["name"]).startswith("vdi-") and all(n.get("adapter_type") == "VMXNET3" for n in v["network_interfaces"])
     )  # fmt: skip
 
 
 def _os(s: Services, vm_id: str) -> str:
     with s.federation.reading() as state:
-        return _sim(s).guest_os(typed(VIRTUAL_MACHINES, s.federation.row(VIRTUAL_MACHINES, vm_id)), state)
+        return s.sim.guest_os(typed(VIRTUAL_MACHINES, s.federation.row(VIRTUAL_MACHINES, vm_id)), state)
 
 
 def _status(s: Services, vm_id: str) -> str:
@@ -66,7 +54,7 @@ def _only(s: Services, task: Row) -> str:
 
 @pytest.mark.parametrize("status", ["CAPABLE", "VALID_CREDS", "INVALID_CREDS", "INVALID_OS"])
 def test_a_power_cycle_brings_back_what_tools_knew(s: Services, status: str) -> None:
-    running = _vms(s, app_aware_vm_status="CAPABLE" if FAMILY[status] == WINDOWS else "INVALID_OS",
+    running = s.live_vms(app_aware_vm_status="CAPABLE" if FAMILY[status] == WINDOWS else "INVALID_OS",
                    hypervisor_virtual_machine_power_state="ON")  # fmt: skip
     vm_id = str(running[0]["id"])
     with s.federation.writing() as txn:
@@ -79,8 +67,8 @@ def test_a_power_cycle_brings_back_what_tools_knew(s: Services, status: str) -> 
 
 
 def test_a_guest_tools_never_reported_on_comes_back_unknown(s: Services) -> None:
-    off = _vms(
-        s, app_aware_vm_status="VMWARE_TOOLS_UNAVAILABLE", hypervisor_virtual_machine_power_state="OFF"
+    off = s.live_vms(
+        app_aware_vm_status="VMWARE_TOOLS_UNAVAILABLE", hypervisor_virtual_machine_power_state="OFF"
     )
     vm_id = str(off[0]["id"])
     _power(s, vm_id, "ON")
@@ -99,7 +87,7 @@ def test_clones_and_clones_of_clones_run_their_sources_guest(s: Services) -> Non
     _power(s, second, "ON")
     assert _status(s, second) == "UNKNOWN"
     check = guest_credentials.validate
-    assert [check(s.federation, s.reader, _sim(s), second, u, "pw") for u in ("Administrator", "root")] == [
+    assert [check(s.federation, s.reader, s.sim, second, u, "pw") for u in ("Administrator", "root")] == [
         guest_credentials.VALID,
         guest_credentials.INVALID,
     ]
@@ -119,7 +107,7 @@ def test_a_moved_vm_runs_its_guest(s: Services) -> None:
 @pytest.mark.parametrize("status", ["CAPABLE", "INVALID_OS"])
 def test_a_vm_restored_to_a_new_vm_runs_the_backups_guest(s: Services, status: str) -> None:
     vm, backup = next(
-        (v, b) for v in _vms(s, app_aware_vm_status=status) for b in s.federation.rows(BACKUPS)
+        (v, b) for v in s.live_vms(app_aware_vm_status=status) for b in s.federation.rows(BACKUPS)
         if b["virtual_machine_id"] == v["id"] and b["omnistack_cluster_id"] == v["omnistack_cluster_id"]
         and b["state"] == "PROTECTED"
     )  # fmt: skip
@@ -129,7 +117,7 @@ def test_a_vm_restored_to_a_new_vm_runs_the_backups_guest(s: Services, status: s
             backups.restore(
                 s.reader,
                 s.tasks,
-                _sim(s),
+                s.sim,
                 str(backup["id"]),
                 original=False,
                 name=f"restored-{i}",
@@ -143,7 +131,7 @@ def test_a_vm_restored_to_a_new_vm_runs_the_backups_guest(s: Services, status: s
 
 def test_a_restore_over_a_vm_keeps_what_tools_knew(s: Services) -> None:
     vm, backup = next(
-        (v, b) for v in _vms(s, app_aware_vm_status="CAPABLE", hypervisor_virtual_machine_power_state="ON")
+        (v, b) for v in s.live_vms(app_aware_vm_status="CAPABLE", hypervisor_virtual_machine_power_state="ON")
         for b in s.federation.rows(BACKUPS)
         if b["virtual_machine_id"] == v["id"] and b["omnistack_cluster_id"] == v["omnistack_cluster_id"]
         and b["state"] == "PROTECTED"
@@ -152,7 +140,7 @@ def test_a_restore_over_a_vm_keeps_what_tools_knew(s: Services) -> None:
     with s.federation.writing() as txn:
         txn.update(VIRTUAL_MACHINES, vm_id, {"app_aware_vm_status": "VALID_CREDS"})
     task = backups.restore(
-        s.reader, s.tasks, _sim(s), str(backup["id"]), original=True, name=None, datastore_id=None
+        s.reader, s.tasks, s.sim, str(backup["id"]), original=True, name=None, datastore_id=None
     )
     assert _only(s, task) == vm_id
     assert (_status(s, vm_id), _os(s, vm_id)) == ("VMWARE_TOOLS_UNAVAILABLE", WINDOWS)

@@ -18,7 +18,6 @@ from openovc.domain.catalog import (
     VIRTUAL_MACHINES,
 )
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
-from openovc.domain.ports.simulator import Simulator
 from openovc.domain.tasks import Pacing, PacingMode
 from openovc.domain.timefmt import from_text, to_text
 from openovc.services import backups
@@ -38,19 +37,7 @@ def s() -> Services:
     return Services.start(simulated=[backups])
 
 
-def _sim(s: Services) -> Simulator:
-    assert s.simulator is not None
-    return s.simulator
-
-
 # ---- the demo federation, as the tests find their way in it ----------------------------------------
-
-
-def _vms(s: Services, **wanted: object) -> list[Row]:
-    return [
-        v for v in s.federation.rows(VIRTUAL_MACHINES)
-        if v["state"] == "ALIVE" and not v["hypervisor_is_template"] and all(v[k] == w for k, w in wanted.items())
-    ]  # fmt: skip
 
 
 def _kept_at(s: Services, vm: Row, cluster: Row) -> bool:
@@ -81,7 +68,7 @@ def _kept(s: Services, vm: Row, cluster_id: str) -> list[Row]:
 
 def _never_sent_away(s: Services) -> Row:
     """A VM with no backup in the other cluster: a remote backup of it sends all its data."""
-    return next(v for v in _vms(s) if not _kept(s, v, str(_other_cluster(s, v)["id"])))
+    return next(v for v in s.live_vms() if not _kept(s, v, str(_other_cluster(s, v)["id"])))
 
 
 def _take(s: Services, vm: Row, name: str, *, cluster: str | None = None, store: str | None = None,
@@ -104,7 +91,7 @@ def _paced(s: Services, *operations: str) -> None:
 
 def _settle(s: Services) -> Settled:
     """What the worker's chore does each turn."""
-    return backups.settle(s.reader, s.federation, _sim(s), s.clock.now())
+    return backups.settle(s.reader, s.federation, s.sim, s.clock.now())
 
 
 def _refused(error: pytest.ExceptionInfo[TaskError]) -> tuple[str | None, str]:
@@ -113,7 +100,7 @@ def _refused(error: pytest.ExceptionInfo[TaskError]) -> tuple[str | None, str]:
 
 def _two_of_a_vm(s: Services) -> list[Row]:
     """Two backups of one VM that expire, oldest first."""
-    for vm in _vms(s):
+    for vm in s.live_vms():
         found = sorted((b for b in s.federation.rows(BACKUPS) if b["virtual_machine_id"] == vm["id"]
                         and b["expiration_time"]), key=lambda b: str(b["created_at"]))  # fmt: skip
         if len(found) >= 2:
@@ -125,7 +112,7 @@ def _two_of_a_vm(s: Services) -> list[Row]:
 
 
 def test_a_local_backup_is_kept_in_the_vms_cluster(s: Services) -> None:
-    vm = _vms(s, hypervisor_virtual_machine_power_state="ON")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="ON")[0]
     cluster = s.federation.row(OMNISTACK_CLUSTERS, vm["omnistack_cluster_id"])
     task = backups.backup_vm(s.reader, s.tasks, str(vm["id"]), name="manual-1", cluster_id=None, store_name=None,
                              consistency="NONE", retention=60)  # fmt: skip
@@ -152,7 +139,7 @@ def test_a_local_backup_is_kept_in_the_vms_cluster(s: Services) -> None:
 
 
 def test_a_backup_holds_what_the_workload_wrote_until_now(s: Services) -> None:
-    vm = min(_vms(s, hypervisor_virtual_machine_power_state="ON"),
+    vm = min(s.live_vms(hypervisor_virtual_machine_power_state="ON"),
              key=lambda v: s.federation.ledger.workload_due(str(v["id"])) or 0)  # fmt: skip
     s.clock.advance(timedelta(hours=3))
     backup = _take(s, vm, "caught-up")
@@ -163,9 +150,9 @@ def test_a_backup_holds_what_the_workload_wrote_until_now(s: Services) -> None:
 
 
 def test_retention_and_consistency(s: Services) -> None:
-    ready = _vms(s, app_aware_vm_status="VALID_CREDS", hypervisor_virtual_machine_power_state="ON")[0]
-    capable = _vms(s, app_aware_vm_status="CAPABLE")[0]
-    off = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    ready = s.live_vms(app_aware_vm_status="VALID_CREDS", hypervisor_virtual_machine_power_state="ON")[0]
+    capable = s.live_vms(app_aware_vm_status="CAPABLE")[0]
+    off = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     kept = _take(s, ready, "keep", consistency="DEFAULT")
     assert (kept["expiration_time"], kept["consistency_type"], kept["application_consistent"]) == (
         None,
@@ -222,7 +209,7 @@ def test_a_remote_backup_sends_all_its_data_first_then_the_changes(s: Services) 
 
 def test_an_external_store_backup(s: Services) -> None:
     store = _store(s)
-    vm = _vms(s, omnistack_cluster_id=store["omnistack_cluster_id"])[0]
+    vm = s.live_vms(omnistack_cluster_id=store["omnistack_cluster_id"])[0]
     before = mirror(s.federation)
     backup = _take(s, vm, "to-storeonce", store=str(store["name"]))
     after = mirror(s.federation)
@@ -241,10 +228,10 @@ def test_an_external_store_backup(s: Services) -> None:
 
 
 def test_backup_refusals(s: Services) -> None:
-    vm = _vms(s)[0]
+    vm = s.live_vms()[0]
     store = _store(s)
     deleted = next(v for v in s.federation.rows(VIRTUAL_MACHINES) if v["state"] == "DELETED")
-    elsewhere = next(v for v in _vms(s) if v["omnistack_cluster_id"] != store["omnistack_cluster_id"])
+    elsewhere = next(v for v in s.live_vms() if v["omnistack_cluster_id"] != store["omnistack_cluster_id"])
 
     def take(vm_id: str, name: str = "b", cluster: str | None = None, store_name: str | None = None) -> None:
         backups.backup_vm(s.reader, s.tasks, vm_id, name=name, cluster_id=cluster, store_name=store_name,
@@ -283,7 +270,7 @@ def test_backup_refusals(s: Services) -> None:
 
 def test_a_backup_task_fails_when_its_vm_or_destination_went_meanwhile(s: Services) -> None:
     s.run_on_poll()
-    vm = _vms(s, hypervisor_virtual_machine_power_state="ON")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="ON")[0]
     remote = _other_cluster(s, vm)
     gone_vm = backups.backup_vm(s.reader, s.tasks, str(vm["id"]), name="b", cluster_id=None, store_name=None,
                                 consistency="NONE", retention=0)  # fmt: skip
@@ -311,7 +298,7 @@ def test_a_backup_task_fails_when_its_vm_or_destination_went_meanwhile(s: Servic
 def test_a_paced_remote_backup_is_new_then_saving_then_protected(s: Services) -> None:
     _paced(s, "virtual_machine.backup")
     # A VM with no backup at the other cluster yet: that cluster lacks its data, so there is data to send.
-    vm, remote = next((v, c) for v in _vms(s) if not _kept_at(s, v, c := _other_cluster(s, v)))
+    vm, remote = next((v, c) for v in s.live_vms() if not _kept_at(s, v, c := _other_cluster(s, v)))
     backup = _take(s, vm, "paced", cluster=str(remote["id"]))
     assert (backup["state"], backup["sent_duration"], backup["sent_completion_time"]) == ("NEW", 0, None)
     plan = data.transfer(int(backup["size"]), int(backup["sent"]), "NONE", str(remote["id"]))
@@ -341,7 +328,7 @@ def test_cancel_stops_a_backup_while_it_is_sent(s: Services) -> None:
     plan = data.transfer(int(backup["size"]), int(backup["sent"]), "NONE", str(remote["id"]))
     assert backup_id in s.federation.ledger.holders
     s.clock.advance(timedelta(seconds=plan.take + plan.send // 2))
-    assert s.poll(backups.cancel(s.reader, s.tasks, _sim(s), backup_id)) == Ended(
+    assert s.poll(backups.cancel(s.reader, s.tasks, s.sim, backup_id)) == Ended(
         "COMPLETED", affected=((backup_id, BACKUP),)
     )
     sent, seconds = data.sent_so_far(plan, plan.take + plan.send // 2)
@@ -356,31 +343,31 @@ def test_cancel_stops_a_backup_while_it_is_sent(s: Services) -> None:
     _settle(s)
     assert s.federation.row(BACKUPS, backup_id)["state"] == "CANCELED"  # a canceled backup stays canceled
     with pytest.raises(TaskError) as again:
-        backups.cancel(s.reader, s.tasks, _sim(s), backup_id)
+        backups.cancel(s.reader, s.tasks, s.sim, backup_id)
     assert _refused(again) == (
         "60",
         "Backup to-cancel is CANCELED: only a backup being taken or sent can be canceled.",
     )
     # A canceled backup is deleted like any other (it frees nothing more).
-    assert s.poll(backups.delete(s.reader, s.tasks, _sim(s), [backup_id])).state == "COMPLETED"
+    assert s.poll(backups.delete(s.reader, s.tasks, s.sim, [backup_id])).state == "COMPLETED"
     assert problems(s.federation) == []
 
 
 def test_cancel_refuses_a_finished_backup(s: Services) -> None:
     finished = s.federation.rows(BACKUPS)[0]
     with pytest.raises(TaskError) as refused:
-        backups.cancel(s.reader, s.tasks, _sim(s), str(finished["id"]))
+        backups.cancel(s.reader, s.tasks, s.sim, str(finished["id"]))
     assert _refused(refused) == (
         "60", f"Backup {finished['name']} is PROTECTED: only a backup being taken or sent can be canceled.",
     )  # fmt: skip
     with pytest.raises(ObjectNotFound) as missing:
-        backups.cancel(s.reader, s.tasks, _sim(s), "nope")
+        backups.cancel(s.reader, s.tasks, s.sim, "nope")
     assert missing.value.message == "Object type: backup id: nope could not be found"
     # A backup that finishes between the request and the task's run: the task fails.
     _paced(s, "virtual_machine.backup")
     s.pacing.by_operation["backup.cancel"] = Pacing(PacingMode.POLLS, polls=1)
-    backup = _take(s, _vms(s)[0], "quick")
-    task = backups.cancel(s.reader, s.tasks, _sim(s), str(backup["id"]))
+    backup = _take(s, s.live_vms()[0], "quick")
+    task = backups.cancel(s.reader, s.tasks, s.sim, str(backup["id"]))
     s.clock.advance(timedelta(minutes=5))
     before = unchanged(s.federation)
     assert s.poll(task) == Ended(
@@ -397,13 +384,13 @@ def test_cancel_refuses_a_finished_backup(s: Services) -> None:
 
 def test_copy_to_another_cluster_and_to_a_store(s: Services) -> None:
     store = _store(s)
-    vm = [v for v in _vms(s, omnistack_cluster_id=store["omnistack_cluster_id"])
+    vm = [v for v in s.live_vms(omnistack_cluster_id=store["omnistack_cluster_id"])
           if _kept(s, v, str(v["omnistack_cluster_id"]))][1]  # fmt: skip
     source = _kept(s, vm, str(vm["omnistack_cluster_id"]))[-1]
     remote = _other_cluster(s, vm)
     s.clock.advance(timedelta(minutes=1))
     before = mirror(s.federation)
-    ended = s.poll(backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), str(remote["id"]), None))
+    ended = s.poll(backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), str(remote["id"]), None))
     ((copy_id, kind),) = ended.affected
     assert (ended.state, kind) == ("COMPLETED", BACKUP) and copy_id != source["id"]
     copy = s.federation.row(BACKUPS, copy_id)
@@ -421,7 +408,7 @@ def test_copy_to_another_cluster_and_to_a_store(s: Services) -> None:
         "unique_size_bytes": after.unique_size(copy_id),
     }  # fmt: skip
     assert after.maps[copy_id] == after.maps[str(source["id"])]
-    ended = s.poll(backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), None, str(store["name"])))
+    ended = s.poll(backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), None, str(store["name"])))
     stored = s.federation.row(BACKUPS, ended.affected[0][0])
     assert (stored["external_store_name"], stored["omnistack_cluster_id"], stored["backup_store_type"]) == (
         store["name"], "", "StoreOnceOnPrem",
@@ -429,7 +416,7 @@ def test_copy_to_another_cluster_and_to_a_store(s: Services) -> None:
     assert problems(s.federation, measured=[copy_id, str(stored["id"])]) == []
     # The copy now in the other cluster cannot go to this cluster's StoreOnce.
     with pytest.raises(TaskError) as refused:
-        backups.copy(s.reader, s.tasks, _sim(s), copy_id, None, str(store["name"]))
+        backups.copy(s.reader, s.tasks, s.sim, copy_id, None, str(store["name"]))
     assert _refused(refused) == ("142", DESTINATION)
 
 
@@ -439,35 +426,35 @@ def test_copy_refusals(s: Services) -> None:
     body = "Invalid body: Specify a destination_id or an external_store_name key/value to copy the backup."
     for cluster, store in ((None, None), ("", "")):
         with pytest.raises(InvalidBody) as bad:
-            backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), cluster, store)
+            backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), cluster, store)
         assert bad.value.message == body
     for cluster, store, message in (
         ("nope", None, "Object type: omnistack_cluster id: nope could not be found"),
         (None, "nope", "Object type: external_store id: nope could not be found"),
     ):
         with pytest.raises(ObjectNotFound) as missing:
-            backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), cluster, store)
+            backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), cluster, store)
         assert missing.value.message == message
     for cluster, store in ((home, None), (home, "StoreOnce-01")):
         with pytest.raises(TaskError) as refused:
-            backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), cluster, store)
+            backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), cluster, store)
         assert _refused(refused) == ("142", DESTINATION)
     with pytest.raises(ObjectNotFound) as missing:
-        backups.copy(s.reader, s.tasks, _sim(s), "nope", home, None)
+        backups.copy(s.reader, s.tasks, s.sim, "nope", home, None)
     assert missing.value.message == "Object type: backup id: nope could not be found"
     assert s.store.tasks == {}
 
 
 def test_a_backup_being_sent_cannot_be_copied_or_deleted(s: Services) -> None:
     _paced(s, "virtual_machine.backup")
-    vm = _vms(s)[0]
+    vm = s.live_vms()[0]
     backup = _take(s, vm, "busy", cluster=str(_other_cluster(s, vm)["id"]))
     with pytest.raises(TaskError) as refused:
-        backups.copy(s.reader, s.tasks, _sim(s), str(backup["id"]), str(vm["omnistack_cluster_id"]), None)
+        backups.copy(s.reader, s.tasks, s.sim, str(backup["id"]), str(vm["omnistack_cluster_id"]), None)
     assert _refused(refused) == ("60", "Backup busy is NEW: only a PROTECTED backup can be copied.")
     s.clock.advance(timedelta(seconds=1))
     with pytest.raises(TaskError) as refused:
-        backups.delete(s.reader, s.tasks, _sim(s), [str(backup["id"])])
+        backups.delete(s.reader, s.tasks, s.sim, [str(backup["id"])])
     assert _refused(refused) == ("60", "Backup busy is SAVING: cancel it before deleting it.")
 
 
@@ -477,7 +464,7 @@ def test_a_copy_fails_when_its_source_went_meanwhile(s: Services) -> None:
     other = next(
         c for c in s.federation.rows(OMNISTACK_CLUSTERS) if c["id"] != source["omnistack_cluster_id"]
     )
-    task = backups.copy(s.reader, s.tasks, _sim(s), str(source["id"]), str(other["id"]), None)
+    task = backups.copy(s.reader, s.tasks, s.sim, str(source["id"]), str(other["id"]), None)
     with s.federation.writing() as txn:
         txn.delete(BACKUPS, str(source["id"]))
     before = unchanged(s.federation)
@@ -492,12 +479,12 @@ def test_delete_one_and_many(s: Services) -> None:
     rows = s.federation.rows(BACKUPS)
     total = len(rows)
     one = str(rows[0]["id"])
-    assert s.poll(backups.delete(s.reader, s.tasks, _sim(s), [one])) == Ended(
+    assert s.poll(backups.delete(s.reader, s.tasks, s.sim, [one])) == Ended(
         "COMPLETED", affected=((one, BACKUP),)
     )
     ids = [str(rows[1]["id"]), str(rows[2]["id"]), str(rows[1]["id"])]
     group = s.federation.rows(CLUSTER_GROUPS)[0]
-    task = backups.delete(s.reader, s.tasks, _sim(s), ids, str(group["id"]))
+    task = backups.delete(s.reader, s.tasks, s.sim, ids, str(group["id"]))
     assert s.poll(task) == Ended("COMPLETED", affected=tuple((i, BACKUP) for i in ids[:2]))
     assert len(s.federation.rows(BACKUPS)) == total - 3
     assert not {one, *ids} & set(s.federation.ledger.holders)
@@ -507,14 +494,14 @@ def test_delete_one_and_many(s: Services) -> None:
 def test_delete_refusals(s: Services) -> None:
     first = str(s.federation.rows(BACKUPS)[0]["id"])
     with pytest.raises(InvalidBody) as bad:
-        backups.delete(s.reader, s.tasks, _sim(s), [])
+        backups.delete(s.reader, s.tasks, s.sim, [])
     assert bad.value.message == "Invalid body: Specify a backup_id key/value to delete backup instances."
     for ids, group, message in (
         ([first, "nope"], None, "Object type: backup id: nope could not be found"),
         ([first], "nope", "Object type: cluster_group id: nope could not be found"),
     ):
         with pytest.raises(ObjectNotFound) as missing:
-            backups.delete(s.reader, s.tasks, _sim(s), ids, group)
+            backups.delete(s.reader, s.tasks, s.sim, ids, group)
         assert missing.value.message == message
     assert s.store.tasks == {} and first in s.federation.collections[BACKUPS.plural]
 
@@ -522,7 +509,7 @@ def test_delete_refusals(s: Services) -> None:
 def test_a_delete_task_fails_whole_when_one_backup_went_meanwhile(s: Services) -> None:
     s.run_on_poll()
     a, b = (str(r["id"]) for r in s.federation.rows(BACKUPS)[:2])
-    task = backups.delete(s.reader, s.tasks, _sim(s), [a, b])
+    task = backups.delete(s.reader, s.tasks, s.sim, [a, b])
     with s.federation.writing() as txn:
         txn.delete(BACKUPS, b)
     before = unchanged(s.federation)
@@ -536,7 +523,7 @@ def test_a_delete_task_fails_whole_when_one_backup_went_meanwhile(s: Services) -
 def test_a_locked_backup_never_expires(s: Services) -> None:
     backup = min((b for b in s.federation.rows(BACKUPS) if b["expiration_time"]),
                  key=lambda b: str(b["expiration_time"]))  # fmt: skip
-    assert s.poll(backups.lock(s.reader, s.tasks, _sim(s), str(backup["id"]))) == Ended(
+    assert s.poll(backups.lock(s.reader, s.tasks, s.sim, str(backup["id"]))) == Ended(
         "COMPLETED", affected=((str(backup["id"]), BACKUP),)
     )
     assert s.federation.row(BACKUPS, backup["id"]) == {**backup, "expiration_time": None}
@@ -545,25 +532,23 @@ def test_a_locked_backup_never_expires(s: Services) -> None:
     assert s.federation.row(BACKUPS, backup["id"])["expiration_time"] is None
     assert problems(s.federation) == []
     with pytest.raises(ObjectNotFound):
-        backups.lock(s.reader, s.tasks, _sim(s), "nope")
+        backups.lock(s.reader, s.tasks, s.sim, "nope")
 
 
 def test_rename(s: Services) -> None:
     backup = s.federation.rows(BACKUPS)[5]
     backup_id = str(backup["id"])
-    assert (
-        s.poll(backups.rename(s.reader, s.tasks, _sim(s), backup_id, "Before upgrade")).state == "COMPLETED"
-    )
+    assert s.poll(backups.rename(s.reader, s.tasks, s.sim, backup_id, "Before upgrade")).state == "COMPLETED"
     assert s.federation.row(BACKUPS, backup_id) == {**backup, "name": "Before upgrade"}
     for name, message in [
         (" padded", "Invalid body: The backup name must not begin or end with white space."),
         ("x" * 129, "Invalid body: The backup name must be at most 128 characters long."),
     ]:
         with pytest.raises(InvalidBody) as bad:
-            backups.rename(s.reader, s.tasks, _sim(s), backup_id, name)
+            backups.rename(s.reader, s.tasks, s.sim, backup_id, name)
         assert bad.value.message == message
     with pytest.raises(ObjectNotFound) as missing:
-        backups.rename(s.reader, s.tasks, _sim(s), "nope", "x")
+        backups.rename(s.reader, s.tasks, s.sim, "nope", "x")
     assert missing.value.message == "Object type: backup id: nope could not be found"
     assert s.federation.row(BACKUPS, backup_id)["name"] == "Before upgrade"
 
@@ -574,20 +559,18 @@ def test_rename(s: Services) -> None:
 def test_set_retention_extends_and_keeps_forever(s: Services) -> None:
     pair = _two_of_a_vm(s)
     ids = [str(b["id"]) for b in pair]
-    task, doomed = backups.set_retention(s.reader, s.tasks, _sim(s), ids, retention=60 * 24 * 400, force=False,
+    task, doomed = backups.set_retention(s.reader, s.tasks, s.sim, ids, retention=60 * 24 * 400, force=False,
                                          forever=False)  # fmt: skip
     assert doomed == [] and task is not None
     assert s.poll(task) == Ended("COMPLETED", affected=tuple((i, BACKUP) for i in ids))
     for b in pair:
         expected = to_text(from_text(str(b["created_at"])) + timedelta(days=400))
         assert s.federation.row(BACKUPS, b["id"]) == {**b, "expiration_time": expected}
-    task, _ = backups.set_retention(
-        s.reader, s.tasks, _sim(s), ids[:1], retention=5, force=False, forever=True
-    )
+    task, _ = backups.set_retention(s.reader, s.tasks, s.sim, ids[:1], retention=5, force=False, forever=True)
     assert task is not None and s.poll(task).state == "COMPLETED"
     assert s.federation.row(BACKUPS, ids[0])["expiration_time"] is None
     task, _ = backups.set_retention(
-        s.reader, s.tasks, _sim(s), ids[1:], retention=0, force=False, forever=False
+        s.reader, s.tasks, s.sim, ids[1:], retention=0, force=False, forever=False
     )
     assert task is not None and s.poll(task).state == "COMPLETED"
     assert s.federation.row(BACKUPS, ids[1])["expiration_time"] is None
@@ -599,12 +582,12 @@ def test_set_retention_that_would_remove_backups_needs_force(s: Services) -> Non
     before = unchanged(s.federation)
     # No task: the answer is the backups that would expire at once (as the reader shows them).
     task, doomed = backups.set_retention(
-        s.reader, s.tasks, _sim(s), ids, retention=1, force=False, forever=False
+        s.reader, s.tasks, s.sim, ids, retention=1, force=False, forever=False
     )
     assert task is None and doomed == [s.reader.get(BACKUPS, i) for i in ids]
     assert unchanged(s.federation) == before and s.store.tasks == {}
     task, doomed = backups.set_retention(
-        s.reader, s.tasks, _sim(s), ids, retention=1, force=True, forever=False
+        s.reader, s.tasks, s.sim, ids, retention=1, force=True, forever=False
     )
     assert task is not None and doomed == []
     assert s.poll(task) == Ended("COMPLETED", affected=tuple((i, BACKUP) for i in ids))
@@ -616,7 +599,7 @@ def test_set_retention_that_would_remove_backups_needs_force(s: Services) -> Non
 def test_set_retention_refusals(s: Services) -> None:
     first = str(s.federation.rows(BACKUPS)[0]["id"])
     with pytest.raises(InvalidBody) as bad:
-        backups.set_retention(s.reader, s.tasks, _sim(s), [], retention=5, force=False, forever=False)
+        backups.set_retention(s.reader, s.tasks, s.sim, [], retention=5, force=False, forever=False)
     assert (
         bad.value.message
         == "Invalid body: Specify a backup_id key/value to set the retention of backup instances."
@@ -626,7 +609,7 @@ def test_set_retention_refusals(s: Services) -> None:
         ([first], "nope", "Object type: cluster_group id: nope could not be found"),
     ):
         with pytest.raises(ObjectNotFound) as missing:
-            backups.set_retention(s.reader, s.tasks, _sim(s), ids, retention=5, force=False, forever=False,
+            backups.set_retention(s.reader, s.tasks, s.sim, ids, retention=5, force=False, forever=False,
                                   cluster_group_id=group)  # fmt: skip
         assert missing.value.message == message
     assert s.store.tasks == {}
@@ -634,8 +617,8 @@ def test_set_retention_refusals(s: Services) -> None:
 
 def test_a_retention_that_became_fatal_before_the_task_ran_fails_without_force(s: Services) -> None:
     s.run_on_poll()
-    backup = _take(s, _vms(s)[0], "young")
-    task, doomed = backups.set_retention(s.reader, s.tasks, _sim(s), [str(backup["id"])], retention=10,
+    backup = _take(s, s.live_vms()[0], "young")
+    task, doomed = backups.set_retention(s.reader, s.tasks, s.sim, [str(backup["id"])], retention=10,
                                          force=False, forever=False)  # fmt: skip
     assert task is not None and doomed == []
     s.clock.advance(timedelta(minutes=10))
@@ -645,14 +628,14 @@ def test_a_retention_that_became_fatal_before_the_task_ran_fails_without_force(s
 
 
 def test_backups_are_removed_when_they_expire(s: Services) -> None:
-    backup = _take(s, _vms(s)[4], "short", retention=90)
+    backup = _take(s, s.live_vms()[4], "short", retention=90)
     s.clock.advance(timedelta(minutes=89, seconds=59))
     _settle(s)
     assert s.federation.row(BACKUPS, backup["id"])["name"] == "short"
     s.clock.advance(timedelta(seconds=1))
     # Before the worker's next turn, operations already see it gone.
     with pytest.raises(ObjectNotFound) as missing:
-        backups.lock(s.reader, s.tasks, _sim(s), str(backup["id"]))
+        backups.lock(s.reader, s.tasks, s.sim, str(backup["id"]))
     assert missing.value.message == f"Object type: backup id: {backup['id']} could not be found"
     now = to_text(s.clock.now())
     expiring = [b for b in s.federation.rows(BACKUPS) if b["expiration_time"] and b["expiration_time"] <= now]
@@ -668,13 +651,13 @@ def test_backups_are_removed_when_they_expire(s: Services) -> None:
 
 
 def test_calculate_unique_size(s: Services) -> None:
-    vm = next(v for v in _vms(s) if len(_kept(s, v, str(v["omnistack_cluster_id"]))) >= 3)
+    vm = next(v for v in s.live_vms() if len(_kept(s, v, str(v["omnistack_cluster_id"]))) >= 3)
     kept = _kept(s, vm, str(vm["omnistack_cluster_id"]))
     last, gone = str(kept[-1]["id"]), str(kept[-2]["id"])
     # Deleting the backup before it leaves the last one holding the changes of both intervals.
-    assert s.poll(backups.delete(s.reader, s.tasks, _sim(s), [gone])).state == "COMPLETED"
+    assert s.poll(backups.delete(s.reader, s.tasks, s.sim, [gone])).state == "COMPLETED"
     s.clock.advance(timedelta(hours=1))
-    assert s.poll(backups.calculate_unique_size(s.reader, s.tasks, _sim(s), last)) == Ended(
+    assert s.poll(backups.calculate_unique_size(s.reader, s.tasks, s.sim, last)) == Ended(
         "COMPLETED", affected=((last, BACKUP),)
     )
     after = s.federation.row(BACKUPS, last)
@@ -687,15 +670,15 @@ def test_calculate_unique_size(s: Services) -> None:
 def test_calculate_unique_size_refusals(s: Services) -> None:
     stored = next(b for b in s.federation.rows(BACKUPS) if b["external_store_name"])
     with pytest.raises(TaskError) as refused:
-        backups.calculate_unique_size(s.reader, s.tasks, _sim(s), str(stored["id"]))
+        backups.calculate_unique_size(s.reader, s.tasks, s.sim, str(stored["id"]))
     assert _refused(refused) == (
         "30", f"The unique size of backup {stored['name']} cannot be calculated: it is kept in external store "
               f"{stored['external_store_name']}.",
     )  # fmt: skip
     _paced(s, "virtual_machine.backup")
-    busy = _take(s, _vms(s)[0], "busy")
+    busy = _take(s, s.live_vms()[0], "busy")
     with pytest.raises(TaskError) as refused:
-        backups.calculate_unique_size(s.reader, s.tasks, _sim(s), str(busy["id"]))
+        backups.calculate_unique_size(s.reader, s.tasks, s.sim, str(busy["id"]))
     assert _refused(refused) == ("60", "Backup busy is NEW: only a PROTECTED backup can be measured.")
     assert [t["operation"] for t in s.store.tasks.values()] == ["virtual_machine.backup"]
 
@@ -707,11 +690,11 @@ def test_a_task_on_a_backup_that_expired_meanwhile_fails(s: Services, operation:
                  key=lambda b: str(b["expiration_time"]))  # fmt: skip
     backup_id = str(backup["id"])
     if operation == "lock":
-        task = backups.lock(s.reader, s.tasks, _sim(s), backup_id)
+        task = backups.lock(s.reader, s.tasks, s.sim, backup_id)
     elif operation == "rename":
-        task = backups.rename(s.reader, s.tasks, _sim(s), backup_id, "renamed")
+        task = backups.rename(s.reader, s.tasks, s.sim, backup_id, "renamed")
     else:
-        task = backups.calculate_unique_size(s.reader, s.tasks, _sim(s), backup_id)
+        task = backups.calculate_unique_size(s.reader, s.tasks, s.sim, backup_id)
     s.clock.set(from_text(str(backup["expiration_time"])))
     before = unchanged(s.federation)
     assert s.poll(task) == Ended("FAILED", 20, f"Object type: backup id: {backup_id} could not be found")

@@ -13,7 +13,6 @@ import pytest
 from openovc.domain.catalog import BACKUPS, DATASTORES, HOSTS, OMNISTACK_CLUSTERS, VIRTUAL_MACHINES
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.ports.operations import RestoredFile
-from openovc.domain.ports.simulator import Simulator
 from openovc.domain.timefmt import from_text, to_text
 from openovc.services import backups
 from openovc.simulator.content.pieces import HOT_CLASS, SIZE_CLASSES
@@ -30,18 +29,6 @@ def s() -> Services:
     return Services.start(simulated=[backups])
 
 
-def _sim(s: Services) -> Simulator:
-    assert s.simulator is not None
-    return s.simulator
-
-
-def _vms(s: Services, **wanted: object) -> list[Row]:
-    return [
-        v for v in s.federation.rows(VIRTUAL_MACHINES)
-        if v["state"] == "ALIVE" and not v["hypervisor_is_template"] and all(v[k] == w for k, w in wanted.items())
-    ]  # fmt: skip
-
-
 def _used(vm: Row) -> int:
     return int(vm["hypervisor_allocated_capacity"]) - int(vm["hypervisor_free_space"])
 
@@ -56,7 +43,7 @@ def _kept(s: Services, vm: Row) -> list[Row]:
 
 
 def _backed_up(s: Services, **wanted: object) -> list[tuple[Row, list[Row]]]:
-    return [(vm, kept) for vm in _vms(s, **wanted) if (kept := _kept(s, vm))]
+    return [(vm, kept) for vm in s.live_vms(**wanted) if (kept := _kept(s, vm))]
 
 
 def _free(s: Services, ds_id: object) -> int:
@@ -65,7 +52,7 @@ def _free(s: Services, ds_id: object) -> int:
 
 def _restore(s: Services, backup: Row, *, original: bool = False, name: str | None = None,
              datastore: str | None = None) -> Row:  # fmt: skip
-    return backups.restore(s.reader, s.tasks, _sim(s), str(backup["id"]), original=original, name=name,
+    return backups.restore(s.reader, s.tasks, s.sim, str(backup["id"]), original=original, name=name,
                            datastore_id=datastore)  # fmt: skip
 
 
@@ -150,7 +137,7 @@ def test_restore_refusals(s: Services) -> None:
         _restore(s, backup, name="ok", datastore="nope")
     assert missing.value.message == "Object type: datastore id: nope could not be found"
     with pytest.raises(ObjectNotFound) as missing:
-        backups.restore(s.reader, s.tasks, _sim(s), "nope", original=False, name="ok", datastore_id=None)
+        backups.restore(s.reader, s.tasks, s.sim, "nope", original=False, name="ok", datastore_id=None)
     assert missing.value.message == "Object type: backup id: nope could not be found"
     assert s.store.tasks == {}
 
@@ -245,12 +232,12 @@ def _windows_backup(s: Services) -> tuple[Row, Row]:
 
 def _listing(s: Services, backup: Row, disk: str, path: str) -> list[dict[str, Any]]:
     params = {"virtual_disk": disk, "partition_number": "2", "file_path": path}
-    return backups.files(s.reader, s.federation, _sim(s), str(backup["id"]), params)
+    return backups.files(s.reader, s.federation, s.sim, str(backup["id"]), params)
 
 
 def _restore_files(s: Services, backup: Row, vm: Row | str, paths: list[str]) -> Row:
     vm_id = vm if isinstance(vm, str) else str(vm["id"])
-    return backups.restore_files(s.reader, s.federation, s.tasks, _sim(s), str(backup["id"]), vm_id, paths)
+    return backups.restore_files(s.reader, s.federation, s.tasks, s.sim, str(backup["id"]), vm_id, paths)
 
 
 def test_restore_files_writes_them_into_the_target_vm(s: Services) -> None:
@@ -260,7 +247,7 @@ def test_restore_files_writes_them_into_the_target_vm(s: Services) -> None:
     documents = _listing(s, backup, disk, "/Users/Administrator/Documents")
     target = next(
         v
-        for v in _vms(s, hypervisor_virtual_machine_power_state="OFF")
+        for v in s.live_vms(hypervisor_virtual_machine_power_state="OFF")
         if v["datastore_id"] != vm["datastore_id"]
     )
     free_ds = _free(s, target["datastore_id"])
@@ -297,7 +284,7 @@ def test_restore_files_writes_them_into_the_target_vm(s: Services) -> None:
 
 def test_restore_files_that_do_not_fit_the_vms_disks_fail(s: Services) -> None:
     vm, backup = _windows_backup(s)
-    target = next(v for v in _vms(s, hypervisor_virtual_machine_power_state="OFF") if v["id"] != vm["id"])
+    target = next(v for v in s.live_vms(hypervisor_virtual_machine_power_state="OFF") if v["id"] != vm["id"])
     with s.federation.writing() as txn:
         txn.update(
             VIRTUAL_MACHINES,
@@ -316,7 +303,7 @@ def test_restore_files_that_do_not_fit_the_vms_disks_fail(s: Services) -> None:
 def test_restore_files_refusals(s: Services) -> None:
     vm, backup = _windows_backup(s)
     disk = f"{vm['name']}.vmdk"
-    target = _vms(s)[0]
+    target = s.live_vms()[0]
     bad = "Invalid body: paths: '{}' {}"
     shape = "is not <virtual disk>/<partition number>/<path of a file or directory>"
     for paths, message in [
@@ -336,7 +323,7 @@ def test_restore_files_refusals(s: Services) -> None:
         _restore_files(s, backup, "nope", [f"{disk}/2/Windows"])
     assert missing.value.message == "Object type: virtual_machine id: nope could not be found"
     with pytest.raises(ObjectNotFound) as missing:
-        backups.restore_files(s.reader, s.federation, s.tasks, _sim(s), "nope", str(target["id"]), ["x"])
+        backups.restore_files(s.reader, s.federation, s.tasks, s.sim, "nope", str(target["id"]), ["x"])
     assert missing.value.message == "Object type: backup id: nope could not be found"
     deleted = next(v for v in s.federation.rows(VIRTUAL_MACHINES) if v["state"] == "DELETED")
     with pytest.raises(TaskError) as dead:
@@ -363,7 +350,7 @@ def test_restore_files_into_a_vm_that_lost_its_disks_meanwhile_fails_with_the_re
     disk to write to: at run time the engine takes it for a crash (500, "An internal error ...")."""
     s.run_on_poll()
     vm, backup = _windows_backup(s)
-    target = next(v for v in _vms(s) if v["id"] != vm["id"])
+    target = next(v for v in s.live_vms() if v["id"] != vm["id"])
     task = _restore_files(s, backup, target, [f"{vm['name']}.vmdk/2/Windows/win.ini"])
     with s.federation.writing() as txn:
         txn.update(VIRTUAL_MACHINES, str(target["id"]), {"hypervisor_virtual_disk_count": 0})

@@ -27,16 +27,9 @@ def s() -> Services:
     return Services.start(simulated=[vms])
 
 
-def _vms(s: Services, **wanted: object) -> list[Row]:
-    return [
-        v for v in s.federation.rows(VIRTUAL_MACHINES)
-        if v["state"] == "ALIVE" and not v["hypervisor_is_template"] and all(v[k] == w for k, w in wanted.items())
-    ]  # fmt: skip
-
-
 def _running(s: Services) -> Row:
     """The running VM whose workload step is due first."""
-    return min(_vms(s, hypervisor_virtual_machine_power_state="ON"),
+    return min(s.live_vms(hypervisor_virtual_machine_power_state="ON"),
                key=lambda v: s.federation.ledger.workload_due(str(v["id"])) or 0)  # fmt: skip
 
 
@@ -104,7 +97,7 @@ def test_power_off_then_on(s: Services) -> None:
 
 
 def test_power_on_keeps_a_known_tools_status(s: Services) -> None:
-    vm = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     _set(s, VIRTUAL_MACHINES, str(vm["id"]), {"app_aware_vm_status": "VALID_CREDS"})
     assert s.poll(vms.power(s.reader, s.tasks, str(vm["id"]), "ON")).state == "COMPLETED"
     assert s.federation.row(VIRTUAL_MACHINES, vm["id"])["app_aware_vm_status"] == "VALID_CREDS"
@@ -114,7 +107,7 @@ def test_a_power_cycle_keeps_the_guests_tools_status(s: Services) -> None:
     """Powering off sets VMWARE_TOOLS_UNAVAILABLE, and powering on turns that into UNKNOWN: a VM whose
     guest credentials were accepted (VALID_CREDS) comes back UNKNOWN, so its VSS backups are FAILEDVSS
     until backup_parameters is sent again (the stored credentials are still there)."""
-    vm = _vms(s, app_aware_vm_status="VALID_CREDS", hypervisor_virtual_machine_power_state="ON")[0]
+    vm = s.live_vms(app_aware_vm_status="VALID_CREDS", hypervisor_virtual_machine_power_state="ON")[0]
     for state in ("OFF", "ON"):
         assert s.poll(vms.power(s.reader, s.tasks, str(vm["id"]), state)).state == "COMPLETED"
     assert s.federation.row(VIRTUAL_MACHINES, vm["id"])["app_aware_vm_status"] == "VALID_CREDS"
@@ -150,7 +143,7 @@ def test_a_power_task_fails_when_the_vm_went_meanwhile(s: Services) -> None:
 
 
 def test_set_policy_for_one_and_many(s: Services) -> None:
-    chosen = _vms(s)[:3]
+    chosen = s.live_vms()[:3]
     policy = s.federation.rows(POLICIES)[-1]
     ids = [str(v["id"]) for v in chosen]
     task = vms.set_policy(s.reader, s.tasks, [*ids, ids[0]], str(policy["id"]))
@@ -162,7 +155,7 @@ def test_set_policy_for_one_and_many(s: Services) -> None:
 
 
 def test_set_policy_refusals(s: Services) -> None:
-    vm = _vms(s)[0]
+    vm = s.live_vms()[0]
     policy = s.federation.rows(POLICIES)[0]
     with pytest.raises(InvalidBody) as bad:
         vms.set_policy(s.reader, s.tasks, [], str(policy["id"]))
@@ -191,7 +184,7 @@ def test_set_policy_refusals(s: Services) -> None:
 
 def test_a_set_policy_task_fails_when_the_policy_went_meanwhile(s: Services) -> None:
     s.run_on_poll()
-    vm = _vms(s)[0]
+    vm = s.live_vms()[0]
     policy = s.federation.rows(POLICIES)[0]
     task = vms.set_policy(s.reader, s.tasks, [str(vm["id"])], str(policy["id"]))
     with s.federation.writing() as txn:
@@ -235,7 +228,7 @@ def test_clone_shares_the_source_as_its_workload_made_it(s: Services) -> None:
 
 
 def test_clone_refusals(s: Services) -> None:
-    vm, other = _vms(s)[:2]
+    vm, other = s.live_vms()[:2]
     vm_id = str(vm["id"])
     with pytest.raises(TaskError) as duplicate:
         vms.clone(s.reader, s.tasks, vm_id, str(other["name"]), "NONE")
@@ -278,7 +271,7 @@ def test_a_clone_that_does_not_fit_fails_and_changes_nothing(s: Services) -> Non
 
 def test_a_clone_fails_when_its_name_was_taken_meanwhile(s: Services) -> None:
     s.run_on_poll()
-    vm, other = _vms(s)[:2]
+    vm, other = s.live_vms()[:2]
     task = vms.clone(s.reader, s.tasks, str(vm["id"]), "taken-later", "NONE")
     _set(s, VIRTUAL_MACHINES, str(other["id"]), {"name": "taken-later"})
     before = unchanged(s.federation)
@@ -290,7 +283,7 @@ def test_a_clone_fails_when_its_name_was_taken_meanwhile(s: Services) -> None:
 
 
 def test_move_to_another_cluster(s: Services) -> None:
-    vm = next(v for v in _vms(s, hypervisor_virtual_machine_power_state="OFF")
+    vm = next(v for v in s.live_vms(hypervisor_virtual_machine_power_state="OFF")
               if any(b["virtual_machine_id"] == v["id"] for b in s.federation.rows(BACKUPS)))  # fmt: skip
     target = next(
         d for d in s.federation.rows(DATASTORES) if d["omnistack_cluster_id"] != vm["omnistack_cluster_id"]
@@ -324,7 +317,7 @@ def test_move_to_another_cluster(s: Services) -> None:
 
 
 def test_move_within_the_cluster_keeps_the_name(s: Services) -> None:
-    vm = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     target = next(d for d in s.federation.rows(DATASTORES)
                   if d["omnistack_cluster_id"] == vm["omnistack_cluster_id"] and d["id"] != vm["datastore_id"])  # fmt: skip
     ended = s.poll(vms.move(s.reader, s.tasks, str(vm["id"]), str(target["id"]), None))
@@ -335,8 +328,8 @@ def test_move_within_the_cluster_keeps_the_name(s: Services) -> None:
 
 
 def test_move_refusals(s: Services) -> None:
-    on = _vms(s, hypervisor_virtual_machine_power_state="ON")[0]
-    off = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    on = s.live_vms(hypervisor_virtual_machine_power_state="ON")[0]
+    off = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     elsewhere = next(d for d in s.federation.rows(DATASTORES) if d["id"] != on["datastore_id"])
     with pytest.raises(ObjectNotFound) as missing:
         vms.move(s.reader, s.tasks, str(off["id"]), "nope", None)
@@ -373,7 +366,7 @@ def test_move_refusals(s: Services) -> None:
 
 
 def test_a_move_fails_when_the_target_cluster_has_no_live_host(s: Services) -> None:
-    vm = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     target = next(
         d for d in s.federation.rows(DATASTORES) if d["omnistack_cluster_id"] != vm["omnistack_cluster_id"]
     )
@@ -389,7 +382,7 @@ def test_a_move_fails_when_the_target_cluster_has_no_live_host(s: Services) -> N
 
 def test_a_move_fails_when_the_vm_was_powered_on_meanwhile(s: Services) -> None:
     s.run_on_poll()
-    vm = _vms(s, hypervisor_virtual_machine_power_state="OFF")[0]
+    vm = s.live_vms(hypervisor_virtual_machine_power_state="OFF")[0]
     target = next(d for d in s.federation.rows(DATASTORES) if d["id"] != vm["datastore_id"])
     task = vms.move(s.reader, s.tasks, str(vm["id"]), str(target["id"]), None)
     _set(s, VIRTUAL_MACHINES, str(vm["id"]), {"hypervisor_virtual_machine_power_state": "ON"})  # from vCenter

@@ -21,7 +21,6 @@ from openovc.domain.catalog import (
 )
 from openovc.domain.errors import InvalidBody, ObjectNotFound, TaskError
 from openovc.domain.ports.operations import GuestCredentials, Shutdown
-from openovc.domain.ports.simulator import Simulator
 from openovc.services import auth, guest_credentials, hosts
 from tests.support.fakes import Ended, Services
 from tests.support.memory_content import problems, unchanged
@@ -41,11 +40,6 @@ def cheap_hashes(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     """Argon2 with the least work (still a salted hash): the server's takes a second on a busy machine."""
     monkeypatch.setattr(auth, "_HASHER", PasswordHasher(time_cost=1, memory_cost=8, parallelism=1))
     yield
-
-
-def _sim(s: Services) -> Simulator:
-    assert s.simulator is not None
-    return s.simulator
 
 
 # ---- remove_from_federation ------------------------------------------------------------------------
@@ -226,13 +220,13 @@ def _pick(s: Services, status: str, power: str = "ON") -> Row:
 
 
 def _check(s: Services, vm: Row, username: str, password: str) -> str:
-    return guest_credentials.validate(s.federation, s.reader, _sim(s), str(vm["id"]), username, password)
+    return guest_credentials.validate(s.federation, s.reader, s.sim, str(vm["id"]), username, password)
 
 
 def _set(s: Services, vm: Row, username: str, password: str, *, override: bool = False,
          app_aware: str | None = None) -> Ended:  # fmt: skip
     task = guest_credentials.set_backup_parameters(
-        s.federation, s.reader, s.tasks, _sim(s), str(vm["id"]), username=username, password=password,
+        s.federation, s.reader, s.tasks, s.sim, str(vm["id"]), username=username, password=password,
         override=override, app_aware_type=app_aware,
     )  # fmt: skip
     return s.poll(task)
@@ -272,7 +266,7 @@ def test_a_guest_accepts_its_administrator(
 def test_validation_refusals(s: Services) -> None:
     assert _check(s, _pick(s, "VMWARE_TOOLS_UNAVAILABLE", "OFF"), "Administrator", "x") == "VM_POWERED_OFF"
     with pytest.raises(ObjectNotFound) as missing:
-        guest_credentials.validate(s.federation, s.reader, _sim(s), "nope", "Administrator", "x")
+        guest_credentials.validate(s.federation, s.reader, s.sim, "nope", "Administrator", "x")
     assert missing.value.message == "Object type: virtual_machine id: nope could not be found"
     deleted = next(v for v in s.federation.rows(VIRTUAL_MACHINES) if v["state"] == "DELETED")
     with pytest.raises(TaskError) as dead:
@@ -330,7 +324,7 @@ def test_backup_parameters_refusals(s: Services) -> None:
             _set(s, vm, username, password)
         assert bad.value.message == f"Invalid body: {field}: must not be empty"
     with pytest.raises(ObjectNotFound):
-        guest_credentials.set_backup_parameters(s.federation, s.reader, s.tasks, _sim(s), "nope", username="a",
+        guest_credentials.set_backup_parameters(s.federation, s.reader, s.tasks, s.sim, "nope", username="a",
                                                 password="x", override=False, app_aware_type=None)  # fmt: skip
     deleted = next(v for v in s.federation.rows(VIRTUAL_MACHINES) if v["state"] == "DELETED")
     with pytest.raises(TaskError) as dead:
@@ -347,7 +341,7 @@ def test_backup_parameters_answered_twice_at_once(s: Services) -> None:
 
     def submit(password: str) -> Row:
         return guest_credentials.set_backup_parameters(
-            s.federation, s.reader, s.tasks, _sim(s), str(vm["id"]), username="Administrator", password=password,
+            s.federation, s.reader, s.tasks, s.sim, str(vm["id"]), username="Administrator", password=password,
             override=False, app_aware_type=None,
         )  # fmt: skip
 
@@ -368,7 +362,7 @@ def test_backup_parameters_answered_twice_at_once(s: Services) -> None:
 def test_backup_parameters_fail_when_the_vm_went_meanwhile(s: Services) -> None:
     s.run_on_poll()
     vm = _pick(s, "CAPABLE")
-    task = guest_credentials.set_backup_parameters(s.federation, s.reader, s.tasks, _sim(s), str(vm["id"]),
+    task = guest_credentials.set_backup_parameters(s.federation, s.reader, s.tasks, s.sim, str(vm["id"]),
                                                    username="Administrator", password="x", override=False,
                                                    app_aware_type=None)  # fmt: skip
     with s.federation.writing() as txn:

@@ -18,7 +18,7 @@ import pickle
 import signal
 import sys
 import traceback
-from collections.abc import Hashable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
@@ -238,33 +238,42 @@ def replay_forked(draft: Draft, progress: Progress, mine: list[Vm], theirs: list
     _merge(draft, mine_half, theirs, theirs_half)
 
 
+def _both_halves(
+    progress: Progress,
+    ticks: _Ticks,
+    mine: list[Vm],
+    step: Callable[[Vm], None],
+    done: Callable[[], int],
+    theirs: int,
+) -> None:
+    """`step` over this process's VMs, then wait for the child's `theirs`; the bar advances by both."""
+    shown = 0
+    for vm in mine:
+        step(vm)
+        ticks.poll(wait=False)
+        progress.advance(1 + done() - shown)
+        shown = done()
+    while ticks.open and done() < theirs:
+        ticks.poll(wait=True)
+        progress.advance(done() - shown)
+        shown = done()
+
+
 def _replay_here(draft: Draft, progress: Progress, mine: list[Vm], theirs: list[Vm], ticks: _Ticks) -> _Half:
     """This process's half, the bars counting the child's VMs as they come."""
     model, ledger = draft.content, draft.ledger
-    progress.phase(REPLAY_PHASE, len(draft.vms))
-    shown = 0
     ends = []
-    for vm in mine:
+
+    def replay(vm: Vm) -> None:
         replay_vm(draft, model, vm)
         ends.append(_ends(ledger))
-        ticks.poll(wait=False)
-        progress.advance(1 + ticks.replayed - shown)
-        shown = ticks.replayed
-    while ticks.open and ticks.replayed < len(theirs):
-        ticks.poll(wait=True)
-        progress.advance(ticks.replayed - shown)
-        shown = ticks.replayed
+
+    progress.phase(REPLAY_PHASE, len(draft.vms))
+    _both_halves(progress, ticks, mine, replay, lambda: ticks.replayed, len(theirs))
     progress.phase(MEASURE_PHASE, len(draft.vms))
-    shown = 0
-    for vm in mine:
-        measure_vm(draft, model, vm)
-        ticks.poll(wait=False)
-        progress.advance(1 + ticks.measured - shown)
-        shown = ticks.measured
-    while ticks.open and ticks.measured < len(theirs):
-        ticks.poll(wait=True)
-        progress.advance(ticks.measured - shown)
-        shown = ticks.measured
+    _both_halves(
+        progress, ticks, mine, lambda vm: measure_vm(draft, model, vm), lambda: ticks.measured, len(theirs)
+    )
     return _half(draft, mine, ledger, ends)
 
 
