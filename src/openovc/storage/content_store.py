@@ -6,7 +6,6 @@ from collections.abc import Collection, Mapping
 from dataclasses import replace
 from typing import Any
 
-import orjson
 from sqlalchemy import Connection, Engine, Table, func, select, text
 
 from openovc.simulator.content.ledger import Held, Holder, SegmentState, SharedEntry, Totals
@@ -14,7 +13,7 @@ from openovc.simulator.content.lineage import Lineage
 from openovc.storage import tables
 from openovc.storage.content_rows import CONTENT_TABLES, TOTALS, lineage_from_row, unpack
 from openovc.storage.content_writes import PendingWrites
-from openovc.storage.prepared import Prepared, equal_to_binds
+from openovc.storage.prepared import Prepared, equal_to_binds, in_json_array, json_array
 
 _IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
 
@@ -39,15 +38,12 @@ _WORKLOAD_DUE = Prepared(
 # (230 us for a clone's 36 pieces, now 67 us). PostgreSQL: one array parameter, and the upsert of any
 # number of pieces is one statement, not one per piece.
 _SHARED = Prepared(
-    text(
-        "SELECT piece, entry FROM content_shared"
-        " WHERE place = :at AND piece IN (SELECT value FROM json_each(:pieces))"
-    )
+    text(f"SELECT piece, entry FROM content_shared WHERE place = :at AND {in_json_array('piece', 'pieces')}")
 )
 _SEGMENTS = Prepared(
     text(
         "SELECT seed, holders, masks FROM content_segments"
-        " WHERE place = :at AND seed IN (SELECT value FROM json_each(:seeds))"
+        f" WHERE place = :at AND {in_json_array('seed', 'seeds')}"
     )
 )
 _PG_SEGMENTS = Prepared(
@@ -246,7 +242,7 @@ class SqlPieceLedger:
             if self.conn.dialect.name == "postgresql":
                 rows = _PG_SEGMENTS.tuples(self.conn, {"at": place, "seeds": missing})
             else:
-                rows = _SEGMENTS.tuples(self.conn, {"at": place, "seeds": orjson.dumps(missing).decode()})
+                rows = _SEGMENTS.tuples(self.conn, {"at": place, "seeds": json_array(missing)})
             found = {seed: SegmentState(holders, unpack("I", masks)) for seed, holders, masks in rows}
             for seed in missing:
                 self._segments[(place, seed)] = found.get(seed)
@@ -277,7 +273,7 @@ class SqlPieceLedger:
             ]
         found: list[tuple[int, SharedEntry]] = []
         for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = {"at": place, "pieces": orjson.dumps(wanted[i : i + _IN_CHUNK]).decode()}
+            chunk = {"at": place, "pieces": json_array(wanted[i : i + _IN_CHUNK])}
             found += [(piece, entry) for piece, entry in _SHARED.tuples(self.conn, chunk)]
         return found
 

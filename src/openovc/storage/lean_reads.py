@@ -36,6 +36,7 @@ from openovc.domain.ports.federation import Page, Record
 from openovc.domain.query import CollectionQuery
 from openovc.storage import change_feed, querying, tables
 from openovc.storage.engine import reads
+from openovc.storage.prepared import in_json_array, json_array
 from openovc.storage.repositories import SqlFederationReader
 from openovc.storage.transaction import find_statement
 
@@ -45,8 +46,6 @@ MAX_KEPT_BYTES = 64 * 1024 * 1024
 # `fields` choose them): past either, everything kept is forgotten and kept again as read.
 MAX_OBJECT_BYTES = 64 * 1024 * 1024
 MAX_COLUMN_SETS = 16
-# Keys per statement when the page's objects not kept are read by key.
-_BY_KEY_CHUNK = 500
 
 # Each object's JSON from its stored row: (columns, rows) -> one `bytes` per row (api.render's).
 Render = Callable[[Sequence[str], Sequence[Sequence[object]]], list[bytes]]
@@ -308,15 +307,13 @@ def _objects_by_key(
     conn: sqlite3.Connection, coll: Collection[Any], names: tuple[str, ...], keys: list[str], render: Render
 ) -> dict[str, bytes]:
     """The objects of `keys`, read (their key first) and rendered, by key."""
+    if not keys:
+        return {}
     selected = ", ".join(f'"{name}"' for name in (coll.key, *names))
-    made: dict[str, bytes] = {}
-    for start in range(0, len(keys), _BY_KEY_CHUNK):
-        chunk = keys[start : start + _BY_KEY_CHUNK]
-        marks = ",".join("?" * len(chunk))
-        sql = f'SELECT {selected} FROM "{coll.plural}" WHERE "{coll.key}" IN ({marks})'
-        rows = conn.execute(sql, chunk).fetchall()
-        made.update(zip((row[0] for row in rows), render(names, [row[1:] for row in rows]), strict=True))
-    return made
+    where = in_json_array(f'"{coll.key}"', "keys")
+    rows = conn.execute(f'SELECT {selected} FROM "{coll.plural}" WHERE {where}', {"keys": json_array(keys)})
+    found = rows.fetchall()
+    return dict(zip((row[0] for row in found), render(names, [row[1:] for row in found]), strict=True))
 
 
 def _database_file(engine: Engine) -> str | None:

@@ -15,6 +15,7 @@ from functools import lru_cache
 from operator import itemgetter
 from typing import Any, cast
 
+import orjson
 from sqlalchemy import Column, ColumnElement, Connection, Table, bindparam, insert, text
 from sqlalchemy.dialects.postgresql import dml as postgresql_dml
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
@@ -130,6 +131,17 @@ def _getter(order: tuple[str, ...]) -> Callable[[Mapping[str, Any]], tuple[Any, 
     if not order:
         return lambda _params: ()
     return cast(Callable[[Mapping[str, Any]], tuple[Any, ...]], itemgetter(*order))
+
+
+def in_json_array(column_sql: str, param: str) -> str:
+    """SQLite: `column IN` the JSON array bound as :param (json_each), so one prepared statement serves
+    lists of any length; an IN list of binds is compiled anew for each length. The column's index is used."""
+    return f"{column_sql} IN (SELECT value FROM json_each(:{param}))"
+
+
+def json_array(values: Sequence[object]) -> str:
+    """A list bound for `in_json_array`."""
+    return orjson.dumps(list(values)).decode()
 
 
 def array_type(column: Column[Any]) -> str:

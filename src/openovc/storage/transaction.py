@@ -34,7 +34,7 @@ from openovc.simulator.content.model import ContentModel
 from openovc.storage import libpq, tables, upkeep
 from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.operations_state import SqlOperationsState
-from openovc.storage.prepared import Prepared, array_type, equal_to_binds
+from openovc.storage.prepared import Prepared, array_type, equal_to_binds, in_json_array, json_array
 
 # One advisory lock serialises read-modify-write transactions on PostgreSQL, as SQLite's single
 # writer does, so invariants that span objects (unique names, capacity) hold across controllers.
@@ -232,7 +232,7 @@ def delete_at_most_statement(plural: str, key: str, field: str, dialect: str) ->
     if dialect == "postgresql":
         chosen = _any_key(table.name, table.c[key])
     else:
-        chosen = f'"{table.name}"."{key}" IN (SELECT value FROM json_each(:keys))'
+        chosen = in_json_array(f'"{table.name}"."{key}"', "keys")
     return Prepared(
         text(
             f'DELETE FROM "{table.name}" WHERE {chosen} AND "{table.name}"."{field}" <= :upto RETURNING "{key}"'
@@ -403,7 +403,7 @@ class SqlTxn:
     ) -> list[str]:
         dialect = self.conn.dialect.name
         statement = delete_at_most_statement(coll.plural, coll.key, field, dialect)
-        bound = list(keys) if dialect == "postgresql" else orjson.dumps(list(keys)).decode()
+        bound = list(keys) if dialect == "postgresql" else json_array(keys)
         return [str(key) for (key,) in statement.tuples(self.conn, {"keys": bound, "upto": value})]
 
 
