@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -149,3 +151,43 @@ def test_bad_modes_are_refused_naming_the_problem(text: str, problem: str) -> No
     with pytest.raises(InvalidBody) as invalid:
         clock.start(text)
     assert invalid.value.message == f"Invalid clock: {problem}" and store.stored is None
+
+
+class SlowClockStore(MemoryClockStore):
+    """Its second load waits until released, as a read of the store held up by a busy writer would."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.loads = 0
+        self.entered = threading.Event()
+        self.release = threading.Event()
+
+    def load(self) -> ClockState | None:
+        self.loads += 1
+        if self.loads == 2:
+            self.entered.set()
+            assert self.release.wait(10), "the test released the load"
+        return self.stored
+
+
+def test_one_thread_reads_a_stale_clock_while_others_take_what_it_read_last(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(shared, "FRESH_S", 1.0)
+    store = SlowClockStore()
+    clock, _real, _ = _clock(store)
+    first = clock.start(f"manual:{REAL.isoformat()}")
+    assert store.loads == 1
+    clock._read_at = time.monotonic() - 1.2  # stale, younger than 1.5 times FRESH_S
+    reading = threading.Thread(target=clock.state)
+    reading.start()
+    assert store.entered.wait(10)
+    assert clock.state() == first  # the other thread is reading: no second read
+    assert store.loads == 2
+    clock._read_at = time.monotonic() - 1.6  # too old even while another thread reads it
+    assert clock.state() == first
+    assert store.loads == 3
+    store.release.set()
+    reading.join(10)
+    assert not reading.is_alive()
+    assert clock.state() == first and store.loads == 3  # fresh again from the reads that ended

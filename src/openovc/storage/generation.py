@@ -13,14 +13,16 @@ import threading
 from collections.abc import Callable
 
 import orjson
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, bindparam, select
 
 from openovc.domain.clock import ClockState
 from openovc.storage import tables
 from openovc.storage.clock_store import CLOCK_KEY, SqlClockStore
+from openovc.storage.prepared import Prepared
 from openovc.storage.snapshots import RESTORES_KEY
 
 _KV = tables.settings_kv
+_KEYS = {"clock": CLOCK_KEY, "restores": RESTORES_KEY}
 
 
 class WatchedClockStore(SqlClockStore):
@@ -29,13 +31,15 @@ class WatchedClockStore(SqlClockStore):
     def __init__(self, engine: Engine, forget: Callable[[], None]) -> None:
         super().__init__(engine)
         self._forget = forget
-        self._both = select(_KV.c.key, _KV.c.value).where(_KV.c.key.in_((CLOCK_KEY, RESTORES_KEY)))
+        self._both = Prepared(
+            select(_KV.c.key, _KV.c.value).where(_KV.c.key.in_([bindparam("clock"), bindparam("restores")]))
+        )
         self._seen: int | None = None
         self._lock = threading.Lock()
 
     def load(self) -> ClockState | None:
         with self.engine.connect() as conn:
-            values = {str(k): v for k, v in conn.execute(self._both)}
+            values = dict(self._both.tuples(conn, _KEYS))
         self.noticed(int(values.get(RESTORES_KEY) or 0))
         clock = values.get(CLOCK_KEY)
         return None if clock is None else ClockState(**orjson.loads(clock))

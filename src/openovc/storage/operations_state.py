@@ -7,10 +7,11 @@ opens it outside a task is operations_store.py.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import lru_cache
 from typing import Any
 
 import orjson
-from sqlalchemy import Connection, Table, delete, func, insert, select, text, update
+from sqlalchemy import Boolean, Connection, Table, bindparam, delete, func, insert, select, text, update
 
 from openovc.domain.metrics import IoSpan, roll_up
 from openovc.domain.ports.federation import Record
@@ -43,26 +44,43 @@ _PG_CAPACITY_POINTS = Prepared(
 )
 
 
+@lru_cache(maxsize=32)
+def _by_key(table: Table) -> tuple[Prepared, tuple[str, ...]]:
+    """The SELECT of a row by its key, and the table's boolean columns."""
+    column = next(iter(table.primary_key.columns))
+    booleans = tuple(c.name for c in table.columns if isinstance(c.type, Boolean))
+    return Prepared(select(table).where(column == bindparam("key"))), booleans
+
+
+@lru_cache(maxsize=32)
+def _delete_by_key(table: Table) -> Prepared:
+    return Prepared(delete(table).where(next(iter(table.primary_key.columns)) == bindparam("key")))
+
+
 class SqlOperationsState:
     """OperationsState over an open connection (inside the caller's transaction)."""
 
     def __init__(self, conn: Connection) -> None:
         self.conn = conn
 
+    # A row by its one-column key, prepared: a clone or a move reads and writes its guest's facts inside
+    # the store's single write turn, where SQLAlchemy's work per statement cost more than SQLite's.
     def _one(self, table: Table, key: str) -> Record | None:
-        column = next(iter(table.primary_key.columns))
-        row = self.conn.execute(select(table).where(column == key)).first()
-        return dict(row._mapping) if row is not None else None
+        read, booleans = _by_key(table)
+        rows = read.rows(self.conn, {"key": key})
+        if not rows:
+            return None
+        row = rows[0]
+        for name in booleans:  # SQLite gives its booleans back as integers
+            if row[name] is not None:
+                row[name] = bool(row[name])
+        return row
 
     def _put(self, table: Table, values: Record) -> None:
-        column = next(iter(table.primary_key.columns))
-        key = values[column.name]
-        if not self.conn.execute(update(table).where(column == key).values(**values)).rowcount:
-            self.conn.execute(insert(table).values(**values))
+        upsert_statement(self.conn.dialect.name, table, tuple(values)).run(self.conn, values)
 
     def _drop(self, table: Table, key: str) -> bool:
-        column = next(iter(table.primary_key.columns))
-        return bool(self.conn.execute(delete(table).where(column == key)).rowcount)
+        return bool(_delete_by_key(table).run(self.conn, {"key": key}))
 
     def shutdown(self, host_id: str) -> Shutdown | None:
         row = self._one(tables.host_shutdowns, host_id)
