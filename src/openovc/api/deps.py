@@ -163,12 +163,14 @@ class MediaType:
 
     async def __call__(self, request: Request) -> None:  # no I/O: no trip through the thread pool
         raw = request.headers.get("content-type")
-        if raw is None:
-            return
+        if raw is not None and not self.accepts(raw):
+            raise UnsupportedMediaType(f"Content type '{raw}' not supported")
+
+    def accepts(self, raw: str) -> bool:
+        """Whether a Content-Type header's value names a vendor media type of at least the minimum."""
         mime = raw.split(";", 1)[0].strip().lower()
         match = _MEDIA.match(mime)
-        if match is None or int(match.group(1) or 0) < self.minimum:
-            raise UnsupportedMediaType(f"Content type '{raw}' not supported")
+        return match is not None and int(match.group(1) or 0) >= self.minimum
 
 
 def media_type(minimum: int) -> Any:

@@ -1,10 +1,11 @@
-"""The hottest reads answered without the framework: an object by id, a task's poll, a page of VMs.
+"""The hottest requests answered without the framework: an object by id, a task's poll, a page of VMs,
+and the task POSTs of VMs (clone, move, set_policy: api/lean_tasks.py).
 
-`LeanPath` is the outermost middleware. It answers a GET it recognises, from a valid token already judged
-in memory, exactly as the routes and middlewares behind it would (headers, metrics, access line); any
-other request, and any case it does not answer itself (an error, a fault rule for the operation, a
-configured overload limit, a token the store must judge, an unusual request target), goes on to the
-ordinary stack, which stays the one source of errors and of the OpenAPI document.
+`LeanPath` is the outermost middleware. It answers a request it recognises, from a valid token, exactly
+as the routes and middlewares behind it would (headers, metrics, access line); any other request, and
+any case it does not answer itself (an error, a fault rule for the operation, a configured overload
+limit, a token the store must judge, an unusual request target or body), goes on to the ordinary stack,
+which stays the one source of errors and of the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -22,13 +23,15 @@ from starlette.routing import BaseRoute
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from openovc.api.deps import Runtime
+from openovc.api.lean_tasks import TaskPost, TaskPosts, read_body
 from openovc.api.middleware import MAX_TARGET_BYTES, SECURITY_HEADERS, vendor_accept
 from openovc.api.observe import AccessLog, request_id
 from openovc.api.overload import InFlight
 from openovc.api.render import envelope, envelope_json, object_json, render_record
+from openovc.api.responses import JSON
 from openovc.api.routes.tasks import task_body
 from openovc.api.server_metrics import ServerMetrics
-from openovc.domain.auth import EMERGENCY_GRANT, TokenVerdict
+from openovc.domain.auth import EMERGENCY_GRANT, Role, TokenVerdict
 from openovc.domain.catalog import (
     BACKUPS,
     DATASTORES,
@@ -54,6 +57,7 @@ OBJECTS: dict[str, Collection[Any]] = {
     "getPersistentVolume": PERSISTENT_VOLUMES,
 }
 TASK = "getTask"
+_METHODS = frozenset({"GET", "POST"})
 PAGES: dict[str, Collection[Any]] = {"listVms": VIRTUAL_MACHINES}
 _PREFIX = "/api/"
 
@@ -112,7 +116,7 @@ class _Lean:
 
 
 class LeanPath:
-    """Answers the hottest GETs itself; passes every other request, and every doubt, to `app`.
+    """Answers the hottest GETs and task POSTs itself; passes every other request, and every doubt, to `app`.
 
     `reads.inline()` says whether a read by key may run now on the event loop (a local store, read on a
     connection of its own): otherwise it goes through the thread pool, as the ordinary routes' reads do.
@@ -158,10 +162,14 @@ class LeanPath:
             elif route.path.startswith(_PREFIX) and len(segments) == 2 and "{" not in segments[1]:
                 literals.add(route.path)
         self.literals = frozenset(literals)
+        self.tasks = TaskPosts(routes)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http" or scope["method"] != "GET" or not self._answered_here(scope):
+        if scope["type"] != "http" or scope["method"] not in _METHODS or not self._answered_here(scope):
             await self.app(scope, receive, send)
+            return
+        if scope["method"] == "POST":
+            await self._post(scope, receive, send)
             return
         at, started = time.time(), time.perf_counter()
         lean, key = self._route(scope["path"])
@@ -173,7 +181,11 @@ class LeanPath:
         try:
             session = await self._session(headers.authorization)
             # An emergency grant's limits (a 403, a page without filters) are the ordinary path's to apply.
-            if session is None or session.token.grant_type == EMERGENCY_GRANT or await self._faulted(lean):
+            if (
+                session is None
+                or session.token.grant_type == EMERGENCY_GRANT
+                or await self._faulted(lean.operation_id)
+            ):
                 body = None
             else:
                 body = await lean.answer(key, scope["query_string"])
@@ -184,27 +196,77 @@ class LeanPath:
         if body is None or session is None:
             await self.app(scope, receive, send)
             return
-        rid = request_id(headers.request_id)
+        await self._answer(scope, send, _Answered(headers, session, lean.template, 200, body, at, started))
+
+    async def _post(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """A task POST: its body is read here, and replayed to the ordinary path if that answers it."""
+        at, started = time.time(), time.perf_counter()
+        found = None if scope.get("root_path") else self.tasks.find(scope["path"])
+        headers = None if found is None else _Headers(scope["headers"])
+        length = None if headers is None else headers.declared(self.max_body_bytes)
+        if found is None or headers is None or length is None:
+            await self.app(scope, receive, send)
+            return
+        post, ids = found
+        raw, receive = await read_body(receive, length)
+        answered = None
+        if raw is not None:
+            self.in_flight.count += 1
+            try:
+                answered = await self._submit(post, ids, headers, raw)
+            except Exception:  # an error of HPE's (before any write) or a crash: the ordinary path's
+                answered = None
+            finally:
+                self.in_flight.count -= 1
+        if answered is None:
+            await self.app(scope, receive, send)
+            return
+        session, response = answered
+        body = bytes(response.body)
+        answer = _Answered(headers, session, post.template, response.status_code, body, at, started)
+        await self._answer(scope, send, answer)
+
+    async def _submit(
+        self, post: TaskPost, ids: dict[str, str], headers: _Headers, raw: bytes
+    ) -> tuple[Session, JSON] | None:
+        """The route's answer and the caller's session; None when the ordinary path must answer."""
+        session = await self._session(headers.authorization)
+        # A read-only user's 403 and an emergency grant's limits are the ordinary path's to apply.
+        if session is None or session.role is not Role.ADMINISTRATOR:
+            return None
+        if session.token.grant_type == EMERGENCY_GRANT or await self._faulted(post.operation_id):
+            return None
+        body = post.body(headers.content_types, raw)
+        if body is None:
+            return None
+        # In the thread pool, as the route's own (sync) handler runs.
+        return session, await run_in_threadpool(post.accepted, self.rt, ids, body)
+
+    async def _answer(self, scope: Scope, send: Send, answer: _Answered) -> None:
+        """Sends the answer with the headers the middlewares behind would add, and observes it as they do."""
+        rid = request_id(answer.headers.request_id)
         await send(
             {
                 "type": "http.response.start",
-                "status": 200,
+                "status": answer.status,
                 "headers": [
-                    (b"content-length", str(len(body)).encode("ascii")),
-                    (b"content-type", headers.vendor or b"application/json"),
+                    (b"content-length", str(len(answer.body)).encode("ascii")),
+                    (b"content-type", answer.headers.vendor or b"application/json"),
                     *SECURITY_HEADERS,
                     (b"x-request-id", rid.encode("ascii")),
                 ],
             }
         )
-        await send({"type": "http.response.body", "body": body})
-        seconds = time.perf_counter() - started
-        self.metrics.observe(lean.template, "GET", 200, seconds)
+        await send({"type": "http.response.body", "body": answer.body})
+        seconds = time.perf_counter() - answer.started
+        method = scope["method"]
+        self.metrics.observe(answer.template, method, answer.status, seconds)
         if self.access is not None:
             client = scope.get("client")
             self.access.request(
-                at=at, request_id=rid, client=client[0] if client else "-", user=session.token.username,
-                method="GET", path=scope["raw_path"].decode("ascii", "backslashreplace"), status=200,
+                at=answer.at, request_id=rid, client=client[0] if client else "-",
+                user=answer.session.token.username, method=method,
+                path=scope["raw_path"].decode("ascii", "backslashreplace"), status=answer.status,
                 seconds=seconds,
             )  # fmt: skip
 
@@ -245,13 +307,14 @@ class LeanPath:
         verdict, found = await run_in_threadpool(auth.check, token)
         return found if verdict is TokenVerdict.VALID else None
 
-    async def _faulted(self, lean: _Lean) -> bool:
-        """Whether a fault rule applies to this operation, as faults.FaultMiddleware finds them."""
+    async def _faulted(self, operation_id: str) -> bool:
+        """Whether a fault rule applies to this operation, as faults.FaultMiddleware finds them (a task
+        error's rule too: that middleware then sets engine.TASK_FAULT for the task's submission)."""
         faults = self.rt.faults
         rules = faults.cached()
         if rules is None:
             rules = await run_in_threadpool(faults.rules)
-        return any(r.rule.operation.operation_id == lean.operation_id for r in rules)
+        return any(r.rule.operation.operation_id == operation_id for r in rules)
 
     def _object(self, coll: Collection[Any]) -> Answer:
         reader, lean_reads = self.rt.reader, self.reads
@@ -301,14 +364,34 @@ class LeanPath:
         return answer
 
 
+class _Answered:
+    """An answer the lean path gives: what it answers, to whom, and when the request came."""
+
+    __slots__ = ("at", "body", "headers", "session", "started", "status", "template")
+
+    def __init__(
+        self, headers: _Headers, session: Session, template: str, status: int, body: bytes, at: float,
+        started: float,
+    ) -> None:  # fmt: skip
+        self.headers = headers
+        self.session = session
+        self.template = template
+        self.status = status
+        self.body = body
+        self.at = at
+        self.started = started
+
+
 class _Headers:
     """The request headers the lean path looks at, in one pass."""
 
-    __slots__ = ("authorization", "lengths", "request_id", "vendor")
+    __slots__ = ("authorization", "content_types", "encoded", "lengths", "request_id", "vendor")
 
     def __init__(self, headers: Iterable[tuple[bytes, bytes]]) -> None:
         self.authorization: bytes | None = None
         self.lengths: list[bytes] = []
+        self.content_types: list[bytes] = []
+        self.encoded = False  # a Transfer-Encoding
         self.request_id: bytes | None = None
         accept: bytes | None = None
         for key, value in headers:
@@ -320,7 +403,19 @@ class _Headers:
                 self.request_id = value
             elif key == b"content-length":
                 self.lengths.append(value)
+            elif key == b"content-type":
+                self.content_types.append(value)
+            elif key == b"transfer-encoding":
+                self.encoded = True
         self.vendor = vendor_accept(accept)
+
+    def declared(self, max_body_bytes: int) -> int | None:
+        """The body's length when one plain Content-Length declares it, within the limit, and nothing
+        else says how the body comes; None otherwise (the ordinary path then reads it, or refuses it)."""
+        if self.encoded or len(self.lengths) != 1 or not self.lengths[0].isdigit():
+            return None
+        length = int(self.lengths[0])
+        return length if length <= max_body_bytes else None
 
     def too_large(self, max_body_bytes: int) -> bool:
         """As middleware.OmniStackMiddleware: a declared body beyond the limit is refused (413)."""

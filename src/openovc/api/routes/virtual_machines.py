@@ -1,4 +1,4 @@
-"""GET routes of /virtual_machines."""
+"""Routes of /virtual_machines; the task functions of clone, move and set_policy are the lean path's too."""
 
 from __future__ import annotations
 
@@ -9,11 +9,12 @@ from fastapi import Request
 from openovc.api.bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from openovc.api.bodies import Body as BodyModel
 from openovc.api.collection import get_openapi, get_response, list_openapi, list_response
-from openovc.api.deps import ReaderDep, RuntimeDep, api_router, media_type
+from openovc.api.deps import ReaderDep, Runtime, RuntimeDep, api_router, media_type
 from openovc.api.responses import JSON
 from openovc.api.schemas import CREDENTIALS_VALIDATION, answer
 from openovc.api.tasking import accepted
 from openovc.domain.catalog import BACKUPS, VIRTUAL_MACHINES
+from openovc.domain.ports.federation import Record
 from openovc.services import backups, reads
 from openovc.services import guest_credentials as guests
 from openovc.services import virtual_machines as vms
@@ -28,9 +29,11 @@ def list_vms(request: Request, reader: ReaderDep) -> JSON:
 
 @router.post("/set_policy", operation_id="setPolicyForVms", status_code=202, dependencies=[media_type(0)])
 def set_policy_for_vms(body: SetPolicyVMs, rt: RuntimeDep) -> JSON:
-    return accepted(
-        rt.tasks, vms.set_policy(rt.reader, rt.tasks, body.virtual_machine_id or [], body.policy_id)
-    )
+    return accepted(rt.tasks, set_policy_for_vms_task(rt, body))
+
+
+def set_policy_for_vms_task(rt: Runtime, body: SetPolicyVMs) -> Record:
+    return vms.set_policy(rt.reader, rt.tasks, body.virtual_machine_id or [], body.policy_id)
 
 
 @router.get("/{vmId}", operation_id="getVm", openapi_extra=get_openapi(VIRTUAL_MACHINES))
@@ -48,7 +51,11 @@ def list_vm_backups(vmId: str, request: Request, reader: ReaderDep) -> JSON:
     "/{vmId}/set_policy", operation_id="setPolicyForVm", status_code=202, dependencies=[media_type(0)]
 )
 def set_policy_for_vm(vmId: str, body: SetPolicy, rt: RuntimeDep) -> JSON:
-    return accepted(rt.tasks, vms.set_policy(rt.reader, rt.tasks, [vmId], body.policy_id))
+    return accepted(rt.tasks, set_policy_for_vm_task(rt, vmId, body))
+
+
+def set_policy_for_vm_task(rt: Runtime, vmId: str, body: SetPolicy) -> Record:
+    return vms.set_policy(rt.reader, rt.tasks, [vmId], body.policy_id)
 
 
 @router.post("/{vmId}/backup", operation_id="backupVm", status_code=202, dependencies=[media_type(0)])
@@ -62,15 +69,20 @@ def backup_vm(vmId: str, body: BackupVM, rt: RuntimeDep) -> JSON:
 
 @router.post("/{vmId}/clone", operation_id="cloneVm", status_code=202, dependencies=[media_type(0)])
 def clone_vm(vmId: str, body: CloneVM, rt: RuntimeDep) -> JSON:
-    return accepted(
-        rt.tasks, vms.clone(rt.reader, rt.tasks, vmId, body.virtual_machine_name, body.consistency())
-    )
+    return accepted(rt.tasks, clone_task(rt, vmId, body))
+
+
+def clone_task(rt: Runtime, vmId: str, body: CloneVM) -> Record:
+    return vms.clone(rt.reader, rt.tasks, vmId, body.virtual_machine_name, body.consistency())
 
 
 @router.post("/{vmId}/move", operation_id="moveVm", status_code=202, dependencies=[media_type(0)])
 def move_vm(vmId: str, body: MoveVM, rt: RuntimeDep) -> JSON:
-    task = vms.move(rt.reader, rt.tasks, vmId, body.destination_datastore_id, body.virtual_machine_name)
-    return accepted(rt.tasks, task)
+    return accepted(rt.tasks, move_task(rt, vmId, body))
+
+
+def move_task(rt: Runtime, vmId: str, body: MoveVM) -> Record:
+    return vms.move(rt.reader, rt.tasks, vmId, body.destination_datastore_id, body.virtual_machine_name)
 
 
 @router.post(
