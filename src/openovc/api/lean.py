@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Awaitable, Callable, Hashable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, Protocol
 
@@ -364,22 +365,17 @@ class LeanPath:
         return answer
 
 
+@dataclass(frozen=True, slots=True)
 class _Answered:
     """An answer the lean path gives: what it answers, to whom, and when the request came."""
 
-    __slots__ = ("at", "body", "headers", "session", "started", "status", "template")
-
-    def __init__(
-        self, headers: _Headers, session: Session, template: str, status: int, body: bytes, at: float,
-        started: float,
-    ) -> None:  # fmt: skip
-        self.headers = headers
-        self.session = session
-        self.template = template
-        self.status = status
-        self.body = body
-        self.at = at
-        self.started = started
+    headers: _Headers
+    session: Session
+    template: str
+    status: int
+    body: bytes
+    at: float
+    started: float
 
 
 class _Headers:
