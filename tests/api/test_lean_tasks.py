@@ -42,6 +42,7 @@ def _operations(env: Env) -> dict[str, tuple[str, dict[str, Any]]]:
     policy = next(p for p in rows["policies"] if p["id"] != vm["policy_id"])
     base = f"/api/virtual_machines/{vm['id']}"
     return {
+        "backupVm": (f"{base}/backup", {"backup_name": "lean-backup", "retention": 60}),
         "cloneVm": (f"{base}/clone", {"virtual_machine_name": "lean-clone", "app_consistent": True}),
         "moveVm": (
             f"{base}/move",
@@ -94,12 +95,13 @@ def _poll(pair: Pair, task_id: str) -> dict[str, Any]:
     return task
 
 
-OPERATIONS = ["cloneVm", "moveVm", "setPolicyForVm", "setPolicyForVms"]
+OPERATIONS = ["backupVm", "cloneVm", "moveVm", "setPolicyForVm", "setPolicyForVms"]
 
 
-def test_the_four_routes_are_found_by_operation_id(pair: Pair) -> None:
+def test_the_five_routes_are_found_by_operation_id(pair: Pair) -> None:
     posts = pair.lean_path.tasks.posts
     assert {p.operation_id: p.template for p in posts} == {
+        "backupVm": "/api/virtual_machines/{vmId}/backup",
         "setPolicyForVms": "/api/virtual_machines/set_policy",
         "setPolicyForVm": "/api/virtual_machines/{vmId}/set_policy",
         "cloneVm": "/api/virtual_machines/{vmId}/clone",
@@ -202,7 +204,7 @@ def test_a_bad_clone_body_is_the_ordinary_path_s_400(pair: Pair) -> None:
         assert resp.status_code == 400
 
 
-@pytest.mark.parametrize("operation", ["cloneVm", "moveVm", "setPolicyForVm"])
+@pytest.mark.parametrize("operation", ["backupVm", "cloneVm", "moveVm", "setPolicyForVm"])
 def test_an_unknown_vm_is_the_ordinary_path_s_404(pair: Pair, operation: str) -> None:
     url, body = _operations(pair.env)[operation]
     url = url.replace(pick_vm(pair.env, "OFF")["id"], "no-such-vm")
@@ -223,6 +225,10 @@ def test_the_services_quick_checks_are_the_ordinary_path_s(pair: Pair) -> None:
         (ops["moveVm"][0], {"destination_datastore_id": "no-such-datastore"}, 404),
         (ops["cloneVm"][0], {"virtual_machine_name": "a/b"}, 400),
         (ops["cloneVm"][0], {"virtual_machine_name": pick_vm(pair.env, "ON")["name"]}, 400),
+        (ops["backupVm"][0], {"backup_name": "b", "destination_id": "no-such-cluster"}, 404),
+        (ops["backupVm"][0], {"backup_name": "b", "external_store_name": "no-such-store"}, 404),
+        (ops["backupVm"][0], {"backup_name": "a/b"}, 400),
+        (ops["backupVm"][0], {"backup_name": "b", "retention": True}, 400),
     ]
     for target, sent, status in cases:
         resp = _same(pair, target, headers, orjson.dumps(sent), answered_here=False)
@@ -421,6 +427,20 @@ def test_a_lean_clone_creates_the_vm(pair: Pair) -> None:
     (created,) = task["affected_objects"]
     vm = pair.lean.get(f"/api/virtual_machines/{created['object_id']}", headers=pair.env.headers())
     assert vm.json()["virtual_machine"]["name"] == "lean-clone"
+
+
+def test_a_lean_backup_takes_the_backup(pair: Pair) -> None:
+    url, body = _operations(pair.env)["backupVm"]
+    admin = pair.env.headers()
+    before = pair.handed_on.count
+    resp = pair.lean.post(url, headers={**admin, **CONTENT}, content=orjson.dumps(body))
+    assert resp.status_code == 202 and pair.handed_on.count == before
+    task = _poll(pair, resp.json()["task"]["id"])
+    assert task["state"] == "COMPLETED", task
+    (taken,) = task["affected_objects"]
+    got = pair.lean.get(f"/api/backups/{taken['object_id']}", headers=admin).json()["backup"]
+    vm = pick_vm(pair.env, "OFF")
+    assert (got["name"], got["virtual_machine_id"], got["type"]) == ("lean-backup", vm["id"], "MANUAL")
 
 
 def test_a_lean_set_policy_changes_the_policy_of_one_and_many(pair: Pair) -> None:

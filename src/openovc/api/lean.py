@@ -1,5 +1,5 @@
 """The hottest requests answered without the framework: an object by id, a task's poll, a page of VMs,
-and the task POSTs of VMs (clone, move, set_policy: api/lean_tasks.py).
+and the task POSTs of VMs (backup, clone, move, set_policy: api/lean_tasks.py).
 
 `LeanPath` is the outermost middleware. It answers a request it recognises, from a valid token, exactly
 as the routes and middlewares behind it would (headers, metrics, access line); any other request, and

@@ -1,4 +1,4 @@
-"""The task POSTs of virtual machines answered without the framework: clone, move and set_policy.
+"""The task POSTs of virtual machines answered without the framework: backup, clone, move and set_policy.
 
 `lean.LeanPath` finds these routes by operation id and answers a request only when the route itself
 would take it as it is: one exact route, a vendor Content-Type its media-type dependency accepts, one
@@ -20,10 +20,11 @@ from starlette.convertors import StringConvertor
 from starlette.routing import BaseRoute, Mount, Route, WebSocketRoute
 from starlette.types import Message, Receive
 
-from openovc.api.bodies import CloneVM, MoveVM, SetPolicy, SetPolicyVMs
+from openovc.api.bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from openovc.api.deps import MediaType, Runtime
 from openovc.api.responses import JSON
 from openovc.api.routes.virtual_machines import (
+    backup_task,
     clone_task,
     move_task,
     set_policy_for_vm_task,
@@ -49,6 +50,7 @@ class _Submit(Generic[B]):
 
 
 SUBMITS: dict[str, _Submit[Any]] = {
+    "backupVm": _Submit(BackupVM, lambda rt, ids, body: backup_task(rt, ids["vmId"], body)),
     "cloneVm": _Submit(CloneVM, lambda rt, ids, body: clone_task(rt, ids["vmId"], body)),
     "moveVm": _Submit(MoveVM, lambda rt, ids, body: move_task(rt, ids["vmId"], body)),
     "setPolicyForVm": _Submit(SetPolicy, lambda rt, ids, body: set_policy_for_vm_task(rt, ids["vmId"], body)),

@@ -1,4 +1,4 @@
-"""Routes of /virtual_machines; the task functions of clone, move and set_policy are the lean path's too."""
+"""Routes of /virtual_machines; the task functions of backup, clone, move and set_policy are the lean path's too."""
 
 from __future__ import annotations
 
@@ -60,11 +60,14 @@ def set_policy_for_vm_task(rt: Runtime, vmId: str, body: SetPolicy) -> Record:
 
 @router.post("/{vmId}/backup", operation_id="backupVm", status_code=202, dependencies=[media_type(0)])
 def backup_vm(vmId: str, body: BackupVM, rt: RuntimeDep) -> JSON:
-    task = backups.backup_vm(
+    return accepted(rt.tasks, backup_task(rt, vmId, body))
+
+
+def backup_task(rt: Runtime, vmId: str, body: BackupVM) -> Record:
+    return backups.backup_vm(
         rt.reader, rt.tasks, vmId, name=body.backup_name, cluster_id=body.destination_id,
         store_name=body.external_store_name, consistency=body.consistency(), retention=body.retention or 0,
     )  # fmt: skip
-    return accepted(rt.tasks, task)
 
 
 @router.post("/{vmId}/clone", operation_id="cloneVm", status_code=202, dependencies=[media_type(0)])
