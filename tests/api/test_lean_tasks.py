@@ -416,29 +416,29 @@ def test_a_route_unlike_the_one_known_here_is_not_answered_here() -> None:
     assert TaskPosts([_clone_route(CloneVM, media=False)]).posts == []  # no media-type rule
 
 
-def test_a_lean_clone_creates_the_vm(pair: Pair) -> None:
-    url, body = _operations(pair.env)["cloneVm"]
-    headers = {**pair.env.headers(), **CONTENT}
+def _done_here(pair: Pair, operation: str) -> tuple[str, dict[str, Any]]:
+    """The operation's request answered here (202, nothing handed on), its task COMPLETED: the one object
+    it affected, and the body sent."""
+    url, body = _operations(pair.env)[operation]
+    headers = {**pair.env.headers(), **CONTENT}  # first: a first login is the ordinary path's
     before = pair.handed_on.count
     resp = pair.lean.post(url, headers=headers, content=orjson.dumps(body))
     assert resp.status_code == 202 and pair.handed_on.count == before
     task = _poll(pair, resp.json()["task"]["id"])
     assert task["state"] == "COMPLETED", task
-    (created,) = task["affected_objects"]
-    vm = pair.lean.get(f"/api/virtual_machines/{created['object_id']}", headers=pair.env.headers())
+    (affected,) = task["affected_objects"]
+    return str(affected["object_id"]), body
+
+
+def test_a_lean_clone_creates_the_vm(pair: Pair) -> None:
+    created, _ = _done_here(pair, "cloneVm")
+    vm = pair.lean.get(f"/api/virtual_machines/{created}", headers=pair.env.headers())
     assert vm.json()["virtual_machine"]["name"] == "lean-clone"
 
 
 def test_a_lean_backup_takes_the_backup(pair: Pair) -> None:
-    url, body = _operations(pair.env)["backupVm"]
-    admin = pair.env.headers()
-    before = pair.handed_on.count
-    resp = pair.lean.post(url, headers={**admin, **CONTENT}, content=orjson.dumps(body))
-    assert resp.status_code == 202 and pair.handed_on.count == before
-    task = _poll(pair, resp.json()["task"]["id"])
-    assert task["state"] == "COMPLETED", task
-    (taken,) = task["affected_objects"]
-    got = pair.lean.get(f"/api/backups/{taken['object_id']}", headers=admin).json()["backup"]
+    taken, _ = _done_here(pair, "backupVm")
+    got = pair.lean.get(f"/api/backups/{taken}", headers=pair.env.headers()).json()["backup"]
     vm = pick_vm(pair.env, "OFF")
     assert (got["name"], got["virtual_machine_id"], got["type"]) == ("lean-backup", vm["id"], "MANUAL")
 
@@ -466,17 +466,9 @@ def test_a_lean_set_policy_changes_the_policy_of_one_and_many(pair: Pair) -> Non
 
 
 def test_a_lean_move_moves_the_vm(pair: Pair) -> None:
-    url, body = _operations(pair.env)["moveVm"]
+    moved, body = _done_here(pair, "moveVm")
     admin = pair.env.headers()
-    before = pair.handed_on.count
-    resp = pair.lean.post(url, headers={**admin, **CONTENT}, content=orjson.dumps(body))
-    assert resp.status_code == 202 and pair.handed_on.count == before
-    task = _poll(pair, resp.json()["task"]["id"])
-    assert task["state"] == "COMPLETED", task
-    (moved,) = task["affected_objects"]
-    new = pair.lean.get(f"/api/virtual_machines/{moved['object_id']}", headers=admin).json()[
-        "virtual_machine"
-    ]
+    new = pair.lean.get(f"/api/virtual_machines/{moved}", headers=admin).json()["virtual_machine"]
     assert (new["name"], new["datastore_id"]) == ("moved", body["destination_datastore_id"])
     old = pick_vm(pair.env, "OFF")["id"]
     assert (
