@@ -173,18 +173,18 @@ class SlowClockStore(MemoryClockStore):
 def test_one_thread_reads_a_stale_clock_while_others_take_what_it_read_last(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(shared, "FRESH_S", 1.0)
+    monkeypatch.setattr(shared, "FRESH_S", 10.0)  # long: a stalled test machine cannot age it by mistake
     store = SlowClockStore()
     clock, _real, _ = _clock(store)
     first = clock.start(f"manual:{REAL.isoformat()}")
     assert store.loads == 1
-    clock._read_at = time.monotonic() - 1.2  # stale, younger than 1.5 times FRESH_S
+    clock._read_at = time.monotonic() - 12  # stale, younger than 1.5 times FRESH_S
     reading = threading.Thread(target=clock.state)
     reading.start()
     assert store.entered.wait(10)
     assert clock.state() == first  # the other thread is reading: no second read
     assert store.loads == 2
-    clock._read_at = time.monotonic() - 1.6  # too old even while another thread reads it
+    clock._read_at = time.monotonic() - 16  # too old even while another thread reads it
     assert clock.state() == first
     assert store.loads == 3
     store.release.set()
