@@ -167,7 +167,6 @@ def test_a_read_ahead_answers_as_reading_row_by_row(url: str, monkeypatch: pytes
         memory.step(rng)
     ledger = memory.model.ledger
     assert isinstance(ledger, MemoryLedger)
-    monkeypatch.setattr(content_store, "_IN_CHUNK", 3)  # several chunks, the last one short
     engine = make_engine(url)
     try:
         with write_transaction(engine) as conn:

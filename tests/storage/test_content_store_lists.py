@@ -9,14 +9,13 @@ from pathlib import Path
 import pytest
 
 from openovc.simulator.content.ledger import SegmentState
-from openovc.storage import content_store
 from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.engine import make_engine, migrate
 from openovc.storage.transaction import write_transaction
 from tests.support.databases import BACKENDS, database_url
 
-# 63-bit ids, the largest included; more pieces than one chunk of a SQLite read holds.
-PIECES = [0, 1, 2**31, 2**53 + 1, 2**62 + 7, 2**63 - 1, *range(10_000, 10_000 + content_store._IN_CHUNK + 3)]
+# 63-bit ids, the largest included; more pieces than an IN list of binds could hold (one JSON array binds them).
+PIECES = [0, 1, 2**31, 2**53 + 1, 2**62 + 7, 2**63 - 1, *range(10_000, 11_003)]
 SEEDS = [0, 5, 2**40 + 3, 2**63 - 2]
 
 

@@ -15,8 +15,6 @@ from openovc.storage.content_rows import CONTENT_TABLES, TOTALS, lineage_from_ro
 from openovc.storage.content_writes import PendingWrites
 from openovc.storage.prepared import Prepared, equal_to_binds, in_json_array, json_array
 
-_IN_CHUNK = 500  # pieces per IN (...) list: well under both engines' parameter limits
-
 
 def _by(table: Table, *keys: str) -> Prepared:
     """`table`'s rows whose `keys` equal the bind parameters of the same names."""
@@ -79,12 +77,25 @@ _PG_HELDS = Prepared(
     )
 )
 
-# The same on SQLite, completed by `IN (?, ...)` with a chunk of ids (SqlPieceLedger._read_ahead).
-_SQLITE_HOLDERS = (
-    "SELECT holder_id, place, lineage_id, version, kind, due_at FROM content_holders WHERE holder_id"
+# The same on SQLite, the ids bound as one JSON array (`prepared.in_json_array`): one prepared statement
+# for any number of them.
+_SQLITE_HOLDERS = Prepared(
+    text(
+        "SELECT holder_id, place, lineage_id, version, kind, due_at FROM content_holders"
+        f" WHERE {in_json_array('holder_id', 'ids')}"
+    )
 )
-_SQLITE_LINEAGES = f"SELECT {', '.join(_PG_LINEAGES_COLUMNS)} FROM content_lineages WHERE lineage_id"
-_SQLITE_HELDS = "SELECT lineage_id, versions, counts FROM content_held WHERE place = ? AND lineage_id"
+_SQLITE_LINEAGES = Prepared(
+    text(
+        f"SELECT {', '.join(_PG_LINEAGES_COLUMNS)} FROM content_lineages WHERE {in_json_array('lineage_id', 'ids')}"
+    )
+)
+_SQLITE_HELDS = Prepared(
+    text(
+        "SELECT lineage_id, versions, counts FROM content_held"
+        f" WHERE place = :at AND {in_json_array('lineage_id', 'ids')}"
+    )
+)
 
 
 class SqlPieceLedger:
@@ -163,25 +174,15 @@ class SqlPieceLedger:
             self._helds[(place, lineage_id)] = held
 
     def _read_ahead(
-        self, postgresql: Prepared, sqlite: str, ids: list[Any], place: str | None = None
+        self, postgresql: Prepared, sqlite: Prepared, ids: list[Any], place: str | None = None
     ) -> list[tuple[Any, ...]]:
-        """The rows of `ids`: on PostgreSQL one array statement; on SQLite an IN list per chunk."""
+        """The rows of `ids`, in one statement: an array on PostgreSQL, a JSON array on SQLite."""
         if not ids:
             return []
         keys = {} if place is None else {"at": place}
         if self.conn.dialect.name == "postgresql":
             return postgresql.tuples(self.conn, {**keys, "ids": ids})
-        before = () if place is None else (place,)
-        cursor = self.conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        found: list[tuple[Any, ...]] = []
-        try:
-            for i in range(0, len(ids), _IN_CHUNK):
-                chunk = ids[i : i + _IN_CHUNK]
-                cursor.execute(f"{sqlite} IN ({','.join('?' * len(chunk))})", (*before, *chunk))
-                found += cursor.fetchall()
-        finally:
-            cursor.close()
-        return found
+        return sqlite.tuples(self.conn, {**keys, "ids": json_array(ids)})
 
     def _row(self, statement: Prepared, **keys: object) -> Mapping[str, Any] | None:
         found = statement.rows(self.conn, keys)
@@ -271,11 +272,10 @@ class SqlPieceLedger:
                 (piece, entry)
                 for piece, entry in _PG_SHARED.tuples(self.conn, {"at": place, "pieces": wanted})
             ]
-        found: list[tuple[int, SharedEntry]] = []
-        for i in range(0, len(wanted), _IN_CHUNK):
-            chunk = {"at": place, "pieces": json_array(wanted[i : i + _IN_CHUNK])}
-            found += [(piece, entry) for piece, entry in _SHARED.tuples(self.conn, chunk)]
-        return found
+        return [
+            (piece, entry)
+            for piece, entry in _SHARED.tuples(self.conn, {"at": place, "pieces": json_array(wanted)})
+        ]
 
     def save_shared(self, place: str, entries: Mapping[int, SharedEntry]) -> None:
         known = self._shared.setdefault(place, {})
