@@ -84,8 +84,13 @@ async def utf8_body(request: Request) -> None:
     if nul >= 0:
         # JSON text never holds a raw NUL; UTF-16 or UTF-32 JSON always does (its ASCII characters).
         raise InvalidBody(f"Invalid body: NUL byte at byte {nul}; JSON bodies are UTF-8")
-    if _NUL_ESCAPE.search(text):
+    if holds_nul_escape(text):
         raise InvalidBody(f"Invalid body: {_nul_where(text)}: NUL characters are not allowed")
+
+
+def holds_nul_escape(text: str) -> bool:
+    """Whether a JSON text writes a NUL character (\\u0000) in one of its strings."""
+    return _NUL_ESCAPE.search(text) is not None
 
 
 def _nul_where(text: str) -> str:

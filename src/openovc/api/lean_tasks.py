@@ -22,6 +22,7 @@ from starlette.types import Message, Receive
 
 from openovc.api.bodies import BackupVM, CloneVM, MoveVM, SetPolicy, SetPolicyVMs
 from openovc.api.deps import MediaType, Runtime
+from openovc.api.guard import holds_nul_escape
 from openovc.api.responses import JSON
 from openovc.api.routes.virtual_machines import (
     backup_task,
@@ -35,8 +36,6 @@ from openovc.domain.ports.federation import Record
 
 B = TypeVar("B", bound=BaseModel)
 _ANYWHERE = re.compile("")  # a route whose paths are unknown here may take any request before ours
-# \u0000 in a JSON string: guard.utf8_body refuses it (400); here any such text is left to it.
-_NUL_ESCAPE = b"\\u0000"
 
 
 class _Submit(Generic[B]):
@@ -88,11 +87,14 @@ class TaskPost:
         # (a charset) are the guard's to judge.
         if len(content_types) != 1 or b";" in content_types[0]:
             return None
-        if not self.media.accepts(content_types[0].decode("latin-1")) or _NUL_ESCAPE in raw:
+        if not self.media.accepts(content_types[0].decode("latin-1")):
             return None
         try:
-            value = orjson.loads(raw)  # stricter than json.loads: what it takes, both read alike
-        except orjson.JSONDecodeError:
+            text = raw.decode("utf-8")
+            value = orjson.loads(text)  # stricter than json.loads: what it takes, both read alike
+        except (UnicodeDecodeError, orjson.JSONDecodeError):
+            return None
+        if holds_nul_escape(text):  # guard.utf8_body's 400 is the ordinary path's
             return None
         if not isinstance(value, dict):
             return None
