@@ -53,7 +53,7 @@ def install_federation(
     progress: Progress = SILENT,
 ) -> None:
     """Load a federation into the (empty) store, record where it came from, and keep it for reset."""
-    rt.storage.load(federation, progress)
+    encoded = rt.storage.load(federation, progress)
     record: dict[str, object] = {
         "source": source,
         "inventory": str(inventory.resolve()) if inventory is not None else None,
@@ -64,7 +64,7 @@ def install_federation(
     }
     rt.storage.record_federation(record)
     progress.phase("Keeping the initial snapshot")
-    rt.snapshots.keep_initial()  # what /_openovc/reset goes back to
+    rt.snapshots.keep_initial(encoded)  # what /_openovc/reset goes back to
 
 
 def _read_password(path: Path) -> str | None:

@@ -29,7 +29,7 @@ _DRAWS = (
 def split_always(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Every federation replays in two processes; records the halves' sizes."""
     monkeypatch.setattr(content_split, "FORK_FROM", 0)
-    monkeypatch.setattr(content_split, "_cores", lambda: 2)
+    monkeypatch.setattr(content_split, "usable_cores", lambda: 2)
     sizes: list[tuple[int, int]] = []
     real = content_split.halves
 

@@ -22,6 +22,15 @@ def name_problem(name: object) -> str | None:
 
 
 @dataclass(frozen=True)
+class EncodedTable:
+    """One table of a snapshot file, encoded ahead: its columns as (name, kind), its rows, its frames."""
+
+    columns: tuple[tuple[str, str], ...]
+    rows: int
+    frames: tuple[bytes, ...]
+
+
+@dataclass(frozen=True)
 class SnapshotClock:
     """The federation's clock as a snapshot holds it: its mode, and the simulated instant it was saved at."""
 

@@ -13,6 +13,7 @@ from openovc.domain.errors import InvalidBody, InvalidParameter
 from openovc.domain.ports.snapshots import Restored, SnapshotStore
 from openovc.domain.snapshots import (
     NAME_RULE,
+    EncodedTable,
     NoInitialFederation,
     SnapshotFileRefused,
     SnapshotNotFound,
@@ -103,9 +104,9 @@ class Snapshots:
             raise SnapshotFileRefused("expected a snapshot file, got an empty body")
         return self.store.import_file(data, name).as_json()
 
-    def keep_initial(self) -> SnapshotSummary:
+    def keep_initial(self, encoded: Mapping[str, EncodedTable] | None = None) -> SnapshotSummary:
         """Keep the federation as it is now as the one reset goes back to (init and the first start)."""
-        return self.store.keep_initial()
+        return self.store.keep_initial(encoded)
 
     def _found(self, name: str) -> SnapshotSummary:
         found = self.store.get(name) if name_problem(name) is None else None

@@ -137,7 +137,8 @@ def totals_row(place: str, totals: Totals) -> dict[str, object]:
     return {"place": place, **{name: getattr(totals, name) for name in TOTALS}}
 
 
-def _ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
+def ledger_rows(ledger: MemoryLedger) -> Iterator[tuple[Table, Iterable[dict[str, object]]]]:
+    """The ledger's rows, table by table, as bulk_load inserts them."""
     yield tables.content_lineages, (lineage_row(lin) for lin in ledger.lineages.values())
     yield (
         tables.content_holders,
@@ -168,5 +169,5 @@ def bulk_load(
     insert: Callable[[Connection, Table, Iterable[dict[str, Any]], Progress], None] = insert_batched,
 ) -> None:
     """Insert a ledger built in memory (the generator's) into empty content tables, in batches."""
-    for table, rows in _ledger_rows(ledger):
+    for table, rows in ledger_rows(ledger):
         insert(conn, table, rows, progress)

@@ -15,9 +15,11 @@ from sqlalchemy.exc import DBAPIError
 from openovc.domain.fields import Kind
 from openovc.domain.metrics import CAPACITY_METRICS
 from openovc.domain.ports.progress import SILENT, Progress
+from openovc.domain.snapshots import EncodedTable
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
-from openovc.storage.content_rows import bulk_load, ledger_row_count
+from openovc.storage.content_rows import ledger_row_count, ledger_rows
+from openovc.storage.snapshot_ahead import encode_ahead
 
 BATCH = 5000  # rows per executemany, or per progress step of a COPY
 # A table given more rows than this has its secondary indexes built after its rows, in one pass each,
@@ -171,44 +173,66 @@ def _indexes_built_after(conn: Connection, big: Iterable[Table]) -> Iterator[Non
         conn.exec_driver_sql(create)
 
 
-def load_federation(engine: Engine, federation: Federation, progress: Progress = SILENT) -> None:
-    """Insert every row in one transaction: a crash mid-load leaves the store empty."""
+def federation_inserts(federation: Federation) -> Iterator[tuple[Table, Iterable[Mapping[str, object]]]]:
+    """Every row load_federation inserts, table by table, in its order (each call makes them anew)."""
+    for name, rows in federation.rows.items():
+        yield _table(name), _encoded(rows, _json_columns(name))
+    yield from ledger_rows(federation.content)
+    # Each host's figures as generated hold from the beginning until they first change.
+    yield (
+        tables.capacity_history,
+        (
+            {
+                "host_id": h["id"],
+                "at_ms": 0,
+                "fields": orjson.dumps({n: h.get(n) for n in CAPACITY_METRICS}).decode(),
+            }
+            for h in federation.rows.get("hosts", [])
+        ),
+    )
+
+
+def load_federation(
+    engine: Engine, federation: Federation, progress: Progress = SILENT
+) -> dict[str, EncodedTable]:
+    """Insert every row in one transaction: a crash mid-load leaves the store empty.
+
+    Returns the tables a forked process encoded as a snapshot's frames meanwhile (snapshot_ahead), for
+    the initial snapshot; empty for a small federation.
+    """
     hosts = len(federation.rows.get("hosts", []))
     rows_total = sum(map(len, federation.rows.values())) + ledger_row_count(federation.content) + hosts
     big = [_table(name) for name, rows in federation.rows.items() if len(rows) > DEFERRED_INDEXES_FROM]
     big += [tables.content_holders] if len(federation.content.holders) > DEFERRED_INDEXES_FROM else []
     sqlite = engine.dialect.name == "sqlite"
+    ahead = encode_ahead(federation_inserts(federation), rows_total)
     progress.phase("Loading the tables (rows)", rows_total)
-    with engine.begin() as conn:
-        if sqlite:
-            conn.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
-        else:
-            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")  # for the index builds
-        try:
-            with _indexes_built_after(conn, big):
-                for name, rows in federation.rows.items():
-                    bulk_insert(conn, _table(name), _encoded(rows, _json_columns(name)), progress)
-                bulk_load(conn, federation.content, progress, insert=bulk_insert)
-                # Each host's figures as generated hold from the beginning until they first change.
-                baseline = [
-                    {
-                        "host_id": h["id"],
-                        "at_ms": 0,
-                        "fields": orjson.dumps({n: h.get(n) for n in CAPACITY_METRICS}).decode(),
-                    }
-                    for h in federation.rows.get("hosts", [])
-                ]
-                bulk_insert(conn, tables.capacity_history, baseline, progress)
-                if big:
-                    progress.phase("Building the indexes")
-            progress.phase("Committing")
-        finally:
-            if sqlite:  # the connection goes back to the pool: its cache back to the default
-                conn.exec_driver_sql("PRAGMA cache_size=-2000")
-    # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite).
-    progress.phase("Updating the index statistics")
-    with engine.begin() as conn:
-        if sqlite:
-            # Sampled statistics are enough for the planner and take a fraction of a full scan.
-            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-        conn.exec_driver_sql("ANALYZE")
+    try:
+        with engine.begin() as conn:
+            if sqlite:
+                conn.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
+            else:
+                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")  # for the index builds
+            try:
+                with _indexes_built_after(conn, big):
+                    for table, rows in federation_inserts(federation):
+                        bulk_insert(conn, table, rows, progress)
+                    if big:
+                        progress.phase("Building the indexes")
+                progress.phase("Committing")
+            finally:
+                if sqlite:  # the connection goes back to the pool: its cache back to the default
+                    conn.exec_driver_sql("PRAGMA cache_size=-2000")
+        # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on
+        # SQLite).
+        progress.phase("Updating the index statistics")
+        with engine.begin() as conn:
+            if sqlite:
+                # Sampled statistics are enough for the planner and take a fraction of a full scan.
+                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+            conn.exec_driver_sql("ANALYZE")
+    except BaseException:
+        if ahead is not None:
+            ahead.cancel()
+        raise
+    return ahead.result() if ahead is not None else {}

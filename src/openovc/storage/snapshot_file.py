@@ -26,7 +26,7 @@ from typing import Any
 
 import orjson
 
-from openovc.domain.snapshots import SnapshotFileRefused
+from openovc.domain.snapshots import EncodedTable, SnapshotFileRefused
 
 MAGIC = b"OPENOVC-SNAPSHOT\n"
 FORMAT = "openovc-snapshot"
@@ -62,19 +62,25 @@ class SnapshotWriter:
     """
 
     def __init__(self) -> None:
-        self._parts: list[Future[bytes]] = []
+        self._parts: list[Future[bytes] | bytes] = []
         self._tables: dict[str, dict[str, Any]] = {}
         self._pool: ThreadPoolExecutor | None = None
 
     def add(self, table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> None:
         """Rows of `table`, whose columns are (name, kind) pairs; a table may be added in several calls."""
         entry = self._tables.setdefault(table, {"columns": [list(c) for c in columns], "rows": 0})
-        for start in range(0, len(rows), FRAME_ROWS):
-            chunk = rows[start : start + FRAME_ROWS]
+        for chunk in _chunks(rows):
             if self._pool is None:
                 self._pool = ThreadPoolExecutor(1, thread_name_prefix="snapshot-zlib")
             self._parts.append(self._pool.submit(_compressed, _payload(table, columns, chunk)))
             entry["rows"] += len(chunk)
+
+    def add_encoded(self, table: str, encoded: EncodedTable) -> None:
+        """A whole table encoded ahead (encode_table), in place of its rows."""
+        if table in self._tables:
+            raise ValueError(f"the table {table} was added before")
+        self._tables[table] = {"columns": [list(c) for c in encoded.columns], "rows": encoded.rows}
+        self._parts += encoded.frames
 
     def finish(self, header: dict[str, Any]) -> bytes:
         head = {
@@ -86,12 +92,25 @@ class SnapshotWriter:
             "tables": self._tables,
         }
         try:
-            frames = [part.result() for part in self._parts]
+            frames = [part if isinstance(part, bytes) else part.result() for part in self._parts]
         finally:
             if self._pool is not None:
                 self._pool.shutdown()
         body = b"".join([MAGIC, orjson.dumps(head), b"\n", *frames, _U32.pack(0)])
         return body + hashlib.sha256(body).digest()
+
+
+def encode_table(
+    table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]
+) -> EncodedTable:
+    """A table's rows as the frames SnapshotWriter.add makes of them, for add_encoded (in this thread)."""
+    frames = tuple(_compressed(_payload(table, columns, chunk)) for chunk in _chunks(rows))
+    return EncodedTable(tuple((str(n), str(k)) for n, k in columns), len(rows), frames)
+
+
+def _chunks(rows: Sequence[Sequence[Any]]) -> Iterator[Sequence[Sequence[Any]]]:
+    for start in range(0, len(rows), FRAME_ROWS):
+        yield rows[start : start + FRAME_ROWS]
 
 
 def _payload(table: str, columns: Sequence[tuple[str, str]], rows: Sequence[Sequence[Any]]) -> bytes:

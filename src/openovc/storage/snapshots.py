@@ -10,7 +10,7 @@ remembered of the federation before.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from functools import cache
 from operator import itemgetter
@@ -27,6 +27,7 @@ from sqlalchemy import (
     LargeBinary,
     Table,
     delete,
+    func,
     insert,
     select,
     text,
@@ -37,6 +38,7 @@ from sqlalchemy.exc import IntegrityError
 from openovc.domain.clock import ClockState
 from openovc.domain.ports.snapshots import Restored
 from openovc.domain.snapshots import (
+    EncodedTable,
     SnapshotClock,
     SnapshotExists,
     SnapshotFileRefused,
@@ -71,6 +73,12 @@ def snapshot_tables() -> list[Table]:
     return [t for t in tables.metadata.sorted_tables if t.name not in NOT_FEDERATION]
 
 
+def table_columns(table: Table) -> list[tuple[str, str]]:
+    """The table's columns in a snapshot file: (name, kind)."""
+    # str(): SQLAlchemy's names are a subclass of it, which orjson does not take as a key.
+    return [(str(c.name), column_kind(c)) for c in table.columns]
+
+
 def column_kind(column: Column[Any]) -> str:
     """A column's kind in the snapshot file, whatever the engine stores it as."""
     kind = column.type
@@ -103,6 +111,10 @@ def _revision(conn: Connection) -> str:
     return "+".join(found)
 
 
+def _count(conn: Connection, table: Table) -> int:
+    return int(conn.execute(select(func.count()).select_from(table)).scalar_one())
+
+
 def _raw_rows(conn: Connection, table: Table) -> list[tuple[Any, ...]]:
     """The table's rows in key order: loaded in that order, each key index grows at its end (on SQLite,
     300,000 backups by random id took several times as long)."""
@@ -130,8 +142,9 @@ class SqlSnapshotStore:
 
     # ---- saving ---------------------------------------------------------------------------------
 
-    def dump(self, name: str) -> bytes:
-        """The federation as a snapshot file, read in one consistent transaction."""
+    def dump(self, name: str, encoded: Mapping[str, EncodedTable] | None = None) -> bytes:
+        """The federation as a snapshot file, read in one consistent transaction; a table in `encoded`
+        (encoded ahead from the rows loaded) is taken from there while the store holds as many rows."""
         real_ms = self._real_ms()
         writer = SnapshotWriter()
         counts: dict[str, int] = {}
@@ -140,12 +153,21 @@ class SqlSnapshotStore:
                 conn = conn.execution_options(isolation_level="REPEATABLE READ")
             with conn.begin():
                 for table in snapshot_tables():
-                    rows = _raw_rows(conn, table)
-                    # str(): SQLAlchemy's names are a subclass of it, which orjson does not take as a key.
-                    columns = [(str(c.name), column_kind(c)) for c in table.columns]
-                    writer.add(str(table.name), columns, rows)
+                    columns = table_columns(table)
+                    ready = (encoded or {}).get(table.name)
+                    if (
+                        ready is not None
+                        and list(ready.columns) == columns
+                        and ready.rows == _count(conn, table)
+                    ):
+                        writer.add_encoded(str(table.name), ready)
+                        held = ready.rows
+                    else:
+                        rows = _raw_rows(conn, table)
+                        writer.add(str(table.name), columns, rows)
+                        held = len(rows)
                     if table.name in tables.COLLECTION_TABLES or table is tables.tasks:
-                        counts[str(table.name)] = len(rows)
+                        counts[str(table.name)] = held
                 state = {str(k): str(v) for k, v in conn.execute(select(_KV.c.key, _KV.c.value))}
                 revision = _revision(conn)
         stored = state.pop(CLOCK_KEY, None)
@@ -171,8 +193,8 @@ class SqlSnapshotStore:
             raise SnapshotExists(name)
         return self._keep(SAVED, name, self.dump(name))
 
-    def keep_initial(self) -> SnapshotSummary:
-        return self._keep(INITIAL, INITIAL, self.dump(INITIAL), replace=True)
+    def keep_initial(self, encoded: Mapping[str, EncodedTable] | None = None) -> SnapshotSummary:
+        return self._keep(INITIAL, INITIAL, self.dump(INITIAL, encoded), replace=True)
 
     def import_file(self, data: bytes, name: str | None) -> SnapshotSummary:
         file = read_file(data)

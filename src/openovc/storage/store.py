@@ -11,6 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 
 from openovc.domain.ports.progress import SILENT, Progress
+from openovc.domain.snapshots import EncodedTable
 from openovc.simulator.federation import Federation
 from openovc.storage import tables
 from openovc.storage.engine import make_engine, migrate
@@ -55,9 +56,10 @@ class Storage:
         """True when no federation has been stored yet."""
         return is_empty(self.engine)
 
-    def load(self, federation: Federation, progress: Progress = SILENT) -> None:
-        """Insert a federation into the empty store, in one transaction."""
-        load_federation(self.engine, federation, progress)
+    def load(self, federation: Federation, progress: Progress = SILENT) -> dict[str, EncodedTable]:
+        """Insert a federation into the empty store, in one transaction; returns its tables encoded for
+        the initial snapshot beside the load (none for a small federation)."""
+        return load_federation(self.engine, federation, progress)
 
     def clear_federation(self) -> None:
         """Delete the federation (users, tokens and role assignments stay), in one transaction."""

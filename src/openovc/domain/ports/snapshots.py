@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Protocol
 
-from openovc.domain.snapshots import SnapshotSummary
+from openovc.domain.snapshots import EncodedTable, SnapshotSummary
 
 
 @dataclass(frozen=True)
@@ -30,8 +31,9 @@ class SnapshotStore(Protocol):
         """Save the federation as it is now (one consistent read); SnapshotExists if the name is taken."""
         ...
 
-    def keep_initial(self) -> SnapshotSummary:
-        """Save the federation as the one reset goes back to, replacing any kept before."""
+    def keep_initial(self, encoded: Mapping[str, EncodedTable] | None = None) -> SnapshotSummary:
+        """Save the federation as the one reset goes back to, replacing any kept before; `encoded`: its
+        tables as the load encoded them ahead (Storage.load), taken in place of reading them back."""
         ...
 
     def restore(self, name: str | None, owner: str) -> Restored | None:

@@ -41,7 +41,8 @@ _K = TypeVar("_K")
 _V = TypeVar("_V")
 
 
-def _cores() -> int:
+def usable_cores() -> int:
+    """How many cores this process may run on."""
     affinity = getattr(os, "sched_getaffinity", None)
     return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
@@ -69,7 +70,7 @@ def components(nodes: Sequence[Sequence[Hashable]]) -> list[Hashable]:
 def halves(draft: Draft) -> tuple[list[Vm], list[Vm]] | None:
     """The VMs this process replays and those a child does (each in the draft's order), or None: one
     process replays them all (few VMs, one core, no fork)."""
-    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or _cores() < 2:
+    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or usable_cores() < 2:
         return None
     nodes: list[list[Hashable]] = []
     for position, vm in enumerate(draft.vms):
