@@ -50,6 +50,7 @@ from foundation import (
     running_server,
     tree_rss,
 )
+from prometheus_client.parser import text_string_to_metric_families
 from report import Report, Row, loadavg, mb
 from sqlalchemy import create_engine, text
 
@@ -205,6 +206,18 @@ def _expiry_lag_s(store_url: str, now: str) -> tuple[float, int]:
     return since.total_seconds(), int(waiting)
 
 
+def _schedule_counts(http: Any) -> tuple[float, float]:
+    """The server's counts of the backups its schedule took and of the due slots it dropped."""
+    resp = http.get("/_openovc/metrics")
+    resp.raise_for_status()
+    found = {
+        sample.name: sample.value
+        for family in text_string_to_metric_families(resp.text)
+        for sample in family.samples
+    }
+    return found["openovc_schedule_backups_taken_total"], found["openovc_schedule_slots_dropped_total"]
+
+
 def _lag_s(store_url: str, now_ms: int) -> tuple[float, int]:
     """How far behind the clock the oldest due, unfired slot is (0 when none), and how many are due."""
     engine = create_engine(store_url)
@@ -251,13 +264,17 @@ def _accelerated(
             with running_server(store, password) as server, client(server, password) as http:
                 first = http.get("/_openovc/clock").json()["now"]
                 before = http.get("/api/backups", params={"limit": 1}).json()["count"]
-                until = time.monotonic() + minutes * 60
+                counted = _schedule_counts(http)
+                started = time.monotonic()
+                until = started + minutes * 60
                 while time.monotonic() < until:  # a look every half minute keeps the token from idling out
                     time.sleep(min(30.0, max(0.0, until - time.monotonic())))
                     log(f"[{backend}] simulated now {http.get('/_openovc/clock').json()['now']}")
                 clock = http.get("/_openovc/clock").json()
                 now = clock["now"]
                 after = http.get("/api/backups", params={"limit": 1}).json()["count"]
+                taken, dropped = (b - a for a, b in zip(counted, _schedule_counts(http), strict=True))
+                ran_s = time.monotonic() - started
                 now_ms = int(datetime.fromisoformat(now.replace("Z", "+00:00")).timestamp() * 1000)
                 lag, due = _lag_s(url, now_ms)
                 expiry_lag, unexpired = _expiry_lag_s(url, now)
@@ -273,6 +290,10 @@ def _accelerated(
             f"clock showed schedule_lag_seconds {clock.get('schedule_lag_seconds', 'n/a')}"),
         Row(backend, "accelerated:3600: expiry lag (oldest backup kept past its expiration)", expiry_lag, "s",
             detail=f"{unexpired:,} backups past their expiration time still stored"),
+        Row(backend, "accelerated:3600: backups the schedule took, per real second", taken / ran_s, "backups/s",
+            detail=f"{taken:,.0f} in {ran_s:.0f} s (openovc_schedule_backups_taken_total)"),
+        Row(backend, "accelerated:3600: due slots dropped (fallen behind)", dropped, "",
+            detail="openovc_schedule_slots_dropped_total: a slot is a rule's firing on one cluster's VMs"),
         Row(backend, "accelerated:3600: live backups, change", after - before, "",
             detail=f"{before:,} -> {after:,}; server RSS {mb(rss):.0f} MB"),
     ]  # fmt: skip
@@ -283,6 +304,9 @@ def _accelerated(
         "shown_lag_s": clock.get("schedule_lag_seconds"),
         "expiry_lag_s": expiry_lag,
         "past_expiration": unexpired,
+        "taken": taken,
+        "taken_per_s": taken / ran_s,
+        "dropped_slots": dropped,
     }
 
 

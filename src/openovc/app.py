@@ -241,6 +241,7 @@ def create_app(rt: AppRuntime) -> FastAPI:
     app.router.routes.extend(dashboard_routes(f"{CONTROL_PREFIX}/ui"))  # before the control API's mount
     server_metrics = ServerMetrics(rt.monitoring.census, pool_size(rt.storage.engine))
     watch_pool(rt.storage.engine, server_metrics.checked_out, server_metrics.checked_in)
+    rt.scheduler.watch(server_metrics)
     app.mount(CONTROL_PREFIX, control_app(rt, server_metrics))
     app.add_middleware(RouteNote)  # inside OmniStackMiddleware, which may copy the scope
     app.add_middleware(FaultMiddleware, faults=rt.faults)

@@ -158,6 +158,28 @@ def test_the_schedule_lag_follows_the_clock_until_the_scheduler_catches_up(fresh
     assert gauge(scrape(public), "openovc_scheduler_lag_seconds") == 0
 
 
+def test_the_backups_the_schedule_took_and_the_slots_it_dropped_are_counted(fresh: Env) -> None:
+    public = _client(fresh, metrics_public=True)  # counts from its creation on
+    taken, dropped = "openovc_schedule_backups_taken_total", "openovc_schedule_slots_dropped_total"
+    assert (gauge(scrape(public), taken), gauge(scrape(public), dropped)) == (0, 0)
+    scheduler = fresh.runtime.scheduler
+    assert scheduler.run_due() == 0  # its first turn: every rule starts from now
+    fresh.clock.advance(timedelta(hours=1))
+    scheduler._looked_at = -1.0  # the worker's turn now, not a real second later
+    first = scheduler.run_due()
+    assert first > 0
+    assert (gauge(scrape(public), taken), gauge(scrape(public), dropped)) == (first, 0)
+    # Three days on, at the real pace: every slot but each rule's latest is missed by more than 10 s.
+    fresh.clock.advance(timedelta(days=3))
+    scheduler._looked_at = -1.0
+    due = list(scheduler._due(scheduler._plan(), scheduler._clock.now_ms()))
+    missed = len(due) - len({slotted.key for _, slotted in due})
+    assert missed > 0
+    second = scheduler.run_due()
+    assert second > 0
+    assert (gauge(scrape(public), taken), gauge(scrape(public), dropped)) == (first + second, missed)
+
+
 def test_the_pool_size_and_the_connections_checked_out(fresh: Env) -> None:
     h = fresh.headers()
     client = _client(fresh)  # a new application watches the pool from now on

@@ -13,6 +13,7 @@ import pytest
 from sqlalchemy import Boolean, Column, Float, Integer, LargeBinary, MetaData, Table, Text, delete
 
 from openovc.domain.snapshots import EncodedTable
+from openovc.simulator import cores
 from openovc.simulator.federation import Federation, FederationSpec
 from openovc.simulator.generator.generator import generate
 from openovc.storage import loading, snapshot_ahead, tables
@@ -38,7 +39,7 @@ def federation() -> Federation:
 def forking(monkeypatch: pytest.MonkeyPatch) -> None:
     """Encode ahead whatever the federation's size and the machine's cores."""
     monkeypatch.setattr(snapshot_ahead, "ENCODE_FROM", 0)
-    monkeypatch.setattr(snapshot_ahead, "usable_cores", lambda: 2)
+    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
 
 
 @pytest.fixture(params=BACKENDS)

@@ -90,6 +90,16 @@ class ServerMetrics:
             "openovc_db_pool_checked_out", "Database connections in use now",
             multiprocess_mode="livesum", registry=own,
         )  # fmt: skip
+        self._taken = Counter(
+            "openovc_schedule_backups_taken", "Backups the policy schedule took (firings committed)",
+            registry=own,
+        )  # fmt: skip
+        self._dropped = Counter(
+            "openovc_schedule_slots_dropped",
+            "Due slots the policy schedule dropped, having fallen too far behind the clock (each rule's "
+            "latest fires)",
+            registry=own,
+        )
         self._census = _CensusCollector(census)
         if not self.multiprocess:
             self._registry.register(self._census)
@@ -104,6 +114,14 @@ class ServerMetrics:
             self._children[key] = child
         child[0].inc()
         child[1].observe(seconds)
+
+    def taken(self, backups: int) -> None:
+        """The schedule committed a firing of `backups` backups."""
+        self._taken.inc(backups)
+
+    def dropped(self, slots: int) -> None:
+        """The schedule dropped `slots` due slots."""
+        self._dropped.inc(slots)
 
     def checked_out(self) -> None:
         self._checked_out.inc()

@@ -32,6 +32,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
+from typing import Protocol
 
 from openovc.domain.catalog import (
     BACKUPS,
@@ -77,6 +78,18 @@ TURN_BUDGET_S = 2.0
 WARN_EVERY_S = 60.0  # real seconds between two log lines saying the schedule dropped slots
 
 log = logging.getLogger("openovc.schedule")
+
+
+class ScheduleWatcher(Protocol):
+    """Told what the schedule did: the server's own metrics count it."""
+
+    def taken(self, backups: int) -> None:
+        """A firing of `backups` backups was committed."""
+        ...
+
+    def dropped(self, slots: int) -> None:
+        """`slots` due slots were dropped: the worker had fallen behind by more than BEHIND_REAL_S."""
+        ...
 
 
 @dataclass
@@ -154,6 +167,16 @@ class PolicyScheduler:
         self._looked_at = -TURN_S  # monotonic seconds of the last turn that found nothing due
         self._dropped = 0  # slots dropped since the last log line saying so
         self._warned_at = -WARN_EVERY_S
+        self._watchers: list[ScheduleWatcher] = []
+
+    def watch(self, watcher: ScheduleWatcher) -> None:
+        """Tell `watcher` of every firing committed and every slot dropped (the server's own metrics)."""
+        self._watchers.append(watcher)
+
+    def _taken(self, backups: int) -> int:
+        for watcher in self._watchers:
+            watcher.taken(backups)
+        return backups
 
     # ---- what is scheduled ------------------------------------------------------------------------
 
@@ -231,6 +254,8 @@ class PolicyScheduler:
         latest = {slotted.key: ts for ts, slotted in due}
         kept = [(ts, s) for ts, s in due if ts >= now_ms - reach_ms or ts == latest[s.key]]
         self._dropped += len(due) - len(kept)
+        for watcher in self._watchers:
+            watcher.dropped(len(due) - len(kept))
         if self._dropped and time.monotonic() - self._warned_at >= WARN_EVERY_S:
             log.warning(
                 "the policy schedule is behind the clock: %d slots missed by more than %g real seconds "
@@ -261,6 +286,8 @@ class PolicyScheduler:
             except Exception:
                 plan.marks = marks  # as the database has them again
                 batch = sum(self._fire_alone(slot_ms, slotted, plan) for slot_ms, slotted in due[first:i])
+            else:
+                self._taken(batch)
             taken += batch
         return taken
 
@@ -279,7 +306,8 @@ class PolicyScheduler:
         """One slot in a transaction of its own; one that fails is logged and waits for the next turn."""
         try:
             with _collector_waits(), self._store.changing() as (txn, state):
-                return self._fire_in(txn, state, slot_ms, slotted, plan)
+                taken = self._fire_in(txn, state, slot_ms, slotted, plan)
+            return self._taken(taken)
         except Exception:
             log.exception("policy %s, rule %s: the slot of %s did not fire", slotted.policy_id,
                           slotted.rule.get("id"), datetime.fromtimestamp(slot_ms / 1000, UTC))  # fmt: skip
@@ -328,6 +356,7 @@ class PolicyScheduler:
             with _collector_waits(), self._store.changing() as (txn, state):
                 expired = settle_in(txn, self._sim, found, now).expired
                 taken = sum(self._fire_in(txn, state, instant_ms, slotted, plan) for slotted in firing)
+            self._taken(taken)
         return Counts(taken, expired, self._tasks.run_due())
 
     def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:

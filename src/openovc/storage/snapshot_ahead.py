@@ -25,7 +25,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Table
 
 from openovc.domain.snapshots import EncodedTable
-from openovc.simulator.generator.content_split import usable_cores
+from openovc.simulator import cores
 from openovc.storage.snapshot_file import encode_table
 from openovc.storage.snapshots import snapshot_tables, table_columns
 
@@ -111,7 +111,7 @@ class Ahead:
 def encode_ahead(inserts: Inserts, rows: int) -> Ahead | None:
     """Start encoding `inserts` in a child process; None (nothing started) for fewer than ENCODE_FROM
     rows, or where there is no fork or no second core."""
-    if rows < ENCODE_FROM or not hasattr(os, "fork") or usable_cores() < 2:
+    if rows < ENCODE_FROM or not hasattr(os, "fork") or cores.usable_cores() < 2:
         return None
     read, write = os.pipe()
     pid = os.fork()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 from openovc.domain.ports.progress import Progress
+from openovc.simulator import cores
 from openovc.simulator.content.ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Lineage
 from openovc.simulator.content.model import ContentModel
@@ -39,12 +40,6 @@ _FIGURES = ("size", "sent", "sent_duration", "sent_completion_time", "unique_siz
 _REPLAYED, _MEASURED = b"r", b"m"  # the child's progress: one byte per VM
 _K = TypeVar("_K")
 _V = TypeVar("_V")
-
-
-def usable_cores() -> int:
-    """How many cores this process may run on."""
-    affinity = getattr(os, "sched_getaffinity", None)
-    return len(affinity(0)) if affinity is not None else os.cpu_count() or 1
 
 
 def components(nodes: Sequence[Sequence[Hashable]]) -> list[Hashable]:
@@ -70,7 +65,7 @@ def components(nodes: Sequence[Sequence[Hashable]]) -> list[Hashable]:
 def halves(draft: Draft) -> tuple[list[Vm], list[Vm]] | None:
     """The VMs this process replays and those a child does (each in the draft's order), or None: one
     process replays them all (few VMs, one core, no fork)."""
-    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or usable_cores() < 2:
+    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or cores.usable_cores() < 2:
         return None
     nodes: list[list[Hashable]] = []
     for position, vm in enumerate(draft.vms):
