@@ -13,7 +13,7 @@ import pytest
 from sqlalchemy import Boolean, Column, Float, Integer, LargeBinary, MetaData, Table, Text, delete
 
 from openovc.domain.snapshots import EncodedTable
-from openovc.simulator import cores
+from openovc.simulator import forking
 from openovc.simulator.federation import Federation, FederationSpec
 from openovc.simulator.generator.generator import generate
 from openovc.storage import loading, snapshot_ahead, tables
@@ -36,10 +36,10 @@ def federation() -> Federation:
 
 
 @pytest.fixture
-def forking(monkeypatch: pytest.MonkeyPatch) -> None:
+def encoding_ahead(monkeypatch: pytest.MonkeyPatch) -> None:
     """Encode ahead whatever the federation's size and the machine's cores."""
     monkeypatch.setattr(snapshot_ahead, "ENCODE_FROM", 0)
-    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    monkeypatch.setattr(forking, "usable_cores", lambda: 2)
 
 
 @pytest.fixture(params=BACKENDS)
@@ -54,7 +54,7 @@ def _store(url: str) -> SqlSnapshotStore:
     return SqlSnapshotStore(engine, lambda: NOW_MS)
 
 
-@pytest.mark.usefixtures("forking")
+@pytest.mark.usefixtures("encoding_ahead")
 def test_the_snapshot_encoded_beside_the_load_is_the_one_read_back(url: str, federation: Federation) -> None:
     store = _store(url)
     try:
@@ -134,7 +134,7 @@ def test_a_table_with_a_column_left_to_its_default_or_no_key_is_read_back() -> N
     assert ordered_rows(keyless, ["text", "int"], [{"id": "a", "n": 1}]) is None
 
 
-@pytest.mark.usefixtures("forking")
+@pytest.mark.usefixtures("encoding_ahead")
 def test_a_failed_child_leaves_every_table_to_be_read_back(
     tmp_path: Any,
     federation: Federation,
@@ -159,7 +159,7 @@ def test_a_failed_child_leaves_every_table_to_be_read_back(
         store.engine.dispose()
 
 
-@pytest.mark.usefixtures("forking")
+@pytest.mark.usefixtures("encoding_ahead")
 def test_a_failed_load_stops_the_child(
     tmp_path: Any, federation: Federation, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -7,7 +7,7 @@ import random
 
 import pytest
 
-from openovc.simulator import cores
+from openovc.simulator import forking
 from openovc.simulator.content.model import ContentModel
 from openovc.simulator.content.pieces import image_segment, own_layout, own_slots
 from openovc.simulator.federation import FederationSpec
@@ -30,7 +30,7 @@ _DRAWS = (
 def split_always(monkeypatch: pytest.MonkeyPatch) -> list[tuple[int, int]]:
     """Every federation replays in two processes; records the halves' sizes."""
     monkeypatch.setattr(content_split, "FORK_FROM", 0)
-    monkeypatch.setattr(cores, "usable_cores", lambda: 2)
+    monkeypatch.setattr(forking, "usable_cores", lambda: 2)
     sizes: list[tuple[int, int]] = []
     real = content_split.halves
 

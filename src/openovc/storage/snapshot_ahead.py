@@ -10,14 +10,11 @@ as the dump does; any other table, and every table when the child fails, is read
 
 from __future__ import annotations
 
-import gc
 import logging
 import math
 import os
 import pickle
 import signal
-import sys
-import traceback
 from collections.abc import Iterable, Mapping, Sequence
 from operator import itemgetter
 from typing import Any, NoReturn
@@ -25,7 +22,7 @@ from typing import Any, NoReturn
 from sqlalchemy import Table
 
 from openovc.domain.snapshots import EncodedTable
-from openovc.simulator import cores
+from openovc.simulator import forking
 from openovc.storage.snapshot_file import encode_table
 from openovc.storage.snapshots import snapshot_tables, table_columns
 
@@ -111,7 +108,7 @@ class Ahead:
 def encode_ahead(inserts: Inserts, rows: int) -> Ahead | None:
     """Start encoding `inserts` in a child process; None (nothing started) for fewer than ENCODE_FROM
     rows, or where there is no fork or no second core."""
-    if rows < ENCODE_FROM or not hasattr(os, "fork") or cores.usable_cores() < 2:
+    if rows < ENCODE_FROM or not hasattr(os, "fork") or forking.usable_cores() < 2:
         return None
     read, write = os.pipe()
     pid = os.fork()
@@ -123,16 +120,4 @@ def encode_ahead(inserts: Inserts, rows: int) -> Ahead | None:
 
 
 def _child(inserts: Inserts, out: int) -> NoReturn:
-    code = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted parent ends it
-        gc.disable()  # the process ends with the encoding: nothing to collect
-        encoded = encode_inserts(inserts)
-        with os.fdopen(out, "wb") as stream:
-            pickle.dump(encoded, stream, protocol=pickle.HIGHEST_PROTOCOL)
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+    forking.child_main(lambda: encode_inserts(inserts), out)

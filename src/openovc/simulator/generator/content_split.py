@@ -12,18 +12,15 @@ its rows' figures and its ledger, which is merged in the order the sequence give
 
 from __future__ import annotations
 
-import gc
 import os
 import pickle
 import signal
-import sys
-import traceback
 from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 from typing import NoReturn, TypeVar
 
 from openovc.domain.ports.progress import Progress
-from openovc.simulator import cores
+from openovc.simulator import forking
 from openovc.simulator.content.ledger import Held, Holder, MemoryLedger, SegmentState, SharedEntry, Totals
 from openovc.simulator.content.lineage import Lineage
 from openovc.simulator.content.model import ContentModel
@@ -65,7 +62,7 @@ def components(nodes: Sequence[Sequence[Hashable]]) -> list[Hashable]:
 def halves(draft: Draft) -> tuple[list[Vm], list[Vm]] | None:
     """The VMs this process replays and those a child does (each in the draft's order), or None: one
     process replays them all (few VMs, one core, no fork)."""
-    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or cores.usable_cores() < 2:
+    if len(draft.vms) < FORK_FROM or not hasattr(os, "fork") or forking.usable_cores() < 2:
         return None
     nodes: list[list[Hashable]] = []
     for position, vm in enumerate(draft.vms):
@@ -156,10 +153,8 @@ def _half(draft: Draft, vms: list[Vm], ledger: MemoryLedger, ends: list[tuple[in
 
 def _child(draft: Draft, vms: list[Vm], ticks: int, out: int) -> NoReturn:
     """Replay and measure these VMs on a ledger of their own, send the result, and exit."""
-    code = 1
-    try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupted parent ends it, without a traceback
-        gc.disable()  # the process ends with the replay: nothing to collect
+
+    def work() -> _Half:
         ledger = MemoryLedger()
         model = ContentModel(ledger)
         ends = []
@@ -170,14 +165,9 @@ def _child(draft: Draft, vms: list[Vm], ticks: int, out: int) -> NoReturn:
         for vm in vms:
             measure_vm(draft, model, vm)
             os.write(ticks, _MEASURED)
-        with os.fdopen(out, "wb") as stream:
-            pickle.dump(_half(draft, vms, ledger, ends), stream, protocol=pickle.HIGHEST_PROTOCOL)
-        code = 0
-    except BaseException:
-        traceback.print_exc()
-        sys.stderr.flush()
-    finally:
-        os._exit(code)
+        return _half(draft, vms, ledger, ends)
+
+    forking.child_main(work, out)
 
 
 class _Ticks:
