@@ -15,8 +15,9 @@ manual:<now>` process over TLS, logs in, and then
 4. with --accelerated-minutes M (default 0: skipped), builds the largest federation (12 x 8 hosts,
    10,000 VMs, 300,000 backups) and runs it with `--clock accelerated:3600` (an hour a second) for M
    real minutes with the generated policies, then reports how far the schedule lags the clock: the
-   oldest slot due and not yet fired (and the lag GET /_openovc/clock shows), and how far its expiries
-   do: the oldest backup still stored past its expiration time;
+   oldest slot due and not yet fired (and the lag GET /_openovc/clock shows), how far its expiries
+   do (the oldest backup still stored past its expiration time), and, from the server's own metrics,
+   the backups its schedule took per real second and the due slots it dropped, having fallen behind;
 5. prints a markdown table with the machine and the command line, and can write the same as JSON.
 
     .venv/bin/python benchmarks/schedule.py                        # both backends, the week only
