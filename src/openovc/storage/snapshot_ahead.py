@@ -1,8 +1,8 @@
 """A federation's tables encoded as a snapshot's frames by a forked process while this one loads them.
 
-`init` keeps what it loaded as the initial snapshot. Reading the largest federation's rows back and
-encoding them took about a seventh of `init --largest`, on one core once the load was done; the rows are
-in memory before the load starts, so a child process encodes them on the other core meanwhile. It encodes
+`init` keeps what it loaded as the initial snapshot. Reading the rows back and encoding them waited for
+the load and ran on one core (docs/architecture.md, Start-up); the rows are in memory before the load
+starts, so a child process encodes them on the other core meanwhile. It encodes
 only a table whose every value reads back from either engine as it is in memory (the kinds below), whose
 rows give every column (none left to the database's default) and that has a primary key to order them by
 as the dump does; any other table, and every table when the child fails, is read back as before.
