@@ -202,37 +202,44 @@ def load_federation(
     """
     hosts = len(federation.rows.get("hosts", []))
     rows_total = sum(map(len, federation.rows.values())) + ledger_row_count(federation.content) + hosts
-    big = [_table(name) for name, rows in federation.rows.items() if len(rows) > DEFERRED_INDEXES_FROM]
-    big += [tables.content_holders] if len(federation.content.holders) > DEFERRED_INDEXES_FROM else []
-    sqlite = engine.dialect.name == "sqlite"
     ahead = encode_ahead(federation_inserts(federation), rows_total)
-    progress.phase("Loading the tables (rows)", rows_total)
     try:
-        with engine.begin() as conn:
-            if sqlite:
-                conn.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
-            else:
-                conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")  # for the index builds
-            try:
-                with _indexes_built_after(conn, big):
-                    for table, rows in federation_inserts(federation):
-                        bulk_insert(conn, table, rows, progress)
-                    if big:
-                        progress.phase("Building the indexes")
-                progress.phase("Committing")
-            finally:
-                if sqlite:  # the connection goes back to the pool: its cache back to the default
-                    conn.exec_driver_sql("PRAGMA cache_size=-2000")
-        # Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on
-        # SQLite).
-        progress.phase("Updating the index statistics")
-        with engine.begin() as conn:
-            if sqlite:
-                # Sampled statistics are enough for the planner and take a fraction of a full scan.
-                conn.exec_driver_sql("PRAGMA analysis_limit=1000")
-            conn.exec_driver_sql("ANALYZE")
+        _insert_all(engine, federation, rows_total, progress)
+        _analyze(engine, progress)
     except BaseException:
         if ahead is not None:
             ahead.cancel()
         raise
     return ahead.result() if ahead is not None else {}
+
+
+def _insert_all(engine: Engine, federation: Federation, rows_total: int, progress: Progress) -> None:
+    big = [_table(name) for name, rows in federation.rows.items() if len(rows) > DEFERRED_INDEXES_FROM]
+    big += [tables.content_holders] if len(federation.content.holders) > DEFERRED_INDEXES_FROM else []
+    sqlite = engine.dialect.name == "sqlite"
+    progress.phase("Loading the tables (rows)", rows_total)
+    with engine.begin() as conn:
+        if sqlite:
+            conn.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
+        else:
+            conn.exec_driver_sql("SET LOCAL maintenance_work_mem = '256MB'")  # for the index builds
+        try:
+            with _indexes_built_after(conn, big):
+                for table, rows in federation_inserts(federation):
+                    bulk_insert(conn, table, rows, progress)
+                if big:
+                    progress.phase("Building the indexes")
+            progress.phase("Committing")
+        finally:
+            if sqlite:  # the connection goes back to the pool: its cache back to the default
+                conn.exec_driver_sql("PRAGMA cache_size=-2000")
+
+
+def _analyze(engine: Engine, progress: Progress) -> None:
+    """Fresh statistics, or the planners pick sorts over index scans until autovacuum (or never, on SQLite)."""
+    progress.phase("Updating the index statistics")
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            # Sampled statistics are enough for the planner and take a fraction of a full scan.
+            conn.exec_driver_sql("PRAGMA analysis_limit=1000")
+        conn.exec_driver_sql("ANALYZE")

@@ -44,14 +44,15 @@ Inserts = Iterable[tuple[Table, Iterable[Mapping[str, object]]]]
 
 def encode_inserts(inserts: Inserts) -> dict[str, EncodedTable]:
     """The tables of `inserts` that a snapshot holds and whose rows read back as they are, encoded."""
+    held = {table.name for table in snapshot_tables()}
     gathered: dict[str, tuple[Table, list[Mapping[str, object]]]] = {}
     for table, rows in inserts:
-        gathered.setdefault(table.name, (table, []))[1].extend(rows)
-    held = {table.name for table in snapshot_tables()}
+        if table.name in held:
+            gathered.setdefault(table.name, (table, []))[1].extend(rows)
     encoded = {}
     for name, (table, rows) in gathered.items():
         columns = table_columns(table)
-        ordered = ordered_rows(table, [kind for _, kind in columns], rows) if name in held else None
+        ordered = ordered_rows(table, [kind for _, kind in columns], rows)
         if ordered is not None:
             encoded[name] = encode_table(name, columns, ordered)
     return encoded
