@@ -154,3 +154,29 @@ def test_a_slot_that_cannot_fire_holds_back_no_other(
     assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == {
         vm_id: slots if home[vm_id] != broken else [] for vm_id in vm_ids
     }
+
+
+def test_a_turn_behind_first_removes_what_expired_by_the_clocks_now(
+    fast: Env, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    h = fast.headers()
+    vm_ids = _scheduled(fast, h)
+    scheduler = fast.runtime.scheduler
+    assert scheduler.run_due() == 0
+    # A manual backup kept 55 minutes: it expires at 12:55, after the first slot the turn below fires.
+    (made,) = completed(fast, "POST", f"/api/virtual_machines/{vm_ids[0]}/backup", h,
+                        {"backup_name": "short", "retention": 55})  # fmt: skip
+    assert made["object_type"] == "backup"
+    fast.clock.advance(timedelta(minutes=1))  # a simulated hour: 13:00
+    monkeypatch.setattr(schedule, "BATCH_BACKUPS", 1)
+    monkeypatch.setattr(schedule, "TURN_BUDGET_S", 0.0)
+    # One slot fires (12:50, the earliest within reach, in the first cluster), in a transaction that first
+    # removed every backup expired by 13:00, this one included: no settling chore runs here.
+    home = {str(v["id"]): str(v["omnistack_cluster_id"]) for v in fast.federation.rows["virtual_machines"]}
+    first = min(home[vm_id] for vm_id in vm_ids)
+    assert scheduler.run_due() == sum(home[vm_id] == first for vm_id in vm_ids)
+    resp = fast.client.get(f"/api/backups/{made['object_id']}", headers=h)
+    assert resp.status_code == 404, resp.text
+    assert {vm_id: _created(fast, h, vm_id) for vm_id in vm_ids} == {
+        vm_id: [_text(START + timedelta(minutes=50))] if home[vm_id] == first else [] for vm_id in vm_ids
+    }

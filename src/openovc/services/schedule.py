@@ -11,12 +11,11 @@ says for the rule's retention; past the rule's max_backups, its oldest of that V
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
 missed slot fires, as a real scheduler catching up would. A worker that falls behind the clock (a fast
 accelerated clock, a busy machine) fires several slots per transaction (one that fails fires them again
-one by one: a slot that cannot fire holds back no other), removes in each the backups expired by its last
-slot, and drops the slots it missed by more than ten seconds of real time but each rule's latest, saying
-so in its log; how far behind it is shows
-in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved by hand (`advance_to`) goes
-through every instant that falls in the move, in time order: slots, expiries, backups arriving,
-paced tasks.
+one by one: a slot that cannot fire holds back no other), removes in each the backups expired by the
+clock's now, and drops the slots it missed by more than ten seconds of real time but each rule's latest,
+saying so in its log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics
+(`lag_ms`). A clock moved by hand (`advance_to`) goes through every instant that falls in the move, in
+time order: slots, expiries, backups arriving, paced tasks.
 """
 
 from __future__ import annotations
@@ -73,6 +72,10 @@ BEHIND_REAL_S = 10.0
 # 0.5 s (each commit and the index pages it dirties serve more); an API write waits up to this long.
 BATCH_BACKUPS = 10_000
 BATCH_REAL_S = 2.0
+# Each such transaction also removes up to this many backups expired by the clock's now: a commit writes
+# every index page it changed once, however many of its entries changed: removing 60,000 of the largest
+# federation's backups took 0.6 times as long in transactions of 20,000 as in the settling chore's 5,000.
+EXPIRE_BATCH = 20_000
 # A turn stops starting transactions after this long: the next plans again from the clock's new now (so
 # the lag stays bounded), and expiries and the other chores get their turn in between.
 TURN_BUDGET_S = 2.0
@@ -269,21 +272,26 @@ class PolicyScheduler:
 
     def _fire_batched(self, due: list[tuple[int, Slotted]], plan: _Plan) -> int:
         """Fire the slots in time order, several to a transaction (BATCH_BACKUPS, BATCH_REAL_S), for up to
-        TURN_BUDGET_S; what is left waits for the next turn. Each transaction also removes the backups
-        expired by its last slot. A transaction that fails is rolled back and its slots fire again one to a
-        transaction (their expiries left to the settling chore), so that a slot that cannot fire holds back
-        no other."""
+        TURN_BUDGET_S; what is left waits for the next turn. Each transaction first removes backups expired
+        by the clock's now, within the same time (at least one slot fires): a backup past its expiration
+        matters more than a slot that is late, which is dropped when too late. A transaction that fails is
+        rolled back and its slots fire again one to a transaction (their expiries left to the settling
+        chore), so that a slot that cannot fire holds back no other."""
         taken, i, turn = 0, 0, time.monotonic()
         while i < len(due) and (i == 0 or time.monotonic() - turn < TURN_BUDGET_S):
             began, batch, first = time.monotonic(), 0, i
             marks = dict(plan.marks)
             try:
                 with _collector_waits(), self._store.changing() as (txn, state):
-                    while i < len(due) and batch < BATCH_BACKUPS and time.monotonic() - began < BATCH_REAL_S:
+                    self._expire_in(txn, self._clock.now_ms())
+                    while (
+                        i < len(due)
+                        and batch < BATCH_BACKUPS
+                        and (i == first or time.monotonic() - began < BATCH_REAL_S)
+                    ):
                         slot_ms, slotted = due[i]
                         i += 1
                         batch += self._fire_in(txn, state, slot_ms, slotted, plan)
-                    self._expire_in(txn, due[i - 1][0])
             except Exception:
                 plan.marks = marks  # as the database has them again
                 batch = sum(self._fire_alone(slot_ms, slotted, plan) for slot_ms, slotted in due[first:i])
@@ -293,14 +301,14 @@ class PolicyScheduler:
         return taken
 
     def _expire_in(self, txn: Txn, upto_ms: int) -> int:
-        """Remove, in a batch's transaction, the backups expired by its last slot (at most the clock's now).
+        """Remove, in a batch's transaction, up to EXPIRE_BATCH backups expired by the clock's now.
 
-        Most are of the VMs the batch backed up (a rule's backups expire as its later slots fire), whose
-        content the transaction has read already, and one commit serves both: in a transaction of their
-        own (the settling chore, which removes the rest up to now) they cost more.
+        The pages of the backups' indexes that the batch's new backups changed are then written once
+        for both, in one commit: in transactions of their own (the settling chore's, of up to 5,000,
+        which removes what is left) the same removals cost more.
         """
         when = datetime.fromtimestamp(upto_ms / 1000, UTC)
-        ending = expiring(self._reader, when)
+        ending = expiring(self._reader, when, EXPIRE_BATCH)
         return expire_in(txn, self._sim, ending, when) if ending else 0
 
     def _fire_alone(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:

@@ -36,9 +36,9 @@ from openovc.services.common import stamp, valid_name
 # ---- settling: progress and expiry, for every reader ------------------------------------------------
 
 
-def _ids(reader: FederationReader, condition: Condition) -> list[str]:
+def _ids(reader: FederationReader, condition: Condition, limit: int = MAX_LIMIT) -> list[str]:
     # Sorted on the filtered field, so that its index serves both: an idle turn reads a few index pages.
-    query = CollectionQuery(conditions=(condition,), limit=MAX_LIMIT, sort=condition.field, descending=False)
+    query = CollectionQuery(conditions=(condition,), limit=limit, sort=condition.field, descending=False)
     return [str(row[0]) for row in reader.page(BACKUPS, query, ("id",)).rows]
 
 
@@ -50,10 +50,10 @@ class Settled:
     progressed: int = 0
 
 
-def expiring(reader: FederationReader, now: datetime) -> list[str]:
-    """The backups whose expiration time has come by `now`, oldest first (up to MAX_LIMIT): one indexed
+def expiring(reader: FederationReader, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
+    """The backups whose expiration time has come by `now`, oldest first (up to `limit`): one indexed
     read, each checked again where it is removed (it may have been locked meanwhile)."""
-    return _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)))
+    return _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)), limit)
 
 
 def candidates(reader: FederationReader, now: datetime) -> list[str]:
