@@ -195,11 +195,14 @@ def chores(rt: AppRuntime) -> Callable[[], int]:
     """The worker's time-driven changes: policy backups, backups settling and expiring, then the
     simulated hardware's. A manual clock moves only through the clock controls, which do all of this
     themselves (and count it): the worker then leaves time alone."""
+    settle = backups_service.housekeeping(rt.reader, rt.operations, rt.simulator, rt.clock)
+
+    def settle_unless_settled() -> int:
+        # A turn of the schedule that fired settled the backups as of its transactions' now.
+        return 0 if rt.scheduler.took_settling() else settle()
+
     run = every(
-        rt.scheduler.run_due,
-        backups_service.housekeeping(rt.reader, rt.operations, rt.simulator, rt.clock),
-        *rt.simulator.chores(rt.clock),
-        rt.hardware.settle,
+        rt.scheduler.run_due, settle_unless_settled, *rt.simulator.chores(rt.clock), rt.hardware.settle
     )
 
     def unless_manual() -> int:

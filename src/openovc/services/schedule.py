@@ -11,10 +11,10 @@ says for the rule's retention; past the rule's max_backups, its oldest of that V
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
 missed slot fires, as a real scheduler catching up would. A worker that falls behind the clock (a fast
 accelerated clock, a busy machine) fires several slots per transaction (one that fails fires them again
-one by one: a slot that cannot fire holds back no other), removes in each the backups expired by the
-clock's now, and drops the slots it missed by more than ten seconds of real time but each rule's latest,
-saying so in its log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics
-(`lag_ms`). A clock moved by hand (`advance_to`) goes through every instant that falls in the move, in
+one by one: a slot that cannot fire holds back no other), settles in each the backups as of the clock's
+now (expired ones go, those in flight move on; backups fired late are stored as they stand now), and
+drops the slots it missed by more than ten seconds of real time but each rule's latest, saying so in its
+log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved by hand (`advance_to`) goes through every instant that falls in the move, in
 time order: slots, expiries, backups arriving, paced tasks.
 """
 
@@ -31,7 +31,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
-from typing import Protocol
+from typing import Protocol, cast
 
 from openovc.domain.catalog import (
     BACKUPS,
@@ -47,7 +47,7 @@ from openovc.domain.ports.federation import FederationReader, Record, Txn
 from openovc.domain.ports.operations import OperationsState
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
-from openovc.domain.records import BackupSource, ExternalStore, OmnistackCluster
+from openovc.domain.records import Backup, BackupSource, ExternalStore, OmnistackCluster
 from openovc.domain.rules import max_backups
 from openovc.domain.schedules import Rule, slots
 from openovc.domain.tasks import TaskFailure
@@ -55,7 +55,7 @@ from openovc.domain.timefmt import to_text
 from openovc.domain.timezones import zone_of
 from openovc.operations.engine import TaskEngine
 from openovc.services.backups.checks import LOCAL_STORE, holder, store_takes
-from openovc.services.backups.lifecycle import candidates, expire_in, expiring, settle_in
+from openovc.services.backups.lifecycle import candidates, settle_in
 from openovc.services.backups.taking import consistency_for, vm_facts
 from openovc.services.clock import SharedClock
 from openovc.services.policies.common import json_value
@@ -72,7 +72,7 @@ BEHIND_REAL_S = 10.0
 # 0.5 s (each commit and the index pages it dirties serve more); an API write waits up to this long.
 BATCH_BACKUPS = 10_000
 BATCH_REAL_S = 2.0
-# Each such transaction also removes up to this many backups expired by the clock's now: a commit writes
+# Each such transaction also settles up to this many backups expired by the clock's now: a commit writes
 # every index page it changed once, however many of its entries changed: removing 60,000 of the largest
 # federation's backups took 0.6 times as long in transactions of 20,000 as in the settling chore's 5,000.
 EXPIRE_BATCH = 20_000
@@ -172,6 +172,7 @@ class PolicyScheduler:
         self._dropped = 0  # slots dropped since the last log line saying so
         self._warned_at = -WARN_EVERY_S
         self._watchers: list[ScheduleWatcher] = []
+        self._settled = False  # a turn settled the backups since the worker's settling chore last asked
 
     def watch(self, watcher: ScheduleWatcher) -> None:
         """Tell `watcher` of every firing committed and every slot dropped (the server's own metrics)."""
@@ -272,8 +273,8 @@ class PolicyScheduler:
 
     def _fire_batched(self, due: list[tuple[int, Slotted]], plan: _Plan) -> int:
         """Fire the slots in time order, several to a transaction (BATCH_BACKUPS, BATCH_REAL_S), for up to
-        TURN_BUDGET_S; what is left waits for the next turn. Each transaction first removes backups expired
-        by the clock's now, within the same time (at least one slot fires): a backup past its expiration
+        TURN_BUDGET_S; what is left waits for the next turn. Each transaction first settles the backups as of
+        the clock's now, within the same time (at least one slot fires): a backup past its expiration
         matters more than a slot that is late, which is dropped when too late. A transaction that fails is
         rolled back and its slots fire again one to a transaction (their expiries left to the settling
         chore), so that a slot that cannot fire holds back no other."""
@@ -283,7 +284,7 @@ class PolicyScheduler:
             marks = dict(plan.marks)
             try:
                 with _collector_waits(), self._store.changing() as (txn, state):
-                    self._expire_in(txn, self._clock.now_ms())
+                    self._settle_in(txn)
                     while (
                         i < len(due)
                         and batch < BATCH_BACKUPS
@@ -297,19 +298,28 @@ class PolicyScheduler:
                 batch = sum(self._fire_alone(slot_ms, slotted, plan) for slot_ms, slotted in due[first:i])
             else:
                 self._taken(batch)
+                self._settled = True
             taken += batch
         return taken
 
-    def _expire_in(self, txn: Txn, upto_ms: int) -> int:
-        """Remove, in a batch's transaction, up to EXPIRE_BATCH backups expired by the clock's now.
+    def took_settling(self) -> bool:
+        """Whether a turn settled the backups since the last call: the worker's settling chore, which would
+        find only what came due since, then waits for its next turn (one commit, not two)."""
+        settled, self._settled = self._settled, False
+        return settled
 
-        The pages of the backups' indexes that the batch's new backups changed are then written once
-        for both, in one commit: in transactions of their own (the settling chore's, of up to 5,000,
-        which removes what is left) the same removals cost more.
+    def _settle_in(self, txn: Txn) -> None:
+        """Settle, in a batch's transaction, the backups as of the clock's now: up to EXPIRE_BATCH expired
+        ones go, and those in flight move on.
+
+        The pages of the backups' indexes that the batch's new backups change are then written once for
+        both, in one commit: in transactions of their own (the settling chore's, of up to 5,000) the same
+        removals cost more.
         """
-        when = datetime.fromtimestamp(upto_ms / 1000, UTC)
-        ending = expiring(self._reader, when, EXPIRE_BATCH)
-        return expire_in(txn, self._sim, ending, when) if ending else 0
+        now = self._clock.now()
+        found = candidates(self._reader, now, EXPIRE_BATCH)
+        if found:
+            settle_in(txn, self._sim, found, now)
 
     def _fire_alone(self, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
         """One slot in a transaction of its own; one that fails is logged and waits for the next turn."""
@@ -425,7 +435,14 @@ class PolicyScheduler:
                 "unique_size_timestamp": created,
             }
             planned.append((vm, backup))
-        txn.insert_many(BACKUPS, self._sim.take_backups(txn, planned, True, when))
+        rows = self._sim.take_backups(txn, planned, True, when)
+        now = self._clock.now()
+        if now > when:
+            # Fired late (a worker behind the clock), they are stored as they stand now, saved or sent by
+            # then, rather than as they began, each then rewritten by the settling chore (a row and its
+            # state's index entry, once or twice each).
+            rows = [{**row, **self._sim.backup_progress(txn, cast(Backup, row), now)} for row in rows]
+        txn.insert_many(BACKUPS, rows)
         return {vm["id"]: str(backup["id"]) for vm, backup in planned}
 
     def _keep_at_most(self, txn: Txn, slot_ms: int, slotted: Slotted, vm_ids: list[str]) -> None:

@@ -56,13 +56,14 @@ def expiring(reader: FederationReader, now: datetime, limit: int = MAX_LIMIT) ->
     return _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)), limit)
 
 
-def candidates(reader: FederationReader, now: datetime) -> list[str]:
-    """The backups that may need settling as of `now`: expiring, or being taken or sent.
+def candidates(reader: FederationReader, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
+    """The backups that may need settling as of `now`: up to `limit` expiring, and up to MAX_LIMIT being
+    taken or sent.
 
     Two indexed reads, so an idle server only reads; each is checked again where it is settled.
     """
     moving = _ids(reader, Condition("state", Op.MATCH, IN_FLIGHT))
-    return list(dict.fromkeys([*expiring(reader, now), *moving]))
+    return list(dict.fromkeys([*expiring(reader, now, limit), *moving]))
 
 
 def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> Settled:
@@ -79,12 +80,6 @@ def settle_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) ->
     for changes in progress.values():
         txn.update_each(BACKUPS, changes)
     return Settled(len(gone), sum(len(c) for c in progress.values()))
-
-
-def expire_in(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> int:
-    """Remove, in the caller's transaction, those of these backups that have expired by `now` (a locked one
-    never does: its expiration_time is NA); how many went. Progress is left to settling."""
-    return len(_expire(txn, sim, backup_ids, now))
 
 
 def _expire(txn: Txn, sim: Simulator, backup_ids: list[str], now: datetime) -> set[str]:
