@@ -5,8 +5,8 @@ backs up (domain/schedules.py). Per rule and cluster a mark says up to when the 
 firing a slot moves the mark by compare-and-set in the transaction that takes its backups, and a key
 on (rule, VM, slot) refuses a second firing outright, so no slot fires twice, whatever the number of
 servers. A VM (or persistent volume) is backed up while it is ALIVE, its policy is the rule's, and its
-host's policy backups are not suspended. Each backup is a POLICY backup named by the slot's local time, kept where the rule
-says for the rule's retention; past the rule's max_backups, its oldest of that VM go.
+host's policy backups are not suspended. Each backup is a POLICY backup named by the slot's local time,
+kept where the rule says for the rule's retention; past the rule's max_backups, its oldest of that VM go.
 
 The worker runs the schedule as the clock moves (`run_due`); after downtime only each rule's latest
 missed slot fires, as a real scheduler catching up would. A worker that falls behind the clock (a fast
@@ -14,8 +14,9 @@ accelerated clock, a busy machine) fires several slots per transaction (one that
 one by one: a slot that cannot fire holds back no other), settles in each the backups as of the clock's
 now (expired ones go, those in flight move on; backups fired late are stored as they stand now), and
 drops the slots it missed by more than ten seconds of real time but each rule's latest, saying so in its
-log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved by hand (`advance_to`) goes through every instant that falls in the move, in
-time order: slots, expiries, backups arriving, paced tasks.
+log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved
+by hand (`advance_to`) goes through every instant that falls in the move, in time order: slots, expiries,
+backups arriving, paced tasks.
 """
 
 from __future__ import annotations
