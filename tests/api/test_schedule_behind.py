@@ -59,6 +59,15 @@ def _scheduled(env: Env, h: dict[str, str]) -> list[str]:
     return ids
 
 
+def _started(env: Env) -> tuple[dict[str, str], list[str], schedule.PolicyScheduler]:
+    """Headers, the VMs of a rule every minute, and the scheduler, whose first turn started it from now."""
+    h = env.headers()
+    vm_ids = _scheduled(env, h)
+    scheduler = env.runtime.scheduler
+    assert scheduler.run_due() == 0  # the new rule starts from now
+    return h, vm_ids, scheduler
+
+
 def _created(env: Env, h: dict[str, str], vm_id: str) -> list[str]:
     path = f"/api/backups?virtual_machine_id={vm_id}&type=POLICY&sort=created_at&order=ascending&limit=500"
     backups = env.client.get(path, headers=h).json()["backups"]
@@ -66,10 +75,7 @@ def _created(env: Env, h: dict[str, str], vm_id: str) -> list[str]:
 
 
 def test_a_schedule_within_reach_fires_every_slot_once(fast: Env) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0  # the new rule starts from now
+    h, vm_ids, scheduler = _started(fast)
     assert _clock(fast, h) == {"mode": "accelerated:60", "now": _text(START), "schedule_lag_seconds": 0.0}
     fast.clock.advance(timedelta(seconds=9))  # nine simulated minutes, within ten real seconds
     assert _clock(fast, h)["schedule_lag_seconds"] == 8 * 60.0  # due since 12:01
@@ -81,10 +87,7 @@ def test_a_schedule_within_reach_fires_every_slot_once(fast: Env) -> None:
 
 
 def test_a_turn_out_of_time_leaves_the_rest_to_the_next(fast: Env, monkeypatch: pytest.MonkeyPatch) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0
+    h, vm_ids, scheduler = _started(fast)
     fast.clock.advance(timedelta(seconds=3))
     # One transaction a turn, of one slot of one cluster: each turn fires the next slot of a cluster.
     monkeypatch.setattr(schedule, "BATCH_BACKUPS", 1)
@@ -102,10 +105,7 @@ def test_a_turn_out_of_time_leaves_the_rest_to_the_next(fast: Env, monkeypatch: 
 def test_a_schedule_far_behind_says_so_and_drops_what_it_missed_long_ago(
     fast: Env, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0
+    h, vm_ids, scheduler = _started(fast)
     fast.clock.advance(timedelta(minutes=1))  # a simulated hour: 60 slots due, the first at 12:01
     assert _clock(fast, h) == {
         "mode": "accelerated:60",
@@ -130,10 +130,7 @@ def test_a_schedule_far_behind_says_so_and_drops_what_it_missed_long_ago(
 def test_a_slot_that_cannot_fire_holds_back_no_other(
     fast: Env, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0
+    h, vm_ids, scheduler = _started(fast)
     home = {str(v["id"]): str(v["omnistack_cluster_id"]) for v in fast.federation.rows["virtual_machines"]}
     broken = home[vm_ids[0]]
     backups = scheduler._backups
@@ -161,10 +158,7 @@ def test_a_slot_that_cannot_fire_holds_back_no_other(
 def test_a_turn_behind_first_removes_what_expired_by_the_clocks_now(
     fast: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0
+    h, vm_ids, scheduler = _started(fast)
     # A manual backup kept 55 minutes: it expires at 12:55, after the first slot the turn below fires.
     (made,) = completed(fast, "POST", f"/api/virtual_machines/{vm_ids[0]}/backup", h,
                         {"backup_name": "short", "retention": 55})  # fmt: skip
@@ -185,10 +179,7 @@ def test_a_turn_behind_first_removes_what_expired_by_the_clocks_now(
 
 
 def test_backups_fired_late_are_stored_as_they_stand_now(fast: Env) -> None:
-    h = fast.headers()
-    vm_ids = _scheduled(fast, h)
-    scheduler = fast.runtime.scheduler
-    assert scheduler.run_due() == 0
+    h, vm_ids, scheduler = _started(fast)
     fast.clock.advance(timedelta(seconds=10))  # ten simulated minutes: 12:01 to 12:10 due
     assert scheduler.run_due() == 10 * len(vm_ids)
     path = f"/api/backups?virtual_machine_id={vm_ids[0]}&type=POLICY&sort=created_at&order=ascending"
