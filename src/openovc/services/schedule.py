@@ -74,8 +74,8 @@ BEHIND_REAL_S = 10.0
 BATCH_BACKUPS = 10_000
 BATCH_REAL_S = 2.0
 # Each such transaction also settles up to this many backups expired by the clock's now: a commit writes
-# every index page it changed once, however many of its entries changed: removing 60,000 of the largest
-# federation's backups took 0.6 times as long in transactions of 20,000 as in the settling chore's 5,000.
+# every index page it changed once, however many of its entries changed, so removals cost less in larger
+# transactions than in the settling chore's of up to 5,000 (docs/architecture.md, Performance notes).
 EXPIRE_BATCH = 20_000
 # A turn stops starting transactions after this long: the next plans again from the clock's new now (so
 # the lag stays bounded), and expiries and the other chores get their turn in between.
