@@ -196,8 +196,7 @@ def test_backups_fired_late_are_stored_as_they_stand_now(fast: Env) -> None:
 def test_the_settling_chore_waits_a_turn_after_one_that_settled(
     fast: Env, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    h = fast.headers()
-    _scheduled(fast, h)
+    _, _, scheduler = _started(fast)  # the new rule starts from now
     settled: list[datetime] = []
     settle = lifecycle.settle
 
@@ -207,8 +206,7 @@ def test_the_settling_chore_waits_a_turn_after_one_that_settled(
 
     monkeypatch.setattr(lifecycle, "settle", counted)
     run = chores(fast.runtime)
-    fast.runtime.scheduler.run_due()  # the new rule starts from now
-    assert fast.runtime.scheduler.took_settling() is False
+    assert scheduler.took_settling() is False
     run()
     assert len(settled) == 1  # nothing fired: the chore settles
     fast.clock.advance(timedelta(seconds=2))
