@@ -37,11 +37,15 @@ def _controller(address: str, port: int) -> httpx.Client:
 
 
 def _answers(address: str, port: int) -> bool:
-    """Whether the controller at the address answers; False when the connection is refused."""
+    """Whether the controller at the address answers; False when the connection is refused or dropped.
+
+    A controller that goes off drops the connections it had: one that came in just before is closed
+    without an answer (httpx: "Server disconnected without sending a response", or reset while read).
+    """
     try:
         with _controller(address, port) as client:
             resp = client.get("/api/version")
-    except httpx.ConnectError:
+    except (httpx.ConnectError, httpx.RemoteProtocolError, httpx.ReadError):
         return False
     assert resp.status_code == 200, resp.text
     return True
