@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator, Mapping
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -360,17 +361,66 @@ def test_chores_that_found_work_get_the_next_turn_at_once(
         turns.chore_at()
         if left[0]:
             left[0] -= 1
-            harness.engine.wake.set()
+            monotonic.now += 60  # the turn took an idle period
             return 1
         return 0
 
     worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
     worker.start()
     try:
-        # No idle period passes (the worker's clock stands still), yet each turn that found work
-        # is followed by another, until one finds none.
+        # Nothing wakes the worker, yet each long turn that found work is followed by another at once,
+        # until one finds none; then it waits.
         wait_until(lambda: len(turns.chores) >= 4, what="four turns of chores that found work")
         turns.wake_once(harness.engine)
-        assert turns.chores == [1_000.0] * 4
+        assert turns.chores == [1_000.0, 1_060.0, 1_120.0, 1_180.0]
+    finally:
+        worker.stop()
+
+
+def test_a_quick_turn_that_found_work_waits_out_its_idle_period(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, monotonic: _Monotonic
+) -> None:
+    turns = _Turns(harness.engine, monkeypatch, monotonic)
+
+    def chore() -> int:
+        turns.chore_at()
+        return 1
+
+    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
+    worker.start()
+    try:
+        wait_until(lambda: turns.chores, what="the worker's first chores")
+        time.sleep(0.3)  # not a loop of tiny turns: the next waits for the idle period or a wake
+        assert turns.chores == [1_000.0]
+        monotonic.now += 30
+        turns.wake_once(harness.engine)  # woken (a task), it runs them, as before
+        assert turns.chores == [1_000.0, 1_030.0]
+    finally:
+        worker.stop()
+
+
+def test_a_chore_that_fails_after_finding_work_waits_for_the_next_idle_period(
+    harness: Harness, monkeypatch: pytest.MonkeyPatch, monotonic: _Monotonic
+) -> None:
+    turns = _Turns(harness.engine, monkeypatch, monotonic)
+
+    def chore() -> int:
+        turns.chore_at()
+        if len(turns.chores) == 1:
+            monotonic.now += 60  # a long turn that found work: the next comes at once
+            return 1
+        monotonic.now += 60  # and fails as long after
+        raise RuntimeError("the store is unreachable")
+
+    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
+    worker.start()
+    try:
+        wait_until(lambda: len(turns.chores) >= 2, what="the turn after one that found work")
+        # The failure is logged once, not retried in a tight loop: the worker waits to be woken.
+        time.sleep(0.3)
+        assert turns.chores == [1_000.0, 1_060.0]
+        monotonic.now += 60
+        turns.wake_once(harness.engine)
+        wait_until(lambda: len(turns.chores) == 3, what="the chores' turn after an idle period")
     finally:
         worker.stop()

@@ -74,6 +74,13 @@ class Worker:
         # turn only once per idle period, unless the last turn changed something (more may be waiting).
         return busy or time.monotonic() - last_chores >= self.idle_seconds
 
+    def _idle_for(self, last_chores: float, busy: bool) -> float:
+        # Left alone, chores that found work turn again an idle period after their last turn began: at
+        # once when that turn took as long (a schedule behind a fast clock, with more waiting).
+        if not busy:
+            return self.idle_seconds
+        return max(0.0, self.idle_seconds - (time.monotonic() - last_chores))
+
     def _loop(self) -> None:
         last_check = 0
         last_chores, chores_busy = 0.0, False
@@ -89,7 +96,7 @@ class Worker:
                     chores_busy = bool(self.chores())
             except Exception:
                 log.exception("task worker iteration failed")
-                ran = 0
+                ran, chores_busy = 0, False  # a failing chore is not retried at once
             if not ran:
-                self.engine.wake.wait(self.idle_seconds)
+                self.engine.wake.wait(self._idle_for(last_chores, chores_busy))
                 self.engine.wake.clear()

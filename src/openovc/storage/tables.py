@@ -90,6 +90,8 @@ COLLECTION_TABLES[catalog.CERTIFICATES.plural] = _collection_table(catalog.CERTI
 # Lists of VMs are filtered to ALIVE by default and sorted by name: one index serves both.
 vms = COLLECTION_TABLES["virtual_machines"]
 Index("ix_virtual_machines_state_name", vms.c.state, vms.c.name, vms.c.id)
+# The policy schedule reads the VMs of one policy on one cluster at each of its rules' slots.
+Index("ix_virtual_machines_policy_cluster", vms.c.policy_id, vms.c.omnistack_cluster_id, vms.c.id)
 # So are lists of persistent volumes.
 pvs = COLLECTION_TABLES["persistent_volumes"]
 Index("ix_persistent_volumes_state_name", pvs.c.state, pvs.c.name, pvs.c.id)
