@@ -160,6 +160,29 @@ def test_max_backups_keeps_the_newest_of_each_vm(manual: Env) -> None:
         assert created == [_text(START + timedelta(hours=n)) for n in (3, 4, 5)]
 
 
+def test_max_backups_counts_only_the_backups_still_there(manual: Env) -> None:
+    h = manual.headers()
+    policy_id, vms = _policy_for_all(manual, h, [{"frequency": 60, "retention": 1440}])
+    with manual.runtime.storage.engine.begin() as conn:
+        (raw,) = conn.exec_driver_sql("SELECT rules FROM policies WHERE id = ?", (policy_id,)).one()
+        conn.exec_driver_sql(
+            "UPDATE policies SET rules = ? WHERE id = ?",
+            (raw.replace('"max_backups":24', '"max_backups":3'), policy_id),
+        )
+    _move(manual, h, seconds=3 * 3600 + 600)  # the backups of 3:00 are saved by 3:10
+    vm = vms[0]
+    newest = _policy_backups(manual, h, vm["id"])[-1]
+    assert (newest["created_at"], newest["state"]) == (_text(START + timedelta(hours=3)), "PROTECTED")
+    completed(manual, "DELETE", f"/api/backups/{newest['id']}", h)
+    # The slot of 3:00 is claimed, its backup gone: at 4:00 the VM holds three, at 5:00 its oldest goes.
+    _move(manual, h, seconds=2 * 3600 - 600)
+    created = [b["created_at"] for b in _policy_backups(manual, h, vm["id"])]
+    assert created == [_text(START + timedelta(hours=n)) for n in (2, 4, 5)]
+    for other in vms[1:]:
+        created = [b["created_at"] for b in _policy_backups(manual, h, other["id"])]
+        assert created == [_text(START + timedelta(hours=n)) for n in (3, 4, 5)]
+
+
 def test_a_remote_rule_sends_its_backups_and_they_arrive_in_time(manual: Env) -> None:
     h = manual.headers()
     clusters = {str(c["name"]): str(c["id"]) for c in manual.federation.rows["omnistack_clusters"]}

@@ -638,6 +638,10 @@ class MemoryTxn:
         stored = self._stored(coll)
         return cast(list[R], [_copied(stored[k]) for k in dict.fromkeys(keys) if k in stored])
 
+    def present(self, coll: Collection[Any], keys: Sequence[str]) -> set[str]:
+        stored = self._stored(coll)
+        return {k for k in keys if k in stored}
+
     def find(self, coll: Collection[R], **equals: object) -> list[R]:
         _checked(coll, equals)
         stored = self._stored(coll)

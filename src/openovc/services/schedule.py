@@ -458,11 +458,12 @@ class PolicyScheduler:
         if len(kept) <= cap:
             return
         with_ids = txn.state().slot_backups(str(rule["id"]), vm_ids)
+        over = [backup_ids for backup_ids in with_ids.values() if len(backup_ids) > cap]
+        # Those still there (others expired, or were deleted), all looked up in one statement.
+        there = txn.present(BACKUPS, [b for backup_ids in over for b in backup_ids])
         doomed: list[str] = []
-        for backup_ids in with_ids.values():
-            if len(backup_ids) <= cap:
-                continue
-            alive = [b for b in backup_ids if txn.get(BACKUPS, b) is not None]
+        for backup_ids in over:
+            alive = [b for b in backup_ids if b in there]
             doomed += alive[: max(0, len(alive) - cap)]
         for backup_id in doomed:
             txn.delete(BACKUPS, backup_id)

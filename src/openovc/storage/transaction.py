@@ -17,6 +17,7 @@ from sqlalchemy import (
     Column,
     Connection,
     Engine,
+    Table,
     bindparam,
     delete,
     func,
@@ -222,22 +223,37 @@ def delete_each_statement(plural: str, key: str) -> Prepared:
     )
 
 
+def _keys_in(table: Table, key: str, dialect: str) -> str:
+    """The rows whose keys are in :keys: an array on PostgreSQL, a JSON array on SQLite (one prepared
+    statement for any number: an IN list of binds would be compiled anew for each length)."""
+    if dialect == "postgresql":
+        return _any_key(table.name, table.c[key])
+    return in_json_array(f'"{table.name}"."{key}"', "keys")
+
+
+def keys_bound(keys: Sequence[str], dialect: str) -> object:
+    """:keys as `_keys_in` reads it."""
+    return list(keys) if dialect == "postgresql" else json_array(keys)
+
+
 @lru_cache(maxsize=16)
 def delete_at_most_statement(plural: str, key: str, field: str, dialect: str) -> Prepared:
     """DELETE of the rows whose keys are in :keys and whose `field` is at most :upto, returning their
-    keys: expiry's check and delete in one statement, where it read whole rows. :keys is an array on
-    PostgreSQL, a JSON array on SQLite (one prepared statement for any number: an IN list of binds would
-    be compiled anew for each length)."""
+    keys: expiry's check and delete in one statement, where it read whole rows."""
     table = tables.COLLECTION_TABLES[plural]
-    if dialect == "postgresql":
-        chosen = _any_key(table.name, table.c[key])
-    else:
-        chosen = in_json_array(f'"{table.name}"."{key}"', "keys")
+    chosen = _keys_in(table, key, dialect)
     return Prepared(
         text(
             f'DELETE FROM "{table.name}" WHERE {chosen} AND "{table.name}"."{field}" <= :upto RETURNING "{key}"'
         )
     )
+
+
+@lru_cache(maxsize=16)
+def present_statement(plural: str, key: str, dialect: str) -> Prepared:
+    """The keys of :keys that rows have, read from the key's index alone."""
+    table = tables.COLLECTION_TABLES[plural]
+    return Prepared(text(f'SELECT "{key}" FROM "{table.name}" WHERE {_keys_in(table, key, dialect)}'))
 
 
 @lru_cache(maxsize=64)
@@ -305,6 +321,13 @@ class SqlTxn:
                 self.conn, coll.plural, [dict(r) for r in self.conn.execute(stmt).mappings()]
             )
         return cast(list[R], [self._decode(coll, record) for record in found])
+
+    def present(self, coll: Collection[Any], keys: Sequence[str]) -> set[str]:
+        if not keys:
+            return set()
+        dialect = self.conn.dialect.name
+        statement = present_statement(coll.plural, coll.key, dialect)
+        return {str(key) for (key,) in statement.tuples(self.conn, {"keys": keys_bound(keys, dialect)})}
 
     def find(self, coll: Collection[R], **equals: object) -> list[R]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
@@ -403,8 +426,8 @@ class SqlTxn:
     ) -> list[str]:
         dialect = self.conn.dialect.name
         statement = delete_at_most_statement(coll.plural, coll.key, field, dialect)
-        bound = list(keys) if dialect == "postgresql" else json_array(keys)
-        return [str(key) for (key,) in statement.tuples(self.conn, {"keys": bound, "upto": value})]
+        found = statement.tuples(self.conn, {"keys": keys_bound(keys, dialect), "upto": value})
+        return [str(key) for (key,) in found]
 
 
 def content_of(txn: Txn) -> ContentModel:
