@@ -143,17 +143,23 @@ def test_suspend_and_resume_leave_an_exact_gap(manual: Env) -> None:
     assert hours == [START + timedelta(hours=n) for n in (1, 2, 6, 7)]
 
 
-def test_max_backups_keeps_the_newest_of_each_vm(manual: Env) -> None:
-    h = manual.headers()
-    policy_id, vms = _policy_for_all(manual, h, [{"frequency": 60, "retention": 1440}])
+def _hourly_kept_three(env: Env, h: dict[str, str]) -> list[dict[str, Any]]:
+    """An hourly rule kept a day on every live VM, with max_backups 3; the VMs."""
+    policy_id, vms = _policy_for_all(env, h, [{"frequency": 60, "retention": 1440}])
     # The API computes max_backups (24 here); set it lower in the store, as an older release might have.
-    with manual.runtime.storage.engine.begin() as conn:
+    with env.runtime.storage.engine.begin() as conn:
         (raw,) = conn.exec_driver_sql("SELECT rules FROM policies WHERE id = ?", (policy_id,)).one()
         conn.exec_driver_sql(
             "UPDATE policies SET rules = ? WHERE id = ?",
             (raw.replace('"max_backups":24', '"max_backups":3'), policy_id),
         )
     assert '"max_backups":24' in raw
+    return vms
+
+
+def test_max_backups_keeps_the_newest_of_each_vm(manual: Env) -> None:
+    h = manual.headers()
+    vms = _hourly_kept_three(manual, h)
     _move(manual, h, seconds=5 * 3600)
     for vm in vms:
         created = [b["created_at"] for b in _policy_backups(manual, h, vm["id"])]
@@ -162,13 +168,7 @@ def test_max_backups_keeps_the_newest_of_each_vm(manual: Env) -> None:
 
 def test_max_backups_counts_only_the_backups_still_there(manual: Env) -> None:
     h = manual.headers()
-    policy_id, vms = _policy_for_all(manual, h, [{"frequency": 60, "retention": 1440}])
-    with manual.runtime.storage.engine.begin() as conn:
-        (raw,) = conn.exec_driver_sql("SELECT rules FROM policies WHERE id = ?", (policy_id,)).one()
-        conn.exec_driver_sql(
-            "UPDATE policies SET rules = ? WHERE id = ?",
-            (raw.replace('"max_backups":24', '"max_backups":3'), policy_id),
-        )
+    vms = _hourly_kept_three(manual, h)
     _move(manual, h, seconds=3 * 3600 + 600)  # the backups of 3:00 are saved by 3:10
     vm = vms[0]
     newest = _policy_backups(manual, h, vm["id"])[-1]

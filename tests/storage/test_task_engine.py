@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -320,6 +321,17 @@ class _Turns:
         wait_until(lambda: not engine.wake.is_set(), what="the worker waiting again")
 
 
+@contextmanager
+def _working(harness: Harness, chores: Callable[[], object]) -> Iterator[Worker]:
+    """A worker with these chores and an idle period of 60 s, stopped at the end."""
+    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chores)
+    worker.start()
+    try:
+        yield worker
+    finally:
+        worker.stop()
+
+
 @pytest.fixture
 def monotonic(monkeypatch: pytest.MonkeyPatch) -> _Monotonic:
     clock = _Monotonic()
@@ -331,9 +343,7 @@ def test_the_worker_runs_its_chores_once_per_idle_period_however_often_it_is_wok
     harness: Harness, monkeypatch: pytest.MonkeyPatch, monotonic: _Monotonic
 ) -> None:
     turns = _Turns(harness.engine, monkeypatch, monotonic)
-    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=turns.chore_at)
-    worker.start()
-    try:
+    with _working(harness, turns.chore_at):
         wait_until(lambda: turns.chores, what="the worker's first chores")
         # Woken again and again (as tasks queued behind others do) within one idle period: the loop
         # takes a turn each time, the chores none.
@@ -347,8 +357,6 @@ def test_the_worker_runs_its_chores_once_per_idle_period_however_often_it_is_wok
         turns.wake_once(harness.engine)
         wait_until(lambda: len(turns.chores) == 2, what="the chores' second turn")
         assert turns.chores == [1_000.0, 1_060.0]
-    finally:
-        worker.stop()
 
 
 def test_chores_that_found_work_get_the_next_turn_at_once(
@@ -365,16 +373,12 @@ def test_chores_that_found_work_get_the_next_turn_at_once(
             return 1
         return 0
 
-    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
-    worker.start()
-    try:
+    with _working(harness, chore):
         # Nothing wakes the worker, yet each long turn that found work is followed by another at once,
         # until one finds none; then it waits.
         wait_until(lambda: len(turns.chores) >= 4, what="four turns of chores that found work")
         turns.wake_once(harness.engine)
         assert turns.chores == [1_000.0, 1_060.0, 1_120.0, 1_180.0]
-    finally:
-        worker.stop()
 
 
 def test_a_quick_turn_that_found_work_waits_out_its_idle_period(
@@ -386,17 +390,13 @@ def test_a_quick_turn_that_found_work_waits_out_its_idle_period(
         turns.chore_at()
         return 1
 
-    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
-    worker.start()
-    try:
+    with _working(harness, chore):
         wait_until(lambda: turns.chores, what="the worker's first chores")
         time.sleep(0.3)  # not a loop of tiny turns: the next waits for the idle period or a wake
         assert turns.chores == [1_000.0]
         monotonic.now += 30
         turns.wake_once(harness.engine)  # woken (a task), it runs them, as before
         assert turns.chores == [1_000.0, 1_030.0]
-    finally:
-        worker.stop()
 
 
 def test_a_chore_that_fails_after_finding_work_waits_for_the_next_idle_period(
@@ -412,9 +412,7 @@ def test_a_chore_that_fails_after_finding_work_waits_for_the_next_idle_period(
         monotonic.now += 60  # and fails as long after
         raise RuntimeError("the store is unreachable")
 
-    worker = Worker(harness.engine, alone=False, idle_seconds=60, chores=chore)
-    worker.start()
-    try:
+    with _working(harness, chore):
         wait_until(lambda: len(turns.chores) >= 2, what="the turn after one that found work")
         # The failure is logged once, not retried in a tight loop: the worker waits to be woken.
         time.sleep(0.3)
@@ -422,5 +420,3 @@ def test_a_chore_that_fails_after_finding_work_waits_for_the_next_idle_period(
         monotonic.now += 60
         turns.wake_once(harness.engine)
         wait_until(lambda: len(turns.chores) == 3, what="the chores' turn after an idle period")
-    finally:
-        worker.stop()
