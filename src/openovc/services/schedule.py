@@ -465,9 +465,8 @@ class PolicyScheduler:
         for backup_ids in over:
             alive = [b for b in backup_ids if b in there]
             doomed += alive[: max(0, len(alive) - cap)]
-        for backup_id in doomed:
-            txn.delete(BACKUPS, backup_id)
         if doomed:
+            txn.delete_many(BACKUPS, doomed)
             self._sim.delete_backups(txn, doomed)
 
 

@@ -244,8 +244,8 @@ def _rollback_journal(conn: Connection, sqlite: bool) -> Iterator[None]:
     In WAL mode every page of the load is written twice, to the log and then into the database by the
     checkpoint. A rollback journal of an empty store holds next to nothing, and the pages are written
     once (docs/architecture.md, Start-up). The journal keeps the load atomic: after a crash, the next
-    connection rolls it back. Another connection to the store (a server
-    process, another pooled connection) keeps the log, and the load runs with it as before.
+    connection rolls it back. Another connection to the store (a server process, another pooled
+    connection) keeps the log, and the load runs with it as before.
     """
     raw = conn.connection.driver_connection if sqlite else None
     if raw is None:

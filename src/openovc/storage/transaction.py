@@ -231,7 +231,7 @@ def _keys_in(table: Table, key: str, dialect: str) -> str:
     return in_json_array(f'"{table.name}"."{key}"', "keys")
 
 
-def keys_bound(keys: Sequence[str], dialect: str) -> object:
+def _keys_bound(keys: Sequence[str], dialect: str) -> object:
     """:keys as `_keys_in` reads it."""
     return list(keys) if dialect == "postgresql" else json_array(keys)
 
@@ -327,7 +327,7 @@ class SqlTxn:
             return set()
         dialect = self.conn.dialect.name
         statement = present_statement(coll.plural, coll.key, dialect)
-        return {str(key) for (key,) in statement.tuples(self.conn, {"keys": keys_bound(keys, dialect)})}
+        return {str(key) for (key,) in statement.tuples(self.conn, {"keys": _keys_bound(keys, dialect)})}
 
     def find(self, coll: Collection[R], **equals: object) -> list[R]:
         stmt = find_statement(coll.plural, coll.key, tuple(sorted(equals)))
@@ -426,7 +426,7 @@ class SqlTxn:
     ) -> list[str]:
         dialect = self.conn.dialect.name
         statement = delete_at_most_statement(coll.plural, coll.key, field, dialect)
-        found = statement.tuples(self.conn, {"keys": keys_bound(keys, dialect), "upto": value})
+        found = statement.tuples(self.conn, {"keys": _keys_bound(keys, dialect), "upto": value})
         return [str(key) for (key,) in found]
 
 
