@@ -26,7 +26,6 @@ import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -34,6 +33,7 @@ from datetime import UTC, datetime, timedelta, tzinfo
 from functools import lru_cache
 from typing import Protocol, cast
 
+from openovc.domain import ids
 from openovc.domain.catalog import (
     BACKUPS,
     EXTERNAL_STORES,
@@ -471,16 +471,8 @@ class PolicyScheduler:
 
 
 def time_ordered_id(at_ms: int) -> str:
-    """A version-7 UUID (RFC 9562): `at_ms` in its first 48 bits, then 74 random bits.
-
-    A slot's backups are inserted together and its expired ones deleted together: with ids that grow with
-    time they go to and from the ends of the key's indexes (and of those that end with it, as state or
-    datastore and id), where random ids touched a page of each index per backup, every slot.
-    """
-    rand = int.from_bytes(os.urandom(10))
-    # 48 bits of time, the version (7), 12 random bits, the variant (binary 10), 62 random bits.
-    value = (at_ms & 0xFFFF_FFFF_FFFF) << 80 | 7 << 76 | (rand >> 62 & 0xFFF) << 64 | 2 << 62
-    return str(uuid.UUID(int=value | rand & ((1 << 62) - 1)))
+    """A new backup's id: a version-7 UUID carrying `at_ms` (domain/ids.py), its other bits random."""
+    return ids.time_ordered_id(at_ms, int.from_bytes(os.urandom(10)))
 
 
 def _first_slot(slotted: Slotted, after_ms: int, upto_ms: int) -> int | None:

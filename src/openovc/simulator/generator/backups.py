@@ -157,14 +157,14 @@ def _policy_backups(draft: Draft, vm: Vm, sched: Schedule, count: int, rows: lis
     groups = [_target_groups(draft, vm, r.target) for r in sched.rules]
     bandwidth = draft.rng.randint(40, 160) * MiB
     history = draft.history.setdefault(vm.index, [])
-    uuid4 = draft.ids.uuid4
+    time_ordered = draft.ids.time_ordered
     times, positions, texts = sched.times, sched.positions, sched.texts
     for j in range(start, end):
         r = positions[j]
         created, name, expires = texts[j]
         row = {
             **bases[r],
-            "id": uuid4(),
+            "id": time_ordered(times[j]),
             "name": name,
             "created_at": created,
             "expiration_time": expires,
@@ -205,7 +205,7 @@ def _manual_backup(
     created = draft.text(ts)
     local = datetime.fromtimestamp(ts, vm.cluster.tz).isoformat()
     row.update(
-        id=draft.ids.uuid4(),
+        id=draft.ids.time_ordered(ts),
         name=f"{vm.plan.name}-backup-{local}",
         created_at=created,
         expiration_time=draft.text(ts + retention) if retention else None,

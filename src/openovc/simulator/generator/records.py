@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from openovc.domain import ids
 from openovc.domain import schedules as schedule
 from openovc.domain.timefmt import to_text
 from openovc.simulator.content.ledger import MemoryLedger
@@ -42,6 +43,11 @@ class Ids:
         n = (self._bits(128) & _UUID_CLEAR) | _UUID_SET
         h = f"{n:032x}"
         return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+    def time_ordered(self, at_s: int) -> str:
+        """A backup's id: a version-7 UUID carrying its creation time, as the live schedule's are."""
+        # As many bits drawn as for a random id, so that what the generator draws next stays the same.
+        return ids.time_ordered_id(at_s * 1000, self._bits(128))
 
     def vmware(self, prefix: str = "42") -> str:
         """A VMware-style (BIOS or instance) UUID: no version bits, a vendor prefix."""
