@@ -13,7 +13,6 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from alembic.util.exc import CommandError
 from sqlalchemy import Engine, text
-from sqlalchemy.exc import OperationalError
 from sqlalchemy.schema import CreateTable
 
 from openovc.storage import engine as engine_module
@@ -61,12 +60,12 @@ def test_tables_updated_in_place_leave_room_on_their_pages_on_postgresql(tmp_pat
             engine.dispose()
 
 
-def _migrated_one_by_one(engine: Engine, revision: str = "head", down: bool = False) -> None:
+def _migrated_one_by_one(engine: Engine, revision: str = "head") -> None:
     """The migrations run by Alembic, as every start ran them before a new store got the final schema."""
     config = alembic_config(engine)
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        (command.downgrade if down else command.upgrade)(config, revision)
+        command.upgrade(config, revision)
 
 
 def _schema(engine: Engine) -> list[tuple[object, ...]]:
@@ -154,46 +153,6 @@ def test_a_store_at_an_older_revision_is_upgraded_by_the_migrations(tmp_path: Pa
         with old.connect() as conn:
             assert conn.execute(text("SELECT value FROM server_state WHERE key = 'kept'")).scalar() == "1"
             assert conn.execute(text("SELECT version_num FROM alembic_version")).scalar() == head_revision()
-
-
-def _backups(engine: Engine) -> tuple[str, list[tuple[object, ...]], list[str]]:
-    """The backups table's statement, its rows in key order and its indexes' statements (SQLite)."""
-    with engine.connect() as conn:
-        create = conn.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'backups'"))
-        rows = conn.execute(text("SELECT * FROM backups ORDER BY id"))
-        indexes = conn.execute(
-            text(
-                "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'backups' AND sql IS NOT NULL"
-                " ORDER BY name"
-            )
-        )
-        return str(create.scalar_one()), [tuple(r) for r in rows], [str(sql) for sql in indexes.scalars()]
-
-
-def test_sqlite_backups_move_into_their_keys_b_tree_with_their_rows_and_back(tmp_path: Path) -> None:
-    with _two_stores(tmp_path, "sqlite") as (store, before):
-        _migrated_one_by_one(store, "0023")
-        _migrated_one_by_one(before, "0023")
-        with store.begin() as conn:
-            for i, created in enumerate(["2026-12-07T16:00:00Z", "2026-12-06T16:00:00Z", None]):
-                conn.execute(
-                    text("INSERT INTO backups (id, name, created_at, size) VALUES (:id, :name, :created, :size)"),
-                    {"id": f"0193a0c0-0000-7000-8000-00000000000{2 - i}", "name": f"b{i}", "created": created,
-                     "size": 10**12 + i},
-                )  # fmt: skip
-        create, rows, indexes = _backups(store)
-        assert not create.endswith("WITHOUT ROWID") and len(rows) == 3 and len(indexes) == 9
-
-        _migrated_one_by_one(store, "0024")
-        upgraded = _backups(store)
-        assert upgraded[0] == create + " WITHOUT ROWID"
-        assert upgraded[1:] == (rows, indexes)
-        with store.connect() as conn, pytest.raises(OperationalError, match="no such column: rowid"):
-            conn.execute(text("SELECT rowid FROM backups"))
-
-        _migrated_one_by_one(store, "0023", down=True)
-        assert _backups(store) == (create, rows, indexes)
-        assert _schema(store) == _schema(before)
 
 
 def test_a_store_from_a_newer_server_is_refused(tmp_path: Path) -> None:

@@ -117,9 +117,6 @@ def _executemany(
     binds = [(i, bind) for i, bind in enumerate(processors) if bind is not None]
     if binds:
         values = _bound(values, binds)
-    if table.dialect_options["sqlite"]["with_rowid"] is False:
-        # Its rows live in its key's b-tree: in key order they are appended, not split into its pages.
-        values = iter(sorted(values, key=itemgetter(*[names.index(c.name) for c in table.primary_key])))
     columns = ", ".join(f'"{name}"' for name in names)
     statement = f'INSERT INTO "{table.name}" ({columns}) VALUES ({", ".join("?" * len(names))})'
     cursor = conn.connection.dbapi_connection.cursor()  # type: ignore[union-attr]

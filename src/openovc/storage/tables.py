@@ -64,18 +64,8 @@ FILLFACTOR: dict[str, int] = {
 }  # fmt: skip
 
 
-# SQLite: tables whose rows live in their primary key's b-tree rather than in a rowid table beside it.
-# Backups have time-ordered ids (domain/ids.py), so the schedule's inserts and expiries go to and from the
-# key's ends in one b-tree, where a rowid table with its key's index changed two, and every other index
-# of the table holds the key once rather than the key and a rowid.
-WITHOUT_ROWID = {"backups"}
-
-
 def _storage(name: str) -> dict[str, Any]:
-    options: dict[str, Any] = {"sqlite_with_rowid": False} if name in WITHOUT_ROWID else {}
-    if name in FILLFACTOR:
-        options["postgresql_with"] = {"fillfactor": FILLFACTOR[name]}
-    return options
+    return {"postgresql_with": {"fillfactor": FILLFACTOR[name]}} if name in FILLFACTOR else {}
 
 
 def _collection_table(coll: Collection[Any]) -> Table:
