@@ -177,6 +177,10 @@ def _indexes_built_after(conn: Connection, big: Iterable[Table]) -> Iterator[Non
 def federation_inserts(federation: Federation) -> Iterator[tuple[Table, Iterable[Mapping[str, object]]]]:
     """Every row load_federation inserts, table by table, in its order (each call makes them anew)."""
     for name, rows in federation.rows.items():
+        if name == "backups":
+            # In key order, which is their creation time's (domain/ids.py): the table's pages then hold
+            # them as the schedule adds and expires them, together by time, not a VM's on its own pages.
+            rows = sorted(rows, key=itemgetter("id"))
         yield _table(name), _encoded(rows, _json_columns(name))
     yield from ledger_rows(federation.content)
     # Each host's figures as generated hold from the beginning until they first change.

@@ -51,9 +51,9 @@ _TYPES: dict[Kind, TypeEngine[Any]] = {
 # PostgreSQL: tables whose rows operations rewrite (capacity figures, reference counts, a moved VM's
 # backups) leave room on each page, so that an update of unindexed columns stays on its page and
 # touches no index (a heap-only tuple). A bulk-loaded page is otherwise full, and every such update
-# then writes a new entry into each of the table's indexes. A VM's backups are written together, so they
-# fill pages of their own, and a move rewrites every one of them (their virtual_machine_state): only
-# half-full pages hold the new versions of all their rows.
+# then writes a new entry into each of the table's indexes. A move rewrites every backup of its VM (their
+# virtual_machine_state), and backups are stored in the order they were taken, many VMs' to a page: only
+# half-full pages hold the new versions of their rows.
 FILLFACTOR: dict[str, int] = {
     "backups": 50,
     **dict.fromkeys(
