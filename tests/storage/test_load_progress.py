@@ -167,3 +167,24 @@ def test_bulk_insert_takes_a_single_column_and_only_the_tables_columns(backend: 
         finally:
             engine.dispose()
     assert stored == [("n0",), ("n1",), ("n2",)]
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_backups_are_stored_in_the_order_of_their_ids_and_so_of_their_creation(
+    backend: str, tmp_path: Path
+) -> None:
+    federation = generate(FederationSpec(vms=25, backups=300, seed=9), START)
+    generated = [str(b["id"]) for b in federation.rows["backups"]]
+    assert generated != sorted(generated)  # generated a VM at a time
+    with database_url(backend, tmp_path) as url:
+        engine = make_engine(url)
+        try:
+            migrate(engine)
+            load_federation(engine, federation)
+            physical = "rowid" if engine.dialect.name == "sqlite" else "ctid"
+            with engine.connect() as conn:
+                stored = conn.execute(text(f"SELECT id, created_at FROM backups ORDER BY {physical}")).all()
+        finally:
+            engine.dispose()
+    assert [row.id for row in stored] == sorted(generated)
+    assert [row.created_at for row in stored] == sorted(row.created_at for row in stored)
