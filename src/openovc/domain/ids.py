@@ -1,4 +1,4 @@
-"""Backup ids that sort as the time they carry: version-7 UUIDs (RFC 9562)."""
+"""UUID text: the dashed form, and backup ids that sort as the time they carry (version 7, RFC 9562)."""
 
 from __future__ import annotations
 
@@ -12,5 +12,9 @@ def time_ordered_id(at_ms: int, random_bits: int) -> str:
     """
     # 48 bits of time, the version (7), 12 random bits, the variant (binary 10), 62 random bits.
     value = (at_ms & 0xFFFF_FFFF_FFFF) << 80 | 7 << 76 | (random_bits >> 62 & 0xFFF) << 64 | 2 << 62
-    h = f"{value | random_bits & ((1 << 62) - 1):032x}"  # as uuid.UUID's str, without making one
+    return dashed(f"{value | random_bits & ((1 << 62) - 1):032x}")
+
+
+def dashed(h: str) -> str:
+    """32 hex digits in a UUID's 8-4-4-4-12 form, as uuid.UUID's str gives them, without making one."""
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

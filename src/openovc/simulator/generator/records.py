@@ -41,8 +41,7 @@ class Ids:
 
     def uuid4(self) -> str:
         n = (self._bits(128) & _UUID_CLEAR) | _UUID_SET
-        h = f"{n:032x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return ids.dashed(f"{n:032x}")
 
     def time_ordered(self, at_s: int) -> str:
         """A backup's id: a version-7 UUID carrying its creation time, as the live schedule's are."""
@@ -51,8 +50,7 @@ class Ids:
 
     def vmware(self, prefix: str = "42") -> str:
         """A VMware-style (BIOS or instance) UUID: no version bits, a vendor prefix."""
-        h = prefix + f"{self._bits(120):030x}"
-        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+        return ids.dashed(prefix + f"{self._bits(120):030x}")
 
     def mac(self) -> str:
         """vCenter-assigned MACs are 00:50:56:00:00:00 - 00:50:56:3F:FF:FF."""
