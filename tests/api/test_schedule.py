@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from openovc.domain.schedules import PolicyLoad, Rule, runs_per_day, schedule_report
+from openovc.domain.tasks import parse_pacing
 from tests.support.inprocess import START, Env, make_env
 from tests.support.tasks import completed
 
@@ -117,6 +118,27 @@ def test_an_hourly_rule_takes_and_expires_exactly(manual: Env) -> None:
             (s.astimezone(tz).isoformat(), _text(s), _text(s + timedelta(hours=2)), state, vm["name"])
             for s, state in zip(slots, ("PROTECTED", "NEW"), strict=True)
         ]  # fmt: skip
+
+
+def test_a_paced_task_ends_at_the_first_instant_of_a_move_it_is_due_by(manual: Env) -> None:
+    """A move takes the backups of several instants in one transaction; a task falling due in between
+    still runs at its instant, after that instant's backups and before the next's."""
+    h = manual.headers()
+    _, vms = _policy_for_all(manual, h, [HOURLY])
+    manual.runtime.tasks.pacing.by_operation["policy.create"] = parse_pacing("duration:5400")
+    task = manual.client.post(
+        "/api/policies",
+        headers={**h, "Content-Type": "application/vnd.simplivity.v1.8+json"},
+        json={"name": "Later"},
+    ).json()["task"]
+    assert task["state"] == "IN_PROGRESS"
+    moved = _move(manual, h, seconds=6 * 3600)
+    assert (moved["backups_taken"], moved["tasks_completed"]) == (6 * len(vms), 1)
+    ended = manual.client.get(f"/api/tasks/{task['id']}", headers=h).json()["task"]
+    # Due at +1h30; the move's instants are the hourly slots, so it ran at +2h.
+    assert (ended["state"], ended["end_time"]) == ("COMPLETED", _text(START + timedelta(hours=2)))
+    created = manual.client.get("/api/policies?name=Later", headers=h).json()["policies"]
+    assert [p["id"] for p in created] == [ended["affected_objects"][0]["object_id"]]
 
 
 def test_a_slot_fires_in_the_move_that_reaches_it_and_never_again(manual: Env) -> None:

@@ -6,8 +6,10 @@ import pytest
 from sqlalchemy import Connection, select
 
 from openovc.domain.catalog import HOSTS
+from openovc.domain.fields import Op
 from openovc.domain.metrics import IoSpan
 from openovc.domain.ports.operations import OperationsState
+from openovc.domain.query import CollectionQuery, Condition
 from openovc.storage import tables
 from openovc.storage.operations_state import SqlOperationsState
 from openovc.storage.transaction import SqlTxn
@@ -140,3 +142,17 @@ def test_io_and_power_history_are_kept_and_thinned_as_the_fake_keeps_them(store:
         IoSpan("h1", "vm-2", 30 * 3_600_000, 30 * 3_600_000 + 4_000, 40, 20, "bk-2"),
     ])  # fmt: skip
     assert sorted(memory.power) == [("vm-1", 3_600_000), ("vm-2", 3 * 86_400_000)]
+
+
+def test_a_transactions_page_sees_its_own_changes_and_the_readers_does_not(store: Store) -> None:
+    query = CollectionQuery(conditions=(Condition("name", Op.MATCH, ("renamed-*",), wildcard=True),))
+    with store.engine.connect() as conn:
+        outer = conn.begin()
+        txn = SqlTxn(conn)
+        hosts = sorted(str(h["id"]) for h in txn.find(HOSTS))[:2]
+        txn.update_each(HOSTS, [(key, {"name": f"renamed-{i}"}) for i, key in enumerate(hosts)])
+        page = txn.page(HOSTS, query, ("id", "name"))
+        assert (page.count, page.columns) == (2, ("id", "name"))
+        assert sorted(map(tuple, page.rows)) == [(key, f"renamed-{i}") for i, key in enumerate(hosts)]
+        assert store.reader.page(HOSTS, query, ("id", "name")).count == 0  # not committed
+        outer.rollback()

@@ -630,6 +630,9 @@ class MemoryTxn:
             mine = self._collections[coll.plural] = dict(self.federation.collections[coll.plural])
         return mine
 
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
+        return _Query(self.federation, coll, query).page(self._stored(coll).values(), columns)
+
     def get(self, coll: Collection[R], key: str) -> R | None:
         record = self._stored(coll).get(key)
         return cast(R, _copied(record)) if record is not None else None

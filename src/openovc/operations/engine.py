@@ -246,6 +246,10 @@ class TaskEngine:
             ended += ran
         return ended
 
+    def due_by(self, at_ms: int) -> bool:
+        """Whether a task is due to run by `at_ms` (simulated epoch ms)."""
+        return bool(self.store.due(at_ms, 1))
+
     def wall_ms(self) -> int:
         return epoch_ms(self.wall.now())
 

@@ -16,7 +16,7 @@ now (expired ones go, those in flight move on; backups fired late are stored as 
 drops the slots it missed by more than ten seconds of real time but each rule's latest, saying so in its
 log; how far behind it is shows in GET /_openovc/clock and /_openovc/metrics (`lag_ms`). A clock moved
 by hand (`advance_to`) goes through every instant that falls in the move, in time order: slots, expiries,
-backups arriving, paced tasks.
+backups arriving, paced tasks; several instants to a transaction, up to one at which a paced task is due.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
@@ -357,27 +357,52 @@ class PolicyScheduler:
         firing: dict[int, list[Slotted]] = {}
         for ts, slotted in sorted(self._due(plan, target_ms), key=_order):
             firing.setdefault(ts, []).append(slotted)
+        instants = sorted({*firing, target_ms})
         with self._clock.passing() as pass_to:
-            for instant in sorted({*firing, target_ms}):
-                pass_to(instant)
-                counts.add(self._instant(instant, firing.get(instant, []), plan))
+            i = 0
+            while i < len(instants):
+                i = self._instants(instants, i, firing, plan, pass_to, counts)
             self._clock.move_to(max(target_ms, self._clock.now_ms()))
         with self._store.changing() as (txn, _):
             self._sim.keep_history(txn, datetime.fromtimestamp(target_ms / 1000, UTC))
         return counts
 
-    def _instant(self, instant_ms: int, firing: list[Slotted], plan: _Plan) -> Counts:
-        """Everything due at one instant, in one transaction: expiries and arrivals, then the slots;
-        then the paced tasks that came due."""
-        now = datetime.fromtimestamp(instant_ms / 1000, UTC)
-        found = candidates(self._reader, now)
-        taken = expired = 0
-        if found or firing:
-            with _collector_waits(), self._store.changing() as (txn, state):
-                expired = settle_in(txn, self._sim, found, now).expired
-                taken = sum(self._fire_in(txn, state, instant_ms, slotted, plan) for slotted in firing)
-            self._taken(taken)
-        return Counts(taken, expired, self._tasks.run_due())
+    def _instants(
+        self,
+        instants: list[int],
+        i: int,
+        firing: dict[int, list[Slotted]],
+        plan: _Plan,
+        pass_to: Callable[[int], None],
+        counts: Counts,
+    ) -> int:
+        """From `instants[i]` on, everything due at each instant in time order, in one transaction:
+        expiries and arrivals, then the slots; then the paced tasks that came due. Returns where the next
+        transaction starts.
+
+        A transaction goes on to the next instant until it took BATCH_BACKUPS backups, ran BATCH_REAL_S
+        (as the worker's) or a paced task falls due (it runs after the commit, stamped with its instant):
+        rows that several instants change (a VM's content, the index pages of its backups) are then written
+        once, and what the next instant settles is read in the transaction, its new backups included.
+        """
+        taken, began = 0, time.monotonic()
+        with _collector_waits(), self._store.changing() as (txn, state):
+            while i < len(instants) and taken < BATCH_BACKUPS and time.monotonic() - began < BATCH_REAL_S:
+                instant_ms = instants[i]
+                i += 1
+                pass_to(instant_ms)
+                now = datetime.fromtimestamp(instant_ms / 1000, UTC)
+                found = candidates(txn, now)
+                if found:
+                    counts.backups_expired += settle_in(txn, self._sim, found, now).expired
+                taken += sum(
+                    self._fire_in(txn, state, instant_ms, s, plan) for s in firing.get(instant_ms, [])
+                )
+                if self._tasks.due_by(instant_ms):
+                    break
+        counts.backups_taken += self._taken(taken)
+        counts.tasks_completed += self._tasks.run_due()
+        return i
 
     def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
         """Take the slot's backups in the caller's transaction; 0 when another server fired it first."""

@@ -10,6 +10,7 @@ from sqlalchemy import ColumnElement, Connection, Select, Table, and_, false, fu
 from sqlalchemy.sql.elements import ColumnElement as Col
 
 from openovc.domain.fields import Collection, Kind, Op
+from openovc.domain.ports.federation import Page
 from openovc.domain.query import CollectionQuery, Condition
 from openovc.storage import tables
 
@@ -102,3 +103,16 @@ def page_select(
 def count_select(coll: Collection[Any], where: ColumnElement[bool]) -> Select[int]:
     table = tables.COLLECTION_TABLES[coll.plural]
     return select(func.count()).select_from(table).where(where)
+
+
+def read_page(
+    conn: Connection, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]
+) -> Page:
+    """One page of `columns` and the count of every match, read on this connection."""
+    stmt, where = page_select(conn, coll, query, columns)
+    rows = conn.execute(stmt).all()
+    if query.offset == 0 and len(rows) < query.limit:
+        count = len(rows)  # the page holds every match: no need to count again
+    else:
+        count = conn.execute(count_select(coll, where)).scalar_one()
+    return Page(count=count, columns=tuple(columns), rows=rows)

@@ -24,13 +24,7 @@ class SqlFederationReader:
 
     def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
         with self.engine.connect() as conn:
-            stmt, where = querying.page_select(conn, coll, query, columns)
-            rows = conn.execute(stmt).all()
-            if query.offset == 0 and len(rows) < query.limit:
-                count = len(rows)  # the page holds every match: no need to count again
-            else:
-                count = conn.execute(querying.count_select(coll, where)).scalar_one()
-        return Page(count=count, columns=tuple(columns), rows=rows)
+            return querying.read_page(conn, coll, query, columns)
 
     def get(self, coll: Collection[R], key: str) -> R | None:
         if coll.key == "hash":

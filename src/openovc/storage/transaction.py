@@ -29,10 +29,11 @@ from sqlalchemy import (
 
 from openovc.domain.catalog import BY_PLURAL
 from openovc.domain.fields import Collection, Kind
-from openovc.domain.ports.federation import R, Record, Txn
+from openovc.domain.ports.federation import Page, R, Record, Txn
 from openovc.domain.ports.operations import OperationsState
+from openovc.domain.query import CollectionQuery
 from openovc.simulator.content.model import ContentModel
-from openovc.storage import libpq, tables, upkeep
+from openovc.storage import libpq, querying, tables, upkeep
 from openovc.storage.content_store import SqlPieceLedger
 from openovc.storage.operations_state import SqlOperationsState
 from openovc.storage.prepared import Prepared, array_type, equal_to_binds, in_json_array, json_array
@@ -304,6 +305,9 @@ class SqlTxn:
             k: (orjson.dumps(v).decode() if k in json_fields and v is not None else v)
             for k, v in values.items()
         }
+
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
+        return querying.read_page(self.conn, coll, query, columns)
 
     def get(self, coll: Collection[R], key: str) -> R | None:
         found = self.find(coll, **{coll.key: key})

@@ -30,6 +30,12 @@ class Finder(Protocol):
     def find(self, coll: Collection[R], **equals: object) -> list[R]: ...
 
 
+class Pager(Protocol):
+    """What reads pages of a collection: a reader, or a transaction (which sees its own changes)."""
+
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page: ...
+
+
 class FederationReader(Protocol):
     """Reads managed objects. JSON-kind values come back as JSON text, times as API text or None."""
 
@@ -52,6 +58,10 @@ class FederationReader(Protocol):
 
 class Txn(Protocol):
     """One atomic change to the federation. JSON-kind values are Python lists and dicts here."""
+
+    def page(self, coll: Collection[Any], query: CollectionQuery, columns: Sequence[str]) -> Page:
+        """As FederationReader.page, seeing this transaction's own changes."""
+        ...
 
     def get(self, coll: Collection[R], key: str) -> R | None: ...
 

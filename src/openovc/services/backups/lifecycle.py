@@ -14,7 +14,7 @@ from openovc.domain.catalog import BACKUPS, CLUSTER_GROUPS
 from openovc.domain.clock import Clock
 from openovc.domain.errors import InvalidBody
 from openovc.domain.fields import Op
-from openovc.domain.ports.federation import FederationReader, Record, Txn
+from openovc.domain.ports.federation import FederationReader, Pager, Record, Txn
 from openovc.domain.ports.operations_store import OperationsStore
 from openovc.domain.ports.simulator import Simulator
 from openovc.domain.query import MAX_LIMIT, CollectionQuery, Condition
@@ -36,7 +36,7 @@ from openovc.services.common import stamp, valid_name
 # ---- settling: progress and expiry, for every reader ------------------------------------------------
 
 
-def _ids(reader: FederationReader, condition: Condition, limit: int = MAX_LIMIT) -> list[str]:
+def _ids(reader: Pager, condition: Condition, limit: int = MAX_LIMIT) -> list[str]:
     # Sorted on the filtered field, so that its index serves both: an idle turn reads a few index pages.
     query = CollectionQuery(conditions=(condition,), limit=limit, sort=condition.field, descending=False)
     return [str(row[0]) for row in reader.page(BACKUPS, query, ("id",)).rows]
@@ -50,13 +50,13 @@ class Settled:
     progressed: int = 0
 
 
-def expiring(reader: FederationReader, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
+def expiring(reader: Pager, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
     """The backups whose expiration time has come by `now`, oldest first (up to `limit`): one indexed
     read, each checked again where it is removed (it may have been locked meanwhile)."""
     return _ids(reader, Condition("expiration_time", Op.BEFORE, (stamp(now),)), limit)
 
 
-def candidates(reader: FederationReader, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
+def candidates(reader: Pager, now: datetime, limit: int = MAX_LIMIT) -> list[str]:
     """The backups that may need settling as of `now`: up to `limit` expiring, and up to MAX_LIMIT being
     taken or sent.
 
