@@ -105,11 +105,6 @@ class Counts:
     backups_expired: int = 0
     tasks_completed: int = 0
 
-    def add(self, other: Counts) -> None:
-        self.backups_taken += other.backups_taken
-        self.backups_expired += other.backups_expired
-        self.tasks_completed += other.tasks_completed
-
 
 @dataclass(frozen=True)
 class Slotted:
