@@ -375,14 +375,17 @@ class PolicyScheduler:
         expiries and arrivals, then the slots; then the paced tasks that came due. Returns where the next
         transaction starts.
 
-        A transaction goes on to the next instant until it took BATCH_BACKUPS backups, ran BATCH_REAL_S
+        A transaction goes on to the next instant unless it took BATCH_BACKUPS backups, ran BATCH_REAL_S
         (as the worker's) or a paced task falls due (it runs after the commit, stamped with its instant):
         rows that several instants change (a VM's content, the index pages of its backups) are then written
-        once, and what the next instant settles is read in the transaction, its new backups included.
+        once, and what the next instant settles is read in the transaction, its new backups included. An
+        instant's backups are stored as they stand at the next instant when the transaction goes on to it:
+        nothing sees them in between, and a backup saved by then is written once, not written and then
+        settled.
         """
-        taken, began = 0, time.monotonic()
+        taken, began, going_on = 0, time.monotonic(), True
         with _collector_waits(), self._store.changing() as (txn, state):
-            while i < len(instants) and taken < BATCH_BACKUPS and time.monotonic() - began < BATCH_REAL_S:
+            while going_on:
                 instant_ms = instants[i]
                 i += 1
                 pass_to(instant_ms)
@@ -390,24 +393,33 @@ class PolicyScheduler:
                 found = candidates(txn, now)
                 if found:
                     counts.backups_expired += settle_in(txn, self._sim, found, now).expired
-                taken += sum(
-                    self._fire_in(txn, state, instant_ms, s, plan) for s in firing.get(instant_ms, [])
+                going_on = (
+                    i < len(instants)
+                    and taken < BATCH_BACKUPS
+                    and time.monotonic() - began < BATCH_REAL_S
+                    and not self._tasks.due_by(instant_ms)
                 )
-                if self._tasks.due_by(instant_ms):
-                    break
+                as_of_ms = instants[i] if going_on else instant_ms
+                taken += sum(
+                    self._fire_in(txn, state, instant_ms, s, plan, as_of_ms)
+                    for s in firing.get(instant_ms, [])
+                )
         counts.backups_taken += self._taken(taken)
         counts.tasks_completed += self._tasks.run_due()
         return i
 
-    def _fire_in(self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan) -> int:
-        """Take the slot's backups in the caller's transaction; 0 when another server fired it first."""
+    def _fire_in(
+        self, txn: Txn, state: OperationsState, slot_ms: int, slotted: Slotted, plan: _Plan, as_of_ms: int = 0
+    ) -> int:
+        """Take the slot's backups in the caller's transaction, stored as they stand at `as_of_ms` or the
+        clock's now, whichever is later; 0 when another server fired the slot first."""
         mark = plan.marks[slotted.key]
         if slot_ms <= mark:
             return 0
         if not state.move_schedule_mark(*slotted.key, mark, slot_ms):
             plan.marks.update(state.schedule_marks())
             return 0
-        taken = self._backups(txn, slot_ms, slotted)
+        taken = self._backups(txn, slot_ms, slotted, as_of_ms)
         rule_id = str(slotted.rule["id"])
         state.claim_slots(rule_id, slot_ms, taken)
         # Claims of slots whose backups have expired can go: the mark keeps those slots from firing.
@@ -416,7 +428,7 @@ class PolicyScheduler:
         plan.marks[slotted.key] = slot_ms
         return len(taken)
 
-    def _backups(self, txn: Txn, slot_ms: int, slotted: Slotted) -> dict[str, str]:
+    def _backups(self, txn: Txn, slot_ms: int, slotted: Slotted, as_of_ms: int) -> dict[str, str]:
         rule, cid = slotted.rule, slotted.cluster_id
         # The policy's persistent volumes are backed up with its VMs, as the VMs are.
         sources: list[tuple[Collection[BackupSource], BackupSource]] = [
@@ -457,11 +469,11 @@ class PolicyScheduler:
             }
             planned.append((vm, backup))
         rows = self._sim.take_backups(txn, planned, True, when)
-        now = self._clock.now()
+        now = max(self._clock.now(), datetime.fromtimestamp(as_of_ms / 1000, UTC))
         if now > when:
-            # Fired late (a worker behind the clock), they are stored as they stand now, saved or sent by
-            # then, rather than as they began, each then rewritten by the settling chore (a row and its
-            # state's index entry, once or twice each).
+            # Fired late (a worker behind the clock), or when the move's transaction goes on to a later
+            # instant, they are stored as they stand then, saved or sent by then, rather than as they began,
+            # each then rewritten by the settling (a row and its state's index entry, once or twice each).
             rows = [{**row, **self._sim.backup_progress(txn, cast(Backup, row), now)} for row in rows]
         txn.insert_many(BACKUPS, rows)
         return {vm["id"]: str(backup["id"]) for vm, backup in planned}
