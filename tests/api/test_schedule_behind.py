@@ -135,10 +135,10 @@ def test_a_slot_that_cannot_fire_holds_back_no_other(
     broken = home[vm_ids[0]]
     backups = scheduler._backups
 
-    def failing(txn: Any, slot_ms: int, slotted: schedule.Slotted) -> dict[str, str]:
+    def failing(txn: Any, slot_ms: int, slotted: schedule.Slotted, as_of_ms: int) -> dict[str, str]:
         if slotted.cluster_id == broken:
             raise RuntimeError("the cluster's storage is gone")
-        return backups(txn, slot_ms, slotted)
+        return backups(txn, slot_ms, slotted, as_of_ms)
 
     monkeypatch.setattr(scheduler, "_backups", failing)
     fast.clock.advance(timedelta(seconds=2))
