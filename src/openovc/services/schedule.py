@@ -375,13 +375,14 @@ class PolicyScheduler:
         expiries and arrivals, then the slots; then the paced tasks that came due. Returns where the next
         transaction starts.
 
-        A transaction goes on to the next instant unless it took BATCH_BACKUPS backups, ran BATCH_REAL_S
-        (as the worker's) or a paced task falls due (it runs after the commit, stamped with its instant):
-        rows that several instants change (a VM's content, the index pages of its backups) are then written
-        once, and what the next instant settles is read in the transaction, its new backups included. An
-        instant's backups are stored as they stand at the next instant when the transaction goes on to it:
-        nothing sees them in between, and a backup saved by then is written once, not written and then
-        settled.
+        Several instants share a transaction: rows that several instants change (a VM's content, the
+        index pages of its backups) are then written once, and what the next instant settles is read in
+        the transaction, its new backups included. An instant's backups are stored as they stand at the
+        next instant when the transaction goes on to it: nothing sees them in between, and a backup saved
+        by then is written once, not written and then settled. So whether it goes on is decided before the
+        instant's slots fire: not when it had already taken BATCH_BACKUPS backups or run BATCH_REAL_S (as
+        the worker's), nor when a paced task is due by this instant (it runs after the commit, stamped
+        with its instant). A transaction may thus pass BATCH_BACKUPS by one instant's backups.
         """
         taken, began, going_on = 0, time.monotonic(), True
         with _collector_waits(), self._store.changing() as (txn, state):
